@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine (Python 3.11+, make, the package registries):
+#   make report   set up .venv and render the annual Iquitos report into reports/
+#   make test     set up .venv and run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+export MPLBACKEND := Agg
+
+.PHONY: venv test report data bench lab clean-reports
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make test: the full suite, notebooks included (nbval). Exit code 5 (no tests) fails too.
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup tests
+
+## make report: render every params/*.yaml into reports/<run-id>/ (PARAMS=... for a subset)
+report: $(STAMP)
+	$(PY) -m pvbess.report $(or $(PARAMS),params/*.yaml)
+
+## make data: regenerate data/iquitos/ from the site facts (deterministic for the seed)
+data: $(STAMP)
+	$(PY) -m pvbess.dataset
+
+## make bench: print the speed and memory numbers
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+## make lab: open JupyterLab on the notebooks
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/

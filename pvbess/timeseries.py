@@ -1,0 +1,85 @@
+"""Checks on time-indexed inputs: a regular tz-aware index and clean energy columns.
+
+Every public function that takes a table runs these first, so bad input fails with an error that
+names the column, the row and the unit, before any work is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the column, the row and the unit."""
+
+
+def _row_label(index: pd.Index, position: int) -> str:
+    return f"row {position} ({index[position]})"
+
+
+def step_hours(index: pd.Index) -> float:
+    """The time step of a regular, tz-aware DatetimeIndex. [h]
+
+    Raises
+    ------
+    DataError
+        If the index is not a tz-aware DatetimeIndex, has fewer than two entries and no
+        frequency, is unsorted, has duplicates, or is irregular (names the first bad row).
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"index: expected a DatetimeIndex, got {type(index).__name__}")
+    if index.tz is None:
+        raise DataError("index: timestamps must be tz-aware (e.g. tz_localize('America/Lima'))")
+    if len(index) < 2:
+        if index.freq is not None:
+            return pd.Timedelta(index.freq).total_seconds() / 3600.0
+        raise DataError("index: need at least two timestamps (or a frequency) to know the step")
+    ns = index.asi8
+    diffs = np.diff(ns)
+    step = diffs[0]
+    if step <= 0:
+        problem = "duplicate timestamp" if step == 0 else "timestamps not sorted"
+        raise DataError(f"index: {problem} at {_row_label(index, 1)}")
+    bad = np.flatnonzero(diffs != step)
+    if bad.size:
+        i = int(bad[0]) + 1
+        delta = pd.Timedelta(int(diffs[bad[0]]), unit="ns")
+        if diffs[bad[0]] == 0:
+            problem = "duplicate timestamp"
+        elif diffs[bad[0]] < 0:
+            problem = "timestamps not sorted"
+        elif diffs[bad[0]] > step:
+            problem = f"gap of {delta} (expected a step of {pd.Timedelta(int(step), unit='ns')})"
+        else:
+            problem = f"irregular step of {delta} (expected {pd.Timedelta(int(step), unit='ns')})"
+        raise DataError(f"index: {problem} at {_row_label(index, i)}")
+    return float(step) / 3.6e12
+
+
+def check_energy_columns(frame: pd.DataFrame, columns: Iterable[str], unit: str = "kWh") -> None:
+    """Require numeric, finite, non-negative columns; the error names column, row and unit."""
+    for name in columns:
+        if name not in frame.columns:
+            raise DataError(f"column {name!r} [{unit}] is missing; have {list(frame.columns)}")
+        col = frame[name]
+        if not pd.api.types.is_numeric_dtype(col):
+            raise DataError(f"column {name!r} [{unit}]: not numeric (dtype {col.dtype})")
+        values = col.to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"column {name!r} [{unit}]: {values[i]} (missing or infinite) at "
+                            f"{_row_label(frame.index, i)}")
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"column {name!r} [{unit}]: negative value {values[i]} at "
+                            f"{_row_label(frame.index, i)}")
+
+
+def local_hours(index: pd.DatetimeIndex) -> np.ndarray:
+    """Local clock time of each step start in hours (06:15 -> 6.25). [h]"""
+    return np.asarray(index.hour + index.minute / 60.0 + index.second / 3600.0, dtype=np.float64)
