@@ -1,0 +1,55 @@
+"""The set-up files agree: environment.yml mirrors pyproject.toml; CI runs the README's command."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from pvbess.config import PROJECT_ROOT
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*?)\s*", requirement)
+    assert match, f"cannot parse requirement {requirement!r}"
+    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += [r for r in extra if not r.startswith(project["name"])]
+    return dict(_split(r) for r in reqs)
+
+
+def _conda_requirements() -> tuple[dict[str, str], list]:
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)]
+    names = dict(_split(d) for d in conda if not d.startswith(("python", "pip")) or d == "pyyaml")
+    return names, pip
+
+
+def test_environment_yml_mirrors_pyproject():
+    py, (conda, _) = _pyproject_requirements(), _conda_requirements()
+    missing = {k: v for k, v in py.items() if k not in conda}
+    extra = {k: v for k, v in conda.items() if k not in py}
+    differ = {k: (py[k], conda[k]) for k in py.keys() & conda.keys() if py[k] != conda[k]}
+    assert not missing, f"in pyproject.toml but not environment.yml: {missing}"
+    assert not extra, f"in environment.yml but not pyproject.toml: {extra}"
+    assert not differ, f"version pins differ (pyproject, environment.yml): {differ}"
+
+
+def test_environment_yml_ends_with_editable_install():
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    assert env["dependencies"][-1] == {"pip": ["-e ."]}
+    assert "conda-forge" in env["channels"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make report" in readme
+    assert re.search(r"^make test$", ci, re.MULTILINE), ".ci/run must call the README's `make test`"
