@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound="SpecBase")
@@ -40,7 +41,7 @@ class SpecBase:
     def _finite(self, *names: str) -> None:
         for name in names:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy too
                 _fail(type(self).__name__, name, value, "must be a number")
             if not math.isfinite(value):
                 _fail(type(self).__name__, name, value, "must be finite")
@@ -48,7 +49,7 @@ class SpecBase:
     def _non_negative(self, *names: str, allow_inf: bool = False) -> None:
         for name in names:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy too
                 _fail(type(self).__name__, name, value, "must be a number")
             if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
                 _fail(type(self).__name__, name, value, "must be a finite number >= 0"

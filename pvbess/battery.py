@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from ._spec import SpecBase
@@ -63,7 +64,9 @@ class Battery(SpecBase):
     @classmethod
     def from_round_trip(cls, round_trip_efficiency: float = 0.95, **fields: float) -> "Battery":
         """A battery whose round-trip efficiency is split evenly: eta_c = eta_d = sqrt(rte)."""
-        if not (isinstance(round_trip_efficiency, (int, float)) and 0 < round_trip_efficiency <= 1):
+        if (isinstance(round_trip_efficiency, bool)
+                or not isinstance(round_trip_efficiency, numbers.Real)
+                or not 0 < round_trip_efficiency <= 1):
             raise ValueError(
                 f"Battery.round_trip_efficiency = {round_trip_efficiency!r}: must lie in (0, 1]")
         eta = math.sqrt(round_trip_efficiency)

@@ -37,7 +37,7 @@ def step_hours(index: pd.Index) -> float:
         if index.freq is not None:
             return pd.Timedelta(index.freq).total_seconds() / 3600.0
         raise DataError("index: need at least two timestamps (or a frequency) to know the step")
-    ns = index.asi8
+    ns = index.as_unit("ns").asi8  # pandas >= 3 defaults to "us": asi8 is in that unit
     diffs = np.diff(ns)
     step = diffs[0]
     if step <= 0:

@@ -1,0 +1,68 @@
+"""The 16 figures of the energy balance report (../shared/specs/figures.md).
+
+Each figure is a function ``plot_<name>(balance, ...) -> matplotlib.figure.Figure`` drawn from the
+balance table of :func:`pvbess.simulate` alone (plus the battery and rules stored in its
+``attrs`` for titles and thresholds), so every number traces to a column. The functions never
+save or show; they build a bare :class:`~matplotlib.figure.Figure` (no pyplot state), so a
+notebook decides where the PNG goes. Colours come from :mod:`pvbess.palette`.
+
+``FIGURES`` lists them in report order as ``FigureSpec(number, name, function)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from ._common import scenario_label
+from .annual import (plot_daily_balance, plot_export_and_peak_shaving, plot_mall_peak_shaving,
+                     plot_pv_local_vs_export, plot_supply_shares, supply_shares)
+from .battery import (equivalent_full_cycles, plot_bess_operation, plot_bess_windows,
+                      plot_soc_heatmap, soc_matrix, window_shares)
+from .daily import (plot_day_balance, plot_first_week, plot_pv_representative_days,
+                    representative_pv_days)
+from .emissions import co2_baselines, plot_co2
+from .flows import (energy_flows, energy_waterfall_steps, plot_energy_flows,
+                    plot_energy_waterfall, plot_pv_destinations, plot_pv_utilization,
+                    pv_destinations)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One report figure: its number, name (``plot_<name>``, PNG ``NN_<name>.png``) and function."""
+
+    number: int
+    name: str
+    function: Callable[..., Figure]
+
+    @property
+    def filename(self) -> str:
+        """The report's PNG file name, e.g. ``07_energy_flows.png``."""
+        return f"{self.number:02d}_{self.name}.png"
+
+
+#: The 16 figures in report order.
+FIGURES: tuple[FigureSpec, ...] = tuple(
+    FigureSpec(i, f.__name__.removeprefix("plot_"), f)
+    for i, f in enumerate([
+        plot_day_balance, plot_export_and_peak_shaving, plot_pv_local_vs_export,
+        plot_mall_peak_shaving, plot_first_week, plot_bess_windows, plot_energy_flows,
+        plot_pv_representative_days, plot_daily_balance, plot_supply_shares,
+        plot_energy_waterfall, plot_soc_heatmap, plot_bess_operation, plot_pv_destinations,
+        plot_co2, plot_pv_utilization,
+    ], start=1)
+)
+
+__all__ = [
+    "FIGURES", "FigureSpec", "scenario_label",
+    "plot_day_balance", "plot_export_and_peak_shaving", "plot_pv_local_vs_export",
+    "plot_mall_peak_shaving", "plot_first_week", "plot_bess_windows", "plot_energy_flows",
+    "plot_pv_representative_days", "plot_daily_balance", "plot_supply_shares",
+    "plot_energy_waterfall", "plot_soc_heatmap", "plot_bess_operation", "plot_pv_destinations",
+    "plot_co2", "plot_pv_utilization",
+    "energy_flows", "energy_waterfall_steps", "pv_destinations", "supply_shares",
+    "window_shares", "soc_matrix", "equivalent_full_cycles", "representative_pv_days",
+    "co2_baselines",
+]

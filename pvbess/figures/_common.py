@@ -1,0 +1,207 @@
+"""Shared helpers of the figures: the scenario line, unit conversions, grouping by day/month.
+
+Every quantity a figure draws is a column of the balance table or a sum/difference of columns
+computed here, so each number on a figure traces to the table (see ``pvbess.VARIABLES``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..battery import Battery
+from ..rules import SixPhaseRules
+from ..timeseries import DataError, step_hours
+
+#: Columns every figure may use (the balance contract of pvbess.simulate).
+BALANCE_COLUMNS: tuple[str, ...] = (
+    "pv_kwh", "ev_kwh", "mall_kwh",
+    "pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
+    "bess_to_ev_kwh", "bess_to_mall_kwh",
+    "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_import_kwh",
+    "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh", "soc_kwh", "soc_frac",
+)
+
+STRATEGY_LABELS: dict[str, str] = {
+    "six_phase": "six-phase rules",
+    "grid_only": "grid only (no PV, no battery)",
+    "pv_only": "PV only (no battery)",
+    "self_consumption": "self-consumption",
+    "schedule": "optimal schedule",
+}
+
+
+def check_balance_columns(balance: pd.DataFrame, columns: tuple[str, ...] = BALANCE_COLUMNS) -> None:
+    """Raise a DataError naming the first missing balance column."""
+    if not isinstance(balance, pd.DataFrame):
+        raise DataError(f"balance: expected a DataFrame, got {type(balance).__name__}")
+    missing = [c for c in columns if c not in balance.columns]
+    if missing:
+        raise DataError(f"balance: missing column(s) {missing} [kWh]; is this a pvbess.simulate "
+                        f"table? have {list(balance.columns)}")
+    if len(balance) == 0:
+        raise DataError("balance: the table has no rows")
+
+
+def col(balance: pd.DataFrame, name: str) -> pd.Series:
+    """A column as float, or zeros when an optional column (e.g. grid_to_bess_kwh) is absent."""
+    if name in balance.columns:
+        return balance[name].astype(float)
+    return pd.Series(0.0, index=balance.index, name=name)
+
+
+def dt_hours(balance: pd.DataFrame) -> float:
+    """The time step of the balance. [h]"""
+    dt = balance.attrs.get("dt_h")
+    return float(dt) if dt else step_hours(balance.index)
+
+
+def battery_of(balance: pd.DataFrame) -> Battery:
+    """The battery stored in ``balance.attrs['battery']`` (defaults when absent)."""
+    spec = balance.attrs.get("battery")
+    if isinstance(spec, Battery):
+        return spec
+    return Battery.from_dict(spec) if spec else Battery()
+
+
+def rules_of(balance: pd.DataFrame) -> SixPhaseRules:
+    """The rules stored in ``balance.attrs['rules']`` (defaults when absent)."""
+    spec = balance.attrs.get("rules")
+    if isinstance(spec, SixPhaseRules):
+        return spec
+    return SixPhaseRules.from_dict(spec) if spec else SixPhaseRules()
+
+
+def e_initial_kwh(balance: pd.DataFrame) -> float:
+    """Stored energy before the first step: ``attrs['e_initial_kwh']``, else the battery's. [kWh]"""
+    value = balance.attrs.get("e_initial_kwh")
+    return float(value) if value is not None else battery_of(balance).e_initial_kwh
+
+
+def co2_factor(balance: pd.DataFrame, default: float = 0.4521) -> float:
+    """The grid emission factor of the run. [kg CO2/kWh]
+
+    From ``attrs['co2_kg_per_kwh']`` when present, else the ratio of the ``co2_kg`` and
+    ``grid_import_kwh`` columns, else ``default``.
+    """
+    value = balance.attrs.get("co2_kg_per_kwh")
+    if value is not None:
+        return float(value)
+    if "co2_kg" in balance.columns:
+        imp = float(balance["grid_import_kwh"].sum())
+        if imp > 0:
+            return float(balance["co2_kg"].sum()) / imp
+    return float(default)
+
+
+def scenario_label(balance: pd.DataFrame, pv_kwp: float | None = None) -> str:
+    """One line describing the scenario: strategy, PV size, battery size, rules.
+
+    The PV size comes from ``pv_kwp`` or ``balance.attrs['pv_kwp']``; without either the annual
+    PV energy of the table is shown instead. ``attrs['run_id']`` prefixes the line when set.
+    """
+    attrs = balance.attrs
+    strategy = str(attrs.get("strategy", "six_phase"))
+    bat = battery_of(balance)
+    pv_kwp = pv_kwp if pv_kwp is not None else attrs.get("pv_kwp")
+    if pv_kwp is not None:
+        pv = f"PV {float(pv_kwp):,.0f} kWp"
+    else:
+        pv = f"PV {balance['pv_kwh'].sum() / 1000:,.0f} MWh"
+    if bat.capacity_kwh > 0 and strategy not in ("pv_only", "grid_only"):
+        bess = (f"BESS {bat.capacity_kwh:,.0f} kWh / {bat.power_discharge_kw:,.0f} kW")
+    else:
+        bess = "no BESS"
+    parts = [pv, bess, STRATEGY_LABELS.get(strategy, strategy)]
+    if strategy == "six_phase":
+        r = rules_of(balance)
+        parts.append(f"peak threshold {r.peak_threshold_kw:,.0f} kW, "
+                     f"hours {_h(r.charge_start_h)}/{_h(r.ev_start_h)}/{_h(r.peak_start_h)}/"
+                     f"{_h(r.closure_start_h)}/{_h(r.close_h)} h")
+    label = " · ".join(parts)
+    run_id = attrs.get("run_id")
+    return f"[{run_id}] {label}" if run_id else label
+
+
+def _h(hour: float) -> str:
+    return f"{hour:g}"
+
+
+def title(fig: Figure, what: str, balance: pd.DataFrame, scenario: str | None) -> None:
+    """Set the figure title: what it shows, then the scenario line."""
+    fig.suptitle(f"{what}\n{scenario if scenario is not None else scenario_label(balance)}",
+                 fontsize=11)
+
+
+def naive_local(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The index on its local wall clock without tz (so matplotlib shows local hours)."""
+    return index.tz_localize(None) if index.tz is not None else index
+
+
+def kw(series: pd.Series, dt_h: float) -> pd.Series:
+    """Energy per step [kWh] -> mean power over the step [kW]."""
+    return series / dt_h
+
+
+def daily(balance: pd.DataFrame, columns: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """Daily (local calendar day) sums of the given series. [kWh/day]"""
+    frame = pd.DataFrame(columns) if columns is not None else balance
+    return frame.groupby(naive_local(frame.index).normalize()).sum()
+
+
+def monthly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Monthly (local calendar month) sums; the index is the first day of each month. [kWh]"""
+    local = naive_local(frame.index)
+    return frame.groupby(local.to_period("M").to_timestamp()).sum()
+
+
+def mall_draw_before_battery_kwh(balance: pd.DataFrame) -> pd.Series:
+    """Mall grid draw had the battery not discharged to the mall: grid_to_mall + bess_to_mall. [kWh]"""
+    return col(balance, "grid_to_mall_kwh") + col(balance, "bess_to_mall_kwh")
+
+
+def peak_shaving_kwh(balance: pd.DataFrame, threshold_kw: float | None = None) -> pd.Series:
+    """Battery energy to the mall that brought the mall's grid draw down toward the threshold.
+
+    ``min(bess_to_mall, max(grid_to_mall + bess_to_mall - threshold*dt, 0))`` per step: the part of
+    the battery's delivery to the mall above the peak threshold. [kWh]
+    """
+    thr = rules_of(balance).peak_threshold_kw if threshold_kw is None else threshold_kw
+    excess = (mall_draw_before_battery_kwh(balance) - thr * dt_hours(balance)).clip(lower=0.0)
+    return np.minimum(col(balance, "bess_to_mall_kwh"), excess)
+
+
+def representative_day(balance: pd.DataFrame) -> pd.Timestamp:
+    """The day whose PV energy is the median of the daily PV totals (the first such day)."""
+    pv_day = daily(balance, {"pv": balance["pv_kwh"]})["pv"]
+    full = pv_day[pv_day.index.isin(_full_days(balance))]
+    pv_day = full if len(full) else pv_day
+    median = float(pv_day.median())
+    return pd.Timestamp((pv_day - median).abs().idxmin())
+
+
+def _full_days(balance: pd.DataFrame) -> pd.Index:
+    local = naive_local(balance.index).normalize()
+    counts = pd.Series(1, index=local).groupby(level=0).sum()
+    steps = round(24 / dt_hours(balance))
+    return counts.index[counts.to_numpy() == steps]
+
+
+def day_slice(balance: pd.DataFrame, day: Any) -> pd.DataFrame:
+    """The rows of one local calendar day (``day``: anything pd.Timestamp accepts)."""
+    day = pd.Timestamp(day)
+    day = day.tz_localize(None) if day.tz is not None else day
+    local = naive_local(balance.index).normalize()
+    rows = balance[local == day.normalize()]
+    if rows.empty:
+        raise DataError(f"day {day.date()}: not in the balance (it covers "
+                        f"{balance.index[0]} .. {balance.index[-1]})")
+    return rows
+
+
+def mwh_fmt(value_kwh: float) -> str:
+    """'1,234.5 MWh' from kWh."""
+    return f"{value_kwh / 1000:,.1f} MWh"

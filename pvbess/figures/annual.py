@@ -1,0 +1,212 @@
+"""Whole-year figures: 2 export_and_peak_shaving, 3 pv_local_vs_export, 4 mall_peak_shaving,
+9 daily_balance, 10 supply_shares."""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..palette import COLORS
+from ._common import (check_balance_columns, col, daily, dt_hours, kw, naive_local,
+                      peak_shaving_kwh, rules_of, title)
+
+
+def _month_axis(ax) -> None:
+    ax.xaxis.set_major_locator(mdates.MonthLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+
+
+def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 2: PV export and curtailment per step, and battery energy delivered for peak shaving.
+
+    Peak shaving per step is ``min(bess_to_mall, max(grid_to_mall + bess_to_mall - threshold*dt,
+    0))``: the battery's delivery to the mall that lowered the mall's grid draw above the threshold.
+    Both panels in mean power over the step [kW]; annual totals in the legend [MWh].
+    """
+    check_balance_columns(balance)
+    dt = dt_hours(balance)
+    rules = rules_of(balance)
+    t = naive_local(balance.index)
+    export, curtailed = col(balance, "pv_export_kwh"), col(balance, "pv_curtailed_kwh")
+    shaving = peak_shaving_kwh(balance)
+    fig = Figure(figsize=(13, 7), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    ax1.plot(t, kw(export, dt), drawstyle="steps-post", color=COLORS["export"], lw=0.6,
+             label=f"PV export ({export.sum() / 1000:,.1f} MWh)")
+    if curtailed.sum() > 0:
+        ax1.plot(t, kw(curtailed, dt), drawstyle="steps-post", color=COLORS["curtailed"],
+                 lw=0.6, label=f"PV curtailed ({curtailed.sum() / 1000:,.1f} MWh)")
+    ax1.set_ylabel("power [kW]")
+    ax1.legend(loc="upper left", fontsize=8)
+    ax1.set_title("PV exported" + (" and curtailed" if curtailed.sum() > 0 else
+                                   " (no curtailment)"), fontsize=10)
+    ax2.plot(t, kw(shaving, dt), drawstyle="steps-post", color=COLORS["bess"], lw=0.6,
+                     label=f"battery to mall above the threshold ({shaving.sum() / 1000:,.1f} MWh, "
+                           f"{int((shaving > 0).sum()):,} steps)")
+    ax2.set_ylabel("power [kW]")
+    ax2.legend(loc="upper left", fontsize=8)
+    ax2.set_title(f"Battery energy delivered for peak shaving (mall draw above "
+                  f"{rules.peak_threshold_kw:,.0f} kW)", fontsize=10)
+    _month_axis(ax2)
+    title(fig, "Fig. 2  PV export and battery peak shaving, whole year", balance, scenario)
+    return fig
+
+
+def plot_pv_local_vs_export(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 3: daily PV energy used on site (EV, mall, battery charge) vs exported/curtailed.
+
+    Stacked daily totals [MWh/day]; the stack height is the day's PV generation.
+    """
+    check_balance_columns(balance)
+    d = daily(balance, {
+        "site": col(balance, "pv_to_ev_kwh") + col(balance, "pv_to_mall_kwh")
+        + col(balance, "pv_to_bess_kwh"),
+        "export": col(balance, "pv_export_kwh"),
+        "curtailed": col(balance, "pv_curtailed_kwh"),
+    }) / 1000
+    total = d.sum()
+    fig = Figure(figsize=(13, 5.5), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(d.index, d["site"], 1.0, color=COLORS["pv_direct"],
+           label=f"used on site: EV, mall, battery ({total['site']:,.1f} MWh)")
+    ax.bar(d.index, d["export"], 1.0, bottom=d["site"], color=COLORS["export"],
+           label=f"exported ({total['export']:,.1f} MWh)")
+    if total["curtailed"] > 0:
+        ax.bar(d.index, d["curtailed"], 1.0, bottom=d["site"] + d["export"],
+               color=COLORS["curtailed"], label=f"curtailed ({total['curtailed']:,.1f} MWh)")
+    share = total["site"] / total.sum() * 100 if total.sum() > 0 else float("nan")
+    ax.set_ylabel("PV energy [MWh/day]")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.text(0.99, 0.97, f"used on site: {share:.1f} % of {total.sum():,.1f} MWh PV",
+            transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    _month_axis(ax)
+    title(fig, "Fig. 3  PV used on site vs exported (daily totals)", balance, scenario)
+    return fig
+
+
+def mall_draw_kw(balance: pd.DataFrame) -> pd.DataFrame:
+    """The mall's grid draw three ways, as mean power over each step. [kW]
+
+    Columns ``demand`` (the mall's demand alone, no PV, no battery), ``before battery`` (PV
+    serves the EV first, then the mall: ``max(mall - max(pv - ev, 0), 0)``, no battery) and
+    ``after battery`` (``grid_to_mall`` of this run); the definitions of
+    ``hours_above_peak_{before,pv_only,after}_h`` in :func:`pvbess.kpis`.
+    """
+    dt = dt_hours(balance)
+    mall = col(balance, "mall_kwh")
+    surplus = (col(balance, "pv_kwh") - col(balance, "ev_kwh")).clip(lower=0.0)
+    return pd.DataFrame({"demand": kw(mall, dt),
+                         "before battery": kw((mall - surplus).clip(lower=0.0), dt),
+                         "after battery": kw(col(balance, "grid_to_mall_kwh"), dt)})
+
+
+def plot_mall_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 4: the mall's grid draw before and after the battery, against the threshold.
+
+    "Before" is the draw with PV and no battery, "after" the draw of this run (see
+    :func:`mall_draw_kw`). Left: daily maxima [kW]; right: duration curves [kW] with the hours
+    above the threshold (the same counts as ``pvbess.kpis``' ``hours_above_peak_*_h``).
+    """
+    check_balance_columns(balance)
+    dt = dt_hours(balance)
+    thr = rules_of(balance).peak_threshold_kw
+    draw = mall_draw_kw(balance)
+    dmax = draw.groupby(naive_local(balance.index).normalize()).max()
+    above = {c: float((draw[c] * dt > thr * dt + 1e-9).sum() * dt) for c in draw}
+    fig = Figure(figsize=(13, 5.5), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.6, 1])
+    styles = {"demand": (COLORS["mall"], 0.8, ":"), "before battery": (COLORS["grid"], 1.0, "-"),
+              "after battery": (COLORS["bess"], 1.0, "-")}
+    labels = {"demand": "mall demand alone", "before battery": "grid draw with PV, before battery",
+              "after battery": "grid draw after battery"}
+    hours = np.arange(1, len(draw) + 1) * dt
+    for c, (colour, lw, ls) in styles.items():
+        ax1.plot(dmax.index, dmax[c], color=colour, lw=lw, ls=ls, label=labels[c])
+        ax2.plot(hours, np.sort(draw[c].to_numpy())[::-1], color=colour, lw=lw, ls=ls,
+                 label=f"{labels[c]}: {above[c]:,.0f} h above")
+    ax1.set_ylabel("daily maximum of mall grid draw [kW]")
+    _month_axis(ax1)
+    ax2.set_xlabel("hours of the run at or above [h]")
+    ax2.set_ylabel("mall grid draw [kW]")
+    for ax in (ax1, ax2):
+        if np.isfinite(thr):
+            ax.axhline(thr, color=COLORS["threshold"], ls="--", lw=1.2,
+                       label=f"threshold {thr:,.0f} kW")
+        ax.legend(loc="lower left", fontsize=8)
+        ax.grid(alpha=0.3)
+    ax1.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
+    title(fig, "Fig. 4  Mall grid draw before and after battery peak shaving", balance, scenario)
+    return fig
+
+
+def plot_daily_balance(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 9: daily totals over the year: PV, demand (EV + mall), grid import, export. [MWh/day]"""
+    check_balance_columns(balance)
+    d = daily(balance, {
+        "pv": col(balance, "pv_kwh"),
+        "demand": col(balance, "ev_kwh") + col(balance, "mall_kwh"),
+        "grid": col(balance, "grid_import_kwh"),
+        "export": col(balance, "pv_export_kwh"),
+    }) / 1000
+    fig = Figure(figsize=(13, 5.5), layout="constrained")
+    ax = fig.subplots()
+    for name, colour, label in [("demand", COLORS["demand"], "demand EV + mall"),
+                                ("pv", COLORS["pv"], "PV generation"),
+                                ("grid", COLORS["grid"], "grid import"),
+                                ("export", COLORS["export"], "PV export")]:
+        ax.plot(d.index, d[name], color=colour, lw=1.3,
+                label=f"{label} ({d[name].sum():,.1f} MWh)")
+    ax.set_ylabel("energy [MWh/day]")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8, ncol=4)
+    ax.grid(alpha=0.3)
+    _month_axis(ax)
+    title(fig, "Fig. 9  Daily energy balance", balance, scenario)
+    return fig
+
+
+def supply_shares(balance: pd.DataFrame) -> pd.DataFrame:
+    """Energy serving each load by source: rows EV, mall, total; columns PV direct, battery, grid.
+
+    Values in kWh; ``.attrs['shares']`` holds the same as fractions of each row's demand. [-]
+    """
+    check_balance_columns(balance)
+    rows = {}
+    for load in ("ev", "mall"):
+        rows[load.upper() if load == "ev" else "mall"] = {
+            "PV direct": col(balance, f"pv_to_{load}_kwh").sum(),
+            "battery": col(balance, f"bess_to_{load}_kwh").sum(),
+            "grid": col(balance, f"grid_to_{load}_kwh").sum(),
+        }
+    table = pd.DataFrame(rows).T
+    table.loc["total"] = table.sum()
+    demand = table.sum(axis=1)
+    table.attrs["shares"] = table.div(demand.where(demand > 0), axis=0).fillna(0.0)
+    return table
+
+
+def plot_supply_shares(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 10: annual share of demand met by PV direct, battery and grid (EV, mall, total). [%]"""
+    table = supply_shares(balance)
+    shares = table.attrs["shares"] * 100
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(table))[::-1]
+    left = np.zeros(len(table))
+    colours = {"PV direct": COLORS["pv_direct"], "battery": COLORS["bess"], "grid": COLORS["grid"]}
+    for source in table.columns:
+        ax.barh(y, shares[source], left=left, color=colours[source], label=source)
+        for yi, l, s, e in zip(y, left, shares[source], table[source]):
+            if s >= 4:
+                ax.text(l + s / 2, yi, f"{s:.1f} %\n{e / 1000:,.1f} MWh", ha="center",
+                        va="center", fontsize=8, color="white" if source != "PV direct" else "black")
+        left += shares[source].to_numpy()
+    ax.set_yticks(y, [f"{name}\n({table.loc[name].sum() / 1000:,.1f} MWh)" for name in table.index])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of the load's annual energy [%]")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8)
+    title(fig, "Fig. 10  Supply shares of the annual demand", balance, scenario)
+    return fig

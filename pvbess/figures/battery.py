@@ -1,0 +1,196 @@
+"""Battery figures: 6 bess_windows, 12 soc_heatmap, 13 bess_operation."""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..palette import COLORS
+from ..timeseries import local_hours
+from ._common import (battery_of, check_balance_columns, col, dt_hours, kw, monthly, naive_local,
+                      rules_of, title)
+
+
+def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
+    """Per month, the share of charging in the morning window and of discharging in the evening.
+
+    Morning window: ``charge_start_h <= t < ev_start_h``; evening: ``closure_start_h <= t <
+    close_h`` (t = local clock time of the step start, rules from ``balance.attrs``). Columns
+    charge_kwh, charge_morning_kwh, discharge_kwh, discharge_evening_kwh [kWh] and
+    charge_morning_frac, discharge_evening_frac [-] (NaN in months without any).
+    """
+    check_balance_columns(balance)
+    r = rules_of(balance)
+    h = local_hours(balance.index)
+    morning = (h >= r.charge_start_h) & (h < r.ev_start_h)
+    evening = (h >= r.closure_start_h) & (h < r.close_h)
+    ch, dis = col(balance, "bess_charge_kwh"), col(balance, "bess_discharge_kwh")
+    m = monthly(pd.DataFrame({"charge_kwh": ch, "charge_morning_kwh": ch.where(morning, 0.0),
+                              "discharge_kwh": dis,
+                              "discharge_evening_kwh": dis.where(evening, 0.0)}))
+    m["charge_morning_frac"] = m["charge_morning_kwh"] / m["charge_kwh"].where(m["charge_kwh"] > 0)
+    m["discharge_evening_frac"] = (m["discharge_evening_kwh"]
+                                   / m["discharge_kwh"].where(m["discharge_kwh"] > 0))
+    return m
+
+
+def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 6: battery charge/discharge over the year and the share inside the phase windows.
+
+    Top: charge (positive) and discharge (negative) per step [kW]. Bottom: per month, the share
+    of the charged energy drawn in the morning window and of the discharged energy delivered in
+    the evening window [%] (see :func:`window_shares`).
+    """
+    dt = dt_hours(balance)
+    r = rules_of(balance)
+    shares = window_shares(balance)
+    t = naive_local(balance.index)
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, height_ratios=[1.3, 1])
+    ax1.fill_between(t, kw(col(balance, "bess_charge_kwh"), dt), step="post", lw=0,
+                     color=COLORS["bess_charge"], label="charge")
+    ax1.fill_between(t, -kw(col(balance, "bess_discharge_kwh"), dt), step="post", lw=0,
+                     color=COLORS["bess"], label="discharge (negative)")
+    ax1.axhline(0, color="black", lw=0.5)
+    ax1.set_ylabel("battery power [kW]")
+    ax1.legend(loc="upper left", fontsize=8, ncol=2)
+    ax1.xaxis.set_major_locator(mdates.MonthLocator())
+    ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+    x = np.arange(len(shares))
+    ax2.bar(x - 0.2, shares["charge_morning_frac"] * 100, 0.4, color=COLORS["bess_charge"],
+            label=f"charge in the morning window {r.charge_start_h:g}-{r.ev_start_h:g} h")
+    ax2.bar(x + 0.2, shares["discharge_evening_frac"] * 100, 0.4, color=COLORS["bess"],
+            label=f"discharge in the evening window {r.closure_start_h:g}-{r.close_h:g} h")
+    ax2.set_xticks(x, [f"{m:%b}" for m in shares.index])
+    ax2.set_ylim(0, 110)
+    ax2.set_ylabel("share of the month's energy [%]")
+    ax2.legend(loc="upper left", fontsize=8, ncol=2)
+    ax2.grid(axis="y", alpha=0.3)
+    tot = shares.sum()
+    if tot["charge_kwh"] > 0 and tot["discharge_kwh"] > 0:
+        morning = tot["charge_morning_kwh"] / tot["charge_kwh"] * 100
+        evening = tot["discharge_evening_kwh"] / tot["discharge_kwh"] * 100
+        ax2.set_title(f"whole run: {morning:.1f} % of charging in the morning window, "
+                      f"{evening:.1f} % of discharging in the evening window", fontsize=10)
+    title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)
+    return fig
+
+
+def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
+    """SOC at the end of each step as a day x time-of-day table. [%]
+
+    Rows are local calendar days, columns the local clock time of the step start [h].
+    """
+    check_balance_columns(balance)
+    local = naive_local(balance.index)
+    frame = pd.DataFrame({"day": local.normalize(), "hour": local_hours(balance.index),
+                          "soc": balance["soc_frac"].to_numpy() * 100})
+    return frame.pivot_table(index="day", columns="hour", values="soc", aggfunc="first")
+
+
+def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 12: SOC by day (x) and hour (y) for the whole run, and the SOC line. [%]"""
+    dt = dt_hours(balance)
+    bat = battery_of(balance)
+    mat = soc_matrix(balance)
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
+    x0 = mdates.date2num(mat.index[0])
+    x1 = mdates.date2num(mat.index[-1] + pd.Timedelta(days=1))
+    im = ax1.imshow(mat.T.to_numpy(), aspect="auto", origin="lower", cmap="viridis",
+                    vmin=0, vmax=100, extent=(x0, x1, 0, 24), interpolation="nearest")
+    ax1.xaxis_date()
+    ax1.xaxis.set_major_locator(mdates.MonthLocator())
+    ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+    ax1.set_yticks(range(0, 25, 3))
+    ax1.set_ylabel("local time of the step [h]")
+    fig.colorbar(im, ax=ax1, label="SOC at the end of the step [%]")
+    t = naive_local(balance.index) + pd.Timedelta(hours=dt)
+    ax2.plot(t, balance["soc_frac"] * 100, color=COLORS["soc"], lw=0.5, label="SOC")
+    ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8,
+                label=f"window {bat.soc_min * 100:.0f}-{bat.soc_max * 100:.0f} %")
+    ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
+    ax2.set_ylim(0, 105)
+    ax2.set_ylabel("SOC [%]")
+    ax2.legend(loc="lower left", fontsize=8)
+    ax2.xaxis.set_major_locator(mdates.MonthLocator())
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+    ax2.set_xlim(mdates.num2date(x0).replace(tzinfo=None), mdates.num2date(x1).replace(tzinfo=None))
+    title(fig, "Fig. 12  State of charge by day and hour", balance, scenario)
+    return fig
+
+
+def equivalent_full_cycles(balance: pd.DataFrame) -> pd.Series:
+    """Per step: energy taken out of storage over the usable window, bess_discharge/eta_d/usable. [-]"""
+    bat = battery_of(balance)
+    if bat.usable_kwh <= 0 or bat.capacity_kwh <= 0:
+        return pd.Series(0.0, index=balance.index)
+    return col(balance, "bess_discharge_kwh") / bat.eta_discharge / bat.usable_kwh
+
+
+def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 13: battery operation.
+
+    Panels: mean charge/discharge power by local hour of day [kW]; monthly charge and discharge
+    [MWh]; monthly discharge split EV vs mall [MWh]; equivalent full cycles per month and
+    cumulative (discharge / eta_d / usable capacity) [-].
+    """
+    check_balance_columns(balance)
+    dt = dt_hours(balance)
+    fig = Figure(figsize=(13, 8.5), layout="constrained")
+    (a, b), (c, d) = fig.subplots(2, 2)
+    h = local_hours(balance.index)
+    prof = pd.DataFrame({"charge": kw(col(balance, "bess_charge_kwh"), dt).to_numpy(),
+                         "discharge": kw(col(balance, "bess_discharge_kwh"), dt).to_numpy(),
+                         "h": h}).groupby("h").mean()
+    a.bar(prof.index + dt / 2, prof["charge"], dt * 0.85, color=COLORS["bess_charge"],
+          label="charge")
+    a.bar(prof.index + dt / 2, -prof["discharge"], dt * 0.85, color=COLORS["bess"],
+          label="discharge (negative)")
+    a.axhline(0, color="black", lw=0.5)
+    a.set_xlim(0, 24)
+    a.set_xticks(range(0, 25, 3))
+    a.set_xlabel("local time [h]")
+    a.set_ylabel("mean power [kW]")
+    a.set_title("mean daily profile", fontsize=10)
+    a.legend(fontsize=8)
+    m = monthly(pd.DataFrame({"charge": col(balance, "bess_charge_kwh"),
+                              "discharge": col(balance, "bess_discharge_kwh"),
+                              "to EV": col(balance, "bess_to_ev_kwh"),
+                              "to mall": col(balance, "bess_to_mall_kwh"),
+                              "efc": equivalent_full_cycles(balance)}))
+    labels = [f"{t:%b}" for t in m.index]
+    x = np.arange(len(m))
+    b.bar(x - 0.2, m["charge"] / 1000, 0.4, color=COLORS["bess_charge"],
+          label=f"charge ({m['charge'].sum() / 1000:,.1f} MWh)")
+    b.bar(x + 0.2, m["discharge"] / 1000, 0.4, color=COLORS["bess"],
+          label=f"discharge ({m['discharge'].sum() / 1000:,.1f} MWh)")
+    b.set_xticks(x, labels)
+    b.set_ylabel("energy [MWh/month]")
+    b.set_title("monthly totals (AC side)", fontsize=10)
+    b.legend(fontsize=8)
+    tot = m[["to EV", "to mall"]].sum()
+    c.bar(x, m["to EV"] / 1000, 0.7, color=COLORS["ev"],
+          label=f"to EV ({tot['to EV'] / 1000:,.1f} MWh)")
+    c.bar(x, m["to mall"] / 1000, 0.7, bottom=m["to EV"] / 1000, color=COLORS["mall"],
+          label=f"to mall ({tot['to mall'] / 1000:,.1f} MWh)")
+    c.set_xticks(x, labels)
+    c.set_ylabel("energy [MWh/month]")
+    c.set_title("discharge by destination", fontsize=10)
+    c.legend(fontsize=8)
+    d.bar(x, m["efc"], 0.7, color=COLORS["bess"], label="per month")
+    d.set_xticks(x, labels)
+    d.set_ylabel("equivalent full cycles [-]")
+    d2 = d.twinx()
+    d2.plot(x, m["efc"].cumsum(), color="black", marker="o", lw=1, label="cumulative")
+    d2.set_ylabel("cumulative cycles [-]")
+    d.set_title(f"equivalent full cycles: {m['efc'].sum():,.1f} in the run", fontsize=10)
+    h1, l1 = d.get_legend_handles_labels()
+    h2, l2 = d2.get_legend_handles_labels()
+    d.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    for ax in (a, b, c, d):
+        ax.grid(axis="y", alpha=0.3)
+    title(fig, "Fig. 13  Battery operation", balance, scenario)
+    return fig

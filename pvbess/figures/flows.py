@@ -1,0 +1,282 @@
+"""Energy accounts: 7 energy_flows (Sankey), 11 energy_waterfall, 14 pv_destinations,
+16 pv_utilization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.path import Path
+
+from ..palette import COLORS
+from ._common import check_balance_columns, col, e_initial_kwh, monthly, title
+
+#: PV destinations in drawing order: (column, label, palette key).
+PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (
+    ("pv_to_ev_kwh", "EV", "ev"),
+    ("pv_to_mall_kwh", "mall", "mall"),
+    ("pv_to_bess_kwh", "battery", "bess_charge"),
+    ("pv_export_kwh", "export", "export"),
+    ("pv_curtailed_kwh", "curtailed", "curtailed"),
+)
+
+
+def stored_change_kwh(balance: pd.DataFrame) -> float:
+    """Stored energy at the end minus at the start of the run: soc_kwh[-1] - e_initial. [kWh]"""
+    return float(balance["soc_kwh"].iloc[-1]) - e_initial_kwh(balance)
+
+
+def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:
+    """The annual energy flows between sources and sinks (the Sankey's links).
+
+    Columns source, target, kwh. Sources PV, grid, battery (and "initial store" when the battery
+    ends below its initial energy); targets EV, mall, battery, export, curtailed, losses and
+    "stored" (the net gain of stored energy). Battery in = battery out + losses + stored holds
+    when the balance conserves energy. Zero flows are left out. [kWh]
+    """
+    check_balance_columns(balance)
+    s = lambda name: float(col(balance, name).sum())  # noqa: E731
+    d_e = stored_change_kwh(balance)
+    links = [
+        ("PV", "EV", s("pv_to_ev_kwh")), ("PV", "mall", s("pv_to_mall_kwh")),
+        ("PV", "battery", s("pv_to_bess_kwh")), ("PV", "export", s("pv_export_kwh")),
+        ("PV", "curtailed", s("pv_curtailed_kwh")),
+        ("grid", "EV", s("grid_to_ev_kwh")), ("grid", "mall", s("grid_to_mall_kwh")),
+        ("grid", "battery", s("grid_to_bess_kwh")),
+        ("initial store", "battery", max(-d_e, 0.0)),
+        ("battery", "EV", s("bess_to_ev_kwh")), ("battery", "mall", s("bess_to_mall_kwh")),
+        ("battery", "export", s("bess_export_kwh")), ("battery", "losses", s("bess_loss_kwh")),
+        ("battery", "stored", max(d_e, 0.0)),
+    ]
+    frame = pd.DataFrame(links, columns=["source", "target", "kwh"])
+    return frame[frame["kwh"] > 0].reset_index(drop=True)
+
+
+_NODE_COLORS = {"PV": COLORS["pv"], "grid": COLORS["grid"], "battery": COLORS["bess"],
+                "initial store": COLORS["stored"], "EV": COLORS["ev"], "mall": COLORS["mall"],
+                "export": COLORS["export"], "curtailed": COLORS["curtailed"],
+                "losses": COLORS["losses"], "stored": COLORS["stored"]}
+_COLUMNS = {"PV": 0, "grid": 0, "initial store": 0, "battery": 1, "EV": 2, "mall": 2,
+            "export": 2, "curtailed": 2, "losses": 2, "stored": 2}
+
+
+def plot_energy_flows(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 7: annual energy flows as a Sankey diagram, every node and link in MWh.
+
+    Sources (PV, grid) on the left, the battery in the middle, sinks (EV, mall, export,
+    curtailment, battery losses, net stored energy) on the right; band widths are to scale and
+    each node's label is the sum of its links (see :func:`energy_flows`).
+    """
+    flows = energy_flows(balance)
+    node_in = flows.groupby("target")["kwh"].sum()
+    node_out = flows.groupby("source")["kwh"].sum()
+    nodes = [n for n in _COLUMNS if n in set(flows["source"]) | set(flows["target"])]
+    size = {n: max(node_in.get(n, 0.0), node_out.get(n, 0.0)) for n in nodes}
+    col_nodes = {c: [n for n in nodes if _COLUMNS[n] == c] for c in (0, 1, 2)}
+    total = max(sum(size[n] for n in col_nodes[c]) for c in (0, 2))
+    gap = 0.04 * total
+    x_of = {0: 0.0, 1: 1.0, 2: 2.0}
+    w = 0.06
+    top: dict[str, float] = {}
+    for c, names in col_nodes.items():
+        height = sum(size[n] for n in names) + gap * max(len(names) - 1, 0)
+        y = (total + gap * 5) / 2 + height / 2 if c != 1 else (total + gap * 5) * 0.25 + size.get(
+            "battery", 0) / 2
+        for n in names:
+            top[n] = y
+            y -= size[n] + gap
+
+    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    ax = fig.subplots()
+    out_cursor = dict(top)
+    in_cursor = dict(top)
+    for _, link in flows.iterrows():
+        src, tgt, v = link["source"], link["target"], link["kwh"]
+        x0, x1 = x_of[_COLUMNS[src]] + w / 2, x_of[_COLUMNS[tgt]] - w / 2
+        y0t, y1t = out_cursor[src], in_cursor[tgt]
+        y0b, y1b = y0t - v, y1t - v
+        out_cursor[src], in_cursor[tgt] = y0b, y1b
+        xm = (x0 + x1) / 2
+        verts = [(x0, y0t), (xm, y0t), (xm, y1t), (x1, y1t), (x1, y1b), (xm, y1b), (xm, y0b),
+                 (x0, y0b), (x0, y0t)]
+        codes = [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.LINETO,
+                 Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.CLOSEPOLY]
+        ax.add_patch(PathPatch(Path(verts, codes), facecolor=_NODE_COLORS[src], alpha=0.35,
+                               lw=0))
+        if v >= 0.005 * total:
+            ax.text(x0 + 0.12, (y0t + y0b) / 2, f"{v / 1000:,.1f}", fontsize=7, va="center")
+    label_y: dict[str, float] = {}
+    for c in (0, 2):  # label centres, pushed apart so small nodes stay readable
+        last = np.inf
+        for n in col_nodes[c]:
+            label_y[n] = min(top[n] - size[n] / 2, last - 0.055 * total)
+            last = label_y[n]
+    for n in nodes:
+        c = _COLUMNS[n]
+        ax.add_patch(Rectangle((x_of[c] - w / 2, top[n] - size[n]), w,
+                               max(size[n], 0.002 * total), color=_NODE_COLORS[n]))
+        label = f"{n}\n{size[n] / 1000:,.1f} MWh"
+        if c == 0:
+            ax.text(x_of[c] - w, label_y[n], label, ha="right", va="center", fontsize=9)
+        elif c == 2:
+            ax.text(x_of[c] + w, label_y[n], label, ha="left", va="center", fontsize=9)
+        else:
+            ax.text(x_of[c], top[n] + gap * 0.3, label, ha="center", va="bottom", fontsize=9)
+    ax.set_xlim(-0.55, 2.55)
+    ax.set_ylim(min(-gap, min(label_y.values()) - 0.05 * total), total + gap * 6)
+    ax.axis("off")
+    src_total = sum(size[n] for n in col_nodes[0])
+    sink_total = sum(size[n] for n in col_nodes[2])
+    ax.text(0.5, 0.0, f"sources {src_total / 1000:,.1f} MWh = sinks {sink_total / 1000:,.1f} MWh "
+            f"(link labels in MWh)", transform=ax.transAxes, ha="center", fontsize=9)
+    title(fig, "Fig. 7  Annual energy flows [MWh]", balance, scenario)
+    return fig
+
+
+def energy_waterfall_steps(balance: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two waterfalls of figure 11 as tables (columns step, kind, kwh; kind total|delta).
+
+    Main: PV generated, - exported, - curtailed, - stored in battery, = PV direct to loads,
+    + battery out, + grid in (to loads), = demand EV + mall.
+    Battery: charged (PV + grid), - losses, - net stored, - exported by the battery,
+    = battery out. Each chain's deltas add up to its totals when energy is conserved. [kWh]
+    """
+    check_balance_columns(balance)
+    s = lambda name: float(col(balance, name).sum())  # noqa: E731
+    pv_direct = s("pv_to_ev_kwh") + s("pv_to_mall_kwh")
+    bess_out = s("bess_to_ev_kwh") + s("bess_to_mall_kwh")
+    main = pd.DataFrame([
+        ("PV generated", "total", s("pv_kwh")),
+        ("exported", "delta", -s("pv_export_kwh")),
+        ("curtailed", "delta", -s("pv_curtailed_kwh")),
+        ("stored in battery", "delta", -s("pv_to_bess_kwh")),
+        ("PV direct to loads", "total", pv_direct),
+        ("battery out", "delta", bess_out),
+        ("grid in", "delta", s("grid_to_ev_kwh") + s("grid_to_mall_kwh")),
+        ("demand EV + mall", "total", s("ev_kwh") + s("mall_kwh")),
+    ], columns=["step", "kind", "kwh"])
+    battery = pd.DataFrame([
+        ("charged", "total", s("bess_charge_kwh")),
+        ("losses", "delta", -s("bess_loss_kwh")),
+        ("net stored", "delta", -stored_change_kwh(balance)),
+        ("battery export", "delta", -s("bess_export_kwh")),
+        ("battery out", "total", bess_out),
+    ], columns=["step", "kind", "kwh"])
+    return main, battery
+
+
+def _draw_waterfall(ax, steps: pd.DataFrame, colours: dict[str, str]) -> None:
+    level = 0.0
+    for i, (step, kind, v) in enumerate(steps.itertuples(index=False)):
+        v_mwh = v / 1000
+        if kind == "total":
+            ax.bar(i, v_mwh, color=colours.get(step, "#495057"))
+            level = v_mwh
+            ax.text(i, v_mwh, f"{v_mwh:,.1f}", ha="center", va="bottom", fontsize=8,
+                    fontweight="bold")
+        else:
+            bottom = level + min(v_mwh, 0.0)
+            ax.bar(i, abs(v_mwh), bottom=bottom, color=colours.get(step, "#adb5bd"))
+            ax.text(i, level + max(v_mwh, 0.0), f"{round(v_mwh, 1) + 0.0:+,.1f}", ha="center", va="bottom",
+                    fontsize=8)
+            ax.plot([i - 0.6, i - 0.4], [level, level], color="black", lw=0.6)
+            level += v_mwh
+    ax.set_xticks(range(len(steps)), steps["step"], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("energy [MWh]")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_energy_waterfall(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 11: annual waterfalls from PV to the demand, and through the battery. [MWh]
+
+    Left: PV generated minus export, curtailment and battery charging gives PV direct to loads;
+    plus battery output and grid import to the loads gives the demand. Right: the battery's
+    charge minus losses and the net change of stored energy gives its output.
+    See :func:`energy_waterfall_steps`.
+    """
+    main, battery = energy_waterfall_steps(balance)
+    colours = {"PV generated": COLORS["pv"], "exported": COLORS["export"],
+               "curtailed": COLORS["curtailed"], "stored in battery": COLORS["bess_charge"],
+               "PV direct to loads": COLORS["pv_direct"], "battery out": COLORS["bess"],
+               "grid in": COLORS["grid"], "demand EV + mall": COLORS["demand"],
+               "charged": COLORS["bess_charge"], "losses": COLORS["losses"],
+               "net stored": COLORS["stored"], "battery export": COLORS["export"]}
+    fig = Figure(figsize=(13, 5.8), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[2.2, 1])
+    _draw_waterfall(ax1, main, colours)
+    ax1.set_title("PV -> loads (annual)", fontsize=10)
+    _draw_waterfall(ax2, battery, colours)
+    ax2.set_title("through the battery (annual)", fontsize=10)
+    title(fig, "Fig. 11  Annual energy waterfall [MWh]", balance, scenario)
+    return fig
+
+
+def pv_destinations(balance: pd.DataFrame) -> pd.Series:
+    """Annual PV energy by destination (EV, mall, battery, export, curtailed). [kWh]"""
+    check_balance_columns(balance)
+    return pd.Series({label: float(col(balance, c).sum()) for c, label, _ in PV_DESTINATIONS})
+
+
+def plot_pv_destinations(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 14: annual PV split by destination [MWh, %] and monthly PV export [MWh]."""
+    dest = pv_destinations(balance)
+    total = dest.sum()
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    colours = [COLORS[key] for _, _, key in PV_DESTINATIONS]
+    y = np.arange(len(dest))[::-1]
+    ax1.barh(y, dest / 1000, color=colours)
+    for yi, (label, v) in zip(y, dest.items()):
+        share = v / total * 100 if total > 0 else 0.0
+        ax1.text(v / 1000, yi, f" {v / 1000:,.1f} MWh ({share:.1f} %)", va="center", fontsize=8)
+    ax1.set_yticks(y, dest.index)
+    ax1.set_xlabel("annual PV energy [MWh]")
+    ax1.set_xlim(0, max(dest.max() / 1000 * 1.45, 1e-9))
+    ax1.set_title(f"PV {total / 1000:,.1f} MWh by destination", fontsize=10)
+    m = monthly(pd.DataFrame({"export": col(balance, "pv_export_kwh"),
+                              "curtailed": col(balance, "pv_curtailed_kwh")})) / 1000
+    labels = [f"{t:%b}" for t in m.index]
+    ax2.bar(labels, m["export"], color=COLORS["export"], label="exported")
+    if m["curtailed"].sum() > 0:
+        ax2.bar(labels, m["curtailed"], bottom=m["export"], color=COLORS["curtailed"],
+                label="curtailed")
+    ax2.set_ylabel("energy [MWh/month]")
+    ax2.set_title("monthly PV export", fontsize=10)
+    ax2.legend(fontsize=8)
+    ax2.grid(axis="y", alpha=0.3)
+    title(fig, "Fig. 14  Where the PV energy goes", balance, scenario)
+    return fig
+
+
+def plot_pv_utilization(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
+    """Figure 16: monthly PV use by destination (stacked) with the monthly PV total. [MWh]"""
+    check_balance_columns(balance)
+    m = monthly(pd.DataFrame({label: col(balance, c) for c, label, _ in PV_DESTINATIONS}
+                             | {"PV": col(balance, "pv_kwh")})) / 1000
+    fig = Figure(figsize=(12, 5.5), layout="constrained")
+    ax = fig.subplots()
+    labels = [f"{t:%b %Y}" for t in m.index]
+    x = np.arange(len(m))
+    bottom = np.zeros(len(m))
+    for c, label, key in PV_DESTINATIONS:
+        ax.bar(x, m[label], 0.7, bottom=bottom, color=COLORS[key],
+               label=f"{label} ({m[label].sum():,.1f} MWh)")
+        bottom += m[label].to_numpy()
+    ax.plot(x, m["PV"], color="black", marker="o", lw=1.2,
+            label=f"PV generation ({m['PV'].sum():,.1f} MWh)")
+    local_share = (m["EV"] + m["mall"] + m["battery"]) / m["PV"].where(m["PV"] > 0) * 100
+    for xi, top, share in zip(x, m["PV"], local_share):
+        if np.isfinite(share):
+            ax.text(xi, top, f"{share:.0f} %\non site", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("PV energy [MWh/month]")
+    ax.set_ylim(0, m["PV"].max() * 1.18 if m["PV"].max() > 0 else 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    title(fig, "Fig. 16  Monthly PV utilization by destination", balance, scenario)
+    return fig
+
+
+__all__ = ["energy_flows", "energy_waterfall_steps", "pv_destinations", "plot_energy_flows",
+           "plot_energy_waterfall", "plot_pv_destinations", "plot_pv_utilization"]

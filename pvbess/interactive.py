@@ -1,0 +1,176 @@
+"""Interactive exploration in notebooks: plotly figures and ipywidgets controls.
+
+The static report uses :mod:`pvbess.figures` (matplotlib); these are the interactive twins for
+exploring a run: a day view with a day picker and a SOC heatmap. Colours come from
+:mod:`pvbess.palette`.
+
+Offline HTML: call :func:`use_offline_plotly` once near the top of a notebook. It registers and
+selects a plotly renderer that embeds plotly.js once in the notebook (no CDN, no MathJax from
+the network), so the executed notebook's HTML export shows the figures without network access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .figures._common import (battery_of, check_balance_columns, col, dt_hours, kw, naive_local,
+                              representative_day, rules_of, scenario_label)
+from .figures.battery import soc_matrix
+from .palette import COLORS
+
+OFFLINE_RENDERER = "pvbess_offline"
+
+
+def use_offline_plotly() -> str:
+    """Register and select a plotly renderer that embeds plotly.js once, with no CDN.
+
+    Returns the renderer name. Selecting it displays the plotly.js library in the current cell
+    (about 4.6 MB), which every later figure of the notebook uses, in Jupyter and in the
+    nbconvert HTML alike.
+    """
+    import plotly.io as pio
+    from plotly.io._base_renderers import HtmlRenderer
+
+    class _OfflineRenderer(HtmlRenderer):
+        """plotly.js embedded once on activation; figures as text/html without CDN scripts."""
+
+        def __init__(self) -> None:
+            super().__init__(connected=False, full_html=False, global_init=True,
+                             include_plotlyjs=False)
+
+        def to_mimebundle(self, fig_dict: dict) -> dict:
+            html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False,
+                               include_mathjax=False, full_html=False, default_width="100%",
+                               default_height=525, validate=False)
+            return {"text/html": html}
+
+    pio.renderers[OFFLINE_RENDERER] = _OfflineRenderer()
+    pio.renderers.default = OFFLINE_RENDERER
+    return OFFLINE_RENDERER
+
+
+def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None = None):
+    """An interactive (plotly) version of figure 1 for one local day.
+
+    Supply stacked by source (PV direct, battery, grid) against the demand, battery charge and
+    PV export as negative bars, the peak threshold, and the SOC in a lower panel; mean power over
+    each step [kW], SOC [%].
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .figures._common import day_slice
+
+    check_balance_columns(balance)
+    day = representative_day(balance) if day is None else pd.Timestamp(day)
+    d = day_slice(balance, day)
+    dt = dt_hours(balance)
+    t = naive_local(d.index)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                        vertical_spacing=0.06)
+    bars = [("PV direct", col(d, "pv_to_ev_kwh") + col(d, "pv_to_mall_kwh"), "pv_direct"),
+            ("battery", col(d, "bess_to_ev_kwh") + col(d, "bess_to_mall_kwh"), "bess"),
+            ("grid", col(d, "grid_to_ev_kwh") + col(d, "grid_to_mall_kwh"), "grid"),
+            ("battery charge", -col(d, "bess_charge_kwh"), "bess_charge"),
+            ("PV export", -col(d, "pv_export_kwh"), "export"),
+            ("PV curtailed", -col(d, "pv_curtailed_kwh"), "curtailed")]
+    for name, energy, key in bars:
+        fig.add_trace(go.Bar(x=t, y=kw(energy, dt), name=name, marker_color=COLORS[key],
+                             offset=0, width=dt * 3.6e6 * 0.9,
+                             hovertemplate="%{y:,.0f} kW"), row=1, col=1)
+    for name, energy, key, dash in [("demand EV + mall", col(d, "ev_kwh") + col(d, "mall_kwh"),
+                                     "demand", "solid"),
+                                    ("PV generation", col(d, "pv_kwh"), "pv", "solid"),
+                                    ("mall grid draw", col(d, "grid_to_mall_kwh"), "grid", "dot")]:
+        fig.add_trace(go.Scatter(x=t, y=kw(energy, dt), name=name, line_shape="hv",
+                                 line=dict(color=COLORS[key], dash=dash)), row=1, col=1)
+    thr = rules_of(balance).peak_threshold_kw
+    if np.isfinite(thr):
+        fig.add_hline(y=thr, line_dash="dash", line_color=COLORS["threshold"], row=1, col=1,
+                      annotation_text=f"peak threshold {thr:,.0f} kW")
+    fig.add_trace(go.Scatter(x=t + pd.Timedelta(hours=dt), y=d["soc_frac"] * 100,
+                             name="SOC (end of step)", line=dict(color=COLORS["soc"])),
+                  row=2, col=1)
+    bat = battery_of(balance)
+    fig.update_yaxes(title_text="power [kW]", row=1, col=1)
+    fig.update_yaxes(title_text="SOC [%]", range=[0, 105], row=2, col=1)
+    for y in (bat.soc_min * 100, bat.soc_max * 100):
+        fig.add_hline(y=y, line_dash="dot", line_color="#868e96", row=2, col=1)
+    fig.update_layout(barmode="relative", height=600, hovermode="x unified",
+                      title=f"Energy balance of {pd.Timestamp(day):%Y-%m-%d}<br><sup>"
+                            f"{scenario if scenario is not None else scenario_label(balance)}"
+                            f"</sup>")
+    return fig
+
+
+def soc_heatmap_figure(balance: pd.DataFrame, *, scenario: str | None = None):
+    """Interactive SOC heatmap: day (x) by local time of the step (y), SOC at step end [%]."""
+    import plotly.graph_objects as go
+
+    mat = soc_matrix(balance)
+    fig = go.Figure(go.Heatmap(z=mat.T.to_numpy(), x=mat.index, y=mat.columns,
+                               zmin=0, zmax=100, colorscale="Viridis",
+                               colorbar=dict(title="SOC [%]"),
+                               hovertemplate="%{x|%Y-%m-%d} %{y:.2f} h: %{z:.1f} %<extra></extra>"))
+    fig.update_layout(height=450, xaxis_title="day", yaxis_title="local time of the step [h]",
+                      title=f"State of charge at the end of each step<br><sup>"
+                            f"{scenario if scenario is not None else scenario_label(balance)}"
+                            f"</sup>")
+    return fig
+
+
+def monthly_kpi_figure(balance: pd.DataFrame):
+    """Monthly energy by source serving the load and PV export (plotly, stacked). [MWh]"""
+    import plotly.graph_objects as go
+
+    from .figures._common import monthly
+
+    m = monthly(pd.DataFrame({
+        "PV direct": col(balance, "pv_to_ev_kwh") + col(balance, "pv_to_mall_kwh"),
+        "battery": col(balance, "bess_to_ev_kwh") + col(balance, "bess_to_mall_kwh"),
+        "grid": col(balance, "grid_to_ev_kwh") + col(balance, "grid_to_mall_kwh"),
+        "PV export": col(balance, "pv_export_kwh"),
+    })) / 1000
+    keys = {"PV direct": "pv_direct", "battery": "bess", "grid": "grid", "PV export": "export"}
+    fig = go.Figure([go.Bar(x=[f"{t:%b}" for t in m.index], y=m[c], name=c,
+                            marker_color=COLORS[keys[c]], hovertemplate="%{y:,.1f} MWh")
+                     for c in m.columns])
+    fig.update_layout(barmode="stack", yaxis_title="energy [MWh/month]", height=420,
+                      title="Monthly supply of the load by source, and PV export")
+    return fig
+
+
+def day_picker(balance: pd.DataFrame, day: Any = None):
+    """A day picker (ipywidgets) that redraws :func:`day_figure` for the chosen day.
+
+    Returns an ``ipywidgets.VBox`` (a date slider over the run's days and the figure). Live in
+    Jupyter only: static HTML exports show nothing interactive for widgets, so notebooks also
+    display one :func:`day_figure` directly.
+    """
+    import ipywidgets as widgets
+
+    check_balance_columns(balance)
+    days = pd.Index(naive_local(balance.index).normalize().unique())
+    start = representative_day(balance) if day is None else pd.Timestamp(day)
+    slider = widgets.SelectionSlider(options=[(f"{d:%Y-%m-%d}", d) for d in days],
+                                     value=days[days.get_indexer([start], method="nearest")[0]],
+                                     description="day", continuous_update=False,
+                                     layout=widgets.Layout(width="90%"))
+    out = widgets.Output()
+
+    def _draw(change: dict | None = None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            day_figure(balance, slider.value).show()
+
+    slider.observe(_draw, names="value")
+    _draw()
+    return widgets.VBox([slider, out])
+

@@ -1,0 +1,252 @@
+"""The result of a battery schedule and the plant check that evaluates any plan.
+
+:func:`evaluate_plan` is the referee: given a stored-energy trajectory (or AC setpoints) it applies
+section 1's meter and cost rules period by period and returns the same :class:`ScheduleResult` as
+the optimizers, so "re-evaluating the DP's plan through the plant gives its reported cost" is a
+direct comparison.
+
+Columns of ``ScheduleResult.periods`` (one row per period; energies per period):
+
+========================== ============= =====================================================
+column                     unit          meaning
+========================== ============= =====================================================
+load_kwh, pv_kwh           kWh           inputs
+buy_price, sell_price      currency/kWh  buy includes the CO2 price (buy + co2_price * factor)
+soe_start_kwh, soe_end_kwh kWh           stored energy at the start / end of the period
+charge_kwh                 kWh           AC energy drawn by the battery (stores eta_c * charge)
+discharge_kwh              kWh           AC energy delivered by the battery
+battery_setpoint_kwh       kWh           charge - discharge (+ charge, - discharge, AC)
+pv_to_load_kwh ...         kWh           pv_to_load, pv_to_battery, pv_to_grid, grid_to_load,
+                                         grid_to_battery, battery_to_load, battery_to_grid
+curtailed_kwh              kWh           PV not used (export/inverter limits, negative prices)
+import_kwh, export_kwh     kWh           grid meter
+co2_kg                     kg            import * co2_kg_per_kwh
+wear_cost                  currency      wear_cost_per_kwh * energy stored
+grid_only_cost             currency      load * buy
+solar_only_cost            currency      max(load - pv, 0) * buy - max(pv - load, 0) * sell
+optimized_cost             currency      import * buy - export * sell + wear_cost
+savings_vs_grid_only       currency      grid_only_cost - optimized_cost
+savings_vs_solar_only      currency      solar_only_cost - optimized_cost
+action                     -             grid_charging | solar_storage | load_support |
+                                         battery_export | solar_export | idle
+========================== ============= =====================================================
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from .battery import Battery
+from .optimize import _Inputs, _period
+from .timeseries import DataError
+
+__all__ = ["ACTIONS", "PERIOD_COLUMNS", "ScheduleResult", "evaluate_plan"]
+
+ACTIONS = ("grid_charging", "solar_storage", "load_support", "battery_export", "solar_export",
+           "idle")
+
+PERIOD_COLUMNS = (
+    "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+    "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "pv_to_load_kwh", "pv_to_battery_kwh",
+    "pv_to_grid_kwh", "grid_to_load_kwh", "grid_to_battery_kwh", "battery_to_load_kwh",
+    "battery_to_grid_kwh", "curtailed_kwh", "import_kwh", "export_kwh", "co2_kg", "wear_cost",
+    "grid_only_cost", "solar_only_cost", "optimized_cost", "savings_vs_grid_only",
+    "savings_vs_solar_only", "action",
+)
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """A battery schedule with its flows and economics.
+
+    Attributes
+    ----------
+    objective : float
+        ``cost - terminal_value * (soe_kwh[-1] - e_min)``. [currency]
+    cost : float
+        Sum of the period costs (energy incl. CO2 price, minus export revenue, plus wear).
+        [currency]
+    soe_kwh : numpy.ndarray
+        Stored energy, length T+1 (start of each period, then the end). [kWh]
+    battery_setpoint_kwh : numpy.ndarray
+        AC setpoint per period, + charge / - discharge. [kWh]
+    periods : pandas.DataFrame
+        Per-period table (columns in :data:`PERIOD_COLUMNS`, see the module docstring); its index
+        is the inputs' tz-aware index when they were Series, else a RangeIndex.
+    summary : dict
+        Totals: costs, savings, kWh charged/discharged, imported/exported/curtailed, CO2.
+    method : str
+        ``"dp"``, ``"lp"``, ``"milp"`` or ``"plan"`` (:func:`evaluate_plan`).
+    solve_time_s : float
+        Wall time of the solve. [s]
+    info : dict
+        Solver details (DP grid step and states, LP status, ...).
+    """
+
+    objective: float
+    cost: float
+    soe_kwh: np.ndarray
+    battery_setpoint_kwh: np.ndarray
+    periods: pd.DataFrame
+    summary: dict
+    method: str
+    solve_time_s: float
+    info: dict = field(default_factory=dict)
+
+
+@njit(cache=True)
+def _evaluate(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+              grid_charge, batt_export, curtail):
+    t_len = load.shape[0]
+    out = np.empty((t_len, 6))
+    for k in range(t_len):
+        r = _period(soe[k + 1] - soe[k], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                    acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
+                    curtail)
+        for q in range(6):
+            out[k, q] = r[q]
+    return out
+
+
+def _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid, pv_to_grid):
+    act = np.full(pv_to_battery.shape[0], "idle", dtype=object)
+    act[pv_to_grid > _EPS] = "solar_export"
+    act[battery_to_load > _EPS] = "load_support"
+    act[battery_to_grid > _EPS] = "battery_export"
+    act[pv_to_battery > _EPS] = "solar_storage"
+    act[grid_to_battery > _EPS] = "grid_charging"
+    return act
+
+
+def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
+                 info: dict | None = None) -> ScheduleResult:
+    """Evaluate a stored-energy trajectory with the plant rules into a :class:`ScheduleResult`."""
+    soe = np.asarray(soe, dtype=np.float64)
+    if soe.shape[0] != inp.t + 1:
+        raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {inp.t + 1}")
+    lo = min(inp.e_min, inp.e0) - 1e-6
+    hi = inp.e_max + 1e-6
+    bad = np.flatnonzero((soe < lo) | (soe > hi) | ~np.isfinite(soe))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
+                        f"[{inp.e_min}, {inp.e_max}]")
+    out = _evaluate(soe, *inp.kernel_args())
+    cost_k, c, d, imp, exp, u = (out[:, q] for q in range(6))
+    bad = np.flatnonzero(~np.isfinite(cost_k))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
+            "grid-charging/battery-export option or inverter limit)")
+    load, pv, buy, sell = inp.load, inp.pv, inp.buy, inp.sell
+    pv_used = pv - u
+    pv_to_load = np.minimum(pv_used, load)
+    pv_to_battery = np.minimum(pv_used - pv_to_load, c)
+    pv_to_grid = np.maximum(pv_used - pv_to_load - pv_to_battery, 0.0)
+    battery_to_load = np.minimum(d, load - pv_to_load)
+    battery_to_grid = d - battery_to_load
+    grid_to_load = load - pv_to_load - battery_to_load
+    grid_to_battery = c - pv_to_battery
+    stored = np.maximum(np.diff(soe), 0.0)
+    wear_cost = inp.wear * stored
+    grid_only = load * buy
+    solar_only = np.maximum(load - pv, 0.0) * buy - np.maximum(pv - load, 0.0) * sell
+    cost = float(cost_k.sum())
+    objective = cost - inp.tv * (float(soe[-1]) - inp.e_min)
+    setpoint = c - d
+    action = _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid,
+                     pv_to_grid)
+    cols = {
+        "load_kwh": load, "pv_kwh": pv, "buy_price": buy, "sell_price": sell,
+        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "charge_kwh": c,
+        "discharge_kwh": d, "battery_setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
+        "pv_to_battery_kwh": pv_to_battery, "pv_to_grid_kwh": pv_to_grid,
+        "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
+        "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
+        "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
+        "co2_kg": imp * inp.co2_kg_per_kwh, "wear_cost": wear_cost, "grid_only_cost": grid_only,
+        "solar_only_cost": solar_only, "optimized_cost": cost_k,
+        "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
+        "action": action,
+    }
+    index = inp.index if inp.index is not None else pd.RangeIndex(inp.t, name="period")
+    periods = pd.DataFrame(cols, index=index)
+    grid_total = float(grid_only.sum())
+    summary = {
+        "periods": inp.t, "dt_h": inp.dt_h,
+        "grid_only_cost": grid_total, "solar_only_cost": float(solar_only.sum()),
+        "optimized_cost": cost, "wear_cost": float(wear_cost.sum()),
+        "savings_vs_grid_only": grid_total - cost,
+        "savings_vs_grid_only_pct": 100.0 * (grid_total - cost) / grid_total
+        if grid_total else float("nan"),
+        "savings_vs_solar_only": float(solar_only.sum()) - cost,
+        "charged_kwh": float(c.sum()), "discharged_kwh": float(d.sum()),
+        "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
+        "curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * inp.co2_kg_per_kwh),
+        "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
+        "terminal_value": inp.tv, "objective": objective,
+    }
+    return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
+                          battery_setpoint_kwh=setpoint, periods=periods, summary=summary,
+                          method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
+
+
+def evaluate_plan(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
+                  soe_kwh: Any = None, setpoint_kwh: Any = None, **options: Any) -> ScheduleResult:
+    """Evaluate a plan through the plant: flows and costs by section 1's meter rules.
+
+    Parameters
+    ----------
+    buy, sell, load_kwh, pv_kwh, battery
+        As :func:`pvbess.optimize_schedule`.
+    soe_kwh : array-like, optional
+        Stored-energy trajectory, length T+1 (``soe_kwh[0]`` is the initial energy). [kWh]
+    setpoint_kwh : array-like, optional
+        AC setpoints per period, + charge / - discharge (instead of ``soe_kwh``); the trajectory
+        starts at ``initial_kwh`` (option) or ``battery.e_initial_kwh``. [kWh]
+    **options
+        The keyword options of :func:`pvbess.optimize_schedule` (``dt_h``, ``terminal_value``,
+        ``allow_*``, limits, CO2); ``energy_step_kwh`` is ignored.
+
+    Returns
+    -------
+    ScheduleResult
+        ``method = "plan"``.
+
+    Raises
+    ------
+    DataError
+        If the plan leaves the storage window or breaks a power limit or an option (names the row).
+    """
+    t0 = time.perf_counter()
+    options.pop("energy_step_kwh", None)
+    if (soe_kwh is None) == (setpoint_kwh is None):
+        raise ValueError("evaluate_plan: give exactly one of soe_kwh and setpoint_kwh")
+    if soe_kwh is not None and options.get("initial_kwh") is None:
+        options["initial_kwh"] = float(np.asarray(soe_kwh, dtype=float).reshape(-1)[0])
+    defaults = {"dt_h": None, "initial_kwh": None, "terminal_value": 0.0, "allow_grid_charge": True,
+                    "allow_battery_export": True, "allow_curtailment": True, "import_limit_kw": np.inf,
+                    "export_limit_kw": np.inf, "inverter_ac_limit_kw": np.inf, "export_price_floor": None,
+                    "co2_price_per_kg": 0.0, "co2_kg_per_kwh": 0.0}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"evaluate_plan: unknown option(s) {unknown}")
+    inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, **{**defaults, **options})
+    if soe_kwh is not None:
+        soe = np.asarray(soe_kwh, dtype=np.float64).reshape(-1)
+    else:
+        sp = np.asarray(setpoint_kwh, dtype=np.float64).reshape(-1)
+        if sp.shape[0] != inp.t:
+            raise DataError(f"setpoint_kwh [kWh]: length {sp.shape[0]} != periods {inp.t}")
+        delta = np.where(sp > 0, sp * inp.eta_c, sp / inp.eta_d)
+        soe = np.concatenate(([inp.e0], inp.e0 + np.cumsum(delta)))
+    return build_result(inp, soe, method="plan", solve_time_s=time.perf_counter() - t0)

@@ -1,0 +1,283 @@
+"""The hardware side: a Controller protocol, a simulated plant (digital twin) and TOU intervals.
+
+A controller takes a *program*: the battery setpoints of the rest of the day (AC kWh per period,
+``+`` charge, ``-`` discharge), as an inverter takes a day's time-of-use windows. It keeps
+running the last program it was given until a new one replaces it, and it measures every
+completed period.
+
+:class:`SimulatedController` runs the program on the actual data with the one battery physics of
+:mod:`pvbess.physics` (the same helpers as the six-phase rules and the optimizer's plant check),
+so a replay of a year is a faithful digital twin.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from ..battery import Battery
+from ..physics import apply_step, charge_limit, discharge_limit
+from ..timeseries import DataError, check_energy_columns, step_hours
+from .events import HourlyEvent, _aware
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """What the manager needs from the plant (a real inverter or :class:`SimulatedController`)."""
+
+    def read_energy_kwh(self) -> float:
+        """Stored energy now. [kWh]"""
+
+    def apply(self, program: pd.Series) -> None:
+        """Run ``program`` (setpoints [kWh AC per period], + charge / - discharge) from its
+        first period on, replacing whatever was programmed for those periods."""
+
+    def read_period(self, timestamp: Any) -> HourlyEvent | None:
+        """The measurements of the completed period starting at ``timestamp`` (None if unknown)."""
+
+
+@njit(cache=True)
+def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, dt_h: float,
+             e_min: float, e_max: float, eta_c: float, eta_d: float, p_charge_kw: float,
+             p_discharge_kw: float, allow_grid_charge: bool, allow_battery_export: bool,
+             import_limit_kw: float, export_limit_kw: float) -> tuple:
+    """One period of the plant: clamp the setpoint to what is physically allowed, then meter.
+
+    Returns (charged, discharged, grid_import, grid_export, curtailed, e_end) [kWh].
+    """
+    c = 0.0
+    d = 0.0
+    if setpoint_kwh > 0.0:
+        c = min(setpoint_kwh, charge_limit(e_kwh, e_max, eta_c, p_charge_kw, dt_h))
+        if not allow_grid_charge:
+            c = min(c, max(pv_kwh - load_kwh, 0.0))
+        if import_limit_kw < np.inf:  # charging may not push imports over the limit
+            c = min(c, max(import_limit_kw * dt_h - (load_kwh - pv_kwh), 0.0))
+    elif setpoint_kwh < 0.0:
+        d = min(-setpoint_kwh, discharge_limit(e_kwh, e_min, eta_d, p_discharge_kw, dt_h))
+        if not allow_battery_export:
+            d = min(d, max(load_kwh - pv_kwh, 0.0))
+        if export_limit_kw < np.inf:  # what cannot be exported may only be PV (curtailed)
+            d = min(d, max(load_kwh + export_limit_kw * dt_h, 0.0))
+    e_end = apply_step(e_kwh, c, d, eta_c, eta_d, e_min, e_max)
+    net = load_kwh + c - pv_kwh - d
+    grid_import = max(net, 0.0)
+    surplus = max(-net, 0.0)
+    grid_export = min(surplus, export_limit_kw * dt_h)
+    curtailed = surplus - grid_export
+    return c, d, grid_import, grid_export, curtailed, e_end
+
+
+class SimulatedController:
+    """A simulated plant: the actual site data, a battery and the shared physics.
+
+    Time advances only through :meth:`run_period`, which executes the programmed setpoint of
+    the next period (idle when nothing is programmed) on the actual load and PV, records the
+    measurements and moves the clock one period on.
+
+    Parameters
+    ----------
+    actual : pandas.DataFrame
+        ``load_kwh``, ``pv_kwh`` [kWh per period], ``buy_price``, ``sell_price``
+        [currency/kWh] on a regular tz-aware index.
+    battery : Battery
+    allow_grid_charge : bool
+        If False, charging is limited to the actual PV surplus of the period.
+    allow_battery_export : bool
+        If False, discharging is limited to the actual net load of the period.
+    import_limit_kw, export_limit_kw : float
+        Grid limits; charging is reduced to respect the import limit, PV beyond the export
+        limit is curtailed. [kW]
+    initial_kwh : float, optional
+        Stored energy at ``start`` (default ``battery.e_initial_kwh``). [kWh]
+    start : timestamp, optional
+        The first period to run (default the first row of ``actual``).
+    """
+
+    def __init__(self, actual: pd.DataFrame, battery: Battery, *,
+                 allow_grid_charge: bool = True, allow_battery_export: bool = True,
+                 import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
+                 initial_kwh: float | None = None, start: Any = None) -> None:
+        self.dt_h = step_hours(actual.index)
+        check_energy_columns(actual, ("load_kwh", "pv_kwh"), "kWh")
+        for name in ("buy_price", "sell_price"):
+            if name not in actual.columns:
+                raise DataError(f"column {name!r} [currency/kWh] is missing; have "
+                                f"{list(actual.columns)}")
+        self.battery = battery
+        self.index = actual.index
+        self.allow_grid_charge = bool(allow_grid_charge)
+        self.allow_battery_export = bool(allow_battery_export)
+        self.import_limit_kw = float(import_limit_kw)
+        self.export_limit_kw = float(export_limit_kw)
+        self._load = actual["load_kwh"].to_numpy(dtype=np.float64)
+        self._pv = actual["pv_kwh"].to_numpy(dtype=np.float64)
+        self._buy = actual["buy_price"].to_numpy(dtype=np.float64)
+        self._sell = actual["sell_price"].to_numpy(dtype=np.float64)
+        self._program = np.zeros(len(self.index))  # setpoint per row, 0 = idle
+        self._records: dict[int, HourlyEvent] = {}
+        self._pos = 0 if start is None else self._row(start)
+        e0 = battery.e_initial_kwh if initial_kwh is None else float(initial_kwh)
+        if not battery.e_min_kwh - 1e-9 <= e0 <= battery.e_max_kwh + 1e-9:
+            raise ValueError(f"SimulatedController.initial_kwh = {e0!r}: outside the battery "
+                             f"window [{battery.e_min_kwh}, {battery.e_max_kwh}] kWh")
+        self._e = min(max(e0, battery.e_min_kwh), battery.e_max_kwh)
+
+    def _row(self, timestamp: Any) -> int:
+        ts = _aware(timestamp)
+        try:
+            return int(self.index.get_loc(ts))
+        except KeyError:
+            raise DataError(f"{ts} is not a period of the data "
+                            f"({self.index[0]} .. {self.index[-1]})") from None
+
+    # -- the Controller protocol ------------------------------------------------------
+    def read_energy_kwh(self) -> float:
+        """Stored energy at the start of the next period. [kWh]"""
+        return self._e
+
+    def apply(self, program: pd.Series) -> None:
+        """Program setpoints [kWh AC per period] from ``program.index[0]`` on."""
+        if len(program) == 0:
+            return
+        first = self._row(program.index[0])
+        values = np.asarray(program, dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("SimulatedController.apply: program has non-finite setpoints")
+        if first + len(values) > len(self.index) or \
+                self.index[first + len(values) - 1] != program.index[-1]:
+            raise DataError("SimulatedController.apply: the program is not a contiguous run "
+                            "of the data's periods")
+        self._program[first:first + len(values)] = values
+
+    def read_period(self, timestamp: Any) -> HourlyEvent | None:
+        """The measured event of a completed period, or None if this controller has no record."""
+        return self._records.get(self._row(timestamp))
+
+    # -- simulation ---------------------------------------------------------------------
+    @property
+    def now(self) -> pd.Timestamp | None:
+        """Start of the next period to run (None once the data is exhausted)."""
+        return self.index[self._pos] if self._pos < len(self.index) else None
+
+    @property
+    def finished(self) -> bool:
+        """True when every period of the data has run."""
+        return self._pos >= len(self.index)
+
+    def programmed(self, timestamp: Any) -> float:
+        """The setpoint programmed for a period. [kWh AC]"""
+        return float(self._program[self._row(timestamp)])
+
+    def run_period(self) -> HourlyEvent:
+        """Execute the next period with its programmed setpoint; returns its measurements."""
+        if self.finished:
+            raise RuntimeError("SimulatedController: no periods left in the data")
+        k = self._pos
+        b = self.battery
+        e0 = self._e
+        c, d, imp, exp, curt, e1 = _execute(
+            e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
+            b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
+            self.allow_grid_charge, self.allow_battery_export, self.import_limit_kw,
+            self.export_limit_kw)
+        ts = self.index[k]
+        midnight = ts.normalize()
+        period = int(round((ts - midnight) / pd.Timedelta(hours=self.dt_h)))
+        event = HourlyEvent(
+            timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,
+            pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,
+            grid_export_kwh=exp, battery_charged_kwh=c, battery_discharged_kwh=d,
+            curtailed_kwh=curt, buy_price=self._buy[k], sell_price=self._sell[k],
+            wear_cost=b.wear_cost_per_kwh * b.eta_charge * c)
+        self._records[k] = event
+        self._e = e1
+        self._pos = k + 1
+        return event
+
+    def __repr__(self) -> str:
+        return f"SimulatedController(now={self.now}, energy={self._e:.3f} kWh)"
+
+
+#: Columns of :func:`tou_intervals`.
+TOU_COLUMNS: tuple[str, ...] = ("start", "end", "mode", "power_kw", "energy_kwh", "periods")
+
+
+def tou_intervals(program: pd.Series, *, tolerance_kw: float = 1e-9) -> pd.DataFrame:
+    """A plan's setpoints as time-of-use windows, as an inverter takes them.
+
+    Consecutive periods with the same mode (``charge``, ``discharge``, ``idle``) and the same
+    power (within ``tolerance_kw``) form one window.
+
+    Parameters
+    ----------
+    program : pandas.Series
+        Setpoints per period on a regular tz-aware index: AC kWh, + charge / - discharge.
+    tolerance_kw : float
+        Setpoints closer than this (as power) are one window; ``|power| <= tolerance_kw``
+        is idle. [kW]
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window: ``start``, ``end`` (exclusive) timestamps, ``mode``, ``power_kw``
+        (AC, >= 0, the window's mean), ``energy_kwh`` (AC, >= 0, the window's total) and
+        ``periods``.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=4, freq="h", tz="America/Lima")
+    >>> tou_intervals(pd.Series([0.0, 50.0, 50.0, -20.0], index=idx))[["mode", "power_kw"]]
+            mode  power_kw
+    0       idle       0.0
+    1     charge      50.0
+    2  discharge      20.0
+    """
+    if len(program) == 0:
+        return pd.DataFrame({c: [] for c in TOU_COLUMNS})
+    dt_h = step_hours(program.index) if len(program) > 1 else _single_step(program.index)
+    power = np.asarray(program, dtype=np.float64) / dt_h
+    if not np.all(np.isfinite(power)):
+        raise ValueError("tou_intervals: program has non-finite setpoints")
+    mode = np.where(power > tolerance_kw, "charge",
+                    np.where(power < -tolerance_kw, "discharge", "idle"))
+    rows = []
+    start = 0
+    for k in range(1, len(power) + 1):
+        if k == len(power) or mode[k] != mode[start] or \
+                abs(power[k] - power[start]) > tolerance_kw:
+            seg = power[start:k]
+            energy = float(np.abs(seg).sum() * dt_h) if mode[start] != "idle" else 0.0
+            rows.append({"start": program.index[start],
+                         "end": program.index[start] + pd.Timedelta(hours=dt_h * (k - start)),
+                         "mode": str(mode[start]),
+                         "power_kw": energy / (dt_h * (k - start)),
+                         "energy_kwh": energy, "periods": k - start})
+            start = k
+    return pd.DataFrame(rows, columns=list(TOU_COLUMNS))
+
+
+def _single_step(index: pd.DatetimeIndex) -> float:
+    if index.freq is None:
+        raise DataError("tou_intervals: a one-period program needs an index with a frequency")
+    return pd.Timedelta(index.freq).total_seconds() / 3600.0
+
+
+def program_from_intervals(intervals: pd.DataFrame, index: pd.DatetimeIndex) -> pd.Series:
+    """Setpoints per period [kWh AC, + charge / - discharge] from TOU windows (the inverse).
+
+    Periods of ``index`` outside every window are idle.
+    """
+    dt_h = step_hours(index) if len(index) > 1 else _single_step(index)
+    out = pd.Series(0.0, index=index, name="setpoint_kwh")
+    sign = {"charge": 1.0, "discharge": -1.0, "idle": 0.0}
+    for row in intervals.itertuples(index=False):
+        if row.mode not in sign:
+            raise ValueError(f"TOU window at {row.start}: unknown mode {row.mode!r}")
+        mask = (index >= row.start) & (index < row.end)
+        out[mask] = sign[row.mode] * row.power_kw * dt_h
+    return out

@@ -1,0 +1,301 @@
+"""What really happened: immutable period events and their append-only store.
+
+A period is identified by its start timestamp (tz-aware) and, redundantly, by its local day and
+its index within that day, so hourly days (24 periods) and quarter-hour days (96) are alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .db import Database, open_database
+
+#: Float fields of an event, in storage order. Energies per period [kWh], prices [currency/kWh].
+EVENT_VALUES: tuple[str, ...] = (
+    "dt_h", "soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
+    "grid_export_kwh", "battery_charged_kwh", "battery_discharged_kwh", "curtailed_kwh",
+    "buy_price", "sell_price", "wear_cost",
+)
+_COLUMNS = ("ts_ns", "tz", "day", "period") + EVENT_VALUES
+_SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM events"
+_INSERT = (f"INSERT INTO events ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+
+
+class EventConflictError(ValueError):
+    """A period already recorded with different values (history is immutable)."""
+
+
+def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
+    """The period starts of one local day: 24 for ``dt_h = 1``, 96 for 0.25 (DST-aware).
+
+    Parameters
+    ----------
+    day : datetime.date or ISO str
+        The local calendar day.
+    dt_h : float
+        Period length. [h]
+    tz : str
+        IANA time zone of the local clock.
+    """
+    return _day_index(str(day), float(dt_h), str(tz))
+
+
+@functools.lru_cache(maxsize=256)
+def _day_index(day: str, dt_h: float, tz: str) -> pd.DatetimeIndex:
+    start = pd.Timestamp(str(day)).tz_localize(tz)
+    end = (pd.Timestamp(str(day)) + pd.Timedelta(days=1)).tz_localize(tz)
+    return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left")
+
+
+def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
+    """(local ISO day, index within the day) of a tz-aware period start."""
+    ts = _aware(timestamp)
+    midnight = ts.normalize()
+    offset_h = (ts - midnight) / pd.Timedelta(hours=1)
+    k = offset_h / dt_h
+    if abs(k - round(k)) > 1e-9:
+        raise ValueError(f"{ts}: not the start of a period of {dt_h} h")
+    return midnight.date().isoformat(), int(round(k))
+
+
+def _aware(timestamp: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(timestamp)
+    if ts.tzinfo is None:
+        raise ValueError(f"timestamp {ts} must be tz-aware")
+    return ts
+
+
+@dataclass(frozen=True)
+class HourlyEvent:
+    """One completed period as measured (hourly or shorter: ``dt_h``).
+
+    Parameters
+    ----------
+    timestamp : pandas.Timestamp
+        Start of the period, tz-aware.
+    period : int
+        Index of the period within its local day (0..23 hourly, 0..95 quarter-hourly).
+    dt_h : float
+        Period length. [h]
+    soe_start_kwh, soe_end_kwh : float
+        Stored energy at the start and end of the period. [kWh]
+    pv_kwh, load_kwh : float
+        PV generation and site load. [kWh]
+    grid_import_kwh, grid_export_kwh : float
+        Energy bought from and sold to the grid. [kWh]
+    battery_charged_kwh, battery_discharged_kwh : float
+        AC energy into and out of the battery. [kWh]
+    curtailed_kwh : float
+        PV that could not be used nor exported. [kWh]
+    buy_price, sell_price : float
+        Prices of the period (buy including any CO2 price). [currency/kWh]
+    wear_cost : float
+        Battery wear charged in the period. [currency]
+    """
+
+    timestamp: pd.Timestamp
+    period: int
+    dt_h: float
+    soe_start_kwh: float
+    soe_end_kwh: float
+    pv_kwh: float
+    load_kwh: float
+    grid_import_kwh: float
+    grid_export_kwh: float
+    battery_charged_kwh: float
+    battery_discharged_kwh: float
+    curtailed_kwh: float = 0.0
+    buy_price: float = 0.0
+    sell_price: float = 0.0
+    wear_cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        ts = _aware(self.timestamp)
+        object.__setattr__(self, "timestamp", ts)
+        for name in EVENT_VALUES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be finite")
+            object.__setattr__(self, name, value)
+        if self.dt_h <= 0:
+            raise ValueError(f"HourlyEvent.dt_h = {self.dt_h!r} at {ts}: must be > 0 [h]")
+        for name in ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh",
+                     "battery_charged_kwh", "battery_discharged_kwh", "curtailed_kwh"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"HourlyEvent.{name} = {getattr(self, name)!r} at {ts}: "
+                                 "must be >= 0 [kWh]")
+        day, k = period_of(ts, self.dt_h)
+        if k != self.period:
+            raise ValueError(f"HourlyEvent.period = {self.period!r} at {ts}: the timestamp is "
+                             f"period {k} of {day} for dt_h = {self.dt_h} h")
+
+    @property
+    def day(self) -> str:
+        """Local date of the period, ISO (``'2024-03-01'``)."""
+        return self.timestamp.normalize().date().isoformat()
+
+    @property
+    def cost(self) -> float:
+        """import * buy - export * sell + wear. [currency]"""
+        return (self.grid_import_kwh * self.buy_price - self.grid_export_kwh * self.sell_price
+                + self.wear_cost)
+
+    def values(self) -> tuple[float, ...]:
+        """The float fields in :data:`EVENT_VALUES` order."""
+        return tuple(getattr(self, name) for name in EVENT_VALUES)
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat dict (timestamp, day, period and the values)."""
+        return {"timestamp": self.timestamp, "day": self.day, "period": self.period,
+                **{name: getattr(self, name) for name in EVENT_VALUES}}
+
+    def replace(self, **changes: Any) -> "HourlyEvent":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _tz_name(ts: pd.Timestamp) -> str:
+    return str(ts.tz)
+
+
+def _event_from_row(row: tuple) -> HourlyEvent:
+    ts = pd.Timestamp(row[0], unit="ns", tz="UTC").tz_convert(row[1])
+    values = dict(zip(EVENT_VALUES, row[4:]))
+    return HourlyEvent(timestamp=ts, period=int(row[3]), **values)
+
+
+class HistoricalDataStore:
+    """Append-only, immutable store of completed periods (SQLite).
+
+    Writing a period that is already stored with identical values is a no-op; with any other
+    value it raises :class:`EventConflictError`. There is no update or delete (and SQLite
+    triggers reject them too).
+
+    Parameters
+    ----------
+    db : Database, path or ``":memory:"``
+        Share one :class:`~pvbess.scheduler.db.Database` with a ScheduleStore to keep both in
+        one file under one writer lock.
+    read_only : bool
+        Open a path without the writer lock (reads only).
+    """
+
+    def __init__(self, db: Database | str | os.PathLike[str] = ":memory:", *,
+                 read_only: bool = False) -> None:
+        self.db = open_database(db, read_only=read_only)
+
+    # -- writes -------------------------------------------------------------------------
+    def record_event(self, event: HourlyEvent) -> bool:
+        """Append one completed period.
+
+        Returns
+        -------
+        bool
+            True if written, False if the identical event was already stored.
+
+        Raises
+        ------
+        EventConflictError
+            The period (timestamp or day/period) is stored with other values.
+        """
+        if not isinstance(event, HourlyEvent):
+            raise TypeError(f"expected an HourlyEvent, got {type(event).__name__}")
+        self.db.check_writable()
+        ts_ns = int(event.timestamp.value)
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            old = conn.execute(_SELECT + " WHERE ts_ns = ? OR (day = ? AND period = ?)",
+                               (ts_ns, event.day, event.period)).fetchall()
+            if old:
+                stored = _event_from_row(old[0])
+                if len(old) == 1 and stored.timestamp == event.timestamp and \
+                        stored.values() == event.values() and stored.period == event.period:
+                    conn.execute("COMMIT")
+                    return False
+                diff = [name for name in EVENT_VALUES
+                        if getattr(stored, name) != getattr(event, name)]
+                raise EventConflictError(
+                    f"period {event.period} of {event.day} ({event.timestamp}) is already "
+                    f"recorded with other values (differs in {diff or ['timestamp/period']}: "
+                    + ", ".join(f"{n} stored {getattr(stored, n)!r} vs new {getattr(event, n)!r}"
+                                for n in diff[:3]) + "); history is append-only")
+            conn.execute(_INSERT, (ts_ns, _tz_name(event.timestamp), event.day, event.period,
+                                   *event.values()))
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- reads --------------------------------------------------------------------------
+    def get_event(self, timestamp: Any) -> HourlyEvent | None:
+        """The event of the period starting at ``timestamp``, or None."""
+        ts = _aware(timestamp)
+        row = self.db.conn.execute(_SELECT + " WHERE ts_ns = ?", (int(ts.value),)).fetchone()
+        return None if row is None else _event_from_row(row)
+
+    def get_period_event(self, day: dt.date | str, period: int) -> HourlyEvent | None:
+        """The event of period ``period`` of local day ``day``, or None."""
+        row = self.db.conn.execute(_SELECT + " WHERE day = ? AND period = ?",
+                                   (str(day), int(period))).fetchone()
+        return None if row is None else _event_from_row(row)
+
+    def get_completed_periods(self, day: dt.date | str) -> list[int]:
+        """Indices of the recorded periods of a local day, ascending."""
+        rows = self.db.conn.execute("SELECT period FROM events WHERE day = ? ORDER BY period",
+                                    (str(day),)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def events(self, day: dt.date | str | None = None) -> list[HourlyEvent]:
+        """All events (of one local day if given), in time order."""
+        if day is None:
+            rows = self.db.conn.execute(_SELECT + " ORDER BY ts_ns").fetchall()
+        else:
+            rows = self.db.conn.execute(_SELECT + " WHERE day = ? ORDER BY ts_ns",
+                                        (str(day),)).fetchall()
+        return [_event_from_row(r) for r in rows]
+
+    def last_event(self) -> HourlyEvent | None:
+        """The latest recorded period, or None when the store is empty."""
+        row = self.db.conn.execute(_SELECT + " ORDER BY ts_ns DESC LIMIT 1").fetchone()
+        return None if row is None else _event_from_row(row)
+
+    def to_frame(self, day: dt.date | str | None = None) -> pd.DataFrame:
+        """The events as a table on their tz-aware index (columns: day, period, the values)."""
+        if day is None:
+            rows = self.db.conn.execute(_SELECT + " ORDER BY ts_ns").fetchall()
+        else:
+            rows = self.db.conn.execute(_SELECT + " WHERE day = ? ORDER BY ts_ns",
+                                        (str(day),)).fetchall()
+        frame = pd.DataFrame(rows, columns=list(_COLUMNS))
+        if frame.empty:
+            index = pd.DatetimeIndex([], tz="UTC", name="timestamp")
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_VALUES},
+                                index=index).assign(day=pd.Series(dtype=object, index=index),
+                                                    period=pd.Series(dtype="int64", index=index))
+        tzs = frame["tz"].unique()
+        index = pd.DatetimeIndex(pd.to_datetime(frame["ts_ns"].to_numpy(), unit="ns", utc=True))
+        if len(tzs) == 1:
+            index = index.tz_convert(tzs[0])
+        index.name = "timestamp"
+        out = frame.drop(columns=["ts_ns", "tz"]).set_index(index)
+        return out[["day", "period", *EVENT_VALUES]]
+
+    def __len__(self) -> int:
+        return int(self.db.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def __repr__(self) -> str:
+        return f"HistoricalDataStore({self.db!r}, {len(self)} events)"

@@ -1,0 +1,394 @@
+"""Replay: the manager over a whole dataset, period by period, on a simulated plant.
+
+:func:`replay` runs :class:`~pvbess.scheduler.manager.SimpleBatterySystemManager` over a site
+table (the Iquitos year, or a run of days) with a chosen forecast: every day starts with
+tomorrow's schedule, every completed period is recorded and the rest of the day re-planned.
+It returns the realised balance (the recorded events) and a comparison of its cost and CO2
+against perfect-foresight DP over the whole horizon, the exact optimum (HiGHS, a lower bound)
+and the six-phase rules.
+
+Crash safety: with a file database, a replay killed at any point (even SIGKILL) and started
+again with ``resume=True`` continues from the last recorded period through
+``restart_and_reconstruct`` and gives exactly the realised result of an uninterrupted run. The
+simulated plant is paused while the process is down (it restarts from the last recorded state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..battery import Battery
+from ..rules import SixPhaseRules
+from ..site import Site
+from ..tariff import Tariff
+from ..timeseries import DataError, check_energy_columns, step_hours
+from .controller import SimulatedController
+from .db import Database, open_database
+from .events import EVENT_VALUES, HistoricalDataStore, HourlyEvent
+from .forecasts import ForecastProvider, make_forecast
+from .manager import OptimizationEngine, SimpleBatterySystemManager
+
+#: Rows of :attr:`ReplayResult.comparison`.
+REPLAY = "replay"
+PERFECT_DP = "perfect_foresight_dp"
+EXACT = "exact_bound"
+RULES = "six_phase_rules"
+NO_BATTERY = "no_battery"
+
+#: Columns of :attr:`ReplayResult.comparison`.
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "cost", "energy_cost_pen", "co2_kg", "grid_import_kwh", "grid_export_kwh",
+    "charged_kwh", "discharged_kwh", "final_soe_kwh", "gap_vs_exact",
+)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What a replay realised and how it compares.
+
+    Attributes
+    ----------
+    balance : pandas.DataFrame
+        One row per replayed period (the recorded events) on the tz-aware index: the event
+        values (:data:`~pvbess.scheduler.events.EVENT_VALUES`), ``cost`` [currency]
+        (import * buy - export * sell + wear; buy includes the CO2 price), ``energy_cost_pen``
+        [PEN] (import * tariff price - export * sell) and ``co2_kg`` [kg].
+    comparison : pandas.DataFrame
+        Rows ``replay``, ``perfect_foresight_dp``, ``exact_bound``, ``six_phase_rules``,
+        ``no_battery`` (those that apply), columns :data:`COMPARISON_COLUMNS`;
+        ``gap_vs_exact`` is ``cost - exact cost`` [currency]. Empty when ``compare=False``
+        or the replay is unfinished.
+    complete : bool
+        True when every period of the horizon has been recorded.
+    info : dict
+        ``plans`` (made by this call), ``scenarios`` (counts in the database), ``wall_s``,
+        ``resumed_at`` (timestamp or None), ``forecast``, ``db``, ``periods``.
+    """
+
+    balance: pd.DataFrame
+    comparison: pd.DataFrame
+    complete: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def site_actuals(site_table: pd.DataFrame, *, tariff: Tariff | None = None,
+                 co2_price_per_kg: float = 0.0, co2_kg_per_kwh: float | None = None,
+                 export_price: float | None = None) -> pd.DataFrame:
+    """The replay's actual table: ``load_kwh``, ``pv_kwh``, ``buy_price``, ``sell_price``,
+    ``energy_price``.
+
+    Load is ``load_kwh`` if present, else ``ev_kwh + mall_kwh``. ``buy_price`` and
+    ``sell_price`` columns are used when present; otherwise buy is the tariff's energy price
+    and sell ``export_price`` (default the tariff's ``export_pen_per_kwh``). The CO2 price times
+    the emission factor is added to buy; ``energy_price`` keeps the buy price without it.
+
+    Parameters
+    ----------
+    site_table : pandas.DataFrame
+        Energies per period [kWh] on a regular tz-aware index.
+    tariff : Tariff, optional
+        Default ``Tariff()`` (OSINERGMIN MT3).
+    co2_price_per_kg : float
+        CO2 price. [currency/kg]
+    co2_kg_per_kwh : float, optional
+        Grid emission factor (default ``Site().co2_kg_per_kwh``). [kg/kWh]
+    export_price : float, optional
+        Price paid for exports. [currency/kWh]
+    """
+    step_hours(site_table.index)
+    tariff = Tariff() if tariff is None else tariff
+    factor = Site().co2_kg_per_kwh if co2_kg_per_kwh is None else float(co2_kg_per_kwh)
+    for name, value in (("co2_price_per_kg", co2_price_per_kg), ("co2_kg_per_kwh", factor)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} = {value!r}: must be a finite number >= 0")
+    if "load_kwh" in site_table.columns:
+        check_energy_columns(site_table, ("load_kwh", "pv_kwh"), "kWh")
+        load = site_table["load_kwh"].to_numpy(dtype=float)
+    else:
+        check_energy_columns(site_table, ("pv_kwh", "ev_kwh", "mall_kwh"), "kWh")
+        load = (site_table["ev_kwh"].to_numpy(dtype=float)
+                + site_table["mall_kwh"].to_numpy(dtype=float))
+    index = site_table.index
+    if "buy_price" in site_table.columns:
+        energy = site_table["buy_price"].to_numpy(dtype=float)
+    else:
+        energy = np.asarray(tariff.energy_price(index), dtype=float)
+    if "sell_price" in site_table.columns:
+        sell = site_table["sell_price"].to_numpy(dtype=float)
+    else:
+        sell = np.full(len(index), tariff.export_pen_per_kwh if export_price is None
+                       else float(export_price))
+    for name, arr in (("buy_price", energy), ("sell_price", sell)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"column {name!r} [currency/kWh]: {arr[i]} at row {i} ({index[i]})")
+    return pd.DataFrame({"load_kwh": load, "pv_kwh": site_table["pv_kwh"].to_numpy(dtype=float),
+                         "buy_price": energy + co2_price_per_kg * factor, "sell_price": sell,
+                         "energy_price": energy}, index=index)
+
+
+def _fingerprint(actual: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update(actual.index.as_unit("ns").asi8.tobytes())
+    h.update(str(actual.index.tz).encode())
+    for name in ("load_kwh", "pv_kwh", "buy_price", "sell_price"):
+        h.update(np.ascontiguousarray(actual[name].to_numpy(dtype="<f8")).tobytes())
+    return h.hexdigest()
+
+
+def _horizon(index: pd.DatetimeIndex, dt_h: float, start: Any, days: int | None) -> tuple[int, int]:
+    ppd = int(round(24.0 / dt_h))
+    if abs(ppd * dt_h - 24.0) > 1e-9:
+        raise DataError(f"index: a step of {dt_h} h does not divide the day")
+    if start is None:
+        first = 0
+        if index[0] != index[0].normalize():
+            raise DataError(f"index: the data must start at local midnight, starts {index[0]}")
+    else:
+        ts = pd.Timestamp(str(start)).tz_localize(index.tz)
+        try:
+            first = int(index.get_loc(ts))
+        except KeyError:
+            raise DataError(f"start = {start!r}: local midnight {ts} is not in the data "
+                            f"({index[0]} .. {index[-1]})") from None
+    available = (len(index) - first) // ppd
+    n_days = available if days is None else int(days)
+    if n_days < 1 or n_days > available:
+        raise DataError(f"days = {days!r}: the data holds {available} whole day(s) from "
+                        f"{index[first]}")
+    return first, first + n_days * ppd
+
+
+def _stats(cost: float, energy_cost: float, co2: float, imp: float, exp: float, c: float,
+           d: float, final: float) -> dict[str, float]:
+    return {"cost": cost, "energy_cost_pen": energy_cost, "co2_kg": co2, "grid_import_kwh": imp,
+            "grid_export_kwh": exp, "charged_kwh": c, "discharged_kwh": d, "final_soe_kwh": final}
+
+
+def _schedule_stats(result: Any, energy: np.ndarray, sell: np.ndarray, factor: float) -> dict:
+    p = result.periods
+    imp = p["import_kwh"].to_numpy()
+    exp = p["export_kwh"].to_numpy()
+    return _stats(float(result.cost), float(imp @ energy - exp @ sell), float(imp.sum() * factor),
+                  float(imp.sum()), float(exp.sum()), float(p["charge_kwh"].sum()),
+                  float(p["discharge_kwh"].sum()), float(result.soe_kwh[-1]))
+
+
+def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
+           forecast: str | ForecastProvider = "perfect", db: Database | str | os.PathLike[str]
+           = ":memory:", resume: bool = True, start: Any = None, days: int | None = None,
+           tariff: Tariff | None = None, co2_price_per_kg: float = 0.0,
+           co2_kg_per_kwh: float | None = None, export_price: float | None = None,
+           terminal_value: float = 0.0, allow_grid_charge: bool = True,
+           allow_battery_export: bool = True, import_limit_kw: float = math.inf,
+           export_limit_kw: float = math.inf, energy_step_kwh: float | None = None,
+           forecast_options: dict[str, Any] | None = None, compare: bool = True,
+           rules: SixPhaseRules | None = None, stop_after: int | None = None,
+           on_period: Callable[[HourlyEvent], None] | None = None) -> ReplayResult:
+    """Run the scheduler over a dataset with a chosen forecast on a simulated plant.
+
+    Parameters
+    ----------
+    site_table : pandas.DataFrame
+        ``pv_kwh`` and ``load_kwh`` (or ``ev_kwh`` + ``mall_kwh``) per period [kWh] on a regular
+        tz-aware index starting at local midnight (e.g. :func:`pvbess.load_iquitos`); optional
+        ``buy_price`` / ``sell_price`` columns [currency/kWh] (see :func:`site_actuals`).
+    battery : Battery, optional
+        Default ``Battery()`` (the Iquitos design); the replay starts at ``e_initial_kwh``.
+    forecast : str or ForecastProvider
+        ``"perfect"``, ``"persistence"``, ``"mean7"``, ``"noisy"`` or a provider built on
+        :func:`site_actuals` of the same table.
+    db : Database, path or ``":memory:"``
+        Where events and schedules go. A file makes the replay resumable.
+    resume : bool
+        Continue a replay already in ``db`` (same data and parameters, checked); if False a
+        ``db`` holding events is an error.
+    start, days : optional
+        Replay ``days`` whole days from local date ``start`` (default: all of the data).
+        Forecasts still see the data before ``start``.
+    tariff, co2_price_per_kg, co2_kg_per_kwh, export_price
+        Prices, see :func:`site_actuals`.
+    terminal_value, allow_grid_charge, allow_battery_export, import_limit_kw, export_limit_kw,
+    energy_step_kwh
+        Options of every plan (:class:`OptimizationEngine`) and of the plant.
+    forecast_options : dict, optional
+        Keyword options of the forecast provider (e.g. ``{"seed": 1, "load_noise": 0.05}``).
+    compare : bool
+        Also run the comparisons (DP and exact over the whole horizon, six-phase rules).
+    rules : SixPhaseRules, optional
+        For the six-phase comparison (needs ``ev_kwh`` and ``mall_kwh``); default
+        ``SixPhaseRules()``.
+    stop_after : int, optional
+        Run at most this many periods in this call, then return (``complete=False`` if
+        periods remain); call again with ``resume=True`` to continue.
+    on_period : callable, optional
+        Called with each recorded event once the period's re-plan is stored.
+
+    Returns
+    -------
+    ReplayResult
+    """
+    t0 = time.perf_counter()
+    battery = Battery() if battery is None else battery
+    actual = site_actuals(site_table, tariff=tariff, co2_price_per_kg=co2_price_per_kg,
+                          co2_kg_per_kwh=co2_kg_per_kwh, export_price=export_price)
+    dt_h = step_hours(actual.index)
+    index = actual.index
+    first, stop = _horizon(index, dt_h, start, days)
+    factor = Site().co2_kg_per_kwh if co2_kg_per_kwh is None else float(co2_kg_per_kwh)
+    provider = make_forecast(forecast, actual, **(forecast_options or {}))
+    if isinstance(forecast, ForecastProvider) and not provider.index.equals(index):
+        raise DataError("forecast: the provider's data index differs from site_table's")
+    plant = dict(allow_grid_charge=allow_grid_charge, allow_battery_export=allow_battery_export,
+                 import_limit_kw=import_limit_kw, export_limit_kw=export_limit_kw)
+    engine = OptimizationEngine(battery, terminal_value=terminal_value,
+                                energy_step_kwh=energy_step_kwh, **plant)
+    config = json.dumps({
+        "data": _fingerprint(actual), "first": str(index[first]), "stop": str(index[stop - 1]),
+        "battery": battery.asdict(), "forecast": getattr(provider, "name", repr(provider)),
+        "forecast_options": {k: repr(v) for k, v in sorted((forecast_options or {}).items())},
+        "terminal_value": float(terminal_value), "energy_step_kwh": energy_step_kwh,
+        **{k: repr(v) for k, v in plant.items()},
+    }, sort_keys=True)
+
+    database = open_database(db)
+    owns_db = database is not db
+    try:
+        database.check_writable()
+        old = database.get_meta("replay_config")
+        if old is not None and old != config:
+            raise ValueError(f"{database.path}: holds a replay with other data or parameters; "
+                             "use another database file")
+        database.put_meta("replay_config", config)
+        history = HistoricalDataStore(database)
+        last = history.last_event()
+        if last is not None and not resume:
+            raise ValueError(f"{database.path}: already holds {len(history)} recorded periods; "
+                             "pass resume=True to continue it or use a fresh database")
+        resumed_at = None
+        if last is None:
+            pos = first
+            controller = SimulatedController(actual, battery, start=index[first], **plant)
+        else:  # the plant restarts from the last recorded state
+            pos = int(index.get_loc(last.timestamp)) + 1
+            controller = SimulatedController(actual, battery, start=index[min(pos, stop - 1)],
+                                             initial_kwh=last.soe_end_kwh, **plant)
+        manager = SimpleBatterySystemManager(engine, controller, provider, database)
+        plans = 0
+        budget = stop - pos if stop_after is None else min(int(stop_after), stop - pos)
+        if pos < stop and budget > 0:
+            if last is None:
+                manager.create_tomorrows_schedule(index[pos].date())
+            else:
+                resumed_at = index[pos]
+                manager.restart_and_reconstruct(index[pos])
+            plans += 1
+        done = 0
+        while pos < stop and done < budget:
+            event = controller.run_period()
+            plan = manager.update_hourly_schedule(event.timestamp)
+            plans += plan is not None
+            pos += 1
+            done += 1
+            if on_period is not None:
+                on_period(event)
+            if plan is None and pos < stop and done < budget:
+                manager.create_tomorrows_schedule(index[pos].date())
+                plans += 1
+        balance = _balance(history, actual, index[first], index[stop - 1], factor)
+        complete = len(balance) == stop - first
+        comparison = pd.DataFrame(columns=list(COMPARISON_COLUMNS))
+        if compare and complete:
+            comparison = _compare(balance, actual.iloc[first:stop], site_table.iloc[first:stop],
+                                  battery, engine, factor, tariff, rules, co2_price_per_kg,
+                                  plant)
+        info = {"plans": plans, "scenarios": manager.schedules.scenario_counts(),
+                "wall_s": time.perf_counter() - t0, "resumed_at": resumed_at,
+                "forecast": getattr(provider, "name", repr(provider)), "db": database.path,
+                "periods": stop - first}
+        return ReplayResult(balance=balance, comparison=comparison, complete=complete,
+                            info=info)
+    finally:
+        if owns_db:
+            database.close()
+
+
+def _balance(history: Any, actual: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp,
+             factor: float) -> pd.DataFrame:
+    frame = history.to_frame()
+    if len(frame):
+        frame = frame.loc[(frame.index >= first) & (frame.index <= last)]
+    frame = frame[list(EVENT_VALUES)].copy()
+    energy = actual["energy_price"].reindex(frame.index).to_numpy()
+    frame["cost"] = (frame["grid_import_kwh"] * frame["buy_price"]
+                     - frame["grid_export_kwh"] * frame["sell_price"] + frame["wear_cost"])
+    frame["energy_cost_pen"] = (frame["grid_import_kwh"].to_numpy() * energy
+                                - frame["grid_export_kwh"] * frame["sell_price"])
+    frame["co2_kg"] = frame["grid_import_kwh"] * factor
+    return frame
+
+
+def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFrame,
+             battery: Battery, engine: OptimizationEngine, factor: float,
+             tariff: Tariff | None, rules: SixPhaseRules | None, co2_price_per_kg: float,
+             plant: dict[str, Any]) -> pd.DataFrame:
+    from ..optimize import optimize_schedule
+
+    rows: dict[str, dict[str, float]] = {}
+    rows[REPLAY] = _stats(
+        float(balance["cost"].sum()), float(balance["energy_cost_pen"].sum()),
+        float(balance["co2_kg"].sum()), float(balance["grid_import_kwh"].sum()),
+        float(balance["grid_export_kwh"].sum()), float(balance["battery_charged_kwh"].sum()),
+        float(balance["battery_discharged_kwh"].sum()), float(balance["soe_end_kwh"].iloc[-1]))
+    args = (actual["buy_price"].to_numpy(), actual["sell_price"].to_numpy(),
+            actual["load_kwh"].to_numpy(), actual["pv_kwh"].to_numpy(), battery)
+    options = dict(dt_h=step_hours(actual.index), initial_kwh=float(balance["soe_start_kwh"].iloc[0]),
+                   **engine.options)
+    energy = actual["energy_price"].to_numpy()
+    sell = actual["sell_price"].to_numpy()
+    rows[PERFECT_DP] = _schedule_stats(optimize_schedule(*args, **options), energy, sell, factor)
+    try:
+        from ..exact import exact_schedule
+    except ImportError:  # pragma: no cover - the exact solver is part of pvbess
+        exact_schedule = None
+    if exact_schedule is not None:
+        rows[EXACT] = _schedule_stats(exact_schedule(*args, **options), energy, sell, factor)
+    if {"ev_kwh", "mall_kwh"} <= set(site_table.columns):
+        from ..balance import simulate
+
+        bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
+                       SixPhaseRules() if rules is None else rules, "six_phase",
+                       tariff=Tariff() if tariff is None else tariff, co2_kg_per_kwh=factor)
+        imp = bal["grid_import_kwh"].to_numpy()
+        exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy()
+        charge = bal["bess_charge_kwh"].to_numpy()
+        cost = float(imp @ actual["buy_price"].to_numpy() - exp @ sell
+                     + battery.wear_cost_per_kwh * battery.eta_charge * charge.sum())
+        rows[RULES] = _stats(cost, float(imp @ energy - exp @ sell), float(imp.sum() * factor),
+                             float(imp.sum()), float(exp.sum()), float(charge.sum()),
+                             float(bal["bess_discharge_kwh"].sum()),
+                             float(bal["soc_kwh"].iloc[-1]))
+    load = actual["load_kwh"].to_numpy()
+    pv = actual["pv_kwh"].to_numpy()
+    net = load - pv
+    imp = np.maximum(net, 0.0)
+    exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(actual.index))
+    rows[NO_BATTERY] = _stats(float(imp @ actual["buy_price"].to_numpy() - exp @ sell),
+                              float(imp @ energy - exp @ sell), float(imp.sum() * factor),
+                              float(imp.sum()), float(exp.sum()), 0.0, 0.0,
+                              float(balance["soe_start_kwh"].iloc[0]))
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["gap_vs_exact"] = table["cost"] - rows[EXACT]["cost"] if EXACT in rows else np.nan
+    table.index.name = "strategy"
+    return table[list(COMPARISON_COLUMNS)]

@@ -1,0 +1,210 @@
+"""What was planned: every optimization result, timestamped, in an append-only store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .db import Database, open_database
+from .events import _aware, day_index
+
+SCENARIOS: tuple[str, ...] = ("tomorrow", "hourly", "restart")
+
+_COLUMNS = ("id", "created_ns", "tz", "day", "start_period", "day_periods", "dt_h", "scenario",
+            "method", "objective", "columns", "data", "labels", "summary")
+_SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM schedules"
+_INSERT = (f"INSERT INTO schedules ({', '.join(_COLUMNS[1:])}) "
+           f"VALUES ({', '.join('?' * (len(_COLUMNS) - 1))})")
+
+
+@dataclass(frozen=True)
+class StoredSchedule:
+    """One optimization result as stored.
+
+    Parameters
+    ----------
+    created_at : pandas.Timestamp
+        When the optimization ran (tz-aware; the simulated clock in a replay).
+    day : str
+        Local ISO date the plan is for.
+    start_period : int
+        First period of the day the plan covers (0 for a whole day).
+    scenario : str
+        ``"tomorrow"``, ``"hourly"`` or ``"restart"``.
+    plan : pandas.DataFrame
+        One row per planned period (``start_period`` .. end of day) on the tz-aware period
+        starts; float columns (the plan table of
+        :class:`~pvbess.scheduler.manager.OptimizationEngine`).
+    objective : float
+        The optimizer's objective. [currency]
+    method : str
+        Which optimizer made it.
+    dt_h : float
+        Period length. [h]
+    day_periods : int
+        Number of periods in the whole day (24, 96, ...).
+    summary : dict
+        Scalars reported by the optimizer (JSON-serialisable).
+    id : int or None
+        Row id once stored (insertion order).
+    """
+
+    created_at: pd.Timestamp
+    day: str
+    start_period: int
+    scenario: str
+    plan: pd.DataFrame
+    objective: float
+    method: str = "dp"
+    dt_h: float = 1.0
+    day_periods: int = 24
+    summary: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", _aware(self.created_at))
+        object.__setattr__(self, "day", str(self.day))
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"StoredSchedule.scenario = {self.scenario!r}: must be one of "
+                             f"{SCENARIOS}")
+        if not 0 <= self.start_period < self.day_periods:
+            raise ValueError(f"StoredSchedule.start_period = {self.start_period!r}: must lie in "
+                             f"[0, {self.day_periods})")
+        if not isinstance(self.plan, pd.DataFrame) or not isinstance(self.plan.index,
+                                                                      pd.DatetimeIndex):
+            raise ValueError("StoredSchedule.plan: expected a DataFrame on a DatetimeIndex")
+        expected = self.day_periods - self.start_period
+        if len(self.plan) != expected:
+            raise ValueError(f"StoredSchedule.plan: {len(self.plan)} rows, expected {expected} "
+                             f"(periods {self.start_period}..{self.day_periods - 1} of {self.day})")
+
+    @property
+    def end_period(self) -> int:
+        """One past the last planned period of the day."""
+        return self.day_periods
+
+
+def _encode(plan: pd.DataFrame) -> tuple[str, bytes, str]:
+    """(float column names, their float64 values as bytes, action labels) of a plan table."""
+    floats = [c for c, t in plan.dtypes.items() if t.kind in "fiub"]
+    other = [c for c in plan.columns if c not in floats]
+    if len(other) > 1 or (other and other[0] != "action"):
+        raise ValueError(f"plan columns {other}: only numeric columns and 'action' are stored")
+    data = np.ascontiguousarray(plan[floats].to_numpy(dtype="<f8").T).tobytes()
+    labels = [str(a) for a in plan["action"].to_numpy()] if other else []
+    return json.dumps(floats), data, json.dumps(labels)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _schedule_from_row(row: tuple) -> StoredSchedule:
+    (sid, created_ns, tz, day, start, day_periods, dt_h, scenario, method, objective,
+     columns, data, labels, summary) = row
+    index = day_index(day, dt_h, tz)[int(start):]
+    names = json.loads(columns)
+    values = np.frombuffer(data, dtype="<f8").reshape(len(names), len(index))
+    plan = pd.DataFrame({n: values[i].copy() for i, n in enumerate(names)}, index=index)
+    actions = json.loads(labels)
+    if actions:
+        plan["action"] = actions
+    return StoredSchedule(
+        created_at=pd.Timestamp(created_ns, unit="ns", tz="UTC").tz_convert(tz), day=day,
+        start_period=int(start), scenario=scenario, plan=plan, objective=float(objective),
+        method=method, dt_h=float(dt_h), day_periods=int(day_periods),
+        summary=json.loads(summary), id=int(sid))
+
+
+class ScheduleStore:
+    """Append-only store of every optimization result (SQLite, same file as the history).
+
+    Parameters
+    ----------
+    db : Database, path or ``":memory:"``
+    read_only : bool
+        Open a path without the writer lock (reads only).
+    """
+
+    def __init__(self, db: Database | str | os.PathLike[str] = ":memory:", *,
+                 read_only: bool = False) -> None:
+        self.db = open_database(db, read_only=read_only)
+
+    def store_schedule(self, schedule: StoredSchedule) -> int:
+        """Append a schedule; returns its id (ids grow in insertion order)."""
+        if not isinstance(schedule, StoredSchedule):
+            raise TypeError(f"expected a StoredSchedule, got {type(schedule).__name__}")
+        self.db.check_writable()
+        if not math.isfinite(schedule.objective):
+            raise ValueError(f"schedule for {schedule.day}: objective {schedule.objective!r} "
+                             "is not finite")
+        expected = day_index(schedule.day, schedule.dt_h, str(schedule.plan.index.tz))
+        if len(expected) != schedule.day_periods or not schedule.plan.index.equals(
+                expected[schedule.start_period:]):
+            raise ValueError(f"schedule for {schedule.day}: the plan's index is not periods "
+                             f"{schedule.start_period}..{schedule.day_periods - 1} of that day "
+                             f"at {schedule.dt_h} h")
+        columns, data, labels = _encode(schedule.plan)
+        cur = self.db.conn.execute(_INSERT, (
+            int(schedule.created_at.value), str(schedule.plan.index.tz), schedule.day,
+            int(schedule.start_period), int(schedule.day_periods), float(schedule.dt_h),
+            schedule.scenario, str(schedule.method), float(schedule.objective), columns, data,
+            labels, json.dumps(_jsonable(schedule.summary))))
+        return int(cur.lastrowid)
+
+    def get_latest_schedule(self, day: dt.date | str | None = None) -> StoredSchedule | None:
+        """The last stored schedule (for one local day if given), or None."""
+        if day is None:
+            row = self.db.conn.execute(_SELECT + " ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self.db.conn.execute(_SELECT + " WHERE day = ? ORDER BY id DESC LIMIT 1",
+                                       (str(day),)).fetchone()
+        return None if row is None else _schedule_from_row(row)
+
+    def get_schedule_at_time(self, timestamp: Any,
+                             day: dt.date | str | None = None) -> StoredSchedule | None:
+        """The schedule in force at ``timestamp``: the last one created at or before it."""
+        ts_ns = int(_aware(timestamp).value)
+        sql = _SELECT + " WHERE created_ns <= ?"
+        args: tuple = (ts_ns,)
+        if day is not None:
+            sql += " AND day = ?"
+            args += (str(day),)
+        row = self.db.conn.execute(sql + " ORDER BY created_ns DESC, id DESC LIMIT 1",
+                                   args).fetchone()
+        return None if row is None else _schedule_from_row(row)
+
+    def get_all_schedules(self, day: dt.date | str) -> list[StoredSchedule]:
+        """Every schedule made for one local day, in insertion order."""
+        rows = self.db.conn.execute(_SELECT + " WHERE day = ? ORDER BY id",
+                                    (str(day),)).fetchall()
+        return [_schedule_from_row(r) for r in rows]
+
+    def scenario_counts(self) -> dict[str, int]:
+        """How many schedules each scenario made."""
+        rows = self.db.conn.execute(
+            "SELECT scenario, count(*) FROM schedules GROUP BY scenario").fetchall()
+        return {s: 0 for s in SCENARIOS} | {str(s): int(n) for s, n in rows}
+
+    def __len__(self) -> int:
+        return int(self.db.conn.execute("SELECT count(*) FROM schedules").fetchone()[0])
+
+    def __repr__(self) -> str:
+        return f"ScheduleStore({self.db!r}, {len(self)} schedules)"

@@ -1,0 +1,207 @@
+"""Figures of a sizing sweep: KPI heatmaps (capacity x power), the Pareto plot, an explorer.
+
+Every function takes the table :func:`pvbess.sweep` returns and draws only its columns. The
+figures are matplotlib :class:`~matplotlib.figure.Figure` objects (never shown or saved here);
+:func:`sweep_explorer` returns an ipywidgets widget for the notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .palette import COLORS
+from .timeseries import DataError
+
+__all__ = ["sweep_slice", "plot_sweep_heatmap", "plot_sweep_heatmaps", "plot_pareto",
+           "sweep_explorer"]
+
+_AGG = ("mean", "min", "max", "median")
+
+
+def _need(table: pd.DataFrame, *columns: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"sweep table: expected a DataFrame, got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"sweep table: missing column(s) {missing}; have {list(table.columns)}")
+    if len(table) == 0:
+        raise DataError("sweep table: no rows")
+
+
+def sweep_slice(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
+                y: str = "power_kw", where: Mapping[str, float] | None = None,
+                agg: str = "mean") -> pd.DataFrame:
+    """A ``y`` (rows) by ``x`` (columns) grid of ``value``, for a heatmap.
+
+    Parameters
+    ----------
+    value : str
+        The column to show (a KPI or an economic result).
+    x, y : str
+        The two parameters on the axes.
+    where : mapping, optional
+        Fix other parameters to one value each (``{"pv_scale": 1.0}``).
+    agg : {"mean", "min", "max", "median"}
+        How several designs on the same (x, y) cell (other parameters still varying) combine.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the ``y`` values (ascending); columns: the ``x`` values (ascending).
+    """
+    _need(table, value, x, y, *(where or {}))
+    if agg not in _AGG:
+        raise ValueError(f"agg = {agg!r}: must be one of {_AGG}")
+    mask = np.ones(len(table), dtype=bool)
+    for name, v in (where or {}).items():
+        mask &= np.isclose(table[name].to_numpy(dtype=float), float(v))
+    part = table.loc[mask, [x, y, value]]
+    if part.empty:
+        raise DataError(f"sweep table: no design with {dict(where or {})}")
+    return part.pivot_table(index=y, columns=x, values=value, aggfunc=agg).sort_index(
+        axis=0).sort_index(axis=1)
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: str,
+                  cmap: str) -> None:
+    data = grid.to_numpy(dtype=float)
+    data = np.where(np.isfinite(data), data, np.nan)  # e.g. an infinite payback: left blank
+    image = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
+    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45,
+                  fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=7)
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    ax.set_title(_label(value), fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.85)
+    if data.size <= 64:  # small grids: print the numbers in the cells
+        for (i, j), v in np.ndenumerate(data):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6, color="w")
+
+
+def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
+                       y: str = "power_kw", where: Mapping[str, float] | None = None,
+                       agg: str = "mean", cmap: str = "viridis") -> Figure:
+    """Heatmap of one column of a sweep over two parameters (see :func:`sweep_slice`)."""
+    grid = sweep_slice(table, value, x=x, y=y, where=where, agg=agg)
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    _draw_heatmap(fig, fig.subplots(), grid, value, x, y, cmap)
+    fixed = ", ".join(f"{k} = {v:g}" for k, v in (where or {}).items())
+    fig.suptitle(f"{_label(value)} by {_label(x)} and {_label(y)}"
+                 + (f" ({fixed})" if fixed else ""), fontsize=10)
+    return fig
+
+
+def plot_sweep_heatmaps(table: pd.DataFrame, values: Sequence[str], *, x: str = "capacity_kwh",
+                        y: str = "power_kw", where: Mapping[str, float] | None = None,
+                        agg: str = "mean", ncols: int = 3, cmap: str = "viridis") -> Figure:
+    """One heatmap per column in ``values``, on a grid of panels."""
+    values = list(values)
+    if not values:
+        raise ValueError("plot_sweep_heatmaps: give at least one column in values")
+    ncols = max(1, min(ncols, len(values)))
+    nrows = -(-len(values) // ncols)
+    fig = Figure(figsize=(4.6 * ncols, 3.8 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, value in zip(axes, values):
+        _draw_heatmap(fig, ax, sweep_slice(table, value, x=x, y=y, where=where, agg=agg),
+                      value, x, y, cmap)
+    for ax in axes[len(values):]:
+        ax.set_visible(False)
+    fixed = ", ".join(f"{k} = {v:g}" for k, v in (where or {}).items())
+    fig.suptitle("Sizing sweep" + (f" ({fixed})" if fixed else "")
+                 + (f"; {agg} over the other parameters" if agg != "mean" else ""), fontsize=11)
+    return fig
+
+
+def plot_pareto(table: pd.DataFrame, *, x: str = "eac_pen_per_year", y: str = "co2_t",
+                front: str = "pareto", hue: str | None = "capacity_kwh",
+                label: Sequence[str] = ("capacity_kwh", "power_kw"), n_labels: int = 8) -> Figure:
+    """Cost against CO2 of every design, the Pareto front drawn as a line.
+
+    Parameters
+    ----------
+    x, y : str
+        The two objectives (both minimised), e.g. equivalent annual cost [PEN/yr] and annual
+        CO2 [t].
+    front : str
+        Boolean column marking the front (as :func:`pvbess.sweep` adds it).
+    hue : str or None
+        Column colouring the designs.
+    label, n_labels : sequence of str, int
+        Columns written next to up to ``n_labels`` front designs, spread along the front.
+    """
+    _need(table, x, y, front, *([hue] if hue else []), *label)
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    ax = fig.subplots()
+    on = table[front].to_numpy(dtype=bool)
+    if hue:
+        sc = ax.scatter(table[x], table[y], c=table[hue], s=10, cmap="viridis", alpha=0.6,
+                        lw=0, label=f"designs ({len(table):,})")
+        fig.colorbar(sc, ax=ax, label=_label(hue))
+    else:
+        ax.scatter(table[x], table[y], s=10, color=COLORS["grid"], alpha=0.5, lw=0,
+                   label=f"designs ({len(table):,})")
+    best = table.loc[on].sort_values([x, y])
+    ax.plot(best[x], best[y], "-o", color=COLORS["threshold"], ms=4, lw=1.5,
+            label=f"Pareto front ({len(best):,} designs)")
+    if n_labels > 0 and len(best):
+        picks = np.unique(np.linspace(0, len(best) - 1, min(n_labels, len(best))).round()
+                          .astype(int))
+        for _, row in best.iloc[picks].iterrows():
+            text = ", ".join(f"{row[c]:g}" for c in label)
+            ax.annotate(text, (row[x], row[y]), textcoords="offset points", xytext=(6, 4),
+                        fontsize=7)
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"Cost against CO2 (labels: {', '.join(label)})", fontsize=10)
+    return fig
+
+
+def sweep_explorer(table: pd.DataFrame, values: Sequence[str], *, x: str = "capacity_kwh",
+                   y: str = "power_kw") -> Any:
+    """An ipywidgets explorer: pick a column and fix the other swept parameters with sliders.
+
+    Every parameter of the table with more than one value, other than ``x`` and ``y``, gets a
+    selection slider; the heatmap redraws on change.
+
+    Returns
+    -------
+    ipywidgets.VBox
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    values = list(values)
+    _need(table, x, y, *values)
+    params = [c for c in table.attrs.get("parameters", ()) if c in table.columns
+              and c not in (x, y) and table[c].nunique() > 1]
+    choose = widgets.Dropdown(options=values, value=values[0], description="show")
+    sliders = {p: widgets.SelectionSlider(options=sorted(table[p].unique().tolist()),
+                                          description=p, continuous_update=False)
+               for p in params}
+    out = widgets.Output()
+
+    def redraw(*_: Any) -> None:
+        where = {p: s.value for p, s in sliders.items()}
+        with out:
+            out.clear_output(wait=True)
+            display(plot_sweep_heatmap(table, choose.value, x=x, y=y, where=where))
+
+    choose.observe(redraw, names="value")
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([choose, *sliders.values(), out])

@@ -1,0 +1,135 @@
+"""SimulatedController physics and the TOU intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pvbess import Battery, SimulatedController, tou_intervals
+from pvbess.scheduler.controller import Controller, program_from_intervals
+from pvbess.schedule_result import evaluate_plan
+from pvbess.scheduler.replay import site_actuals
+from sched_synthetic import make_site, small_battery
+
+TZ = "America/Lima"
+
+
+def one_period(load, pv, setpoint, e0, battery, **options):
+    idx = pd.date_range("2024-03-01 10:00", periods=2, freq="h", tz=TZ)
+    actual = pd.DataFrame({"load_kwh": [load, 0.0], "pv_kwh": [pv, 0.0],
+                           "buy_price": [0.3, 0.3], "sell_price": [0.1, 0.1]}, index=idx)
+    ctl = SimulatedController(actual, battery, initial_kwh=e0, **options)
+    ctl.apply(pd.Series([setpoint], index=idx[:1]))
+    return ctl.run_period(), ctl
+
+
+def test_hand_cases():
+    b = Battery(capacity_kwh=100, power_charge_kw=20, power_discharge_kw=30, eta_charge=0.9,
+                eta_discharge=0.8, soc_min=0.1, soc_max=0.9, soc_initial=0.5,
+                wear_cost_per_kwh=0.01)
+    e, ctl = one_period(10.0, 0.0, 50.0, 50.0, b)  # power limit
+    assert e.battery_charged_kwh == 20.0 and e.grid_import_kwh == 30.0
+    assert e.soe_end_kwh == pytest.approx(68.0) and ctl.read_energy_kwh() == e.soe_end_kwh
+    assert e.wear_cost == pytest.approx(0.01 * 18.0)
+    e, _ = one_period(10.0, 0.0, 50.0, 85.0, b)  # headroom: (90 - 85) / 0.9
+    assert e.battery_charged_kwh == pytest.approx(5 / 0.9) and e.soe_end_kwh == 90.0
+    e, _ = one_period(10.0, 0.0, -50.0, 50.0, b)  # discharge into export
+    assert e.battery_discharged_kwh == 30.0 and e.grid_export_kwh == pytest.approx(20.0)
+    assert e.soe_end_kwh == pytest.approx(50 - 30 / 0.8)
+    e, _ = one_period(10.0, 0.0, -50.0, 50.0, b, allow_battery_export=False)
+    assert e.battery_discharged_kwh == 10.0 and e.grid_export_kwh == 0.0
+    e, _ = one_period(10.0, 15.0, 20.0, 50.0, b, allow_grid_charge=False)
+    assert e.battery_charged_kwh == 5.0 and e.grid_import_kwh == 0.0
+    e, _ = one_period(10.0, 50.0, 0.0, 50.0, b, export_limit_kw=25.0)
+    assert e.grid_export_kwh == 25.0 and e.curtailed_kwh == 15.0
+    e, _ = one_period(10.0, 0.0, -50.0, 12.0, b)  # nothing left above soc_min
+    assert e.battery_discharged_kwh == pytest.approx(2.0 * 0.8) and e.soe_end_kwh == 10.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(load=st.floats(0, 500), pv=st.floats(0, 500), setpoint=st.floats(-400, 400),
+       soc=st.floats(0.2, 1.0), grid_charge=st.booleans(), export=st.booleans(),
+       xlim=st.sampled_from([math.inf, 0.0, 50.0]))
+def test_energy_closes_and_stays_in_the_window(load, pv, setpoint, soc, grid_charge, export,
+                                               xlim):
+    b = Battery(capacity_kwh=1000, power_charge_kw=200, power_discharge_kw=150)
+    e, _ = one_period(load, pv, setpoint, soc * 1000, b, allow_grid_charge=grid_charge,
+                      allow_battery_export=export, export_limit_kw=xlim)
+    lhs = e.load_kwh + e.battery_charged_kwh + e.grid_export_kwh + e.curtailed_kwh
+    rhs = e.pv_kwh + e.battery_discharged_kwh + e.grid_import_kwh
+    assert lhs == pytest.approx(rhs, abs=1e-9 * (1 + lhs))
+    assert b.e_min_kwh <= e.soe_end_kwh <= b.e_max_kwh
+    assert e.battery_charged_kwh * e.battery_discharged_kwh == 0
+    assert e.curtailed_kwh <= e.pv_kwh + 1e-9
+    stored = b.eta_charge * e.battery_charged_kwh - e.battery_discharged_kwh / b.eta_discharge
+    assert e.soe_end_kwh - e.soe_start_kwh == pytest.approx(stored, abs=1e-9)
+    if not grid_charge:
+        assert e.battery_charged_kwh <= max(pv - load, 0.0) + 1e-9
+    if not export:
+        assert e.battery_discharged_kwh <= max(load - pv, 0.0) + 1e-9
+
+
+def test_executing_a_plan_on_its_own_forecast_reproduces_the_plant_check():
+    """Same physics: the controller's meter equals evaluate_plan's, period by period."""
+    site = make_site(days=1, seed=11)
+    actual = site_actuals(site)
+    b = small_battery()
+    # alternating charge/discharge keeps the trajectory inside the window
+    res = evaluate_plan(actual["buy_price"], actual["sell_price"], actual["load_kwh"],
+                        actual["pv_kwh"], b, setpoint_kwh=np.where(
+                            np.arange(len(actual)) % 2 == 0, 20.0, -15.0))
+    ctl = SimulatedController(actual, b)
+    assert isinstance(ctl, Controller)
+    ctl.apply(res.periods["battery_setpoint_kwh"])
+    events = [ctl.run_period() for _ in range(len(actual))]
+    got = pd.DataFrame([e.as_row() for e in events]).set_index("timestamp")
+    for mine, theirs in (("grid_import_kwh", "import_kwh"), ("grid_export_kwh", "export_kwh"),
+                         ("battery_charged_kwh", "charge_kwh"), ("soe_end_kwh", "soe_end_kwh"),
+                         ("battery_discharged_kwh", "discharge_kwh")):
+        np.testing.assert_allclose(got[mine].to_numpy(), res.periods[theirs].to_numpy(),
+                                   rtol=0, atol=1e-9, err_msg=mine)
+    assert ctl.finished and ctl.now is None
+    with pytest.raises(RuntimeError, match="no periods left"):
+        ctl.run_period()
+
+
+def test_an_unprogrammed_controller_idles_and_keeps_its_records():
+    actual = site_actuals(make_site(days=1))
+    ctl = SimulatedController(actual, small_battery(), start=actual.index[5])
+    e = ctl.run_period()
+    assert e.timestamp == actual.index[5] and e.battery_charged_kwh == 0.0
+    assert e.battery_discharged_kwh == 0.0 and e.soe_end_kwh == e.soe_start_kwh
+    assert ctl.read_period(actual.index[5]) == e and ctl.read_period(actual.index[6]) is None
+    with pytest.raises(ValueError, match="outside the battery window"):
+        SimulatedController(actual, small_battery(), initial_kwh=1e6)
+
+
+def test_tou_intervals_hand_case():
+    idx = pd.date_range("2024-03-01", periods=6, freq="h", tz=TZ)
+    program = pd.Series([0.0, 50.0, 50.0, 20.0, -30.0, -30.0], index=idx)
+    tou = tou_intervals(program)
+    assert tou["mode"].tolist() == ["idle", "charge", "charge", "discharge"]
+    assert tou["power_kw"].tolist() == [0.0, 50.0, 20.0, 30.0]
+    assert tou["periods"].tolist() == [1, 2, 1, 2]
+    assert tou["start"].iloc[1] == idx[1] and tou["end"].iloc[-1] == idx[-1] + pd.Timedelta("1h")
+    assert tou["energy_kwh"].tolist() == [0.0, 100.0, 20.0, 60.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 12.5, 40.0, -7.25, -40.0]), min_size=1, max_size=48),
+       st.sampled_from([1.0, 0.25]))
+def test_tou_round_trip(values, dt_h):
+    idx = pd.date_range("2024-03-01", periods=len(values), freq=pd.Timedelta(hours=dt_h), tz=TZ)
+    program = pd.Series(values, index=idx)
+    tou = tou_intervals(program)
+    assert tou["periods"].sum() == len(values)
+    same = (tou["mode"].to_numpy()[1:] == tou["mode"].to_numpy()[:-1]) & \
+        (np.diff(tou["power_kw"].to_numpy()) == 0)
+    assert not same.any()  # neighbouring windows always differ
+    back = program_from_intervals(tou, idx)
+    np.testing.assert_allclose(back.to_numpy(), program.to_numpy(), rtol=1e-12, atol=1e-12)

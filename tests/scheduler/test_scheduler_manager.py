@@ -1,0 +1,190 @@
+"""The manager's three scenarios, the optimization engine and the daily view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pvbess import (DailyViewBuilder, OptimizationEngine, PerfectForecast,
+                    PersistenceForecast, SimpleBatterySystemManager, SimulatedController)
+from pvbess.exact import exact_schedule
+from pvbess.scheduler.manager import OptimizationInput
+from pvbess.scheduler.replay import site_actuals
+from sched_synthetic import STEP_KWH, make_site, small_battery
+
+TZ = "America/Lima"
+
+
+def setup(days=2, dt_h=1.0, forecast=PerfectForecast, db=":memory:", battery=None, **site):
+    actual = site_actuals(make_site(days=days, dt_h=dt_h, **site))
+    battery = small_battery() if battery is None else battery
+    ctl = SimulatedController(actual, battery)
+    engine = OptimizationEngine(battery, energy_step_kwh=STEP_KWH)
+    mgr = SimpleBatterySystemManager(engine, ctl, forecast(actual), db)
+    return actual, ctl, mgr
+
+
+def run(mgr, ctl, periods):
+    """Run the plant and the hourly updates for ``periods`` periods."""
+    plans = []
+    for _ in range(periods):
+        ev = ctl.run_period()
+        plans.append(mgr.update_hourly_schedule(ev.timestamp))
+    return plans
+
+
+def test_tomorrow_hourly_and_end_of_day():
+    actual, ctl, mgr = setup(days=1)
+    day = actual.index[0].date()
+    plan = mgr.create_tomorrows_schedule(day)
+    stored = mgr.schedules.get_latest_schedule()
+    assert stored.scenario == "tomorrow" and stored.start_period == 0 and len(plan.table) == 24
+    assert stored.created_at == pd.Timestamp("2024-02-29 23:55", tz=TZ)
+    assert plan.table.index.equals(actual.index[:24])
+    assert plan.table["soe_start_kwh"].iloc[0] == ctl.read_energy_kwh()  # real state, not min
+    np.testing.assert_array_equal([ctl.programmed(t) for t in actual.index[:24]],
+                                  plan.setpoints.to_numpy())
+    plans = run(mgr, ctl, 24)
+    assert all(p is not None for p in plans[:-1]) and plans[-1] is None
+    assert [len(p.table) for p in plans[:-1]] == list(range(23, 0, -1))
+    assert mgr.history.get_completed_periods(day.isoformat()) == list(range(24))
+    assert mgr.schedules.scenario_counts() == {"tomorrow": 1, "hourly": 23, "restart": 0}
+    last = mgr.schedules.get_latest_schedule()
+    assert last.start_period == 23 and last.created_at == actual.index[23]
+    events = mgr.history.to_frame()
+    np.testing.assert_array_equal(events["soe_start_kwh"].to_numpy()[1:],
+                                  events["soe_end_kwh"].to_numpy()[:-1])  # nothing lost
+
+
+def test_perfect_foresight_day_is_near_the_plan_and_above_the_exact_optimum():
+    actual, ctl, mgr = setup(days=1, seed=5)
+    plan = mgr.create_tomorrows_schedule(actual.index[0].date())
+    run(mgr, ctl, 24)
+    ev = mgr.history.to_frame()
+    realised = float((ev["grid_import_kwh"] * ev["buy_price"]
+                      - ev["grid_export_kwh"] * ev["sell_price"] + ev["wear_cost"]).sum())
+    b = small_battery()
+    bound = exact_schedule(actual["buy_price"], actual["sell_price"], actual["load_kwh"],
+                           actual["pv_kwh"], b, initial_kwh=b.e_initial_kwh)
+    scale = float((actual["load_kwh"] * actual["buy_price"]).sum())
+    assert realised >= bound.cost - 1e-6 * scale
+    assert realised <= plan.objective + 1e-3 * scale
+    assert realised < float((np.maximum(actual["load_kwh"] - actual["pv_kwh"], 0)
+                             * actual["buy_price"]).sum())  # the battery earns something
+
+
+def test_hourly_update_needs_the_controllers_measurements():
+    actual, ctl, mgr = setup(days=1)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    with pytest.raises(RuntimeError, match="no measurements"):
+        mgr.update_hourly_schedule(actual.index[0])  # the period has not run yet
+    with pytest.raises(ValueError, match="not the start of a period"):
+        mgr.update_hourly_schedule(actual.index[0] + pd.Timedelta(minutes=20))
+
+
+def test_restart_fills_gaps_from_the_controller_and_replans():
+    """The manager dies at 07:00; the plant keeps running its program; restart at 10:00."""
+    actual, ctl, mgr = setup(days=1)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    run(mgr, ctl, 7)
+    program = [ctl.programmed(t) for t in actual.index[7:10]]
+    for _ in range(3):  # no manager: the inverter follows the last program
+        ctl.run_period()
+    engine = OptimizationEngine(small_battery(), energy_step_kwh=STEP_KWH)
+    fresh = SimpleBatterySystemManager(engine, ctl, mgr.forecast, mgr.db)
+    plan = fresh.restart_and_reconstruct(actual.index[10])
+    assert fresh.last_reconstruction == {"recovered": [7, 8, 9], "missing": []}
+    events = fresh.history.to_frame()
+    assert events["period"].tolist() == list(range(10))
+    charged = events["battery_charged_kwh"] - events["battery_discharged_kwh"]
+    np.testing.assert_allclose(charged.to_numpy()[7:10], program, atol=1e-9)
+    stored = fresh.schedules.get_latest_schedule()
+    assert stored.scenario == "restart" and stored.start_period == 10 and len(plan.table) == 14
+    assert plan.table["soe_start_kwh"].iloc[0] == ctl.read_energy_kwh()
+    run(fresh, ctl, 14)
+    assert fresh.history.get_completed_periods(actual.index[0].date().isoformat()) == \
+        list(range(24))
+
+
+def test_restart_without_controller_records_reports_the_gap():
+    actual, ctl, mgr = setup(days=1)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    run(mgr, ctl, 4)
+    blind = SimulatedController(actual, small_battery(), start=actual.index[6],
+                                initial_kwh=ctl.read_energy_kwh())
+    engine = OptimizationEngine(small_battery(), energy_step_kwh=STEP_KWH)
+    fresh = SimpleBatterySystemManager(engine, blind, mgr.forecast, mgr.db)
+    fresh.restart_and_reconstruct(actual.index[6])
+    assert fresh.last_reconstruction == {"recovered": [], "missing": [4, 5]}
+
+
+def test_engine_is_pure_and_deterministic():
+    actual = site_actuals(make_site(days=1))
+    engine = OptimizationEngine(small_battery(), energy_step_kwh=STEP_KWH)
+    inputs = OptimizationInput(index=actual.index[3:], load_kwh=actual["load_kwh"].iloc[3:],
+                               pv_kwh=actual["pv_kwh"].iloc[3:],
+                               buy_price=actual["buy_price"].iloc[3:],
+                               sell_price=actual["sell_price"].iloc[3:], initial_kwh=77.0)
+    a, b = engine.optimize(inputs), engine.optimize(inputs)
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    assert a.table["soe_start_kwh"].iloc[0] == 77.0 and a.method == "dp"
+    assert set(a.tou_intervals()["mode"]) <= {"charge", "discharge", "idle"}
+    with pytest.raises(ValueError, match="shape"):
+        OptimizationInput(index=actual.index, load_kwh=np.zeros(3), pv_kwh=np.zeros(24),
+                          buy_price=np.zeros(24), sell_price=np.zeros(24), initial_kwh=1.0)
+
+
+# -- the daily view ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dt_h", [1.0, 0.25])
+def test_daily_view_at_several_times_of_day(dt_h):
+    actual, ctl, mgr = setup(days=1, dt_h=dt_h, forecast=PersistenceForecast, seed=9)
+    n = len(actual)
+    builder = DailyViewBuilder(mgr.history, mgr.schedules, dt_h=dt_h)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    views = {}
+    checkpoints = sorted({0, 1, n // 4, (15 * n) // 24, n - 1})
+    for k in range(n):
+        if k in checkpoints:
+            views[k] = builder.build_daily_view(actual.index[k])
+        ev = ctl.run_period()
+        mgr.update_hourly_schedule(ev.timestamp)
+    for k, view in views.items():
+        assert len(view.periods) == n and view.periods.index.equals(actual.index)
+        assert view.data_sources == ["actual"] * k + ["predicted"] * (n - k)
+        assert view.actual_periods == k and view.current_period == k
+        events = mgr.history.to_frame().iloc[:k]
+        np.testing.assert_array_equal(view.periods["import_kwh"].to_numpy()[:k],
+                                      events["grid_import_kwh"].to_numpy())
+        in_force = [s for s in mgr.schedules.get_all_schedules(view.day)
+                    if s.start_period <= k][-1]
+        assert in_force.start_period == k and view.schedule_id == in_force.id
+        np.testing.assert_array_equal(view.periods["load_kwh"].to_numpy()[k:],
+                                      in_force.plan["load_kwh"].to_numpy())
+        p = view.periods
+        recomputed = (p["load_kwh"] * p["buy_price"]
+                      - (p["import_kwh"] * p["buy_price"] - p["export_kwh"] * p["sell_price"]
+                         + p["wear_cost"])).sum()
+        assert view.total_savings == pytest.approx(recomputed, rel=1e-12, abs=1e-9)
+        assert view.total_cost + view.total_savings == pytest.approx(view.total_grid_only_cost)
+        # the view built later "as of" period k is the one seen live at k
+        again = builder.build_daily_view(actual.index[k])
+        pd.testing.assert_frame_equal(again.periods, view.periods, check_exact=True)
+
+
+def test_daily_view_marks_missing_and_uses_older_plans_for_gaps():
+    actual, ctl, mgr = setup(days=1)
+    builder = DailyViewBuilder(mgr.history, mgr.schedules)
+    empty = builder.build_daily_view(actual.index[5])
+    assert set(empty.data_sources) == {"missing"} and empty.total_savings == 0.0
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    for k in range(6):
+        ctl.run_period()
+        if k != 3:  # period 3 never reaches the store
+            mgr.update_hourly_schedule(actual.index[k])
+    view = builder.build_daily_view(actual.index[6])
+    assert view.data_sources[:6] == ["actual"] * 3 + ["predicted"] + ["actual"] * 2
+    assert view.actual_periods == 5
+    tomorrow = mgr.schedules.get_all_schedules(view.day)
+    plan_for_3 = [s for s in tomorrow if s.start_period <= 3][-1]
+    assert view.periods["load_kwh"].iloc[3] == plan_for_3.plan.loc[actual.index[3], "load_kwh"]

@@ -1,0 +1,328 @@
+"""The 16 report figures (pvbess.figures), the palette and the interactive views.
+
+Each figure is drawn from a short simulated balance; the tests check what a reader relies on:
+a Figure comes back, the title states the scenario, axis labels carry units, and the numbers
+printed on the Sankey and the waterfall add up. The energy accounts behind them are checked
+exactly, on hand-made cases and (hypothesis) on random batteries and thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+import pvbess
+from pvbess import figures
+from pvbess.figures import FIGURES
+from pvbess.figures._common import peak_shaving_kwh, representative_day
+from pvbess.palette import COLORS, PHASE_COLORS
+from pvbess.timeseries import DataError
+
+UNIT = re.compile(r"\[(kW|kWh|MWh|MWh/day|MWh/month|%|-|h|t|t/day|kWh/day)\]")
+
+
+def synthetic_site(days: int = 10, freq: str = "1h", seed: int = 1, pv_peak_kw: float = 3000.0,
+                   start: str = "2025-01-27") -> pd.DataFrame:
+    """A small Iquitos-like site: PV bell, mall day profile, EV 9-21 h (energy per step, kWh)."""
+    idx = pd.date_range(start, periods=int(days * 24 * pd.Timedelta("1h") / pd.Timedelta(freq)),
+                        freq=freq, tz="America/Lima")
+    dt = pd.Timedelta(freq).total_seconds() / 3600
+    rng = np.random.default_rng(seed)
+    h = idx.hour + idx.minute / 60
+    sky = np.repeat(rng.uniform(0.2, 1.0, days), len(idx) // days)
+    pv = np.clip(np.sin((h - 6) / 12 * np.pi), 0, None) * pv_peak_kw * sky * dt
+    mall = (600 + 1700 * np.clip(np.sin((h - 7) / 16 * np.pi), 0, None)
+            + rng.normal(0, 80, len(idx)).clip(-200, 200)) * dt
+    ev = np.where((h >= 9) & (h < 21), 40 + 9 * (h - 9), 0.0) * dt
+    return pd.DataFrame({"pv_kwh": pv, "ev_kwh": ev, "mall_kwh": mall}, index=idx)
+
+
+@pytest.fixture(scope="module")
+def balance() -> pd.DataFrame:
+    b = pvbess.simulate(synthetic_site(), pvbess.Battery(), pvbess.SixPhaseRules())
+    b.attrs.update(run_id="test-run", pv_kwp=4050.0)
+    return b
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def _mwh(text: str) -> float:
+    return float(re.search(r"([-+]?[\d,]+\.\d)", text).group(1).replace(",", ""))
+
+
+# -- every figure ---------------------------------------------------------------------------------
+def test_registry_has_the_16_figures_of_the_spec():
+    assert [s.number for s in FIGURES] == list(range(1, 17))
+    names = [s.name for s in FIGURES]
+    assert names == ["day_balance", "export_and_peak_shaving", "pv_local_vs_export",
+                     "mall_peak_shaving", "first_week", "bess_windows", "energy_flows",
+                     "pv_representative_days", "daily_balance", "supply_shares",
+                     "energy_waterfall", "soc_heatmap", "bess_operation", "pv_destinations",
+                     "co2", "pv_utilization"]
+    for spec in FIGURES:
+        assert getattr(pvbess, f"plot_{spec.name}") is spec.function
+        assert spec.filename == f"{spec.number:02d}_{spec.name}.png"
+
+
+@pytest.mark.parametrize("spec", FIGURES, ids=lambda s: s.name)
+def test_figure_title_states_scenario_and_axes_carry_units(spec, balance):
+    fig = spec.function(balance)
+    assert isinstance(fig, Figure)
+    title = fig.get_suptitle()
+    assert f"Fig. {spec.number} " in title
+    for part in ("[test-run]", "PV 4,050 kWp", "BESS 2,000 kWh / 400 kW", "six-phase rules",
+                 "peak threshold 1,900 kW"):
+        assert part in title, (part, title)
+    labelled = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert labelled or UNIT.search(title), "no unit on the axes nor in the title (Sankey)"
+    for ax in labelled:
+        assert UNIT.search(ax.get_ylabel()), f"{spec.name}: y label without unit: {ax.get_ylabel()!r}"
+    for ax in fig.axes:
+        if ax.get_xlabel():
+            assert UNIT.search(ax.get_xlabel()) or ax.get_xlabel() in ("local time", "day"), \
+                ax.get_xlabel()
+
+
+def test_scenario_override_and_other_strategies(balance):
+    fig = pvbess.plot_daily_balance(balance, scenario="my scenario line")
+    assert fig.get_suptitle().endswith("my scenario line")
+    pv_only = pvbess.simulate(synthetic_site(), pvbess.Battery(), pvbess.SixPhaseRules(),
+                              "pv_only")
+    assert "no BESS" in pvbess.scenario_label(pv_only)
+    assert "PV only" in pvbess.scenario_label(pv_only)
+    # without pv_kwp the label gives the PV energy of the table instead
+    assert f"PV {pv_only['pv_kwh'].sum() / 1000:,.0f} MWh" in pvbess.scenario_label(pv_only)
+
+
+def test_units_are_consistent_kw_vs_mwh(balance):
+    """Hourly views are in kW (= kWh per step / dt); totals in MWh."""
+    fig = pvbess.plot_daily_balance(balance)
+    line = fig.axes[0].get_lines()[1]  # PV generation, daily totals
+    daily_pv = balance["pv_kwh"].groupby(balance.index.tz_localize(None).normalize()).sum() / 1000
+    np.testing.assert_allclose(line.get_ydata(), daily_pv.to_numpy(), rtol=1e-12)
+    quarter = pvbess.simulate(synthetic_site(days=3, freq="15min"))
+    fig = pvbess.plot_first_week(quarter, days=3)
+    pv_line = fig.axes[0].get_lines()[0]
+    np.testing.assert_allclose(pv_line.get_ydata(), quarter["pv_kwh"].to_numpy() / 0.25)
+
+
+def test_quarter_hour_balance_draws_every_figure():
+    b = pvbess.simulate(synthetic_site(days=3, freq="15min"))
+    for spec in FIGURES:
+        assert isinstance(spec.function(b), Figure)
+
+
+# -- Sankey and waterfall -------------------------------------------------------------------------
+def test_sankey_numbers_add_up(balance):
+    flows = figures.energy_flows(balance)
+    fig = pvbess.plot_energy_flows(balance)
+    labels = {t.split("\n")[0]: _mwh(t) for t in _texts(fig) if "\n" in t and "MWh" in t}
+    sources = [n for n in ("PV", "grid", "initial store") if n in labels]
+    sinks = [n for n in ("EV", "mall", "export", "curtailed", "losses", "stored") if n in labels]
+    assert {"PV", "grid", "battery", "EV", "mall", "losses"} <= set(labels)
+    # each label is its node's total, rounded to 0.1 MWh
+    for node, value in labels.items():
+        total = max(flows.loc[flows.source == node, "kwh"].sum(),
+                    flows.loc[flows.target == node, "kwh"].sum())
+        assert abs(value - total / 1000) <= 0.05 + 1e-9, node
+    tol = 0.05 * (len(sources) + len(sinks))
+    assert abs(sum(labels[n] for n in sources) - sum(labels[n] for n in sinks)) <= tol
+    # the accounts themselves close exactly
+    src = flows[flows.source != "battery"]
+    snk = flows[flows.target != "battery"]
+    assert math.isclose(src.kwh.sum(), snk.kwh.sum(), rel_tol=1e-12)
+    assert math.isclose(flows.loc[flows.source == "battery", "kwh"].sum(),
+                        flows.loc[flows.target == "battery", "kwh"].sum(), rel_tol=1e-9)
+    assert (flows.kwh > 0).all()
+
+
+def test_waterfall_numbers_add_up(balance):
+    main, battery = figures.energy_waterfall_steps(balance)
+    fig = pvbess.plot_energy_waterfall(balance)
+    ax_main = fig.axes[0]
+    printed = [_mwh(t.get_text()) for t in ax_main.texts]
+    assert len(printed) == len(main)
+    totals = [p for p, k in zip(printed, main.kind) if k == "total"]
+    deltas = [p for p, k in zip(printed, main.kind) if k == "delta"]
+    # PV generated + printed deltas = printed demand (each number rounded to 0.1 MWh)
+    assert abs(totals[0] + sum(deltas) - totals[-1]) <= 0.05 * (len(deltas) + 2)
+    for steps in (main, battery):
+        first = steps.kwh.iloc[0]
+        assert math.isclose(first + steps.loc[steps.kind == "delta", "kwh"].sum(),
+                            steps.kwh.iloc[-1], rel_tol=1e-9, abs_tol=1e-6)
+    demand = balance.ev_kwh.sum() + balance.mall_kwh.sum()
+    assert math.isclose(main.kwh.iloc[-1], demand, rel_tol=1e-12)
+    # the bar heights are the table's numbers
+    heights = [p.get_height() for p in ax_main.patches]
+    assert math.isclose(heights[0], main.kwh.iloc[0] / 1000, rel_tol=1e-12)
+    assert math.isclose(heights[-1], demand / 1000, rel_tol=1e-12)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(capacity=st.floats(0.0, 5000.0), power=st.floats(0.0, 1500.0),
+       threshold=st.floats(500.0, 3000.0), soc_initial=st.floats(0.2, 1.0),
+       pv_peak=st.floats(0.0, 6000.0), strategy=st.sampled_from(
+           ["six_phase", "pv_only", "self_consumption", "grid_only"]))
+def test_accounts_close_for_any_battery(capacity, power, threshold, soc_initial, pv_peak,
+                                        strategy):
+    site = synthetic_site(days=3, pv_peak_kw=pv_peak)
+    b = pvbess.simulate(site, pvbess.Battery(capacity_kwh=capacity, power_charge_kw=power,
+                                             power_discharge_kw=power, soc_initial=soc_initial),
+                        pvbess.SixPhaseRules(peak_threshold_kw=threshold), strategy)
+    flows = figures.energy_flows(b)
+    total = max(b.pv_kwh.sum() + b.grid_import_kwh.sum(), 1.0)
+    src = flows.loc[flows.source != "battery", "kwh"].sum()
+    snk = flows.loc[flows.target != "battery", "kwh"].sum()
+    assert abs(src - snk) <= 1e-9 * total
+    main, battery = figures.energy_waterfall_steps(b)
+    for steps in (main, battery):
+        assert abs(steps.kwh.iloc[0] + steps.loc[steps.kind == "delta", "kwh"].sum()
+                   - steps.kwh.iloc[-1]) <= 1e-9 * total
+    shares = figures.supply_shares(b).attrs["shares"]
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, atol=1e-12)
+    w = figures.window_shares(b)
+    for c in ("charge_morning_frac", "discharge_evening_frac"):
+        v = w[c].dropna()
+        assert ((v >= -1e-12) & (v <= 1 + 1e-12)).all()
+    shaving = peak_shaving_kwh(b)
+    assert (shaving >= 0).all() and (shaving <= b.bess_to_mall_kwh + 1e-12).all()
+    dest = figures.pv_destinations(b)
+    assert math.isclose(dest.sum(), b.pv_kwh.sum(), rel_tol=1e-12, abs_tol=1e-9)
+
+
+# -- hand-computed cases ------------------------------------------------------------------------
+def _tiny(**cols) -> pd.DataFrame:
+    idx = pd.date_range("2025-01-01", periods=2, freq="h", tz="America/Lima")
+    base = {c: 0.0 for c in ("pv_kwh", "ev_kwh", "mall_kwh", "pv_to_ev_kwh", "pv_to_bess_kwh",
+                             "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
+                             "bess_to_ev_kwh", "bess_to_mall_kwh", "grid_to_ev_kwh",
+                             "grid_to_mall_kwh", "grid_import_kwh", "bess_charge_kwh",
+                             "bess_discharge_kwh", "bess_loss_kwh", "soc_kwh", "soc_frac")}
+    base.update(cols)
+    b = pd.DataFrame(base, index=idx)
+    b.attrs.update(dt_h=1.0, rules={"peak_threshold_kw": 1900.0}, battery={})
+    return b
+
+
+def test_peak_shaving_by_hand():
+    # step 0: mall draw before battery 1930 + 50 = 1980 > 1900: all 50 kWh shaved;
+    # step 1: 1880 + 50 = 1930: only 30 kWh of the 50 were above the threshold.
+    b = _tiny(grid_to_mall_kwh=[1930.0, 1880.0], bess_to_mall_kwh=[50.0, 50.0])
+    np.testing.assert_allclose(peak_shaving_kwh(b), [50.0, 30.0])
+    np.testing.assert_allclose(peak_shaving_kwh(b, threshold_kw=2000.0), [0.0, 0.0])
+
+
+def test_co2_baselines_by_hand():
+    b = _tiny(pv_kwh=[100.0, 0.0], ev_kwh=[10.0, 10.0], mall_kwh=[50.0, 200.0],
+              grid_import_kwh=[0.0, 210.0], pv_export_kwh=[40.0, 0.0],
+              co2_kg=[0.0, 105.0])
+    c = figures.co2_baselines(b)  # factor from the columns: 105 / 210 = 0.5 kg/kWh
+    np.testing.assert_allclose(c["site"], [0.0, 105.0])
+    np.testing.assert_allclose(c["no PV, no battery"], [30.0, 105.0])
+    np.testing.assert_allclose(c["PV only, no battery"], [0.0, 105.0])
+    np.testing.assert_allclose(c["export displaced"], [20.0, 0.0])
+
+
+def test_co2_baselines_equal_the_baseline_runs():
+    site = synthetic_site(days=4)
+    b = pvbess.simulate(site)
+    runs = {"no PV, no battery": pvbess.simulate(site, strategy="grid_only"),
+            "PV only, no battery": pvbess.simulate(site, strategy="pv_only")}
+    from_columns = figures.co2_baselines(b)
+    given_runs = figures.co2_baselines(b, runs)
+    for name, run in runs.items():
+        np.testing.assert_allclose(from_columns[name], run["co2_kg"], rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(given_runs[name], run["co2_kg"])
+    k = pvbess.kpis(b)
+    assert math.isclose(from_columns["no PV, no battery"].sum() / 1000,
+                        k["co2_baseline_grid_only_t"], rel_tol=1e-12)
+    assert math.isclose(from_columns["PV only, no battery"].sum() / 1000,
+                        k["co2_baseline_pv_only_t"], rel_tol=1e-12)
+    assert isinstance(pvbess.plot_co2(b, runs), Figure)
+    with pytest.raises(ValueError, match="unknown name"):
+        figures.co2_baselines(b, {"nonsense": b})
+
+
+def test_mall_draw_hours_match_kpis(balance):
+    draw = figures.annual.mall_draw_kw(balance)
+    k = pvbess.kpis(balance)
+    thr = 1900.0
+    for col, kpi in (("demand", "hours_above_peak_before_h"),
+                     ("before battery", "hours_above_peak_pv_only_h"),
+                     ("after battery", "hours_above_peak_after_h")):
+        assert (draw[col] > thr + 1e-9).sum() == k[kpi]
+
+
+def test_representative_days_and_day_choice(balance):
+    days = figures.representative_pv_days(balance)
+    daily = balance.pv_kwh.groupby(balance.index.tz_localize(None).normalize()).sum()
+    assert days["min"] == daily.idxmin() and days["max"] == daily.idxmax()
+    assert math.isclose(days.attrs["pv_kwh"]["max"], daily.max())
+    median_day = representative_day(balance)
+    assert abs(daily[median_day] - daily.median()) == (daily - daily.median()).abs().min()
+    fig = pvbess.plot_day_balance(balance, "2025-01-30")
+    assert "2025-01-30" in fig.get_suptitle()
+
+
+def test_soc_matrix_is_the_soc_column(balance):
+    mat = figures.soc_matrix(balance)
+    assert mat.shape == (10, 24)
+    np.testing.assert_allclose(mat.to_numpy().ravel(), balance.soc_frac.to_numpy() * 100)
+
+
+def test_bad_input_names_the_problem(balance):
+    with pytest.raises(DataError, match="grid_import_kwh"):
+        pvbess.plot_daily_balance(balance.drop(columns="grid_import_kwh"))
+    with pytest.raises(DataError, match="2024-06-01"):
+        pvbess.plot_day_balance(balance, "2024-06-01")
+
+
+def test_palette_is_one_colour_per_source_and_sink():
+    keys = ["pv", "pv_direct", "bess", "grid", "ev", "mall", "bess_charge", "export",
+            "curtailed", "losses"]
+    colours = [COLORS[k] for k in keys]
+    assert len(set(colours)) == len(colours)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+    assert sorted(PHASE_COLORS) == [1, 2, 3, 4, 5, 6]
+    assert len(set(PHASE_COLORS.values())) == 6
+    with pytest.raises(KeyError, match="known"):
+        pvbess.palette.color("nope")
+
+
+# -- interactive ----------------------------------------------------------------------------------
+def test_interactive_views(balance):
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from pvbess import interactive
+
+    fig = interactive.day_figure(balance)
+    assert isinstance(fig, go.Figure)
+    names = {t.name for t in fig.data}
+    assert {"PV direct", "battery", "grid", "battery charge", "SOC (end of step)"} <= names
+    heat = interactive.soc_heatmap_figure(balance)
+    assert np.asarray(heat.data[0].z).shape == (24, 10)
+    assert isinstance(interactive.monthly_kpi_figure(balance), go.Figure)
+    previous = pio.renderers.default
+    try:
+        assert interactive.use_offline_plotly() == pio.renderers.default
+        bundle = pio.renderers[interactive.OFFLINE_RENDERER].to_mimebundle(fig.to_dict())
+        assert "Plotly.newPlot" in bundle["text/html"]
+        assert "https://" not in bundle["text/html"]  # no CDN (plotly.js, MathJax)
+    finally:
+        pio.renderers.default = previous
+    import ipywidgets
+
+    picker = interactive.day_picker(balance)
+    assert isinstance(picker, ipywidgets.VBox)
+    slider = picker.children[0]
+    assert len(slider.options) == 10

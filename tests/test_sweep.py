@@ -1,0 +1,225 @@
+"""Sizing sweeps: rows equal simulate + kpis, validation before any work, dask == local."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pvbess
+from pvbess import sweep as sweep_mod
+from pvbess.balance import simulate
+from pvbess.battery import Battery
+from pvbess.economics import Economics, appraise
+from pvbess.kpis import KPI_NAMES, kpis
+from pvbess.pareto import pareto_front
+from pvbess.rules import SixPhaseRules
+from pvbess.sweep import best_designs, expand_grid, sweep
+from pvbess.tariff import Tariff
+
+
+def _site(days: int = 10, seed: int = 1) -> pd.DataFrame:
+    """A small synthetic site: PV bell 06-18 h, mall 500-2600 kW, EV 09-21 h (hourly kWh)."""
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2024-03-01", periods=24 * days, freq="h", tz="America/Lima")
+    h = idx.hour.to_numpy() + 0.5
+    pv = np.clip(np.sin((h - 6) / 12 * np.pi), 0, None) * 3000 * rng.uniform(0.4, 1.0, len(h))
+    mall = 500 + 1800 * ((h > 9) & (h < 22)) + rng.normal(0, 150, len(h)).clip(-300, 300)
+    ev = np.where((h > 9) & (h < 21), rng.uniform(30, 140, len(h)), 0.0)
+    return pd.DataFrame({"pv_kwh": pv, "ev_kwh": ev, "mall_kwh": mall.clip(0)}, index=idx)
+
+
+SITE = _site()
+GRID = {"capacity_kwh": [500.0, 2000.0], "power_kw": [200.0, 400.0], "pv_scale": [0.5, 1.0],
+        "peak_threshold_kw": [1500.0, 1900.0]}
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return sweep(SITE, GRID, chunk_size=3, progress=False)
+
+
+def _specs(row) -> tuple[Battery, SixPhaseRules, pd.DataFrame]:
+    b = Battery(capacity_kwh=row["capacity_kwh"], power_charge_kw=row["power_kw"],
+                power_discharge_kw=row["power_kw"])
+    r = SixPhaseRules(peak_threshold_kw=row["peak_threshold_kw"])
+    site = SITE.assign(pv_kwh=SITE["pv_kwh"] * row["pv_scale"])
+    return b, r, site
+
+
+def test_every_row_equals_simulate_and_kpis(table):
+    assert len(table) == 16
+    assert list(table.index) == list(range(16))
+    # full factorial in itertools.product order: the last key varies fastest
+    assert table["peak_threshold_kw"].tolist()[:2] == [1500.0, 1900.0]
+    assert table["capacity_kwh"].tolist()[:8] == [500.0] * 8
+    for config, row in table.iterrows():
+        b, r, site = _specs(row)
+        single = kpis(simulate(site, b, r, tariff=Tariff(), co2_kg_per_kwh=0.4521))
+        got = row[list(KPI_NAMES)].astype(float)
+        np.testing.assert_allclose(got.to_numpy(), single[list(KPI_NAMES)].to_numpy(),
+                                   rtol=1e-10, atol=1e-9, err_msg=f"config {config}")
+
+
+def test_economics_of_a_row(table):
+    row = table.iloc[5]
+    b, r, site = _specs(row)
+    grid_only = kpis(simulate(site, b, r, "grid_only"))["total_cost_pen"]
+    pv_only = kpis(simulate(site, b, r, "pv_only"))["total_cost_pen"]
+    assert row["bill_grid_only_pen"] == pytest.approx(grid_only, rel=1e-12)
+    assert row["bill_pv_only_pen"] == pytest.approx(pv_only, rel=1e-12)
+    years = len(SITE) / 8760.0
+    money = appraise(Economics(), pv_kwp=4050.0 * row["pv_scale"],
+                     capacity_kwh=row["capacity_kwh"], power_kw=row["power_kw"],
+                     cycles_per_year=row["equivalent_full_cycles"] / years,
+                     discharge_kwh_per_year=row["bess_discharge_kwh"] / years,
+                     bill_pen_per_year=row["total_cost_pen"] / years,
+                     bill_grid_only_pen_per_year=grid_only / years,
+                     bill_pv_only_pen_per_year=pv_only / years,
+                     co2_t_per_year=row["co2_t"] / years,
+                     co2_grid_only_t_per_year=row["co2_baseline_grid_only_t"] / years,
+                     co2_pv_only_t_per_year=row["co2_baseline_pv_only_t"] / years,
+                     pen_per_usd=3.75).iloc[0]
+    for name, value in money.items():
+        assert row[name] == pytest.approx(value, rel=1e-12, nan_ok=True), name
+    # capex by hand: 4050 kWp * 800 USD * scale; battery 300 USD/kWh + 250 USD/kW; 3.75 PEN/USD
+    assert row["capex_bess_pen"] == pytest.approx(
+        (300 * row["capacity_kwh"] + 250 * row["power_kw"]) * 3.75)
+    assert row["capex_pv_pen"] == pytest.approx(4050 * 800 * row["pv_scale"] * 3.75)
+
+
+def test_pareto_column_has_no_dominated_design(table):
+    x, y, on = table["eac_pen_per_year"].to_numpy(), table["co2_t"].to_numpy(), table["pareto"]
+    assert on.any()
+    for i in np.flatnonzero(on):
+        dominated = (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
+        assert not dominated.any()
+    for i in np.flatnonzero(~on):
+        dominated = (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
+        assert dominated.any()
+    np.testing.assert_array_equal(on, pareto_front(x, y))
+
+
+def test_chunk_size_does_not_change_the_table(table):
+    again = sweep(SITE, GRID, chunk_size=1000, progress=False)
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_table_of_configurations_and_base_specs():
+    configs = pd.DataFrame({"capacity_kwh": [1000.0, 0.0], "power_charge_kw": [100.0, 0.0],
+                            "soc_min": [0.1, 0.2]})
+    base = Battery(power_discharge_kw=250.0)
+    out = sweep(SITE, configs, battery=base, progress=False)
+    assert out["power_discharge_kw"].tolist() == [250.0, 250.0]
+    assert out["power_kw"].tolist() == [250.0, 250.0]
+    b = base.replace(capacity_kwh=1000.0, power_charge_kw=100.0, soc_min=0.1)
+    single = kpis(simulate(SITE, b, SixPhaseRules()))
+    assert out.loc[0, "co2_t"] == pytest.approx(single["co2_t"], rel=1e-12)
+    assert out.loc[1, "bess_discharge_kwh"] == 0.0  # a zero battery does nothing
+    assert out.attrs["parameters"] == ["capacity_kwh", "power_charge_kw", "soc_min"]
+
+
+def test_best_designs(table):
+    best = best_designs(table, by="npv_vs_pv_pen", n=3)
+    assert len(best) == 3
+    assert best["npv_vs_pv_pen"].tolist() == sorted(table["npv_vs_pv_pen"], reverse=True)[:3]
+
+
+# -- validation: every problem listed, before any work -----------------------------------------
+@pytest.fixture
+def no_work(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("work started before validation finished")
+
+    monkeypatch.setattr(sweep_mod, "_run_chunk", fail)
+    monkeypatch.setattr(sweep_mod, "_baseline_bills", fail)
+
+
+@pytest.mark.parametrize("grid, match", [
+    ({"capacity_kwh": [100.0], "capcity_kwh": [1.0]}, r"unknown parameter\(s\) \['capcity_kwh'\]"),
+    ({"capacity_kwh": [100.0, -5.0]}, r"capacity_kwh\[1\] = -5.0: a size must be >= 0"),
+    ({"power_kw": [-1]}, r"power_kw\[0\] = -1: a size must be >= 0"),
+    ({"pv_scale": [1.0, -0.5]}, r"pv_scale\[1\]"),
+    ({"capacity_kwh": []}, r"capacity_kwh: empty list"),
+    ({}, r"no parameters"),
+    ({"capacity_kwh": ["big"]}, r"capacity_kwh\[0\] = 'big': must be a number, got str"),
+    ({"capacity_kwh": [True]}, r"must be a number, got bool"),
+    ({"capacity_kwh": 100.0}, r"expected a list of values"),
+    ({"capacity_kwh": "100"}, r"expected a list of values"),
+    ({"capacity_kwh": [float("nan")]}, r"must be finite"),
+    ({"power_kw": [100.0], "power_charge_kw": [50.0]}, r"do not also give \['power_charge_kw'\]"),
+    ({"soc_min": [0.2, 1.0]}, r"config 1 .*soc_min"),
+    ({"ev_start_h": [9.0, 12.0]}, r"config 1 .*ev_start_h"),
+    ({"hold_soc": [1.5]}, r"hold_soc"),
+    (pd.DataFrame({"capacity_kwh": [1.0], "colour": [2.0]}), r"unknown parameter.*colour"),
+    (pd.DataFrame({"capacity_kwh": []}), r"empty"),
+    ([("capacity_kwh", 1.0)], r"expected a mapping"),
+])
+def test_invalid_grids_fail_before_any_work(no_work, grid, match):
+    with pytest.raises(ValueError, match=match):
+        sweep(SITE, grid, progress=False)
+
+
+def test_all_problems_are_listed_together(no_work):
+    with pytest.raises(ValueError) as err:
+        sweep(SITE, {"capacity_kwh": [-1.0], "powr_kw": [1.0], "pv_scale": []}, progress=False)
+    text = str(err.value)
+    assert "powr_kw" in text and "capacity_kwh[0]" in text and "pv_scale: empty" in text
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"strategy": "greedy"}, "strategy"), ({"chunk_size": 0}, "chunk_size"),
+    ({"chunk_size": 2.5}, "chunk_size"), ({"client": object()}, "client"),
+    ({"battery": {"capacity_kwh": 1.0}}, "battery"),
+    ({"optimal_options": {"speed": 1}}, "optimal_options"),
+])
+def test_invalid_arguments(no_work, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sweep(SITE, {"capacity_kwh": [100.0]}, progress=False, **kwargs)
+
+
+def test_bad_site_table(no_work):
+    bad = SITE.copy()
+    bad.iloc[3, 1] = -1.0
+    with pytest.raises(pvbess.DataError, match="ev_kwh"):
+        sweep(bad, {"capacity_kwh": [100.0]}, progress=False)
+
+
+def test_expand_grid_product_and_types():
+    out = expand_grid({"capacity_kwh": [1, 2, 3], "power_kw": np.array([10.0, 20.0]),
+                       "export_limit_kw": [float("inf")]})
+    assert len(out) == 6 and out.index.name == "config"
+    assert out.dtypes.eq(float).all()
+    assert out.iloc[1].tolist() == [1.0, 20.0, float("inf")]
+
+
+# -- dask and the optimal strategy -------------------------------------------------------------
+def test_dask_backend_gives_the_local_table(table):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = sweep(SITE, GRID, chunk_size=3, progress=False, client=client)
+    pd.testing.assert_frame_equal(remote, table)
+
+
+def test_optimal_strategy_row_equals_plan_replay():
+    from pvbess.optimize import optimize_schedule
+
+    site = _site(days=3, seed=2)
+    grid = {"capacity_kwh": [800.0], "power_kw": [200.0, 400.0]}
+    out = sweep(site, grid, strategy="optimal", progress=False)
+    tariff = Tariff()
+    for _, row in out.iterrows():
+        b = Battery(capacity_kwh=800.0, power_charge_kw=row["power_kw"],
+                    power_discharge_kw=row["power_kw"])
+        plan = optimize_schedule(tariff.energy_price(site.index), np.zeros(len(site)),
+                                 site["ev_kwh"] + site["mall_kwh"], site["pv_kwh"], b, dt_h=1.0,
+                                 allow_grid_charge=False, allow_battery_export=False)
+        bal = simulate(site, b, SixPhaseRules(), "schedule", setpoint_kwh=plan.battery_setpoint_kwh)
+        single = kpis(bal)
+        np.testing.assert_allclose(row[list(KPI_NAMES)].astype(float).to_numpy(),
+                                   single[list(KPI_NAMES)].to_numpy(), rtol=1e-10, atol=1e-9)
+    # the plan never pays more for energy than leaving the battery idle (PV only)
+    idle = kpis(simulate(site, strategy="pv_only"))["energy_cost_pen"]
+    assert (out["energy_cost_pen"] <= idle + 1e-6).all()
