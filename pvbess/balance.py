@@ -52,6 +52,8 @@ def _site_arrays(site: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if not isinstance(site, pd.DataFrame):
         raise DataError(f"site: expected a DataFrame with columns {list(INPUT_COLUMNS)}, "
                         f"got {type(site).__name__}")
+    if len(site) == 0:
+        raise DataError(f"site: the table has no rows (need {list(INPUT_COLUMNS)} per step)")
     dt = step_hours(site.index)
     check_energy_columns(site, INPUT_COLUMNS, unit="kWh per step")
     pv, ev, mall = (np.ascontiguousarray(site[c].to_numpy(dtype=np.float64))
@@ -80,9 +82,10 @@ def _setpoint_array(setpoint_kwh, index: pd.DatetimeIndex) -> np.ndarray:
     return np.ascontiguousarray(values)
 
 
-def simulate(site: pd.DataFrame, battery: Battery = Battery(), rules: SixPhaseRules = SixPhaseRules(),
-             strategy: str = "six_phase", *, tariff: Tariff = Tariff(),
-             co2_kg_per_kwh: float = 0.4521, setpoint_kwh=None, allow_grid_charge: bool = False,
+def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - frozen specs
+             rules: SixPhaseRules = SixPhaseRules(), strategy: str = "six_phase",  # noqa: B008
+             *, tariff: Tariff = Tariff(), co2_kg_per_kwh: float = 0.4521,  # noqa: B008
+             setpoint_kwh=None, allow_grid_charge: bool = False,
              allow_battery_export: bool = False) -> pd.DataFrame:
     """Run a dispatch strategy on a site table and return the energy balance per step.
 

@@ -19,8 +19,18 @@ from numba import njit, prange
 from . import dispatch as _d
 from .balance import STRATEGIES, _site_arrays
 from .battery import Battery
-from .kpis import CLOSURE_TOL_KWH, F_ABOVE_AFTER, F_CL_DAYS, F_CL_MISS, F_CL_MISS_OK, F_STEPS, \
-    KPI_NAMES, N_FIELDS, _calendar, _finalize
+from .kpis import (
+    CLOSURE_TOL_KWH,
+    F_ABOVE_AFTER,
+    F_CL_DAYS,
+    F_CL_MISS,
+    F_CL_MISS_OK,
+    F_STEPS,
+    KPI_NAMES,
+    N_FIELDS,
+    _calendar,
+    _finalize,
+)
 from .rules import SixPhaseRules
 from .tariff import Tariff
 
@@ -30,133 +40,133 @@ _RULES_FIELDS = tuple(f.name for f in dataclasses.fields(SixPhaseRules))
 EXTRA_COLUMNS = ("power_kw", "pv_scale", "round_trip_efficiency")
 
 
-@njit(cache=True)
-def _run_reduce(code, pv, ev, mall, hour, day, month, peak, price, dt, p, sums, mmax):
-    """One configuration: run the strategy and add its year to row 0 of ``sums`` and to ``mmax``.
-
-    The same arithmetic as :func:`pvbess.kpis._acc_step` in the same order (so the result equals
-    ``kpis(simulate(...))`` bit for bit), with the sums held in local variables: the per-step
-    accumulator then stays in registers, which more than halves the cost of a run.
-    """
-    e = p[_d.P_E0]
-    scale = p[_d.P_PV_SCALE]
-    etac = p[_d.P_ETAC]
-    etad = p[_d.P_ETAD]
-    emin = p[_d.P_EMIN]
-    pd_kw = p[_d.P_PD]
-    closure_start = p[_d.P_CLOSURE_START]
-    close_h = p[_d.P_CLOSE]
-    thr = p[_d.P_THR_KW] * dt
-    lim = thr + 1e-9
-    tol = emin + CLOSURE_TOL_KWH
-    cl_active = False
-    cl_day = -1
-    cl_e0 = cl_h = cl_end = 0.0
-    n_cl_days = n_cl_miss = n_cl_ok = 0.0
-    s_pv = s_ev = s_mall = s_pv_ev = s_pv_b = s_pv_mall = s_pv_x = s_pv_c = 0.0
-    s_b_ev = s_b_mall = s_b_x = s_g_ev = s_g_mall = s_g_b = s_grid = 0.0
-    s_charge = s_discharge = s_loss = s_grid_hp = s_grid_hfp = s_cost_hp = s_cost_hfp = 0.0
-    s_pvonly = n_before = n_pvonly = n_after = n_steps = 0.0
-    for i in range(pv.shape[0]):
-        pvi = pv[i] * scale
-        evi = ev[i]
-        malli = mall[i]
-        (pv_ev, pv_b, pv_mall, export, curt, d_ev, d_mall, d_x, grid_ev, grid_mall, grid_b,
-         e_next, phase) = _d._step(code, pvi, evi, malli, hour[i], 0.0, e, dt, p)
-        charge = pv_b + grid_b
-        discharge = d_ev + d_mall + d_x
-        grid = grid_ev + grid_mall + grid_b
-        loss = (1.0 - etac) * charge + discharge * (1.0 / etad - 1.0)
-        s_pv += pvi
-        s_ev += evi
-        s_mall += malli
-        s_pv_ev += pv_ev
-        s_pv_b += pv_b
-        s_pv_mall += pv_mall
-        s_pv_x += export
-        s_pv_c += curt
-        s_b_ev += d_ev
-        s_b_mall += d_mall
-        s_b_x += d_x
-        s_g_ev += grid_ev
-        s_g_mall += grid_mall
-        s_g_b += grid_b
-        s_grid += grid
-        s_charge += charge
-        s_discharge += discharge
-        s_loss += loss
-        kw = grid / dt
-        m = month[i]
-        if peak[i]:
-            s_grid_hp += grid
-            s_cost_hp += grid * price[i]
-            if kw > mmax[m, 0]:
-                mmax[m, 0] = kw
-        else:
-            s_grid_hfp += grid
-            s_cost_hfp += grid * price[i]
-            if kw > mmax[m, 1]:
-                mmax[m, 1] = kw
-        short = evi + malli - pvi
-        if short > 0.0:
-            s_pvonly += short
-        if malli > lim:
-            n_before += 1.0
-        surplus = pvi - evi
-        if surplus < 0.0:
-            surplus = 0.0
-        if malli - surplus > lim:
-            n_pvonly += 1.0
-        if grid_mall > lim:
-            n_after += 1.0
-        n_steps += 1.0
-        # closure days, inline (same rule as kpis._closure_step / _closure_finish)
-        t = hour[i]
-        if t >= closure_start and t < close_h:
-            if not cl_active or cl_day != day[i]:
-                if cl_active:
-                    n_cl_days += 1.0
-                    if cl_end > tol:
-                        n_cl_miss += 1.0
-                        if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
-                            n_cl_ok += 1.0
-                cl_active = True
-                cl_day = day[i]
-                cl_e0 = e
-                cl_h = close_h - t
-            cl_end = e_next
-        e = e_next
-    if cl_active:
-        n_cl_days += 1.0
-        if cl_end > tol:
-            n_cl_miss += 1.0
-            if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
-                n_cl_ok += 1.0
-    acc = (s_pv, s_ev, s_mall, s_pv_ev, s_pv_b, s_pv_mall, s_pv_x, s_pv_c, s_b_ev, s_b_mall,
-           s_b_x, s_g_ev, s_g_mall, s_g_b, s_grid, s_charge, s_discharge, s_loss, s_grid_hp,
-           s_grid_hfp, s_cost_hp, s_cost_hfp, s_pvonly, n_before, n_pvonly, n_after)
-    for f in range(F_ABOVE_AFTER + 1):
-        sums[0, f] = acc[f]
-    sums[0, F_CL_DAYS] = n_cl_days
-    sums[0, F_CL_MISS] = n_cl_miss
-    sums[0, F_CL_MISS_OK] = n_cl_ok
-    sums[0, F_STEPS] = n_steps
-
-
 @njit(parallel=True, cache=True)
 def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_months):
-    """All configurations (rows of ``params``) in parallel; raw KPI sums and monthly maxima."""
+    """All configurations (rows of ``params``) in parallel: raw KPI sums and monthly maxima.
+
+    Each configuration runs :func:`pvbess.dispatch._step` (the same kernel as
+    :func:`pvbess.simulate`) and adds every step to its sums with the same arithmetic, in the same
+    order, as :func:`pvbess.kpis._acc_step` and :func:`pvbess.kpis._closure_step`, so row ``k``
+    equals ``kpis(simulate(...))`` bit for bit. The sums live in local variables (registers),
+    and the loop body sits directly in the ``prange`` loop: both measured about 2x faster than
+    calling a per-configuration function.
+
+    Returns
+    -------
+    sums : ndarray, shape (K, N_FIELDS)
+    mmax : ndarray, shape (K, n_months, 2)
+        Monthly maximum grid draw in HP (0) and HFP (1) steps. [kW]
+    """
     k_count = params.shape[0]
     sums = np.zeros((k_count, N_FIELDS))
     mmax = np.zeros((k_count, n_months, 2))
     for k in prange(k_count):
-        # thread-local buffers (no false sharing; C-contiguous, one compiled specialisation)
-        s_k = np.zeros((1, N_FIELDS))
-        m_k = np.zeros((n_months, 2))
-        p_k = params[k].copy()
-        _run_reduce(code, pv, ev, mall, hour, day, month, peak, price, dt, p_k, s_k, m_k)
-        sums[k, :] = s_k[0, :]
-        mmax[k, :, :] = m_k
+        p = params[k]
+        e = p[_d.P_E0]
+        scale = p[_d.P_PV_SCALE]
+        etac = p[_d.P_ETAC]
+        etad = p[_d.P_ETAD]
+        emin = p[_d.P_EMIN]
+        pd_kw = p[_d.P_PD]
+        closure_start = p[_d.P_CLOSURE_START]
+        close_h = p[_d.P_CLOSE]
+        thr = p[_d.P_THR_KW] * dt
+        lim = thr + 1e-9
+        tol = emin + CLOSURE_TOL_KWH
+        cl_active = False
+        cl_day = -1
+        cl_reach = False
+        cl_e0 = cl_h = cl_end = 0.0
+        n_cl_days = n_cl_miss = n_cl_ok = 0.0
+        s_pv = s_ev = s_mall = s_pv_ev = s_pv_b = s_pv_mall = s_pv_x = s_pv_c = 0.0
+        s_b_ev = s_b_mall = s_b_x = s_g_ev = s_g_mall = s_g_b = s_grid = 0.0
+        s_charge = s_discharge = s_loss = s_grid_hp = s_grid_hfp = s_cost_hp = s_cost_hfp = 0.0
+        s_pvonly = n_before = n_pvonly = n_after = n_steps = 0.0
+        for i in range(pv.shape[0]):
+            pvi = pv[i] * scale
+            evi = ev[i]
+            malli = mall[i]
+            (pv_ev, pv_b, pv_mall, export, curt, d_ev, d_mall, d_x, grid_ev, grid_mall, grid_b,
+             e_next, _phase) = _d._step(code, pvi, evi, malli, hour[i], 0.0, e, dt, p)
+            charge = pv_b + grid_b
+            discharge = d_ev + d_mall + d_x
+            grid = grid_ev + grid_mall + grid_b
+            loss = (1.0 - etac) * charge + discharge * (1.0 / etad - 1.0)
+            s_pv += pvi
+            s_ev += evi
+            s_mall += malli
+            s_pv_ev += pv_ev
+            s_pv_b += pv_b
+            s_pv_mall += pv_mall
+            s_pv_x += export
+            s_pv_c += curt
+            s_b_ev += d_ev
+            s_b_mall += d_mall
+            s_b_x += d_x
+            s_g_ev += grid_ev
+            s_g_mall += grid_mall
+            s_g_b += grid_b
+            s_grid += grid
+            s_charge += charge
+            s_discharge += discharge
+            s_loss += loss
+            kw = grid / dt
+            m = month[i]
+            if peak[i]:
+                s_grid_hp += grid
+                s_cost_hp += grid * price[i]
+                if kw > mmax[k, m, 0]:
+                    mmax[k, m, 0] = kw
+            else:
+                s_grid_hfp += grid
+                s_cost_hfp += grid * price[i]
+                if kw > mmax[k, m, 1]:
+                    mmax[k, m, 1] = kw
+            short = evi + malli - pvi
+            if short > 0.0:
+                s_pvonly += short
+            if malli > lim:
+                n_before += 1.0
+            surplus = pvi - evi
+            if surplus < 0.0:
+                surplus = 0.0
+            if malli - surplus > lim:
+                n_pvonly += 1.0
+            if grid_mall > lim:
+                n_after += 1.0
+            n_steps += 1.0
+            # closure days, inline (same rule as kpis._closure_step / _closure_finish)
+            t = hour[i]
+            if t >= closure_start and t < close_h:
+                if not cl_active or cl_day != day[i]:
+                    if cl_active and cl_reach:
+                        n_cl_days += 1.0
+                        if cl_end > tol:
+                            n_cl_miss += 1.0
+                            if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
+                                n_cl_ok += 1.0
+                    cl_active = True
+                    cl_day = day[i]
+                    cl_e0 = e
+                    cl_h = close_h - t
+                cl_end = e_next
+                cl_reach = t + dt >= close_h - 1e-9
+            e = e_next
+        if cl_active and cl_reach:
+            n_cl_days += 1.0
+            if cl_end > tol:
+                n_cl_miss += 1.0
+                if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
+                    n_cl_ok += 1.0
+        acc = (s_pv, s_ev, s_mall, s_pv_ev, s_pv_b, s_pv_mall, s_pv_x, s_pv_c, s_b_ev, s_b_mall,
+               s_b_x, s_g_ev, s_g_mall, s_g_b, s_grid, s_charge, s_discharge, s_loss, s_grid_hp,
+               s_grid_hfp, s_cost_hp, s_cost_hfp, s_pvonly, n_before, n_pvonly, n_after)
+        for f in range(F_ABOVE_AFTER + 1):
+            sums[k, f] = acc[f]
+        sums[k, F_CL_DAYS] = n_cl_days
+        sums[k, F_CL_MISS] = n_cl_miss
+        sums[k, F_CL_MISS_OK] = n_cl_ok
+        sums[k, F_STEPS] = n_steps
     return sums, mmax
 
 
@@ -165,12 +175,14 @@ def _config_objects(row: dict, battery: Battery, rules: SixPhaseRules, label) ->
     bfields = {k: row[k] for k in _BATTERY_FIELDS if k in row}
     if "power_kw" in row:
         bfields["power_charge_kw"] = bfields["power_discharge_kw"] = row["power_kw"]
-    if "round_trip_efficiency" in row:
-        eta = math.sqrt(row["round_trip_efficiency"]) if row["round_trip_efficiency"] > 0 else 0.0
-        bfields["eta_charge"] = bfields["eta_discharge"] = eta
     rfields = {k: row[k] for k in _RULES_FIELDS if k in row}
     scale = row.get("pv_scale", 1.0)
     try:
+        if "round_trip_efficiency" in row:
+            rte = row["round_trip_efficiency"]
+            if not 0.0 < rte <= 1.0:  # also False for NaN
+                raise ValueError(f"round_trip_efficiency = {rte!r}: must lie in (0, 1]")
+            bfields["eta_charge"] = bfields["eta_discharge"] = math.sqrt(rte)
         b = battery.replace(**bfields) if bfields else battery
         r = rules.replace(**rfields) if rfields else rules
         if not (math.isfinite(scale) and scale >= 0):
@@ -207,10 +219,10 @@ def config_params(configs: pd.DataFrame, battery: Battery = Battery(),
                          "do not give them as well")
     columns = list(configs.columns)
     params = np.empty((len(configs), _d.N_PARAMS))
-    for k, (label, values) in enumerate(zip(configs.index, configs.itertuples(index=False,
-                                                                                name=None))):
+    rows = configs.itertuples(index=False, name=None)
+    for k, (label, values) in enumerate(zip(configs.index, rows, strict=True)):
         row = {c: (float(v) if not isinstance(v, (bool, np.bool_)) else v)
-               for c, v in zip(columns, values)}
+               for c, v in zip(columns, values, strict=True)}
         b, r, scale = _config_objects(row, battery, rules, label)
         params[k] = _d.make_params(b, r, pv_scale=scale)
     return params

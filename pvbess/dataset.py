@@ -46,21 +46,21 @@ PROVENANCE_FILE = "provenance.json"
 
 #: Columns of the hourly table: name -> (unit, how it was made).
 COLUMNS: dict[str, tuple[str, str]] = {
-    "pv_kwh": ("kWh", "AC energy of the PV plant (pvbess.pvmodel.pv_ac_kwh: Hay-Davies POA, "
+    "pv_kwh": ("kWh", ("AC energy of the PV plant (pvbess.pvmodel.pv_ac_kwh: Hay-Davies POA, "
                       "Faiman cell temperature, PVWatts DC with system losses, PVWatts inverter "
-                      "clipped at ac_kw) from the weather columns"),
-    "ev_kwh": ("kWh", "EV charging energy of the site, sum of the socket columns "
-                      "(pvbess.ev.simulate_ev: FIFO socket queue at 1-minute resolution)"),
-    "mall_kwh": ("kWh", "mall energy (pvbess.mall.simulate_mall: monthly level x AR(1) daily "
+                      "clipped at ac_kw) from the weather columns")),
+    "ev_kwh": ("kWh", ("EV charging energy of the site, sum of the socket columns "
+                      "(pvbess.ev.simulate_ev: FIFO socket queue at 1-minute resolution)")),
+    "mall_kwh": ("kWh", ("mall energy (pvbess.mall.simulate_mall: monthly level x AR(1) daily "
                         "factor x mean hourly profile + AR(1) hourly noise, soft peak ceiling, "
-                        "rescaled to the monthly energies)"),
-    "ghi_wm2": ("W/m2", "global horizontal irradiance, interval mean (pvbess.weather: pvlib "
-                        "Ineichen clear sky x stochastic clear-sky index)"),
+                        "rescaled to the monthly energies)")),
+    "ghi_wm2": ("W/m2", ("global horizontal irradiance, interval mean (pvbess.weather: pvlib "
+                        "Ineichen clear sky x stochastic clear-sky index)")),
     "dni_wm2": ("W/m2", "direct normal irradiance, interval mean (Erbs decomposition of GHI)"),
     "dhi_wm2": ("W/m2", "diffuse horizontal irradiance, interval mean (Erbs decomposition)"),
     "temp_air_c": ("C", "air temperature (monthly mean + daily cycle + AR(1) daily anomaly)"),
-    "wind_ms": ("m/s", "wind speed at 10 m (gamma-like AR(1) noise around the mean with an "
-                       "afternoon maximum)"),
+    "wind_ms": ("m/s", ("wind speed at 10 m (log-normal AR(1) noise around the mean with an "
+                       "afternoon maximum)")),
 }
 _DECIMALS = {"pv_kwh": 3, "ev_kwh": 4, "mall_kwh": 3, "ghi_wm2": 2, "dni_wm2": 2,
              "dhi_wm2": 2, "temp_air_c": 2, "wind_ms": 2}
@@ -106,8 +106,7 @@ def generate_iquitos(seed: int = DEFAULT_SEED, year: int = DEFAULT_YEAR, site: S
     weather_ss, ev_ss, mall_ss = np.random.SeedSequence(seed).spawn(3)
     weather = generate_weather(year, site, model=weather_model,
                                rng=np.random.default_rng(weather_ss))
-    index = weather.index
-    index.name = "time"
+    index = weather.index.rename("time")
     ev = simulate_ev(index, fleet, rng=np.random.default_rng(ev_ss))
     mall_kwh = simulate_mall(index, mall, rng=np.random.default_rng(mall_ss))
     sockets = ev[socket_columns(fleet)].round(_SOCKET_DECIMALS)
@@ -188,6 +187,9 @@ def write_iquitos(directory: str | os.PathLike = IQUITOS_DIR, seed: int = DEFAUL
     directory = Path(directory)
     if frame is None:
         frame = generate_iquitos(seed, year, site, plant, weather_model, fleet, mall)
+    missing = [c for c in [*COLUMNS, *socket_columns(fleet)] if c not in frame.columns]
+    if missing:
+        raise DataError(f"frame: column(s) {missing} missing; pass generate_iquitos() output")
     hourly = frame[list(COLUMNS)]
     sockets = frame[socket_columns(fleet)]
     files = {HOURLY_FILE: _csv_bytes(hourly), SOCKETS_FILE: _csv_bytes(sockets)}
@@ -274,6 +276,7 @@ def load_iquitos(path: str | os.PathLike = IQUITOS_DIR, sockets: bool = False,
         raise DataError(f"{hourly_path}: column(s) {missing} missing; have {list(frame.columns)}")
     if step_hours(frame.index) != 1.0:
         raise DataError(f"{hourly_path}: index: expected hourly steps")
+    frame.index.freq = "h"
     if len(frame) not in (8760, 8784):
         raise DataError(f"{hourly_path}: expected 8,760 hourly rows (a full year), got "
                         f"{len(frame)}")

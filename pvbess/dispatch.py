@@ -6,10 +6,10 @@ wrapper. The battery physics comes from :mod:`pvbess.physics` (one implementatio
 Strategies (integer codes, see ``STRATEGY_CODES``):
 
 ``six_phase`` (0)
-    The Iquitos rules, exactly as ../shared/specs/six_phase_dispatch.md states them. Choices the spec
-    leaves open (documented in :func:`_six_phase_step`): the closure takes PV back from a charge that
-    happens in the same step before it discharges (as peak shaving does), and the phase label counts
-    PV taken back as "delivered" energy.
+    The Iquitos rules, exactly as ../shared/specs/six_phase_dispatch.md states them. Choices the
+    spec leaves open (documented in :func:`_six_phase_step`): the closure takes PV back from a
+    charge that happens in the same step before it discharges (as peak shaving does), and phase 4
+    counts PV taken back by peak shaving as energy that peak shaving delivered.
 ``grid_only`` (1)
     No PV, no battery: the grid serves everything; the PV input is reported as curtailed so that the
     PV identity still holds. The battery is idle at its initial energy.
@@ -159,8 +159,9 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
        so it does not count toward ``T``); if the charge is fully taken back, the battery delivers
        ``min(R, D, g)`` to the mall.
 
-    The phase label is 5 if the battery served EVs or the closure moved energy (PV taken back or
-    battery delivered), else 4 if peak shaving moved energy, else 2/3 (or 1/6 outside the day).
+    The phase label is 5 if the battery delivered to the EVs or for the closure, else 4 if peak
+    shaving moved energy (PV taken back from the charge or battery delivery), else 2/3 (1/6
+    outside the day window). PV taken back by the closure alone leaves the label at 2.
     Surplus PV is exported up to ``export_limit_kw * dt`` and the rest curtailed.
     """
     emin = p[P_EMIN]
@@ -227,7 +228,7 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
                     d_mall += d4
                     g = _pos(g - d4)
                     moved4 += d4
-        moved_cl = 0.0
+        dcl = 0.0
         if t >= p[P_CLOSURE_START]:
             target = (e - emin) * etad * dt / (close_h - t)
             r = target - d_ev - d4
@@ -240,15 +241,13 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
                         c = c - x
                     pv_mall += x
                     g = _pos(g - x)
-                    moved_cl += x
                 if c == 0.0:
                     dcl = r if r < budget else budget
                     if g < dcl:
                         dcl = g
                     d_mall += dcl
                     budget = _pos(budget - dcl)
-                    moved_cl += dcl
-        if d_ev > 0.0 or moved_cl > 0.0:
+        if d_ev > 0.0 or dcl > 0.0:
             phase = 5
         elif moved4 > 0.0:
             phase = 4

@@ -27,9 +27,18 @@ import pandas as pd
 
 from ._spec import SpecBase
 
-__all__ = ["Economics", "annuity_factor", "capex_pen", "battery_life_years",
-           "replacement_present_value", "npv", "simple_payback", "lcos",
-           "cost_per_tonne_co2", "appraise"]
+__all__ = [
+    "Economics",
+    "annuity_factor",
+    "appraise",
+    "battery_life_years",
+    "capex_pen",
+    "cost_per_tonne_co2",
+    "lcos",
+    "npv",
+    "replacement_present_value",
+    "simple_payback",
+]
 
 
 @dataclass(frozen=True)
@@ -168,9 +177,9 @@ def battery_life_years(economics: Economics, cycles_per_year) -> np.ndarray:
         Equivalent full cycles per year. [cycles/yr]
     """
     cycles = np.asarray(cycles_per_year, dtype=float)
-    with np.errstate(divide="ignore"):
-        cycle_years = np.where(cycles > 0, economics.battery_cycle_life / np.maximum(cycles, 1e-300),
-                               np.inf)
+    cycle_years = np.full(cycles.shape, np.inf)
+    with np.errstate(over="ignore"):  # a vanishing cycle count: an infinite cycle life
+        np.divide(economics.battery_cycle_life, cycles, out=cycle_years, where=cycles > 0)
     return np.minimum(economics.battery_calendar_life_years, cycle_years)
 
 
@@ -225,7 +234,8 @@ def simple_payback(investment_pen, annual_net_saving_pen) -> np.ndarray:
     inv, net = np.broadcast_arrays(inv, net)
     out = np.full(inv.shape, np.inf)
     ok = net > 0
-    out[ok] = inv[ok] / net[ok]
+    with np.errstate(over="ignore"):  # a vanishing saving: an infinite payback
+        out[ok] = inv[ok] / net[ok]
     out[(inv <= 0) & ok] = 0.0
     return out
 
@@ -249,7 +259,8 @@ def lcos(economics: Economics, *, battery_capex_pen, replacement_pv_pen, dischar
     cost, energy = np.broadcast_arrays(cost, energy)
     out = np.full(cost.shape, np.nan)
     ok = energy > 0
-    out[ok] = cost[ok] / energy[ok]
+    with np.errstate(over="ignore"):
+        out[ok] = cost[ok] / energy[ok]
     return out
 
 
@@ -267,7 +278,8 @@ def cost_per_tonne_co2(economics: Economics, npv_pen, co2_avoided_t_per_year) ->
     cost, avoided = np.broadcast_arrays(cost, avoided)
     out = np.full(cost.shape, np.nan)
     ok = avoided > 0
-    out[ok] = cost[ok] / avoided[ok]
+    with np.errstate(over="ignore"):
+        out[ok] = cost[ok] / avoided[ok]
     return out
 
 
@@ -279,8 +291,8 @@ APPRAISAL_COLUMNS: dict[str, tuple[str, str]] = {
     "bess_life_years": ("yr", "battery life: min(calendar, cycle life / cycles per year)"),
     "bess_replacements": ("-", "battery replacements within the appraisal period"),
     "replacement_pv_pen": ("PEN", "present value of the replacements"),
-    "eac_pen_per_year": ("PEN/yr", "equivalent annual cost: annualized capex + replacements, "
-                                   "O&M and the grid bill"),
+    "eac_pen_per_year": ("PEN/yr", ("equivalent annual cost: annualized capex + replacements, "
+                                    "O&M and the grid bill")),
     "npv_vs_grid_pen": ("PEN", "NPV of PV + battery against grid only"),
     "npv_vs_pv_pen": ("PEN", "NPV of the battery against PV only"),
     "payback_vs_grid_years": ("yr", "simple payback of PV + battery against grid only"),

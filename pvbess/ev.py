@@ -245,7 +245,7 @@ def run_queue(sessions: pd.DataFrame, fleet: EVFleet, n_days: int
         sessions["day"].to_numpy(np.int64), sessions["arrival_min"].to_numpy(np.int64),
         sessions["kind"].to_numpy(np.int64), sessions["need_kwh"].to_numpy(np.float64),
         sessions["power_kw"].to_numpy(np.float64), first, count, fleet.n_sockets,
-        int(n_days), int(round(fleet.close_h * 60)))
+        int(n_days), round(fleet.close_h * 60))
     out = sessions.assign(socket=socket, start_min=start, end_min=end, delivered_kwh=delivered)
     return out, hourly
 

@@ -176,7 +176,7 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
 
     if u1_idx.size or u2_idx.size:
         # curtailment only where forced: u <= pv * (w1 + w2); exp >= xlim * w1;
-        # pv - u - c + d >= acap * w2
+        # pv - u - c + d >= acap when w2 = 1
         q = np.flatnonzero(bin_u)
         pos1 = {int(k): j for j, k in enumerate(u1_idx)}
         pos2 = {int(k): j for j, k in enumerate(u2_idx)}
@@ -208,10 +208,12 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
         if u2_idx.size:
             q2 = u2_idx
             ra = nrow + np.arange(q2.size)
+            # pv - u - c + d >= acap - M (1 - w2), M = acap + cmax + 1 (inactive when w2 = 0)
+            big_m = inp.acap[q2] + inp.cmax[q2] + 1.0
             blocks.append((np.repeat(ra, 4), np.stack([iu[q2], ic[q2], idd[q2], i_w2], 1).ravel(),
                            np.stack([-np.ones(q2.size), -np.ones(q2.size), np.ones(q2.size),
-                                     -inp.acap[q2]], 1).ravel()))
-            row_lo.append(-inp.pv[q2])
+                                     -big_m], 1).ravel()))
+            row_lo.append(inp.acap[q2] - big_m - inp.pv[q2])
             row_hi.append(np.full(q2.size, big))
             nrow += q2.size
 
@@ -348,7 +350,7 @@ def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Bat
     while True:
         iterations += 1
         x, obj, status, idx, n_bin = _solve(inp, bin_cd, bin_ie, bin_u, demand, time_limit_s)
-        ic, idd, ii, ie, _iu, iE, i_dem = idx
+        ic, idd, ii, ie, _iu, _i_e, i_dem = idx
         c, d, imp, exp = x[ic], x[idd], x[ii], x[ie]
         sim_cd = (np.minimum(c, d) > _SIMUL_TOL) & ~bin_cd
         sim_ie = (np.minimum(imp, exp) > _SIMUL_TOL) & ~bin_ie
@@ -362,10 +364,14 @@ def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Bat
         # a clean LP: net the tiny simultaneous flows left by tolerances
         net = c - d
         c, d = np.maximum(net, 0.0), np.maximum(-net, 0.0)
+    # the trajectory from the (clipped) flows, kept in the window: solver tolerances never make
+    # the plant check reject the exact plan
+    step = inp.eta_c * c - d / inp.eta_d
     e = np.empty(inp.t + 1)
     e[0] = inp.e0
-    e[1:] = x[iE]
-    e = np.clip(e, min(inp.e_min, inp.e0), inp.e_max)
+    lo = min(inp.e_min, inp.e0)
+    for k in range(inp.t):
+        e[k + 1] = min(max(e[k] + step[k], lo), inp.e_max)
     demand_cost = float(sum(price * x[i_dem[g]] for g, (_, price) in enumerate(demand)))
     method = "milp" if n_bin else "lp"
     res = build_result(inp, e, method=method, solve_time_s=time.perf_counter() - t0)

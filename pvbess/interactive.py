@@ -16,8 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .figures._common import (battery_of, check_balance_columns, col, dt_hours, kw, naive_local,
-                              representative_day, rules_of, scenario_label)
+from .figures._common import (
+    battery_of,
+    check_balance_columns,
+    col,
+    dt_hours,
+    kw,
+    naive_local,
+    representative_day,
+    rules_of,
+    scenario_label,
+)
 from .figures.battery import soc_matrix
 from .palette import COLORS
 
@@ -90,13 +99,13 @@ def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None =
                                     ("PV generation", col(d, "pv_kwh"), "pv", "solid"),
                                     ("mall grid draw", col(d, "grid_to_mall_kwh"), "grid", "dot")]:
         fig.add_trace(go.Scatter(x=t, y=kw(energy, dt), name=name, line_shape="hv",
-                                 line=dict(color=COLORS[key], dash=dash)), row=1, col=1)
+                                 line={"color": COLORS[key], "dash": dash}), row=1, col=1)
     thr = rules_of(balance).peak_threshold_kw
     if np.isfinite(thr):
         fig.add_hline(y=thr, line_dash="dash", line_color=COLORS["threshold"], row=1, col=1,
                       annotation_text=f"peak threshold {thr:,.0f} kW")
     fig.add_trace(go.Scatter(x=t + pd.Timedelta(hours=dt), y=d["soc_frac"] * 100,
-                             name="SOC (end of step)", line=dict(color=COLORS["soc"])),
+                             name="SOC (end of step)", line={"color": COLORS["soc"]}),
                   row=2, col=1)
     bat = battery_of(balance)
     fig.update_yaxes(title_text="power [kW]", row=1, col=1)
@@ -117,7 +126,7 @@ def soc_heatmap_figure(balance: pd.DataFrame, *, scenario: str | None = None):
     mat = soc_matrix(balance)
     fig = go.Figure(go.Heatmap(z=mat.T.to_numpy(), x=mat.index, y=mat.columns,
                                zmin=0, zmax=100, colorscale="Viridis",
-                               colorbar=dict(title="SOC [%]"),
+                               colorbar={"title": "SOC [%]"},
                                hovertemplate="%{x|%Y-%m-%d} %{y:.2f} h: %{z:.1f} %<extra></extra>"))
     fig.update_layout(height=450, xaxis_title="day", yaxis_title="local time of the step [h]",
                       title=f"State of charge at the end of each step<br><sup>"
@@ -166,11 +175,29 @@ def day_picker(balance: pd.DataFrame, day: Any = None):
     out = widgets.Output()
 
     def _draw(change: dict | None = None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            day_figure(balance, slider.value).show()
+        # set the Output's content directly (no capture context, no clear_output): nothing
+        # here waits on a frontend, so a headless run (papermill, nbval) cannot stall on it
+        bundle = _mime_bundle(day_figure(balance, slider.value))
+        out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
     slider.observe(_draw, names="value")
     _draw()
     return widgets.VBox([slider, out])
 
+
+def _mime_bundle(fig) -> dict:
+    """The figure's display data from the default plotly renderer, without re-activating it.
+
+    (``Figure._repr_mimebundle_`` activates the renderer on every call, which for the offline
+    renderer would embed plotly.js again with each figure.)
+    """
+    import plotly.io as pio
+    from plotly.io._base_renderers import MimetypeRenderer
+
+    name = (pio.renderers.default or "").split("+")[0]
+    renderer = pio.renderers[name] if name else None
+    if isinstance(renderer, MimetypeRenderer):
+        return renderer.to_mimebundle(fig.to_dict())
+    return {"text/html": pio.to_html(fig, include_plotlyjs=False, include_mathjax=False,
+                                     full_html=False),
+            "text/plain": f"<plotly figure: {fig.layout.title.text}>"}

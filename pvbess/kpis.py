@@ -8,10 +8,12 @@ reduction is a numba accumulator (:func:`_acc_step`, :func:`_closure_step`) that
 
 Definitions (sums over the period; ``load = ev + mall``):
 
-- self-sufficiency ``1 - grid_import / load``; self-consumption ``1 - (pv_export + pv_curtailed)/pv``;
+- self-sufficiency ``1 - grid_import / load``;
+  self-consumption ``1 - (pv_export + pv_curtailed) / pv``;
 - EV supply shares: ``pv_to_ev / ev``, ``bess_to_ev / ev``, ``grid_to_ev / ev``;
 - equivalent full cycles ``(bess_discharge / eta_d) / usable_kwh`` (energy taken out of storage);
-- closure days: local days with at least one step in ``closure_start_h <= t < close_h``. A
+- closure days: local days with steps in ``closure_start_h <= t < close_h`` up to close_h (a
+  last day whose data end before close_h is not counted). A
   closure-miss day is one whose stored energy at the end of its last such step (i.e. at
   ``close_h``) is above ``E_min + 1e-6`` kWh. A miss "the power allowed" is a miss where, at the
   start of the day's first closure step (clock ``t0``, stored energy ``E0``), the energy above
@@ -144,19 +146,26 @@ def _closure_finish(cst, sums, emin, etad, pd_kw):
     """Book the pending closure day in ``cst`` (see :func:`_closure_step`)."""
     if cst[1] == 0.0:
         return
+    cst[1] = 0.0
+    if cst[6] == 0.0:  # the data end before close_h: the energy at close_h is unknown
+        return
     gg = int(cst[5])
     sums[gg, F_CL_DAYS] += 1.0
     if cst[4] > emin + CLOSURE_TOL_KWH:
         sums[gg, F_CL_MISS] += 1.0
         if (cst[2] - emin) * etad <= pd_kw * cst[3] + 1e-9:
             sums[gg, F_CL_MISS_OK] += 1.0
-    cst[1] = 0.0
 
 
 @njit(cache=True)
-def _closure_step(cst, sums, day, g, t, e_start, e_end, closure_start, close_h, emin, etad,
+def _closure_step(cst, sums, day, g, t, dt, e_start, e_end, closure_start, close_h, emin, etad,
                   pd_kw):
-    """Track closure days. ``cst`` = [day, active, E0, hours left at t0, E at close, group]."""
+    """Track closure days.
+
+    ``cst`` = [day, active, E0, hours left at t0, E at the end of the last closure step, group,
+    1 if that step ends at or after close_h]. A day is booked when the next one starts (or at the
+    end of the data) by :func:`_closure_finish`.
+    """
     if t >= closure_start and t < close_h:
         if cst[1] == 0.0 or cst[0] != day:
             _closure_finish(cst, sums, emin, etad, pd_kw)
@@ -166,6 +175,7 @@ def _closure_step(cst, sums, day, g, t, e_start, e_end, closure_start, close_h, 
             cst[3] = close_h - t
         cst[4] = e_end
         cst[5] = g
+        cst[6] = 1.0 if t + dt >= close_h - 1e-9 else 0.0
 
 
 @njit(cache=True)
@@ -174,7 +184,7 @@ def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups
     """Reduce balance columns (rows in ``_SUM_FIELDS`` order, then soc_kwh) to sums per group."""
     sums = np.zeros((n_groups, N_FIELDS))
     mmax = np.zeros((n_months, 2))
-    cst = np.zeros(6)
+    cst = np.zeros(7)
     e = e0
     n = cols.shape[1]
     for i in range(n):
@@ -183,7 +193,7 @@ def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups
                   cols[6, i], cols[7, i], cols[8, i], cols[9, i], cols[10, i], cols[11, i],
                   cols[12, i], cols[13, i], cols[14, i], cols[15, i], cols[16, i], cols[17, i])
         e_end = cols[18, i]
-        _closure_step(cst, sums, day[i], group[i], hour[i], e, e_end, closure_start, close_h,
+        _closure_step(cst, sums, day[i], group[i], hour[i], dt, e, e_end, closure_start, close_h,
                       emin, etad, pd_kw)
         e = e_end
     _closure_finish(cst, sums, emin, etad, pd_kw)
@@ -199,7 +209,7 @@ def _calendar(index: pd.DatetimeIndex, tariff: Tariff):
     mkey = year * 12 + (mon - 1)
     keys, month = np.unique(mkey, return_inverse=True)
     labels = pd.PeriodIndex([pd.Period(year=int(k // 12), month=int(k % 12) + 1, freq="M")
-                             for k in keys], name="month")
+                             for k in keys], freq="M", name="month")
     peak = np.ascontiguousarray(tariff.is_peak(index), dtype=np.bool_)
     price = np.ascontiguousarray(tariff.energy_price(index), dtype=np.float64)
     return hour, day, np.ascontiguousarray(month, dtype=np.int64), labels, peak, price
@@ -312,6 +322,8 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     if missing:
         raise DataError(f"balance: missing column(s) {missing} [kWh per step]; "
                         "pass a table from pvbess.simulate")
+    if len(balance) == 0:
+        raise DataError("balance: the table has no rows")
     battery = _from_attrs(balance, "battery", Battery, battery)
     rules = _from_attrs(balance, "rules", SixPhaseRules, rules)
     tariff = _from_attrs(balance, "tariff", Tariff, tariff)

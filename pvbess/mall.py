@@ -77,6 +77,29 @@ def _soft_ceiling(x: np.ndarray, knee: float, cap: float) -> np.ndarray:
     return np.where(x > knee, knee + over / (1.0 + over / span), x)
 
 
+def _shape(daily: np.ndarray, sd: np.ndarray, e: np.ndarray, month: np.ndarray,
+           target: np.ndarray, knee: float, peak_kw: float) -> np.ndarray:
+    """Daily level x profile + noise, soft ceiling solved for the peak, monthly rescale."""
+    raw = np.maximum((daily + sd[None, :] * e).ravel(), 0.0)
+
+    def finish(cap: float) -> np.ndarray:
+        load = raw
+        for _ in range(1 if cap == np.inf else 6):  # ceiling and monthly rescale, to a fixed point
+            if cap < np.inf:
+                load = _soft_ceiling(load, knee, cap)
+            got = np.bincount(month, weights=load, minlength=12)
+            load = load * (target / got)[month]
+        return load
+
+    if finish(np.inf).max() <= peak_kw:
+        return finish(np.inf)
+    lo, hi = knee + 1e-6, 4.0 * peak_kw
+    for _ in range(50):  # the peak grows with the cap
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if finish(mid).max() < peak_kw else (lo, mid)
+    return finish(0.5 * (lo + hi))
+
+
 def simulate_mall(index: pd.DatetimeIndex, model: MallLoad = MallLoad(), seed: int = 0,
                   rng: np.random.Generator | None = None) -> pd.Series:
     """Hourly mall energy. [kWh]
@@ -103,10 +126,11 @@ def simulate_mall(index: pd.DatetimeIndex, model: MallLoad = MallLoad(), seed: i
     AR(1) daily factor (its spread within a month chosen so the daily energy has the
     coefficient of variation ``daily_cv`` including the between-month spread), ``e`` is an
     hour-to-hour AR(1) standard-normal noise and ``sd[h]`` the part of ``std_kw[h]`` the daily
-    factor does not explain. Values above a knee (``max(mean_kw)`` plus its std, or half way to
+    factor does not explain (corrected in three rounds for what the ceiling and the clipping
+    at zero take away). Values above a knee (``max(mean_kw)`` plus its std, or half way to
     ``peak_kw`` if that is lower) pass a soft ceiling whose cap is solved so the annual peak
-    equals ``peak_kw``; finally each month is rescaled to ``monthly_mwh`` exactly (the peak
-    can exceed ``peak_kw`` only if ``peak_kw`` is barely above the mean profile's maximum).
+    equals ``peak_kw``; ceiling and a rescale of each month to ``monthly_mwh`` are repeated to
+    a fixed point, the rescale last, so the monthly energies are exact.
 
     Examples
     --------
@@ -144,22 +168,14 @@ def simulate_mall(index: pd.DatetimeIndex, model: MallLoad = MallLoad(), seed: i
     eps[1:] *= np.sqrt(1.0 - model.hourly_lag1 ** 2)
     e = lfilter([1.0], [1.0, -model.hourly_lag1], eps).reshape(n_days, 24)
 
-    raw = (level[month_of_day] * f)[:, None] * mean[None, :] + sd[None, :] * e
-    raw = np.maximum(raw.ravel(), 0.0)
     top = float(mean.max())
     knee = top + min(float(std[int(mean.argmax())]), 0.5 * (model.peak_kw - top))
-
-    def finish(cap: float) -> np.ndarray:
-        load = _soft_ceiling(raw, knee, cap) if cap < np.inf else raw
-        got = np.bincount(month, weights=load, minlength=12)
-        return load * (target / got)[month]
-
-    if finish(np.inf).max() <= model.peak_kw:
-        load = finish(np.inf)
-    else:
-        lo, hi = knee + 1e-6, 4.0 * model.peak_kw
-        for _ in range(60):  # the peak grows with the cap
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if finish(mid).max() < model.peak_kw else (lo, mid)
-        load = finish(0.5 * (lo + hi))
+    hour = np.arange(n_days * 24) % 24
+    daily = (level[month_of_day] * f)[:, None] * mean[None, :]
+    load = _shape(daily, sd, e, month, target, knee, model.peak_kw)
+    for _ in range(3):  # the ceiling and the clipping at 0 narrow the spread: widen the noise
+        got = np.sqrt(np.bincount(hour, weights=(load - np.bincount(hour, weights=load)[hour]
+                                                 / n_days) ** 2) / (n_days - 1))
+        sd = np.sqrt(np.clip(sd ** 2 + std ** 2 - got ** 2, (0.2 * std) ** 2, (2.0 * std) ** 2))
+        load = _shape(daily, sd, e, month, target, knee, model.peak_kw)
     return pd.Series(load, index=index, name="mall_kwh")

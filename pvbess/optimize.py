@@ -133,7 +133,7 @@ def _is_convex(f, lo, hi, scale):
 
 @njit(cache=True)
 def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-              grid_charge, batt_export, curtail, e_lo, h, n, tv, e_min):
+              grid_charge, batt_export, curtail, e_lo, h, n, tv, e_min, i_min):
     """Value function ``V[k, i]`` on the grid ``e_lo + i*h`` (``k = 0..T``), and per-period flags
     saying whether the fast convex path was used."""
     t_len = load.shape[0]
@@ -170,16 +170,24 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                 interval = False
         nxt = v[k + 1]
         cur = v[k]
+        # states below the window (i < i_min, only when the initial energy lies below e_min):
+        # no discharge; brute force (V is not convex across e_min there)
+        for i in range(i_min):
+            best = np.inf
+            jhi = min(i + mhi, n)
+            for j in range(i, jhi + 1):
+                cand = f[j - i - mlo] + nxt[j]
+                best = min(best, cand)
+            cur[i] = best
+        # states in the window never leave it: j >= i_min
         if interval and v_convex and _is_convex(f, flo, fhi, scale):
             fast[k] = True
             a = flo + mlo  # smallest feasible move [grid steps]
             b = fhi + mlo  # largest feasible move
-            j = 0
-            for i in range(n + 1):
-                jlo = i + a
-                jlo = max(jlo, 0)
-                jhi = i + b
-                jhi = min(jhi, n)
+            j = i_min
+            for i in range(i_min, n + 1):
+                jlo = max(i + a, i_min)
+                jhi = min(i + b, n)
                 j = max(j, jlo)
                 j = min(j, jhi)
                 best = f[j - i - mlo] + nxt[j]
@@ -192,21 +200,19 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                         break
                 cur[i] = best
         else:
-            for i in range(n + 1):
+            for i in range(i_min, n + 1):
                 best = np.inf
-                jlo = i + mlo
-                jlo = max(jlo, 0)
-                jhi = i + mhi
-                jhi = min(jhi, n)
+                jlo = max(i + mlo, i_min)
+                jhi = min(i + mhi, n)
                 for j in range(jlo, jhi + 1):
                     cand = f[j - i - mlo] + nxt[j]
                     best = min(best, cand)
                 cur[i] = best
-        # is V_k convex on the grid? (it is when all later periods were convex)
+        # is V_k convex on the window's grid? (it is when all later periods were convex)
         vs = 0.0
-        for i in range(n + 1):
+        for i in range(i_min, n + 1):
             vs = max(vs, abs(cur[i]))
-        v_convex = _is_convex(cur, 0, n, vs)
+        v_convex = _is_convex(cur, i_min, n, vs)
     return v, fast
 
 
@@ -312,10 +318,13 @@ class _Inputs:
         if not isinstance(battery, Battery):
             raise TypeError(f"battery: expected a pvbess.Battery, got {type(battery).__name__}")
         index = None
-        for obj in (buy, sell, load_kwh, pv_kwh):
+        for name, obj in (("buy", buy), ("sell", sell), ("load_kwh", load_kwh),
+                          ("pv_kwh", pv_kwh)):
             if isinstance(obj, pd.Series) and isinstance(obj.index, pd.DatetimeIndex):
-                index = obj.index
-                break
+                if index is None:
+                    index = obj.index
+                elif not obj.index.equals(index):
+                    raise DataError(f"{name}: its index differs from the other inputs' index")
         if index is not None:
             dt_idx = step_hours(index) if len(index) > 1 or index.freq is not None else None
             if dt_h is None:
@@ -454,8 +463,17 @@ def default_energy_step(usable_kwh: float, periods: int) -> float:
     return usable_kwh / n
 
 
-def _grid(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, float, int]:
-    """The energy grid ``(e_lo, h, N)``: states ``e_lo + i*h``, ``i = 0..N``."""
+def _grid(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, float, int, int]:
+    """The energy grid ``(e_lo, h, N, i_min)``: states ``e_lo + i*h``, ``i = 0..N``; ``e_min`` is
+    state ``i_min`` (> 0 only when the initial energy lies below the window)."""
+    e_lo, h, n = _grid_window(inp, energy_step_kwh)
+    m = 0
+    if inp.e0 < inp.e_min:
+        m = math.ceil((inp.e_min - inp.e0) / h - 1e-9)
+    return e_lo - m * h, h, n + m, m
+
+
+def _grid_window(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, float, int]:
     usable = inp.e_max - inp.e_min
     if usable <= 0:
         raise DataError("battery: empty storage window (e_max_kwh <= e_min_kwh)")
@@ -561,9 +579,9 @@ def optimize_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: 
                   export_limit_kw=export_limit_kw, inverter_ac_limit_kw=inverter_ac_limit_kw,
                   export_price_floor=export_price_floor, co2_price_per_kg=co2_price_per_kg,
                   co2_kg_per_kwh=co2_kg_per_kwh)
-    e_lo, h, n = _grid(inp, energy_step_kwh)
+    e_lo, h, n, i_min = _grid(inp, energy_step_kwh)
     args = inp.kernel_args()
-    v, fast = _backward(*args, e_lo, h, n, inp.tv, inp.e_min)
+    v, fast = _backward(*args, e_lo, h, n, inp.tv, inp.e_min, i_min)
     soe, _ = _replay(*args, e_lo, h, n, v, inp.e0, inp.e_min, inp.e_max)
     elapsed = time.perf_counter() - t0
     info = {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(fast.sum()),

@@ -13,6 +13,9 @@ Conventions (AC-coupled battery, energies per step in kWh):
   clamped; energy is never created or dropped beyond that rounding).
 
 The functions are numba ``@njit(cache=True)``; they are also callable from plain Python.
+numba's on-disk cache does not notice edits to a function called from another module: after
+editing this module, delete ``pvbess/__pycache__/*.nbi`` and ``*.nbc`` so the kernels that call
+these helpers (:mod:`pvbess.dispatch`, :mod:`pvbess.batch`, the scheduler) are recompiled.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ _WEATHER_COLUMNS = {"ghi_wm2": "W/m2", "dni_wm2": "W/m2", "dhi_wm2": "W/m2",
                     "temp_air_c": "C", "wind_ms": "m/s"}
 
 
-def _check_weather(weather: pd.DataFrame) -> None:
-    for name, unit in _WEATHER_COLUMNS.items():
+def _check_weather(weather: pd.DataFrame, names=tuple(_WEATHER_COLUMNS)) -> None:
+    for name in names:
+        unit = _WEATHER_COLUMNS[name]
         if name not in weather.columns:
             raise DataError(f"column {name!r} [{unit}] is missing; have {list(weather.columns)}")
         values = pd.to_numeric(weather[name], errors="coerce").to_numpy(dtype=float)
@@ -40,7 +41,8 @@ def pv_ac_power(weather: pd.DataFrame, plant: PVPlant = PVPlant(), site: Site = 
     ----------
     weather : pandas.DataFrame
         Regular tz-aware index labelled by interval start; columns ``ghi_wm2``, ``dni_wm2``,
-        ``dhi_wm2`` (interval means [W/m2]), ``temp_air_c`` [C], ``wind_ms`` [m/s].
+        ``dhi_wm2`` (interval means [W/m2]), ``temp_air_c`` [C], ``wind_ms`` [m/s]. Without
+        ``dni_wm2`` and ``dhi_wm2`` (a GHI-only file) GHI is split by the Erbs model.
     plant : PVPlant
         The plant (DC/AC rating, tilt, azimuth, losses, temperature coefficient, albedo).
     site : Site
@@ -61,15 +63,27 @@ def pv_ac_power(weather: pd.DataFrame, plant: PVPlant = PVPlant(), site: Site = 
     import pvlib
 
     dt_h = step_hours(weather.index)
-    _check_weather(weather)
+    has_beam = [c in weather.columns for c in ("dni_wm2", "dhi_wm2")]
+    if any(has_beam) and not all(has_beam):
+        missing = "dhi_wm2" if has_beam[0] else "dni_wm2"
+        raise DataError(f"column {missing!r} [W/m2] is missing; give both dni_wm2 and dhi_wm2 "
+                        "or neither (then GHI is split by the Erbs model)")
+    names = tuple(_WEATHER_COLUMNS) if all(has_beam) else ("ghi_wm2", "temp_air_c", "wind_ms")
+    _check_weather(weather, names)
     mid = weather.index + pd.Timedelta(hours=dt_h / 2.0)
     loc = pvlib.location.Location(site.latitude, site.longitude, site.tz, site.altitude_m)
     with pvlib_quiet():
         sol = loc.get_solarposition(mid)
     ghi = weather["ghi_wm2"].to_numpy(dtype=float)
-    dni = weather["dni_wm2"].to_numpy(dtype=float)
-    dhi = weather["dhi_wm2"].to_numpy(dtype=float)
     zen = sol["apparent_zenith"].to_numpy()
+    if all(has_beam):
+        dni = weather["dni_wm2"].to_numpy(dtype=float)
+        dhi = weather["dhi_wm2"].to_numpy(dtype=float)
+    else:
+        with pvlib_quiet():
+            parts = pvlib.irradiance.erbs(ghi, zen, mid.day_of_year.to_numpy())
+        dni = np.nan_to_num(np.asarray(parts["dni"], dtype=float))
+        dhi = np.nan_to_num(np.asarray(parts["dhi"], dtype=float))
     azi = sol["azimuth"].to_numpy()
     dni_extra = pvlib.irradiance.get_extra_radiation(mid.day_of_year.to_numpy())
     with pvlib_quiet():

@@ -54,6 +54,9 @@ BALANCE_META_NAME = "balance_meta.json"
 FIGURES_DIRNAME = "figures"
 SUMMARY_SCHEMA = "pvbess.summary/1"
 
+#: A cell running longer than this fails the report (a stalled kernel never hangs it). [s]
+CELL_TIMEOUT_S = 600
+
 #: Tolerance of the per-step energy identities. [kWh]
 TOL_KWH = 1e-9
 
@@ -137,6 +140,7 @@ def write_balance(balance: pd.DataFrame, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"attrs": _jsonable(dict(balance.attrs)), "tz": str(balance.index.tz),
             "index_name": balance.index.name, "index_dtype": str(balance.index.dtype),
+            "index_freq": balance.index.freqstr,
             "columns": list(balance.columns),
             "dtypes": {c: str(t) for c, t in balance.dtypes.items()}}
     # attrs may hold inf (export_limit_kw): keep it as a string so it reads back as inf
@@ -168,6 +172,8 @@ def read_balance(directory: str | Path) -> pd.DataFrame:
     index = pd.DatetimeIndex(index, name=meta.get("index_name"))
     if meta.get("index_dtype") and str(index.dtype) != meta["index_dtype"]:
         index = index.astype(meta["index_dtype"])
+    if meta.get("index_freq"):
+        index = pd.DatetimeIndex(index, freq=meta["index_freq"])
     frame.index = index
     for c, dtype in meta["dtypes"].items():
         if c in frame.columns and str(frame[c].dtype) != dtype:
@@ -195,7 +201,7 @@ def balance_residuals(balance: pd.DataFrame) -> pd.Series:
     the run's total energy so that it is comparable to 1e-9 per step). All should be <= 1e-9.
     """
     b = balance
-    c = lambda name: b[name].to_numpy(dtype=float) if name in b else np.zeros(len(b))  # noqa: E731
+    c = lambda name: b[name].to_numpy(dtype=float) if name in b else np.zeros(len(b))
     bat = battery_of(b)
     dt = float(b.attrs.get("dt_h") or (b.index[1] - b.index[0]).total_seconds() / 3600)
     charge = c("pv_to_bess_kwh") + c("grid_to_bess_kwh")
@@ -280,7 +286,9 @@ def validate_summary(summary: Mapping[str, Any]) -> None:
     non-empty mapping of names to numbers or null, and the residual checks numbers.
     """
     if not isinstance(summary, Mapping):
-        raise ValueError(f"summary: expected a mapping, got {type(summary).__name__}")
+        # a malformed file is a ValueError, whatever went wrong in it
+        raise ValueError(  # noqa: TRY004
+            f"summary: expected a mapping, got {type(summary).__name__}")
     if summary.get("schema") != SUMMARY_SCHEMA:
         raise ValueError(f"summary: schema is {summary.get('schema')!r}, expected "
                          f"{SUMMARY_SCHEMA!r}")
@@ -301,7 +309,8 @@ def validate_summary(summary: Mapping[str, Any]) -> None:
     residuals = summary["checks"].get("max_residual_kwh", {})
     for name, value in residuals.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError(f"summary: checks/max_residual_kwh/{name} = {value!r} is not a number")
+            raise ValueError(  # noqa: TRY004
+                f"summary: checks/max_residual_kwh/{name} = {value!r} is not a number")
 
 
 def read_summary(path: str | Path) -> dict:
@@ -433,12 +442,29 @@ def _failure_message(params_file: Path, notebook: str, exc: Exception) -> str:
     cell = getattr(exc, "cell_index", None)
     count = getattr(exc, "exec_count", None)
     source = (getattr(exc, "source", "") or "").strip().splitlines()
-    lines = [f"{params_file}: notebook {notebook} failed in cell {cell} (execution count {count}): "
-             f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"]
+    head = (f"{params_file}: notebook {notebook} failed in cell {cell} "
+            f"(execution count {count}): "
+            f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}")
+    lines = [head]
     if source:
         lines.append("  cell source: " + " | ".join(s.strip() for s in source[:4])
                      + (" | ..." if len(source) > 4 else ""))
     return "\n".join(lines)
+
+
+def _unfinished_cell(executed: Path) -> str:
+    """The index and first line of the cell papermill marked running/failed, if any."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(executed), as_version=4)
+    except Exception:  # noqa: BLE001 - no notebook written yet
+        return "?"
+    for i, cell in enumerate(nb.cells):
+        if cell.metadata.get("papermill", {}).get("status") in ("running", "failed"):
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            return f"{i} ({first})"
+    return "?"
 
 
 def expected_files() -> list[str]:
@@ -478,21 +504,27 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                             "day": str(params.get("day", ""))}),
         ]
         for name, parameters in runs:
-            log(f"  {run_id}: {name}")
+            t0 = time.perf_counter()
+            log(f"  {run_id}: running {name}")
             try:
                 with _kernel_env():
                     papermill.execute_notebook(
                         str(notebooks_dir / name), str(work / name), parameters=parameters,
                         progress_bar=progress, cwd=str(PROJECT_ROOT), kernel_name=kernel_name,
-                        report_mode=False)
+                        report_mode=False, execution_timeout=CELL_TIMEOUT_S)
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run_id}-"))
                 if (work / name).exists():
                     shutil.copy2(work / name, kept / name)
                 raise ReportError(_failure_message(params_file, name, exc)
                                   + f"\n  executed notebook kept in {kept / name}") from None
+            except Exception as exc:  # noqa: BLE001 - a cell timeout, a dead kernel, ...
+                raise ReportError(f"{params_file}: notebook {name} failed in cell "
+                                  f"{_unfinished_cell(work / name)}: {type(exc).__name__}: "
+                                  f"{exc}") from None
             notebook_to_html(work / name, work / name.replace(".ipynb", ".html"),
                              title=f"{run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
+            log(f"  {run_id}: {name} and its HTML done in {time.perf_counter() - t0:.1f} s")
         missing = [f for f in expected_files() if not (work / f).is_file()]
         if missing:
             raise ReportError(f"{params_file}: the notebooks ran but did not write {missing}")
@@ -512,7 +544,7 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
 
 
 def write_index(reports_dir: str | Path | None = None) -> Path:
-    """``reports/summary.csv`` and ``reports/index.html``: headline KPIs of every run, side by side."""
+    """``reports/summary.csv`` and ``reports/index.html``: the KPIs of every run side by side."""
     reports_dir = Path(reports_dir or REPORTS_DIR)
     rows = {}
     for path in sorted(reports_dir.glob(f"*/{SUMMARY_NAME}")):
@@ -548,11 +580,13 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
 
 def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | None = None, *,
                   progress: bool = True, notebooks_dir: str | Path | None = None,
-                  kernel_name: str | None = None, log=print) -> list[Path]:
+                  kernel_name: str | None = None, log=print, jobs: int = 1) -> list[Path]:
     """Render each params file into ``reports_dir/<run-id>/`` (see the module docstring).
 
-    Stops at the first failure (raising :class:`ReportError`); the reports already rendered
-    stay, nothing half-written does. Returns the report folders.
+    ``jobs > 1`` renders that many params files at once in worker processes (cell progress bars
+    are then replaced by one line per notebook). The first failure stops the run (raising
+    :class:`ReportError`): no new render starts, renders under way finish, the reports already
+    rendered stay, and nothing half-written does. Returns the report folders in input order.
     """
     if not params_files:
         raise ReportError("no params files given (e.g. params/iquitos.yaml)")
@@ -562,28 +596,84 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ReportError(f"run id(s) {dup} used by more than one params file")
-    out = []
-    for k, path in enumerate(params_files, start=1):
-        t0 = time.perf_counter()
-        log(f"[{k}/{len(params_files)}] {path} -> {reports_dir / ids[k - 1]}/")
-        out.append(render_one(path, reports_dir, progress=progress, notebooks_dir=notebooks_dir,
-                              kernel_name=kernel_name, log=log))
-        log(f"  done in {time.perf_counter() - t0:.1f} s")
+    jobs = max(1, min(int(jobs), len(params_files)))
+    out: list[Path] = []
+    if jobs == 1:
+        for k, path in enumerate(params_files, start=1):
+            t0 = time.perf_counter()
+            log(f"[{k}/{len(params_files)}] {path} -> {reports_dir / ids[k - 1]}/")
+            out.append(render_one(path, reports_dir, progress=progress,
+                                  notebooks_dir=notebooks_dir, kernel_name=kernel_name, log=log))
+            log(f"  done in {time.perf_counter() - t0:.1f} s")
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+        log(f"rendering {len(params_files)} reports, {jobs} at a time")
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(render_one, path, reports_dir, progress=False,
+                                   notebooks_dir=notebooks_dir, kernel_name=kernel_name)
+                       for path in params_files]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                for f in futures:
+                    f.cancel()
+                wait(futures)
+                raise failed[0].exception()
+            out = [f.result() for f in futures]
     write_index(reports_dir)
     return out
+
+
+def strip_notebook(path: str | Path) -> bool:
+    """Remove outputs, execution counts and run metadata from a notebook in place.
+
+    What git keeps of the notebooks (a test enforces it). Returns True if the file changed.
+    """
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(str(path), as_version=4)
+    before = nbformat.writes(nb)
+    for key in ("papermill", "widgets"):
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        for key in ("papermill", "execution", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    after = nbformat.writes(nb)
+    if after != before:
+        _write_text(path, after)
+    return after != before
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m pvbess.report params/a.yaml [b.yaml ...]``."""
     parser = argparse.ArgumentParser(prog="python -m pvbess.report", description=__doc__.split(
         "\n\n")[0])
-    parser.add_argument("params", nargs="+", help="params YAML files (one report each)")
+    parser.add_argument("params", nargs="+",
+                        help="params YAML files (one report each); notebooks with --strip")
     parser.add_argument("--reports-dir", default=None, help=f"default: {REPORTS_DIR}")
     parser.add_argument("--no-progress", action="store_true", help="hide the cell progress bars")
+    parser.add_argument("--jobs", "-j", type=int, default=0,
+                        help="params files rendered at once (default: one per CPU core, at most "
+                             "the number of files)")
+    parser.add_argument("--strip", action="store_true",
+                        help="strip outputs from the given notebooks instead of rendering")
     args = parser.parse_args(argv)
+    if args.strip:
+        for path in args.params:
+            print(f"{path}: {'stripped' if strip_notebook(path) else 'already clean'}")
+        return 0
     t0 = time.perf_counter()
     try:
-        folders = render_report(args.params, args.reports_dir, progress=not args.no_progress)
+        jobs = args.jobs or min(len(args.params), os.cpu_count() or 1)
+        folders = render_report(args.params, args.reports_dir, progress=not args.no_progress,
+                                jobs=jobs)
     except ReportError as exc:
         print(f"report FAILED after {time.perf_counter() - t0:.1f} s:\n{exc}", file=sys.stderr)
         return 1

@@ -243,6 +243,8 @@ def evaluate_plan(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Batt
     inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, **{**defaults, **options})
     if soe_kwh is not None:
         soe = np.asarray(soe_kwh, dtype=np.float64).reshape(-1)
+        if abs(soe[0] - inp.e0) > 1e-9:
+            raise DataError(f"soe_kwh [kWh]: starts at {soe[0]} but initial_kwh = {inp.e0}")
     else:
         sp = np.asarray(setpoint_kwh, dtype=np.float64).reshape(-1)
         if sp.shape[0] != inp.t:

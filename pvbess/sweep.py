@@ -35,8 +35,15 @@ import pandas as pd
 from .battery import Battery
 from .rules import SixPhaseRules
 
-__all__ = ["sweep", "expand_grid", "best_designs", "sweep_summary", "write_sweep",
-           "read_sweep", "GRID_PARAMETERS"]
+__all__ = [
+    "GRID_PARAMETERS",
+    "best_designs",
+    "expand_grid",
+    "read_sweep",
+    "sweep",
+    "sweep_summary",
+    "write_sweep",
+]
 
 _BATTERY_FIELDS = tuple(f.name for f in dataclasses.fields(Battery))
 _RULES_FIELDS = tuple(f.name for f in dataclasses.fields(SixPhaseRules))
@@ -297,7 +304,7 @@ def _baseline_bills(site: pd.DataFrame, full: pd.DataFrame, battery: Battery,
     """Bill of the grid-only and PV-only baselines for each design's PV scale and export cap."""
     from .batch import simulate_many
 
-    kw = dict(battery=battery, rules=rules, tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh)
+    kw = {"battery": battery, "rules": rules, "tariff": tariff, "co2_kg_per_kwh": co2_kg_per_kwh}
     grid_only = simulate_many(site, pd.DataFrame({"pv_scale": [1.0]}), strategy="grid_only",
                               **kw)["total_cost_pen"].iloc[0]
     keys = full[["pv_scale", "export_limit_kw"]]
@@ -540,6 +547,9 @@ def _atomic_write(path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -17,8 +17,13 @@ from matplotlib.figure import Figure
 from .palette import COLORS
 from .timeseries import DataError
 
-__all__ = ["sweep_slice", "plot_sweep_heatmap", "plot_sweep_heatmaps", "plot_pareto",
-           "sweep_explorer"]
+__all__ = [
+    "plot_pareto",
+    "plot_sweep_heatmap",
+    "plot_sweep_heatmaps",
+    "sweep_explorer",
+    "sweep_slice",
+]
 
 _AGG = ("mean", "min", "max", "median")
 
@@ -63,12 +68,32 @@ def sweep_slice(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
     part = table.loc[mask, [x, y, value]]
     if part.empty:
         raise DataError(f"sweep table: no design with {dict(where or {})}")
-    return part.pivot_table(index=y, columns=x, values=value, aggfunc=agg).sort_index(
-        axis=0).sort_index(axis=1)
+    grid = part.pivot_table(index=y, columns=x, values=value, aggfunc=agg, dropna=False)
+    return grid.sort_index(axis=0).sort_index(axis=1)
+
+
+def _compact(v: float) -> str:
+    """A short label: 3 significant digits with k/M for thousands and millions."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if abs(v) >= 1e3:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.3g}"
+
+
+#: Axis labels of the usual columns; others show their name with spaces.
+_LABELS = {
+    "capacity_kwh": "battery capacity [kWh]",
+    "power_kw": "battery power [kW]",
+    "pv_scale": "PV scale [-]",
+    "peak_threshold_kw": "peak threshold [kW]",
+    "eac_pen_per_year": "equivalent annual cost [PEN/yr]",
+    "co2_t": "CO2 of grid imports [t]",
+}
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ")
+    return _LABELS.get(name, name.replace("_", " "))
 
 
 def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: str,
@@ -83,10 +108,12 @@ def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: st
     ax.set_ylabel(_label(y))
     ax.set_title(_label(value), fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.85)
-    if data.size <= 64:  # small grids: print the numbers in the cells
+    if data.size <= 100:  # small grids: print the numbers in the cells
         for (i, j), v in np.ndenumerate(data):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6, color="w")
+                shade = image.norm(v)  # dark text on the bright end of the colour map
+                ax.text(j, i, _compact(v), ha="center", va="center", fontsize=6,
+                        color="k" if shade > 0.6 else "w")
 
 
 def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
@@ -119,7 +146,9 @@ def plot_sweep_heatmaps(table: pd.DataFrame, values: Sequence[str], *, x: str = 
     for ax in axes[len(values):]:
         ax.set_visible(False)
     fixed = ", ".join(f"{k} = {v:g}" for k, v in (where or {}).items())
-    fig.suptitle("Sizing sweep" + (f" ({fixed})" if fixed else "")
+    strategy = table.attrs.get("strategy")
+    fig.suptitle("Sizing sweep" + (f", {strategy.replace('_', '-')} dispatch" if strategy else "")
+                 + (f" ({fixed})" if fixed else "")
                  + (f"; {agg} over the other parameters" if agg != "mean" else ""), fontsize=11)
     return fig
 

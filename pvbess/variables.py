@@ -48,8 +48,9 @@ _ROWS = (
      "state of charge at the END of the step = soc_kwh / capacity_kwh"),
     ("phase", "balance", "-", "0..6",
      "six-phase label: 6 night idle, 1 morning charge, 2 day charging/available, 3 holding, "
-     "4 peak shaving moved energy, 5 battery served EVs or the closure moved energy (wins over "
-     "4); 0 for every other strategy"),
+     "4 peak shaving moved energy (PV taken back from the charge or battery delivery), 5 the "
+     "battery delivered to the EVs or for the closure (wins over 4); 0 for every other "
+     "strategy"),
     ("setpoint_kwh", "balance", "kWh", "+ charge, - discharge",
      "requested AC battery energy (strategy schedule; NaN otherwise)"),
     ("setpoint_deviation_kwh", "balance", "kWh", "actual - setpoint",
@@ -71,7 +72,8 @@ _KPI_ROWS = (
     ("ev_grid_share_frac", "-", "in [0, 1]", "grid_to_ev / ev"),
     ("equivalent_full_cycles", "-", ">= 0",
      "(bess_discharge / eta_d) / usable_kwh: energy taken out of storage over the usable window"),
-    ("closure_days", "d", ">= 0", "local days with at least one step in the closure window"),
+    ("closure_days", "d", ">= 0",
+     "local days with closure-window steps up to close_h (a last day cut short is not counted)"),
     ("closure_miss_days", "d", ">= 0",
      "closure days ending (at close_h) above E_min + 1e-6 kWh"),
     ("closure_miss_power_allowed_days", "d", ">= 0",

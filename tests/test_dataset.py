@@ -10,8 +10,16 @@ import pandas as pd
 import pytest
 
 from pvbess.config import IQUITOS_DIR
-from pvbess.dataset import (COLUMNS, HOURLY_FILE, PROVENANCE_FILE, SOCKETS_FILE,
-                            generate_iquitos, load_iquitos, main, write_iquitos)
+from pvbess.dataset import (
+    COLUMNS,
+    HOURLY_FILE,
+    PROVENANCE_FILE,
+    SOCKETS_FILE,
+    generate_iquitos,
+    load_iquitos,
+    main,
+    write_iquitos,
+)
 from pvbess.mall import IQUITOS_MALL_MEAN_KW, IQUITOS_MALL_MONTHLY_MWH
 from pvbess.timeseries import DataError
 from pvbess.weather import IQUITOS_MONTHLY_GHI_KWH_M2, daily_clearsky_index
@@ -143,6 +151,12 @@ def test_load_errors(tmp_path):
     frame.to_csv(tmp_path / HOURLY_FILE, index=False)
     with pytest.raises(DataError, match=r"index: .* at row 10"):
         load_iquitos(tmp_path)
+
+
+def test_write_rejects_an_incomplete_frame(fresh, tmp_path):
+    with pytest.raises(DataError, match="socket_37_kwh"):
+        write_iquitos(tmp_path, frame=fresh.drop(columns="socket_37_kwh"))
+    assert not list(tmp_path.iterdir())
 
 
 def test_cli_writes_a_loadable_folder(tmp_path, capsys):

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvbess import Battery, DataError, SixPhaseRules, kpis, simulate
-from pvbess import physics
+from pvbess import Battery, DataError, SixPhaseRules, kpis, physics, simulate
 
 TZ = "America/Lima"
 
@@ -192,6 +191,17 @@ def test_closure_takes_back_pv_charge_before_discharging():
     assert r["bess_to_mall_kwh"] == pytest.approx(90.0)
     assert r["grid_to_mall_kwh"] == pytest.approx(160.0)
     assert b["soc_kwh"].iloc[-1] == pytest.approx(200.0, abs=1e-9)
+
+
+def test_closure_takeback_alone_keeps_charging_the_rest():
+    # 17:00, PV 120 charges 100 (phase 2), 20 to the mall, whose remaining draw is 30: the
+    # closure takes 30 back from the charge; 70 stay in the battery, so no discharge (never both)
+    s = site("2024-03-01 17:00", 120.0, 0.0, 50.0)
+    b = simulate(s, battery(soc_initial=0.7), RULES.replace(peak_threshold_kw=math.inf))
+    r = b.iloc[0]
+    assert r["pv_to_bess_kwh"] == pytest.approx(70.0) and r["pv_to_mall_kwh"] == 50.0
+    assert r["bess_discharge_kwh"] == 0.0 and r["grid_to_mall_kwh"] == 0.0
+    assert r["soc_kwh"] == pytest.approx(700.0 + 0.9 * 70.0) and r["phase"] == 2
 
 
 def test_closure_miss_under_power_limit():
@@ -393,3 +403,7 @@ def test_bad_options():
         simulate(s, setpoint_kwh=[0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="schedule"):
         simulate(s, allow_grid_charge=True)
+    with pytest.raises(DataError, match="no rows"):
+        simulate(s.iloc[:0])
+    one = simulate(s.iloc[:1])  # one step is enough when the index knows its frequency
+    assert one["grid_import_kwh"].iloc[0] == 100.0

@@ -9,8 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.economics import (Economics, annuity_factor, appraise, battery_life_years,
-                              cost_per_tonne_co2, replacement_present_value, simple_payback)
+from pvbess.economics import (
+    Economics,
+    annuity_factor,
+    appraise,
+    battery_life_years,
+    cost_per_tonne_co2,
+    replacement_present_value,
+    simple_payback,
+)
 
 # A tiny case small enough to do by hand: 3 years at 10 %, 4 PEN/USD.
 ECON = Economics(pv_capex_usd_per_kwp=1000.0, battery_capex_usd_per_kwh=200.0,
@@ -145,3 +152,27 @@ def test_exchange_rate_falls_back_to_the_site():
     assert Economics().fx(3.0) == 3.0
     assert Economics(pen_per_usd=4.0).fx(3.0) == 4.0
     assert Economics().fx() == 3.75
+
+
+_size = st.one_of(st.just(0.0), st.just(5e-324), st.floats(0.0, 1e7))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cap=_size, power=_size, cycles=_size, discharge=_size, bill=_size, saving=_size,
+       co2=_size, avoided=_size)
+def test_appraise_is_warning_free_and_sane_on_extreme_inputs(cap, power, cycles, discharge, bill,
+                                                            saving, co2, avoided):
+    row = appraise(ECON, pv_kwp=100.0, capacity_kwh=cap, power_kw=power, cycles_per_year=cycles,
+                   discharge_kwh_per_year=discharge, bill_pen_per_year=bill,
+                   bill_grid_only_pen_per_year=bill + saving,
+                   bill_pv_only_pen_per_year=bill + saving, co2_t_per_year=co2,
+                   co2_grid_only_t_per_year=co2 + avoided,
+                   co2_pv_only_t_per_year=co2 + avoided).iloc[0]
+    assert row["capex_bess_pen"] >= 0 and np.isfinite(row["capex_bess_pen"])
+    assert 0 < row["bess_life_years"] <= ECON.battery_calendar_life_years
+    assert row["payback_vs_pv_years"] >= 0  # inf when it never pays back
+    assert np.isnan(row["lcos_pen_per_kwh"]) or row["lcos_pen_per_kwh"] >= 0
+    # more saving never lowers the NPV; the NPV identity holds
+    assert row["npv_vs_pv_pen"] == pytest.approx(
+        -row["capex_bess_pen"] + AF * (saving - 0.02 * row["capex_bess_pen"])
+        - row["replacement_pv_pen"], rel=1e-9, abs=1e-6)

@@ -72,6 +72,7 @@ def test_queue_invariants(seed, moto_sockets, taxi_sockets, per_day, scale):
     sessions = draw_sessions(fleet, n_days, np.random.default_rng(seed))
     out, hourly = run_queue(sessions, fleet, n_days)
     close = int(fleet.close_h * 60)
+    assert (sessions.power_kw <= fleet.socket_kw).all()
     # energy: per socket and hour never above the rating; totals add up
     assert hourly.max() <= fleet.socket_kw * 1.0 + 1e-9
     assert hourly.min() >= 0
@@ -126,6 +127,20 @@ def test_annual_calibration():
     assert sockets.shape[1] == 38
     np.testing.assert_allclose(sockets.sum(axis=1), ev["ev_kwh"])
     assert sockets.to_numpy().max() <= 7.4 + 1e-9
+
+
+def test_default_fleet_delivers_the_needs():
+    """A year of the default fleet: everyone is served; only a few late mototaxis are cut off
+    at closing, so the delivered energy equals the sum of needs up to < 0.01 %."""
+    fleet = EVFleet()
+    sessions = draw_sessions(fleet, 365, np.random.default_rng(12))
+    out, hourly = run_queue(sessions, fleet, 365)
+    close = fleet.close_h * 60
+    assert hourly.sum() == pytest.approx(out.delivered_kwh.sum(), rel=1e-12)
+    assert hourly.sum() == pytest.approx(sessions.need_kwh.sum(), rel=1e-4)
+    assert (out.socket[out.need_kwh > 0] >= 0).all()
+    short = out[out.delivered_kwh < out.need_kwh - 1e-9]
+    assert (short.end_min == close).all() and len(short) < 1e-3 * len(out)
 
 
 def test_simulate_ev_needs_whole_hourly_days():

@@ -82,14 +82,11 @@ def test_figure_title_states_scenario_and_axes_carry_units(spec, balance):
     for part in ("[test-run]", "PV 4,050 kWp", "BESS 2,000 kWh / 400 kW", "six-phase rules",
                  "peak threshold 1,900 kW"):
         assert part in title, (part, title)
-    labelled = [ax for ax in fig.axes if ax.get_ylabel()]
-    assert labelled or UNIT.search(title), "no unit on the axes nor in the title (Sankey)"
-    for ax in labelled:
-        assert UNIT.search(ax.get_ylabel()), f"{spec.name}: y label without unit: {ax.get_ylabel()!r}"
-    for ax in fig.axes:
-        if ax.get_xlabel():
-            assert UNIT.search(ax.get_xlabel()) or ax.get_xlabel() in ("local time", "day"), \
-                ax.get_xlabel()
+    labels = [lab for ax in fig.axes for lab in (ax.get_xlabel(), ax.get_ylabel()) if lab]
+    labels = [lab for lab in labels if lab not in ("local time", "day")]  # time axes
+    assert labels or UNIT.search(title), "no unit on the axes nor in the title (Sankey)"
+    for lab in labels:
+        assert UNIT.search(lab), f"{spec.name}: axis label without a unit: {lab!r}"
 
 
 def test_scenario_override_and_other_strategies(balance):
@@ -324,5 +321,10 @@ def test_interactive_views(balance):
 
     picker = interactive.day_picker(balance)
     assert isinstance(picker, ipywidgets.VBox)
-    slider = picker.children[0]
+    slider, out = picker.children
     assert len(slider.options) == 10
+    assert slider.value == representative_day(balance)
+    assert len(out.outputs) == 1 and out.outputs[0]["output_type"] == "display_data"
+    first = out.outputs[0]["data"]
+    slider.value = slider.options[0][1]  # picking another day redraws the figure
+    assert len(out.outputs) == 1 and out.outputs[0]["data"] != first

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess import Battery, DataError, SixPhaseRules, Tariff, VARIABLES, kpis, simulate
+from pvbess import VARIABLES, Battery, DataError, SixPhaseRules, Tariff, kpis, simulate
 from pvbess.kpis import KPI_NAMES
 
 TZ = "America/Lima"
@@ -138,6 +138,25 @@ def test_quarter_hours_and_zero_denominators():
     assert k["grid_import_kwh"] == 96 * 600.0
 
 
+def test_a_day_cut_before_close_h_is_not_a_closure_day():
+    # 17:00-19:00 only: the energy at close_h is unknown, so the day is neither met nor missed
+    idx = pd.date_range("2024-03-01 12:00", periods=8, freq="h", tz=TZ)
+    site = pd.DataFrame({"pv_kwh": 0.0, "ev_kwh": 0.0, "mall_kwh": 300.0}, index=idx)
+    b = simulate(site, Battery(soc_initial=0.9), SixPhaseRules())
+    k = kpis(b)
+    assert (k["closure_days"], k["closure_miss_days"]) == (0.0, 0.0)
+    # two more hours reach 22:00: one closure day; met at 400 kW (1,400 kWh above E_min,
+    # 1,365 kWh AC in 5 h = 273 kW), missed at 200 kW (the power did not allow it)
+    idx = pd.date_range("2024-03-01 12:00", periods=10, freq="h", tz=TZ)
+    longer = site.reindex(idx, fill_value=300.0).assign(pv_kwh=0.0, ev_kwh=0.0)
+    k = kpis(simulate(longer, Battery(soc_initial=0.9), SixPhaseRules()))
+    assert (k["closure_days"], k["closure_miss_days"]) == (1.0, 0.0)
+    k = kpis(simulate(longer, Battery(soc_initial=0.9, power_discharge_kw=200.0),
+                      SixPhaseRules()))
+    assert (k["closure_days"], k["closure_miss_days"]) == (1.0, 1.0)
+    assert k["closure_miss_power_allowed_days"] == 0.0
+
+
 def test_names_units_and_errors():
     k = kpis(simulate(two_days()))
     assert list(k.index) == list(KPI_NAMES)
@@ -147,3 +166,15 @@ def test_names_units_and_errors():
         kpis(simulate(two_days()), freq="weekly")
     with pytest.raises(DataError, match="soc_kwh"):
         kpis(simulate(two_days()).drop(columns="soc_kwh"))
+
+
+def test_the_kpis_module_is_callable_like_the_function():
+    # importing the submodule pvbess.kpis binds the name pvbess.kpis to the module; the module
+    # forwards calls, so pvbess.kpis(balance) works in any import order
+    import sys
+
+    import pvbess.kpis  # noqa: F401 - the submodule itself
+
+    module = sys.modules["pvbess.kpis"]
+    b = simulate(two_days())
+    pd.testing.assert_series_equal(module(b), kpis(b))

@@ -75,6 +75,16 @@ def test_ac_is_bounded_and_monotone_in_irradiance(ghi, tilt, azimuth, ac_kw):
     assert (high.to_numpy() >= low.to_numpy() - 1e-9).all()
 
 
+def test_ghi_only_weather_is_decomposed():
+    weather = generate_weather(2025, seed=11).iloc[: 24 * 14]
+    full = pv_ac_kwh(weather)
+    ghi_only = pv_ac_kwh(weather.drop(columns=["dni_wm2", "dhi_wm2"]))
+    # the generated DNI/DHI come from the same Erbs split: identical energy
+    np.testing.assert_allclose(ghi_only, full, rtol=1e-9, atol=1e-9)
+    with pytest.raises(DataError, match="dhi_wm2"):
+        pv_ac_kwh(weather.drop(columns=["dhi_wm2"]))
+
+
 def test_bad_weather_is_a_clear_error():
     w = _noon_weather([500.0, 500.0, 500.0])
     with pytest.raises(DataError, match="temp_air_c"):

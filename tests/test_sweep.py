@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pvbess
-from pvbess import sweep as sweep_mod
 from pvbess.balance import simulate
 from pvbess.battery import Battery
 from pvbess.economics import Economics, appraise
@@ -16,6 +19,9 @@ from pvbess.pareto import pareto_front
 from pvbess.rules import SixPhaseRules
 from pvbess.sweep import best_designs, expand_grid, sweep
 from pvbess.tariff import Tariff
+
+# the submodule itself (``pvbess.sweep`` is also the name of the function)
+sweep_mod = importlib.import_module("pvbess.sweep")
 
 
 def _site(days: int = 10, seed: int = 1) -> pd.DataFrame:
@@ -59,6 +65,40 @@ def test_every_row_equals_simulate_and_kpis(table):
         got = row[list(KPI_NAMES)].astype(float)
         np.testing.assert_allclose(got.to_numpy(), single[list(KPI_NAMES)].to_numpy(),
                                    rtol=1e-10, atol=1e-9, err_msg=f"config {config}")
+
+
+_config = st.fixed_dictionaries({
+    "capacity_kwh": st.floats(0.0, 5000.0), "power_kw": st.floats(0.0, 1500.0),
+    "pv_scale": st.floats(0.0, 2.0), "peak_threshold_kw": st.floats(0.0, 3000.0),
+    "round_trip_efficiency": st.floats(0.5, 1.0), "soc_min": st.floats(0.0, 0.2),
+    "closure_start_h": st.sampled_from([12.0, 17.0, 20.0]),
+})
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_config, min_size=1, max_size=3))
+def test_random_configurations_equal_simulate_and_kpis(rows):
+    configs = pd.DataFrame(rows)
+    out = sweep(SITE, configs, progress=False, chunk_size=2)
+    for config, row in zip(out.index, rows):
+        eta = row["round_trip_efficiency"] ** 0.5
+        b = Battery(capacity_kwh=row["capacity_kwh"], power_charge_kw=row["power_kw"],
+                    power_discharge_kw=row["power_kw"], eta_charge=eta, eta_discharge=eta,
+                    soc_min=row["soc_min"])
+        r = SixPhaseRules(peak_threshold_kw=row["peak_threshold_kw"],
+                          closure_start_h=row["closure_start_h"])
+        single = kpis(simulate(SITE.assign(pv_kwh=SITE["pv_kwh"] * row["pv_scale"]), b, r))
+        np.testing.assert_allclose(out.loc[config, list(KPI_NAMES)].astype(float).to_numpy(),
+                                   single[list(KPI_NAMES)].to_numpy(), rtol=1e-10, atol=1e-9)
+        # capex follows the sizes (no converter is bought without a battery)
+        assert out.loc[config, "capex_bess_pen"] == pytest.approx(
+            (300 * row["capacity_kwh"] + (250 * row["power_kw"] if row["capacity_kwh"] > 0
+                                          else 0.0)) * 3.75)
+
+
+def test_progress_bar(capsys):
+    sweep(SITE, {"capacity_kwh": [100.0, 200.0]}, progress=True)
+    assert "sweep" in capsys.readouterr().err
 
 
 def test_economics_of_a_row(table):
@@ -185,6 +225,12 @@ def test_bad_site_table(no_work):
         sweep(bad, {"capacity_kwh": [100.0]}, progress=False)
 
 
+def test_package_name_is_callable_whichever_object_it_holds():
+    # importing the submodule first (above) must not shadow the function pvbess.sweep
+    out = pvbess.sweep(SITE, {"capacity_kwh": [100.0]}, progress=False)
+    assert len(out) == 1
+
+
 def test_expand_grid_product_and_types():
     out = expand_grid({"capacity_kwh": [1, 2, 3], "power_kw": np.array([10.0, 20.0]),
                        "export_limit_kw": [float("inf")]})
@@ -223,3 +269,57 @@ def test_optimal_strategy_row_equals_plan_replay():
     # the plan never pays more for energy than leaving the battery idle (PV only)
     idle = kpis(simulate(site, strategy="pv_only"))["energy_cost_pen"]
     assert (out["energy_cost_pen"] <= idle + 1e-6).all()
+
+
+# -- files and figures -------------------------------------------------------------------------
+def test_write_and_read_back(table, tmp_path):
+    table_path, summary_path = sweep_mod.write_sweep(table, tmp_path, run_id="t1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv.gz", "sweep_summary.json"]
+    again, summary = sweep_mod.read_sweep(tmp_path)
+    np.testing.assert_allclose(again["npv_vs_pv_pen"], table["npv_vs_pv_pen"], rtol=1e-12)
+    assert summary["n_designs"] == 16 and summary["run_id"] == "t1"
+    assert summary["n_pareto"] == int(table["pareto"].sum())
+    best = table["npv_vs_pv_pen"].idxmax()
+    assert summary["best_config"] == best
+    assert summary["best"]["capacity_kwh"] == table.loc[best, "capacity_kwh"]
+    assert summary["parameters"]["power_kw"] == [200.0, 400.0]
+    assert "{" in summary_path.read_text() and "NaN" not in summary_path.read_text()
+
+
+def test_heatmap_slice_holds_the_table_values(table):
+    from pvbess.sweep_plots import sweep_slice
+
+    where = {"pv_scale": 1.0, "peak_threshold_kw": 1900.0}
+    grid = sweep_slice(table, "co2_t", where=where)
+    assert grid.shape == (2, 2)
+    for power in (200.0, 400.0):
+        for cap in (500.0, 2000.0):
+            row = table[(table["capacity_kwh"] == cap) & (table["power_kw"] == power)
+                        & (table["pv_scale"] == 1.0) & (table["peak_threshold_kw"] == 1900.0)]
+            assert grid.loc[power, cap] == row["co2_t"].item()
+    # without fixing the others, the cell is the mean (or min/max) over them
+    mean = sweep_slice(table, "co2_t")
+    cell = table[(table["capacity_kwh"] == 500.0) & (table["power_kw"] == 200.0)]["co2_t"]
+    assert mean.loc[200.0, 500.0] == pytest.approx(cell.mean())
+    assert sweep_slice(table, "co2_t", agg="max").loc[200.0, 500.0] == cell.max()
+    with pytest.raises(pvbess.DataError, match="no design"):
+        sweep_slice(table, "co2_t", where={"pv_scale": 7.0})
+    with pytest.raises(pvbess.DataError, match="missing"):
+        sweep_slice(table, "not_a_column")
+
+
+def test_figures_and_explorer(table):
+    from matplotlib.figure import Figure
+
+    from pvbess.sweep_plots import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
+                                    sweep_explorer)
+
+    fig = plot_sweep_heatmaps(table, ["co2_t", "payback_vs_pv_years", "npv_vs_pv_pen"],
+                              where={"pv_scale": 1.0, "peak_threshold_kw": 1900.0})
+    assert isinstance(fig, Figure) and len([a for a in fig.axes if a.get_visible()]) == 6
+    assert isinstance(plot_sweep_heatmap(table, "co2_t"), Figure)
+    fig = plot_pareto(table)
+    line = fig.axes[0].lines[0]  # the front, from cheapest to cleanest
+    assert len(line.get_xdata()) == int(table["pareto"].sum())
+    widget = sweep_explorer(table, ["co2_t", "npv_vs_pv_pen"])
+    assert len(widget.children) == 4  # dropdown, pv_scale and threshold sliders, output

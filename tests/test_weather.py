@@ -9,9 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess.site import Site
-from pvbess.weather import (IQUITOS_MONTHLY_GHI_KWH_M2, WeatherModel, _cycle, _kt_from_normal,
-                            _kt_quantile_function, clearsky_mean, daily_clearsky_index,
-                            generate_weather, year_index)
+from pvbess.weather import (
+    IQUITOS_MONTHLY_GHI_KWH_M2,
+    WeatherModel,
+    _cycle,
+    _kt_from_normal,
+    _kt_quantile_function,
+    clearsky_mean,
+    daily_clearsky_index,
+    generate_weather,
+    year_index,
+)
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,38 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from ._common import scenario_label
-from .annual import (plot_daily_balance, plot_export_and_peak_shaving, plot_mall_peak_shaving,
-                     plot_pv_local_vs_export, plot_supply_shares, supply_shares)
-from .battery import (equivalent_full_cycles, plot_bess_operation, plot_bess_windows,
-                      plot_soc_heatmap, soc_matrix, window_shares)
-from .daily import (plot_day_balance, plot_first_week, plot_pv_representative_days,
-                    representative_pv_days)
+from .annual import (
+    plot_daily_balance,
+    plot_export_and_peak_shaving,
+    plot_mall_peak_shaving,
+    plot_pv_local_vs_export,
+    plot_supply_shares,
+    supply_shares,
+)
+from .battery import (
+    equivalent_full_cycles,
+    plot_bess_operation,
+    plot_bess_windows,
+    plot_soc_heatmap,
+    soc_matrix,
+    window_shares,
+)
+from .daily import (
+    plot_day_balance,
+    plot_first_week,
+    plot_pv_representative_days,
+    representative_pv_days,
+)
 from .emissions import co2_baselines, plot_co2
-from .flows import (energy_flows, energy_waterfall_steps, plot_energy_flows,
-                    plot_energy_waterfall, plot_pv_destinations, plot_pv_utilization,
-                    pv_destinations)
+from .flows import (
+    energy_flows,
+    energy_waterfall_steps,
+    plot_energy_flows,
+    plot_energy_waterfall,
+    plot_pv_destinations,
+    plot_pv_utilization,
+    pv_destinations,
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +78,32 @@ FIGURES: tuple[FigureSpec, ...] = tuple(
 )
 
 __all__ = [
-    "FIGURES", "FigureSpec", "scenario_label",
-    "plot_day_balance", "plot_export_and_peak_shaving", "plot_pv_local_vs_export",
-    "plot_mall_peak_shaving", "plot_first_week", "plot_bess_windows", "plot_energy_flows",
-    "plot_pv_representative_days", "plot_daily_balance", "plot_supply_shares",
-    "plot_energy_waterfall", "plot_soc_heatmap", "plot_bess_operation", "plot_pv_destinations",
-    "plot_co2", "plot_pv_utilization",
-    "energy_flows", "energy_waterfall_steps", "pv_destinations", "supply_shares",
-    "window_shares", "soc_matrix", "equivalent_full_cycles", "representative_pv_days",
+    "FIGURES",
+    "FigureSpec",
     "co2_baselines",
+    "energy_flows",
+    "energy_waterfall_steps",
+    "equivalent_full_cycles",
+    "plot_bess_operation",
+    "plot_bess_windows",
+    "plot_co2",
+    "plot_daily_balance",
+    "plot_day_balance",
+    "plot_energy_flows",
+    "plot_energy_waterfall",
+    "plot_export_and_peak_shaving",
+    "plot_first_week",
+    "plot_mall_peak_shaving",
+    "plot_pv_destinations",
+    "plot_pv_local_vs_export",
+    "plot_pv_representative_days",
+    "plot_pv_utilization",
+    "plot_soc_heatmap",
+    "plot_supply_shares",
+    "pv_destinations",
+    "representative_pv_days",
+    "scenario_label",
+    "soc_matrix",
+    "supply_shares",
+    "window_shares",
 ]

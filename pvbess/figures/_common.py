@@ -34,7 +34,8 @@ STRATEGY_LABELS: dict[str, str] = {
 }
 
 
-def check_balance_columns(balance: pd.DataFrame, columns: tuple[str, ...] = BALANCE_COLUMNS) -> None:
+def check_balance_columns(balance: pd.DataFrame,
+                          columns: tuple[str, ...] = BALANCE_COLUMNS) -> None:
     """Raise a DataError naming the first missing balance column."""
     if not isinstance(balance, pd.DataFrame):
         raise DataError(f"balance: expected a DataFrame, got {type(balance).__name__}")
@@ -159,7 +160,7 @@ def monthly(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def mall_draw_before_battery_kwh(balance: pd.DataFrame) -> pd.Series:
-    """Mall grid draw had the battery not discharged to the mall: grid_to_mall + bess_to_mall. [kWh]"""
+    """Mall grid draw had the battery not discharged to it: grid_to_mall + bess_to_mall. [kWh]"""
     return col(balance, "grid_to_mall_kwh") + col(balance, "bess_to_mall_kwh")
 
 

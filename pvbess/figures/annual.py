@@ -9,8 +9,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..palette import COLORS
-from ._common import (check_balance_columns, col, daily, dt_hours, kw, naive_local,
-                      peak_shaving_kwh, rules_of, title)
+from ._common import (
+    check_balance_columns,
+    col,
+    daily,
+    dt_hours,
+    kw,
+    naive_local,
+    peak_shaving_kwh,
+    rules_of,
+    title,
+)
 
 
 def _month_axis(ax) -> None:
@@ -143,7 +152,7 @@ def plot_mall_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None
 
 
 def plot_daily_balance(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
-    """Figure 9: daily totals over the year: PV, demand (EV + mall), grid import, export. [MWh/day]"""
+    """Figure 9: daily totals: PV, demand (EV + mall), grid import, export. [MWh/day]"""
     check_balance_columns(balance)
     d = daily(balance, {
         "pv": col(balance, "pv_kwh"),
@@ -189,7 +198,7 @@ def supply_shares(balance: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_supply_shares(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
-    """Figure 10: annual share of demand met by PV direct, battery and grid (EV, mall, total). [%]"""
+    """Figure 10: share of the demand met by PV direct, battery and grid (EV, mall, total). [%]"""
     table = supply_shares(balance)
     shares = table.attrs["shares"] * 100
     fig = Figure(figsize=(11, 4.5), layout="constrained")
@@ -202,7 +211,8 @@ def plot_supply_shares(balance: pd.DataFrame, *, scenario: str | None = None) ->
         for yi, l, s, e in zip(y, left, shares[source], table[source]):
             if s >= 4:
                 ax.text(l + s / 2, yi, f"{s:.1f} %\n{e / 1000:,.1f} MWh", ha="center",
-                        va="center", fontsize=8, color="white" if source != "PV direct" else "black")
+                        va="center", fontsize=8,
+                        color="white" if source != "PV direct" else "black")
         left += shares[source].to_numpy()
     ax.set_yticks(y, [f"{name}\n({table.loc[name].sum() / 1000:,.1f} MWh)" for name in table.index])
     ax.set_xlim(0, 100)

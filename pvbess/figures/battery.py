@@ -9,8 +9,17 @@ from matplotlib.figure import Figure
 
 from ..palette import COLORS
 from ..timeseries import local_hours
-from ._common import (battery_of, check_balance_columns, col, dt_hours, kw, monthly, naive_local,
-                      rules_of, title)
+from ._common import (
+    battery_of,
+    check_balance_columns,
+    col,
+    dt_hours,
+    kw,
+    monthly,
+    naive_local,
+    rules_of,
+    title,
+)
 
 
 def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +132,7 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
 
 
 def equivalent_full_cycles(balance: pd.DataFrame) -> pd.Series:
-    """Per step: energy taken out of storage over the usable window, bess_discharge/eta_d/usable. [-]"""
+    """Per step: energy taken out of storage per usable window, discharge/eta_d/usable. [-]"""
     bat = battery_of(balance)
     if bat.usable_kwh <= 0 or bat.capacity_kwh <= 0:
         return pd.Series(0.0, index=balance.index)

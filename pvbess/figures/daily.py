@@ -12,8 +12,20 @@ from matplotlib.patches import Patch
 
 from ..palette import COLORS, PHASE_COLORS, PHASE_NAMES
 from ..timeseries import local_hours
-from ._common import (battery_of, check_balance_columns, col, daily, day_slice, dt_hours, kw,
-                      naive_local, representative_day, rules_of, title)
+from ._common import (
+    battery_of,
+    check_balance_columns,
+    col,
+    daily,
+    day_slice,
+    dt_hours,
+    e_initial_kwh,
+    kw,
+    naive_local,
+    representative_day,
+    rules_of,
+    title,
+)
 
 
 def _phase_bands(ax, hours: np.ndarray, phases: np.ndarray, dt: float) -> list[int]:
@@ -113,11 +125,16 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
 
     soc_end = col(d, "soc_frac").to_numpy() * 100
     pos = balance.index.get_loc(d.index[0])
-    soc_start = (balance["soc_frac"].iloc[pos - 1] if pos > 0 else bat.soc_initial) * 100
+    if pos > 0:
+        soc_start = balance["soc_frac"].iloc[pos - 1] * 100
+    else:
+        soc_start = e_initial_kwh(balance) / bat.capacity_kwh * 100 if bat.capacity_kwh else 0.0
     ax2.plot(np.append(hours[0], hours + dt), np.append(soc_start, soc_end),
              color=COLORS["soc"], marker=".", label="SOC (end of step)")
     ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8, label="SOC limits")
     ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
+    if bat.capacity_kwh <= 0:
+        ax2.text(12, 50, "no battery", ha="center", va="center", fontsize=11, color="#868e96")
     ax2.set_ylim(0, 105)
     ax2.set_ylabel("SOC [%]")
     ax2.set_xlabel("local time [h]")
@@ -138,7 +155,7 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     """
     check_balance_columns(balance)
     dt = dt_hours(balance)
-    n = int(round(days * 24 / dt))
+    n = round(days * 24 / dt)
     w = balance.iloc[:n]
     t = naive_local(w.index)
     bat = battery_of(balance)

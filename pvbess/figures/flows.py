@@ -36,7 +36,7 @@ def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:
     when the balance conserves energy. Zero flows are left out. [kWh]
     """
     check_balance_columns(balance)
-    s = lambda name: float(col(balance, name).sum())  # noqa: E731
+    s = lambda name: float(col(balance, name).sum())
     d_e = stored_change_kwh(balance)
     links = [
         ("PV", "EV", s("pv_to_ev_kwh")), ("PV", "mall", s("pv_to_mall_kwh")),
@@ -143,7 +143,7 @@ def energy_waterfall_steps(balance: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     = battery out. Each chain's deltas add up to its totals when energy is conserved. [kWh]
     """
     check_balance_columns(balance)
-    s = lambda name: float(col(balance, name).sum())  # noqa: E731
+    s = lambda name: float(col(balance, name).sum())
     pv_direct = s("pv_to_ev_kwh") + s("pv_to_mall_kwh")
     bess_out = s("bess_to_ev_kwh") + s("bess_to_mall_kwh")
     main = pd.DataFrame([
@@ -178,8 +178,8 @@ def _draw_waterfall(ax, steps: pd.DataFrame, colours: dict[str, str]) -> None:
         else:
             bottom = level + min(v_mwh, 0.0)
             ax.bar(i, abs(v_mwh), bottom=bottom, color=colours.get(step, "#adb5bd"))
-            ax.text(i, level + max(v_mwh, 0.0), f"{round(v_mwh, 1) + 0.0:+,.1f}", ha="center", va="bottom",
-                    fontsize=8)
+            ax.text(i, level + max(v_mwh, 0.0), f"{round(v_mwh, 1) + 0.0:+,.1f}", ha="center",
+                    va="bottom", fontsize=8)
             ax.plot([i - 0.6, i - 0.4], [level, level], color="black", lw=0.6)
             level += v_mwh
     ax.set_xticks(range(len(steps)), steps["step"], rotation=20, ha="right", fontsize=8)
@@ -278,5 +278,12 @@ def plot_pv_utilization(balance: pd.DataFrame, *, scenario: str | None = None) -
     return fig
 
 
-__all__ = ["energy_flows", "energy_waterfall_steps", "pv_destinations", "plot_energy_flows",
-           "plot_energy_waterfall", "plot_pv_destinations", "plot_pv_utilization"]
+__all__ = [
+    "energy_flows",
+    "energy_waterfall_steps",
+    "plot_energy_flows",
+    "plot_energy_waterfall",
+    "plot_pv_destinations",
+    "plot_pv_utilization",
+    "pv_destinations",
+]

@@ -44,8 +44,11 @@ class Controller(Protocol):
 def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, dt_h: float,
              e_min: float, e_max: float, eta_c: float, eta_d: float, p_charge_kw: float,
              p_discharge_kw: float, allow_grid_charge: bool, allow_battery_export: bool,
-             import_limit_kw: float, export_limit_kw: float) -> tuple:
+             import_limit_kw: float, export_limit_kw: float, sell_price: float) -> tuple:
     """One period of the plant: clamp the setpoint to what is physically allowed, then meter.
+
+    PV beyond the export limit is curtailed; so is exported PV when the sell price is negative
+    (as the optimizer's plans assume).
 
     Returns (charged, discharged, grid_import, grid_export, curtailed, e_end) [kWh].
     """
@@ -68,6 +71,9 @@ def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, 
     grid_import = max(net, 0.0)
     surplus = max(-net, 0.0)
     grid_export = min(surplus, export_limit_kw * dt_h)
+    if sell_price < 0.0:  # paying to export: curtail the PV part of the export
+        pv_left = pv_kwh - (surplus - grid_export)
+        grid_export -= min(grid_export, max(pv_left, 0.0))
     curtailed = surplus - grid_export
     return c, d, grid_import, grid_export, curtailed, e_end
 
@@ -91,7 +97,7 @@ class SimulatedController:
         If False, discharging is limited to the actual net load of the period.
     import_limit_kw, export_limit_kw : float
         Grid limits; charging is reduced to respect the import limit, PV beyond the export
-        limit is curtailed. [kW]
+        limit is curtailed (and exported PV wherever the sell price is negative). [kW]
     initial_kwh : float, optional
         Stored energy at ``start`` (default ``battery.e_initial_kwh``). [kWh]
     start : timestamp, optional
@@ -184,7 +190,7 @@ class SimulatedController:
             e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
             self.allow_grid_charge, self.allow_battery_export, self.import_limit_kw,
-            self.export_limit_kw)
+            self.export_limit_kw, self._sell[k])
         ts = self.index[k]
         midnight = ts.normalize()
         period = int(round((ts - midnight) / pd.Timedelta(hours=self.dt_h)))

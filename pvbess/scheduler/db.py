@@ -86,7 +86,8 @@ CREATE TABLE meta (
 def _append_only_triggers(table: str) -> str:
     return "".join(
         f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, 'pvbess: table {table} is append-only ({verb} refused)'); END;\n"
+        f"BEGIN SELECT RAISE(ABORT, 'pvbess: table {table} is append-only ({verb} refused)');"
+        " END;\n"
         for verb in ("UPDATE", "DELETE")
     )
 
@@ -192,7 +193,8 @@ class Database:
         try:
             check = self.conn.execute("PRAGMA quick_check").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"{self.path}: corrupted scheduler database (SQLite: {exc})") from exc
+            raise DatabaseError(
+                f"{self.path}: corrupted scheduler database (SQLite: {exc})") from exc
         if check != [("ok",)]:
             detail = "; ".join(str(row[0]) for row in check[:3])
             raise DatabaseError(f"{self.path}: corrupted scheduler database ({detail})")
@@ -227,7 +229,7 @@ class Database:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -236,7 +238,7 @@ class Database:
     def __del__(self) -> None:  # a forgotten Database must not keep the lock
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass
 
     def __repr__(self) -> str:
@@ -262,7 +264,7 @@ class Database:
         return True
 
 
-def open_database(db: "Database | str | os.PathLike[str]", *, read_only: bool = False) -> Database:
+def open_database(db: Database | str | os.PathLike[str], *, read_only: bool = False) -> Database:
     """A :class:`Database` from a path, ``":memory:"`` or an already open one (returned as is)."""
     if isinstance(db, Database):
         if db.conn is None:

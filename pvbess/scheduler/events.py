@@ -124,7 +124,7 @@ class HourlyEvent:
         for name in EVENT_VALUES:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
+                raise TypeError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
             value = float(value)
             if not math.isfinite(value):
                 raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be finite")
@@ -161,7 +161,7 @@ class HourlyEvent:
         return {"timestamp": self.timestamp, "day": self.day, "period": self.period,
                 **{name: getattr(self, name) for name in EVENT_VALUES}}
 
-    def replace(self, **changes: Any) -> "HourlyEvent":
+    def replace(self, **changes: Any) -> HourlyEvent:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 

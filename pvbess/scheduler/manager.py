@@ -30,7 +30,7 @@ from .controller import Controller, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
 from .forecasts import ForecastProvider
-from .schedules import ScheduleStore, StoredSchedule
+from .schedules import ScheduleStore
 
 #: Columns of a plan table (energies per period [kWh], prices [currency/kWh], costs
 #: [currency]; names as in :data:`pvbess.schedule_result.PERIOD_COLUMNS`) plus ``action``.
@@ -39,6 +39,8 @@ PLAN_COLUMNS: tuple[str, ...] = (
     "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "import_kwh", "export_kwh",
     "curtailed_kwh", "wear_cost", "optimized_cost",
 )
+
+_PLAN_ROW = {name: i for i, name in enumerate(PLAN_COLUMNS)}
 
 #: Minutes before midnight at which tomorrow's schedule is made (the design's 23:55).
 TOMORROW_LEAD = pd.Timedelta(minutes=5)
@@ -84,8 +86,12 @@ class Plan:
 
     Attributes
     ----------
-    table : pandas.DataFrame
-        One row per planned period on its tz-aware start: :data:`PLAN_COLUMNS` and ``action``.
+    index : pandas.DatetimeIndex
+        The planned periods (tz-aware starts).
+    values : numpy.ndarray
+        Shape ``(len(PLAN_COLUMNS), len(index))``: the columns of :data:`PLAN_COLUMNS`.
+    actions : tuple of str
+        What the battery does per period (``grid_charging``, ``solar_storage``, ...).
     objective : float
         The optimizer's objective (cost minus terminal value). [currency]
     method : str
@@ -96,19 +102,41 @@ class Plan:
         The optimizer's totals.
     """
 
-    table: pd.DataFrame
+    index: pd.DatetimeIndex
+    values: np.ndarray
+    actions: tuple[str, ...]
     objective: float
     method: str
     solve_time_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        shape = (len(PLAN_COLUMNS), len(self.index))
+        if self.values.shape != shape or len(self.actions) != shape[1]:
+            raise ValueError(f"Plan: values of shape {self.values.shape} and "
+                             f"{len(self.actions)} actions, expected {shape}")
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of :data:`PLAN_COLUMNS` as an array (read-only view)."""
+        view = self.values[_PLAN_ROW[name]]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per planned period: :data:`PLAN_COLUMNS` and ``action``."""
+        table = pd.DataFrame(self.values.T.copy(), index=self.index, columns=list(PLAN_COLUMNS))
+        table["action"] = list(self.actions)
+        return table
+
     @property
     def setpoints(self) -> pd.Series:
         """AC setpoint per period, + charge / - discharge. [kWh]"""
-        return self.table["battery_setpoint_kwh"]
+        return pd.Series(self.column("battery_setpoint_kwh"), index=self.index,
+                         name="battery_setpoint_kwh")
 
     def tou_intervals(self) -> pd.DataFrame:
-        """The plan as time-of-use windows (see :func:`~pvbess.scheduler.controller.tou_intervals`)."""
+        """The plan as time-of-use windows (:func:`pvbess.scheduler.controller.tou_intervals`)."""
         return tou_intervals(self.setpoints)
 
 
@@ -153,10 +181,12 @@ class OptimizationEngine:
                                 inputs.pv_kwh, self.battery, dt_h=dt_h,
                                 initial_kwh=float(inputs.initial_kwh), **self.options)
         periods = result.periods
-        table = pd.DataFrame(periods[list(PLAN_COLUMNS)].to_numpy(dtype=np.float64),
-                             index=inputs.index, columns=list(PLAN_COLUMNS))
-        table["action"] = periods["action"].to_numpy()
-        return Plan(table=table, objective=float(result.objective), method=str(result.method),
+        values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
+        for i, name in enumerate(PLAN_COLUMNS):
+            values[i] = periods[name].to_numpy(dtype=np.float64)
+        return Plan(index=inputs.index, values=values,
+                    actions=tuple(str(a) for a in periods["action"].to_numpy()),
+                    objective=float(result.objective), method=str(result.method),
                     solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
 
     def __repr__(self) -> str:
@@ -223,10 +253,11 @@ class SimpleBatterySystemManager:
                                    buy_price=fc["buy_price"], sell_price=fc["sell_price"],
                                    initial_kwh=float(self.controller.read_energy_kwh()))
         plan = self.engine.optimize(inputs)
-        self.schedules.store_schedule(StoredSchedule(
-            created_at=created_at, day=day, start_period=start, scenario=scenario,
-            plan=plan.table, objective=plan.objective, method=plan.method, dt_h=self.dt_h,
-            day_periods=len(index), summary=plan.summary))
+        self.schedules.store_plan(
+            plan.values, PLAN_COLUMNS, plan.actions, created_at=created_at, day=day,
+            start_period=start, scenario=scenario, objective=plan.objective,
+            method=plan.method, dt_h=self.dt_h, day_periods=len(index), summary=plan.summary,
+            index=rows)
         self.controller.apply(plan.setpoints)
         self.current_plan = plan
         return plan

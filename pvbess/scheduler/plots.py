@@ -32,9 +32,12 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
         if first_predicted is not None:
             axis.axvspan(first_predicted, hours[-1] + width, color="0.92", zorder=0,
                          label="predicted" if axis is ax else None)
-    ax.step(hours, p["load_kwh"], where="post", label="load", color="tab:red")
-    ax.step(hours, p["pv_kwh"], where="post", label="PV", color="tab:orange")
-    ax.step(hours, p["import_kwh"], where="post", label="grid import", color="tab:gray")
+    edges = np.concatenate([hours, [hours[-1] + width]])
+    for name, label, color in (("load_kwh", "load", "tab:red"), ("pv_kwh", "PV", "tab:orange"),
+                               ("import_kwh", "grid import", "tab:gray")):
+        values = p[name].to_numpy()
+        ax.step(edges, np.concatenate([values, values[-1:]]), where="post", label=label,
+                color=color)
     net = p["charge_kwh"] - p["discharge_kwh"]
     ax.bar(hours + width / 2, net, width=0.8 * width, color=np.where(net >= 0, "tab:green",
                                                                       "tab:blue"),
@@ -45,7 +48,7 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
                  f"{len(p) - view.actual_periods} predicted periods; day savings "
                  f"{view.total_savings:,.0f} vs grid only")
     soe = np.concatenate([p["soe_start_kwh"].to_numpy(), p["soe_end_kwh"].to_numpy()[-1:]])
-    x = np.concatenate([hours, [hours[-1] + width]])
+    x = edges
     scale = 100.0 / capacity_kwh if capacity_kwh else 1.0
     ax2.plot(x, soe * scale, color="tab:purple", marker=".", label="stored energy")
     ax2.set_ylabel("SOC [%]" if capacity_kwh else "stored energy [kWh]")

@@ -91,6 +91,12 @@ class StoredSchedule:
         return self.day_periods
 
 
+def _pack(values: np.ndarray, names: Any, actions: Any) -> tuple[str, bytes, str]:
+    """(column names, float64 values of shape (columns, periods) as bytes, action labels)."""
+    return (json.dumps(list(names)), np.ascontiguousarray(values, dtype="<f8").tobytes(),
+            json.dumps([str(a) for a in actions]))
+
+
 def _encode(plan: pd.DataFrame) -> tuple[str, bytes, str]:
     """(float column names, their float64 values as bytes, action labels) of a plan table."""
     floats = [c for c, t in plan.dtypes.items() if t.kind in "fiub"]
@@ -133,6 +139,9 @@ def _schedule_from_row(row: tuple) -> StoredSchedule:
         summary=json.loads(summary), id=int(sid))
 
 
+_EMPTY = pd.DataFrame()
+
+
 class ScheduleStore:
     """Append-only store of every optimization result (SQLite, same file as the history).
 
@@ -152,21 +161,60 @@ class ScheduleStore:
         if not isinstance(schedule, StoredSchedule):
             raise TypeError(f"expected a StoredSchedule, got {type(schedule).__name__}")
         self.db.check_writable()
+        columns, data, labels = _encode(schedule.plan)
+        return self._insert(schedule.created_at, str(schedule.plan.index.tz), schedule,
+                            columns, data, labels)
+
+    def store_plan(self, values: np.ndarray, columns: Any, actions: Any, *, index: Any,
+                   created_at: Any, day: str, start_period: int, scenario: str,
+                   objective: float, method: str = "dp", dt_h: float = 1.0,
+                   day_periods: int = 24, summary: dict[str, Any] | None = None) -> int:
+        """Append a schedule given as arrays (the manager's fast path; same checks and row as
+        :meth:`store_schedule`).
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Shape ``(len(columns), periods)``: the plan's float columns.
+        columns : sequence of str
+            Their names.
+        actions : sequence of str
+            The action label of each period.
+        index : pandas.DatetimeIndex
+            The planned periods: ``start_period`` .. end of ``day``.
+        created_at, day, start_period, scenario, objective, method, dt_h, day_periods, summary
+            As :class:`StoredSchedule`.
+        """
+        self.db.check_writable()
+        columns = list(columns)
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(columns), len(index)) or len(actions) != len(index):
+            raise ValueError(f"schedule for {day}: values {values.shape}, {len(actions)} actions "
+                             f"and {len(index)} periods do not match {len(columns)} columns")
+        head = StoredSchedule(created_at=created_at, day=day, start_period=start_period,
+                              scenario=scenario, plan=_EMPTY.reindex(index), objective=objective,
+                              method=method, dt_h=dt_h, day_periods=day_periods,
+                              summary=summary or {})
+        return self._insert(head.created_at, str(index.tz), head, *_pack(values, columns,
+                                                                        actions))
+
+    def _insert(self, created_at: pd.Timestamp, tz: str, schedule: StoredSchedule,
+                columns: str, data: bytes, labels: str) -> int:
         if not math.isfinite(schedule.objective):
             raise ValueError(f"schedule for {schedule.day}: objective {schedule.objective!r} "
                              "is not finite")
-        expected = day_index(schedule.day, schedule.dt_h, str(schedule.plan.index.tz))
-        if len(expected) != schedule.day_periods or not schedule.plan.index.equals(
-                expected[schedule.start_period:]):
+        index = schedule.plan.index
+        expected = day_index(schedule.day, schedule.dt_h, tz)
+        if len(expected) != schedule.day_periods or \
+                not index.equals(expected[schedule.start_period:]):
             raise ValueError(f"schedule for {schedule.day}: the plan's index is not periods "
                              f"{schedule.start_period}..{schedule.day_periods - 1} of that day "
                              f"at {schedule.dt_h} h")
-        columns, data, labels = _encode(schedule.plan)
         cur = self.db.conn.execute(_INSERT, (
-            int(schedule.created_at.value), str(schedule.plan.index.tz), schedule.day,
-            int(schedule.start_period), int(schedule.day_periods), float(schedule.dt_h),
-            schedule.scenario, str(schedule.method), float(schedule.objective), columns, data,
-            labels, json.dumps(_jsonable(schedule.summary))))
+            int(created_at.value), tz, schedule.day, int(schedule.start_period),
+            int(schedule.day_periods), float(schedule.dt_h), schedule.scenario,
+            str(schedule.method), float(schedule.objective), columns, data, labels,
+            json.dumps(_jsonable(schedule.summary))))
         return int(cur.lastrowid)
 
     def get_latest_schedule(self, day: dt.date | str | None = None) -> StoredSchedule | None:

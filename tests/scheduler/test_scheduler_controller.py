@@ -9,20 +9,20 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sched_synthetic import make_site, small_battery
 
 from pvbess import Battery, SimulatedController, tou_intervals
-from pvbess.scheduler.controller import Controller, program_from_intervals
 from pvbess.schedule_result import evaluate_plan
+from pvbess.scheduler.controller import Controller, program_from_intervals
 from pvbess.scheduler.replay import site_actuals
-from sched_synthetic import make_site, small_battery
 
 TZ = "America/Lima"
 
 
-def one_period(load, pv, setpoint, e0, battery, **options):
+def one_period(load, pv, setpoint, e0, battery, sell=0.1, **options):
     idx = pd.date_range("2024-03-01 10:00", periods=2, freq="h", tz=TZ)
     actual = pd.DataFrame({"load_kwh": [load, 0.0], "pv_kwh": [pv, 0.0],
-                           "buy_price": [0.3, 0.3], "sell_price": [0.1, 0.1]}, index=idx)
+                           "buy_price": [0.3, 0.3], "sell_price": [sell, 0.1]}, index=idx)
     ctl = SimulatedController(actual, battery, initial_kwh=e0, **options)
     ctl.apply(pd.Series([setpoint], index=idx[:1]))
     return ctl.run_period(), ctl
@@ -47,6 +47,10 @@ def test_hand_cases():
     assert e.battery_charged_kwh == 5.0 and e.grid_import_kwh == 0.0
     e, _ = one_period(10.0, 50.0, 0.0, 50.0, b, export_limit_kw=25.0)
     assert e.grid_export_kwh == 25.0 and e.curtailed_kwh == 15.0
+    e, _ = one_period(10.0, 50.0, 0.0, 50.0, b, sell=-0.05)  # negative price: curtail
+    assert e.grid_export_kwh == 0.0 and e.curtailed_kwh == 40.0
+    e, _ = one_period(10.0, 5.0, -30.0, 50.0, b, sell=-0.05)  # battery export is not PV
+    assert e.grid_export_kwh == pytest.approx(20.0) and e.curtailed_kwh == pytest.approx(5.0)
     e, _ = one_period(10.0, 0.0, -50.0, 12.0, b)  # nothing left above soc_min
     assert e.battery_discharged_kwh == pytest.approx(2.0 * 0.8) and e.soe_end_kwh == 10.0
 
@@ -54,11 +58,11 @@ def test_hand_cases():
 @settings(max_examples=200, deadline=None)
 @given(load=st.floats(0, 500), pv=st.floats(0, 500), setpoint=st.floats(-400, 400),
        soc=st.floats(0.2, 1.0), grid_charge=st.booleans(), export=st.booleans(),
-       xlim=st.sampled_from([math.inf, 0.0, 50.0]))
+       xlim=st.sampled_from([math.inf, 0.0, 50.0]), sell=st.sampled_from([0.1, -0.1]))
 def test_energy_closes_and_stays_in_the_window(load, pv, setpoint, soc, grid_charge, export,
-                                               xlim):
+                                               xlim, sell):
     b = Battery(capacity_kwh=1000, power_charge_kw=200, power_discharge_kw=150)
-    e, _ = one_period(load, pv, setpoint, soc * 1000, b, allow_grid_charge=grid_charge,
+    e, _ = one_period(load, pv, setpoint, soc * 1000, b, sell=sell, allow_grid_charge=grid_charge,
                       allow_battery_export=export, export_limit_kw=xlim)
     lhs = e.load_kwh + e.battery_charged_kwh + e.grid_export_kwh + e.curtailed_kwh
     rhs = e.pv_kwh + e.battery_discharged_kwh + e.grid_import_kwh

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sched_synthetic import STEP_KWH, make_site, small_battery
 
 from pvbess import replay
 from pvbess.config import PROJECT_ROOT
-from sched_synthetic import STEP_KWH, make_site, small_battery
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -47,16 +47,16 @@ CHILD = textwrap.dedent("""
             time.sleep(0.002)  # give the parent time to kill us anywhere in the loop
 
     if mode == "before_schedule":  # killed between recording a period and storing its plan
-        store = ScheduleStore.store_schedule
+        insert = ScheduleStore._insert
         calls = [0]
 
-        def dying_store(self, schedule):
+        def dying_insert(self, *args):
             calls[0] += 1
             if calls[0] == n:
                 kill()
-            return store(self, schedule)
+            return insert(self, *args)
 
-        ScheduleStore.store_schedule = dying_store
+        ScheduleStore._insert = dying_insert
     replay(make_site(days={days}, seed=5), battery=small_battery(), db=db, on_period=on_period,
            forecast="noisy", forecast_options={{"seed": 11}}, compare=False,
            energy_step_kwh=STEP_KWH)
@@ -105,6 +105,8 @@ def test_killed_replay_resumes_to_the_same_result(tmp_path, site, uninterrupted,
     assert 0 < recorded < len(site)
     if mode == "after_period":
         assert recorded == n
+    if mode == "before_schedule":  # 1 tomorrow + (n - 2) hourly plans stored, n - 1 periods
+        assert recorded == n - 1
     resumed = replay(site, battery=small_battery(), db=db, **OPTIONS)
     assert resumed.complete and resumed.info["resumed_at"] == site.index[recorded]
     assert resumed.info["scenarios"]["restart"] == 1

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sched_synthetic import make_site
 
 from pvbess import MeanProfileForecast, NoisyForecast, PerfectForecast, PersistenceForecast
 from pvbess.scheduler.forecasts import make_forecast
 from pvbess.scheduler.replay import site_actuals
 from pvbess.timeseries import DataError
-from sched_synthetic import make_site
 
 SITE = make_site(days=10, seed=3)
 ACTUAL = site_actuals(SITE)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sched_synthetic import STEP_KWH, make_site, small_battery
 
-from pvbess import (DailyViewBuilder, OptimizationEngine, PerfectForecast,
-                    PersistenceForecast, SimpleBatterySystemManager, SimulatedController)
+from pvbess import (
+    DailyViewBuilder,
+    OptimizationEngine,
+    PerfectForecast,
+    PersistenceForecast,
+    SimpleBatterySystemManager,
+    SimulatedController,
+)
 from pvbess.exact import exact_schedule
+from pvbess.scheduler.db import DatabaseLockedError
 from pvbess.scheduler.manager import OptimizationInput
 from pvbess.scheduler.replay import site_actuals
-from sched_synthetic import STEP_KWH, make_site, small_battery
 
 TZ = "America/Lima"
 
@@ -42,6 +49,7 @@ def test_tomorrow_hourly_and_end_of_day():
     assert stored.scenario == "tomorrow" and stored.start_period == 0 and len(plan.table) == 24
     assert stored.created_at == pd.Timestamp("2024-02-29 23:55", tz=TZ)
     assert plan.table.index.equals(actual.index[:24])
+    pd.testing.assert_frame_equal(stored.plan, plan.table, check_exact=True, check_freq=False)
     assert plan.table["soe_start_kwh"].iloc[0] == ctl.read_energy_kwh()  # real state, not min
     np.testing.assert_array_equal([ctl.programmed(t) for t in actual.index[:24]],
                                   plan.setpoints.to_numpy())
@@ -188,3 +196,16 @@ def test_daily_view_marks_missing_and_uses_older_plans_for_gaps():
     tomorrow = mgr.schedules.get_all_schedules(view.day)
     plan_for_3 = [s for s in tomorrow if s.start_period <= 3][-1]
     assert view.periods["load_kwh"].iloc[3] == plan_for_3.plan.loc[actual.index[3], "load_kwh"]
+
+
+def test_two_managers_cannot_write_one_database(tmp_path):
+    db = tmp_path / "m.sqlite"
+    actual, ctl, first = setup(days=1, db=db)
+    engine = OptimizationEngine(small_battery(), energy_step_kwh=STEP_KWH)
+    with pytest.raises(DatabaseLockedError, match="another manager"):
+        SimpleBatterySystemManager(engine, ctl, first.forecast, db)
+    first.create_tomorrows_schedule(actual.index[0].date())
+    first.db.close()
+    second = SimpleBatterySystemManager(engine, ctl, first.forecast, db)  # after release
+    assert len(second.schedules) == 1
+    second.db.close()

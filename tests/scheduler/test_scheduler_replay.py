@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sched_synthetic import STEP_KWH, make_site, small_battery
 
 from pvbess import replay
 from pvbess.scheduler.replay import EXACT, NO_BATTERY, PERFECT_DP, REPLAY, RULES
 from pvbess.timeseries import DataError
-from sched_synthetic import STEP_KWH, make_site, small_battery
 
 SITE = make_site(days=4, seed=21)
 KW = dict(battery=small_battery(), energy_step_kwh=STEP_KWH)

@@ -13,10 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.config import PROJECT_ROOT
 from pvbess import HistoricalDataStore, HourlyEvent, ScheduleStore, StoredSchedule
-from pvbess.scheduler.db import (APPLICATION_ID, Database, DatabaseError, DatabaseLockedError,
-                                 ReadOnlyError)
+from pvbess.config import PROJECT_ROOT
+from pvbess.scheduler.db import (
+    APPLICATION_ID,
+    Database,
+    DatabaseError,
+    DatabaseLockedError,
+    ReadOnlyError,
+)
 from pvbess.scheduler.events import EventConflictError, day_index
 
 TZ = "America/Lima"
