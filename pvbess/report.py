@@ -375,6 +375,11 @@ def load_params(path: str | Path, notebook: str | Path | None = None) -> dict[st
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ReportError(f"{path}: unknown parameter(s) {unknown}; known: {sorted(known)}")
+    import datetime
+
+    for key, value in data.items():  # YAML reads 2025-03-13 as a date; notebooks take strings
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            data[key] = value.isoformat()
     data.setdefault("run_id", path.stem)
     run_id = str(data["run_id"])
     if not _RUN_ID.match(run_id):

@@ -105,6 +105,8 @@ def test_load_params(tmp_path):
     good = tmp_path / "my-design.yaml"
     good.write_text("capacity_kwh: 1000.0\n")
     assert report.load_params(good) == {"capacity_kwh": 1000.0, "run_id": "my-design"}
+    good.write_text("day: 2025-03-13\n")  # YAML date -> the string the notebooks take
+    assert report.load_params(good)["day"] == "2025-03-13"
     bad = tmp_path / "bad.yaml"
     bad.write_text("capacity_kwh: 1000.0\ncapacity_kWh: 5\n")
     with pytest.raises(report.ReportError, match=r"unknown parameter\(s\) \['capacity_kWh'\]"):
