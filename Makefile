@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make test: the full suite, notebooks included (nbval). Exit code 5 (no tests) fails too.
+## make test: the full suite, then every notebook under nbval. Exit code 5 (no tests) fails too.
+## (nbval runs separately: --dist loadscope keeps each notebook's cells on one worker.)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup tests
+	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax notebooks
 
 ## make report: render every params/*.yaml into reports/<run-id>/ (PARAMS=... for a subset)
 report: $(STAMP)

@@ -28,7 +28,7 @@ from pvbess import dispatch
 from pvbess.balance import simulate
 from pvbess.batch import _batch, config_params, simulate_many
 from pvbess.battery import Battery
-from pvbess.kpis import _calendar, kpis
+from pvbess.indicators import _calendar, kpis
 from pvbess.rules import SixPhaseRules
 from pvbess.tariff import Tariff
 from pvbess.timeseries import local_hours

@@ -21,7 +21,7 @@ import numpy as np
 # submodule imports: run as a script, pvbess may resolve through the editable install's finder
 # as a namespace package, without its lazy top-level names
 from pvbess.dataset import load_iquitos
-from pvbess.sweep import sweep
+from pvbess.sizing import sweep
 
 
 def grid_of(n: int) -> dict[str, list[float]]:

@@ -2,7 +2,7 @@
 
 :func:`simulate_many` is the engine of the sizing sweeps: every configuration runs the same
 strategy kernel as :func:`pvbess.simulate` and reduces its year to the annual KPIs inside the
-kernel (the accumulator of :mod:`pvbess.kpis`), so no per-step table is stored and memory stays
+kernel (the accumulator of :mod:`pvbess.indicators`), so no per-step table is stored and memory stays
 flat however many configurations run. Row ``k`` of the result equals
 ``kpis(simulate(site, battery_k, rules_k, strategy))``.
 """
@@ -19,7 +19,7 @@ from numba import njit, prange
 from . import dispatch as _d
 from .balance import STRATEGIES, _site_arrays
 from .battery import Battery
-from .kpis import (
+from .indicators import (
     CLOSURE_TOL_KWH,
     F_ABOVE_AFTER,
     F_CL_DAYS,
@@ -46,7 +46,7 @@ def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_mont
 
     Each configuration runs :func:`pvbess.dispatch._step` (the same kernel as
     :func:`pvbess.simulate`) and adds every step to its sums with the same arithmetic, in the same
-    order, as :func:`pvbess.kpis._acc_step` and :func:`pvbess.kpis._closure_step`, so row ``k``
+    order, as :func:`pvbess.indicators._acc_step` and :func:`pvbess.indicators._closure_step`, so row ``k``
     equals ``kpis(simulate(...))`` bit for bit. The sums live in local variables (registers),
     and the loop body sits directly in the ``prange`` loop: both measured about 2x faster than
     calling a per-configuration function.
@@ -256,7 +256,7 @@ def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery
     Returns
     -------
     DataFrame
-        Index = ``configs.index``; columns = the annual KPIs (:data:`pvbess.kpis.KPI_NAMES`),
+        Index = ``configs.index``; columns = the annual KPIs (:data:`pvbess.indicators.KPI_NAMES`),
         equal to ``kpis(simulate(...))`` of each configuration.
 
     Examples

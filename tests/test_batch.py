@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess import Battery, SixPhaseRules, Tariff, kpis, simulate, simulate_many
-from pvbess.kpis import KPI_NAMES
+from pvbess.indicators import KPI_NAMES
 from pvbess.timeseries import local_hours
 
 TZ = "America/Lima"

@@ -23,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import sys
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -226,7 +224,7 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
                   options: Mapping[str, Any]) -> pd.DataFrame:
     """KPIs of the optimal dispatch: a DP plan per design, replayed by ``simulate``."""
     from .balance import simulate
-    from .kpis import kpis
+    from .indicators import kpis
     from .optimize import optimize_schedule
 
     allow_grid = bool(options.get("allow_grid_charge", False))
@@ -586,20 +584,3 @@ def read_sweep(directory) -> tuple[pd.DataFrame, dict]:
         raise ValueError(f"{directory / SWEEP_SUMMARY_NAME}: schema {summary.get('schema')!r}, "
                          f"expected {SWEEP_SUMMARY_SCHEMA!r}")
     return table, summary
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`sweep`.
-
-    ``pvbess.sweep`` names both this submodule and the function. Python's import system sets
-    the package attribute to the submodule whenever the submodule is imported first (e.g. by
-    ``from pvbess.sweep import best_designs``), which would shadow the lazily exported
-    function; making the module callable keeps ``pvbess.sweep(site, grid, ...)`` working
-    whichever object the attribute holds.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

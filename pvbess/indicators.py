@@ -36,8 +36,6 @@ Definitions (sums over the period; ``load = ev + mall``):
 
 from __future__ import annotations
 
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -357,19 +355,3 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
                        dem_hp.sum(keepdims=True), dem_hfp.sum(keepdims=True),
                        battery.eta_discharge, battery.usable_kwh, dt, co2_kg_per_kwh, tariff)
     return pd.Series({name: float(v[0]) for name, v in values.items()}, name="annual")
-
-
-class _KpisModule(types.ModuleType):
-    """This module, callable as :func:`kpis`.
-
-    The package exports the function ``pvbess.kpis`` from the submodule of the same name. Python
-    binds ``pvbess.kpis`` to the submodule whenever the submodule is imported first (e.g. by
-    :mod:`pvbess.batch`), so the module itself forwards calls to the function: ``pvbess.kpis(b)``
-    works either way.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return kpis(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _KpisModule

@@ -14,14 +14,14 @@ import pvbess
 from pvbess.balance import simulate
 from pvbess.battery import Battery
 from pvbess.economics import Economics, appraise
-from pvbess.kpis import KPI_NAMES, kpis
+from pvbess.indicators import KPI_NAMES, kpis
 from pvbess.pareto import pareto_front
 from pvbess.rules import SixPhaseRules
-from pvbess.sweep import best_designs, expand_grid, sweep
+from pvbess.sizing import best_designs, expand_grid, sweep
 from pvbess.tariff import Tariff
 
 # the submodule itself (``pvbess.sweep`` is also the name of the function)
-sweep_mod = importlib.import_module("pvbess.sweep")
+sizing = importlib.import_module("pvbess.sizing")
 
 
 def _site(days: int = 10, seed: int = 1) -> pd.DataFrame:
@@ -171,8 +171,8 @@ def no_work(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("work started before validation finished")
 
-    monkeypatch.setattr(sweep_mod, "_run_chunk", fail)
-    monkeypatch.setattr(sweep_mod, "_baseline_bills", fail)
+    monkeypatch.setattr(sizing, "_run_chunk", fail)
+    monkeypatch.setattr(sizing, "_baseline_bills", fail)
 
 
 @pytest.mark.parametrize("grid, match", [
@@ -225,12 +225,6 @@ def test_bad_site_table(no_work):
         sweep(bad, {"capacity_kwh": [100.0]}, progress=False)
 
 
-def test_package_name_is_callable_whichever_object_it_holds():
-    # importing the submodule first (above) must not shadow the function pvbess.sweep
-    out = pvbess.sweep(SITE, {"capacity_kwh": [100.0]}, progress=False)
-    assert len(out) == 1
-
-
 def test_expand_grid_product_and_types():
     out = expand_grid({"capacity_kwh": [1, 2, 3], "power_kw": np.array([10.0, 20.0]),
                        "export_limit_kw": [float("inf")]})
@@ -273,9 +267,9 @@ def test_optimal_strategy_row_equals_plan_replay():
 
 # -- files and figures -------------------------------------------------------------------------
 def test_write_and_read_back(table, tmp_path):
-    table_path, summary_path = sweep_mod.write_sweep(table, tmp_path, run_id="t1")
+    table_path, summary_path = sizing.write_sweep(table, tmp_path, run_id="t1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv.gz", "sweep_summary.json"]
-    again, summary = sweep_mod.read_sweep(tmp_path)
+    again, summary = sizing.read_sweep(tmp_path)
     np.testing.assert_allclose(again["npv_vs_pv_pen"], table["npv_vs_pv_pen"], rtol=1e-12)
     assert summary["n_designs"] == 16 and summary["run_id"] == "t1"
     assert summary["n_pareto"] == int(table["pareto"].sum())
@@ -287,7 +281,7 @@ def test_write_and_read_back(table, tmp_path):
 
 
 def test_heatmap_slice_holds_the_table_values(table):
-    from pvbess.sweep_plots import sweep_slice
+    from pvbess.sizing_plots import sweep_slice
 
     where = {"pv_scale": 1.0, "peak_threshold_kw": 1900.0}
     grid = sweep_slice(table, "co2_t", where=where)
@@ -311,7 +305,7 @@ def test_heatmap_slice_holds_the_table_values(table):
 def test_figures_and_explorer(table):
     from matplotlib.figure import Figure
 
-    from pvbess.sweep_plots import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
+    from pvbess.sizing_plots import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
                                     sweep_explorer)
 
     fig = plot_sweep_heatmaps(table, ["co2_t", "payback_vs_pv_years", "npv_vs_pv_pen"],

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess import VARIABLES, Battery, DataError, SixPhaseRules, Tariff, kpis, simulate
-from pvbess.kpis import KPI_NAMES
+from pvbess.indicators import KPI_NAMES
 
 TZ = "America/Lima"
 
@@ -166,15 +166,3 @@ def test_names_units_and_errors():
         kpis(simulate(two_days()), freq="weekly")
     with pytest.raises(DataError, match="soc_kwh"):
         kpis(simulate(two_days()).drop(columns="soc_kwh"))
-
-
-def test_the_kpis_module_is_callable_like_the_function():
-    # importing the submodule pvbess.kpis binds the name pvbess.kpis to the module; the module
-    # forwards calls, so pvbess.kpis(balance) works in any import order
-    import sys
-
-    import pvbess.kpis  # noqa: F401 - the submodule itself
-
-    module = sys.modules["pvbess.kpis"]
-    b = simulate(two_days())
-    pd.testing.assert_series_equal(module(b), kpis(b))
