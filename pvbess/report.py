@@ -1,21 +1,25 @@
-"""Render the annual report: papermill runs the notebooks into ``reports/<run-id>/``.
+"""Render the reports: papermill runs the notebooks of each params file into ``reports/<run-id>/``.
 
 ``python -m pvbess.report params/iquitos.yaml [more.yaml ...]`` (``make report``) renders, for each
-parameter file, ``notebooks/01_annual_simulation.ipynb`` (simulation, KPIs, balance table,
-summary JSON) and then ``notebooks/02_energy_balance_report.ipynb`` (the 16 figures, reading the
-balance written by 01) into a temporary sibling folder of ``reports/<run-id>/``:
+parameter file, the notebooks it lists under ``notebooks:`` (default: 01, 02 and 03, a design's
+report), in the order of :data:`STEPS`, into a temporary sibling folder of ``reports/<run-id>/``.
+Each notebook gets the file's values of the parameters it declares (:func:`step_parameters`)
+and leaves its executed copy ``NN_<name>.ipynb``, a self-contained ``NN_<name>.html`` (images and
+plotly.js embedded, nothing loaded from the network) and its own files:
 
-- ``01_annual_simulation.ipynb``, ``02_energy_balance_report.ipynb``: the executed notebooks;
-- ``01_annual_simulation.html``, ``02_energy_balance_report.html``: self-contained HTML (images
-  and plotly.js embedded, no script or stylesheet loaded from the network);
-- ``figures/NN_<name>.png``: the 16 figures;
-- ``balance.csv.gz`` and ``balance_meta.json``: the balance table and its ``attrs``;
-- ``summary.json``: the headline figures (:func:`read_summary` validates it).
+- ``01_annual_simulation``: ``balance.csv.gz`` and ``balance_meta.json`` (the balance table and
+  its ``attrs``), ``summary.json`` (headline figures; :func:`read_summary` validates it);
+- ``02_energy_balance_report`` (reads the balance of 01): ``figures/NN_<name>.png``, 16 figures;
+- ``03_sizing_sweep``: ``sweep.csv.gz`` (one row per design), ``sweep_summary.json``,
+  ``sweep_heatmaps.png``, ``sweep_pareto.png``;
+- ``04_scheduling_replay``: ``scheduling_replay.json``, ``daily_view.png``,
+  ``replay_comparison.png``, ``scheduler.sqlite`` (the scheduler's event history and plans).
 
-Only when both notebooks ran and every expected file exists is the folder renamed into place
+Only when every notebook ran and its files exist and read back is the folder renamed into place
 (replacing an older report of the same run id), so a failure never leaves a half-written report.
 A failing cell stops the run with the notebook and cell named and a non-zero exit status.
-Afterwards ``reports/index.html`` and ``reports/summary.csv`` compare all runs side by side.
+Afterwards ``reports/index.html`` links every run's notebooks and compares the runs side by side
+(``reports/summary.csv``: the KPIs of the annual simulations).
 
 Besides the renderer this module holds what the notebooks and tests share: writing and reading
 the balance table (:func:`write_balance`, :func:`read_balance`), the per-step energy identities
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import html
 import json
 import math
@@ -36,7 +41,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +53,13 @@ from .config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from .figures import FIGURES
 from .figures._common import battery_of, e_initial_kwh, scenario_label
 
-NOTEBOOKS: tuple[str, str] = ("01_annual_simulation.ipynb", "02_energy_balance_report.ipynb")
 SUMMARY_NAME = "summary.json"
 BALANCE_NAME = "balance.csv.gz"
 BALANCE_META_NAME = "balance_meta.json"
 FIGURES_DIRNAME = "figures"
+SWEEP_TABLE_NAME = "sweep.csv.gz"  # as pvbess.sizing.SWEEP_TABLE_NAME (a test checks)
+SWEEP_SUMMARY_NAME = "sweep_summary.json"  # as pvbess.sizing.SWEEP_SUMMARY_NAME
+REPLAY_NAME = "scheduling_replay.json"
 SUMMARY_SCHEMA = "pvbess.summary/1"
 
 #: A cell running longer than this fails the report (a stalled kernel never hangs it). [s]
@@ -345,24 +353,155 @@ def summary_matches(summary: Mapping[str, Any], kpis: pd.Series | Mapping[str, f
     return bad
 
 
+# -- the notebooks of a report --------------------------------------------------------------------
+@dataclass(frozen=True)
+class NotebookStep:
+    """One notebook of a report: what it writes and what it needs.
+
+    Attributes
+    ----------
+    notebook : str
+        File name in ``notebooks/``; the executed copy keeps it, its HTML ends in ``.html``.
+    title : str
+        Link text in ``reports/index.html``.
+    outputs : tuple of str
+        Files it writes into the report folder (paths relative to it), besides the executed
+        notebook and its HTML; the report fails if one is missing.
+    needs : tuple of str
+        Notebooks that must run before it in the same report: it reads their files, passed as
+        its ``input_dir`` parameter (the report folder).
+    defaults : mapping
+        Values of its parameters the report uses unless the params file sets them.
+    check : callable or None
+        ``check(folder)`` reads its outputs back and raises ValueError if one is malformed.
+    """
+
+    notebook: str
+    title: str
+    outputs: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    check: Callable[[Path], Any] | None = None
+
+    @property
+    def html(self) -> str:
+        """File name of the rendered HTML."""
+        return self.notebook.removesuffix(".ipynb") + ".html"
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the step leaves in the report folder (notebook, HTML, outputs)."""
+        return (self.notebook, self.html, *self.outputs)
+
+
+def _check_summary(folder: Path) -> None:
+    read_summary(folder / SUMMARY_NAME)
+
+
+def _check_sweep(folder: Path) -> None:
+    from .sizing import read_sweep
+
+    table, summary = read_sweep(folder)
+    if summary.get("n_designs") != len(table):
+        raise ValueError(f"{SWEEP_SUMMARY_NAME}: n_designs {summary.get('n_designs')} but "
+                         f"{len(table)} rows in {SWEEP_TABLE_NAME}")
+
+
+def _check_replay(folder: Path) -> None:
+    data = json.loads((folder / REPLAY_NAME).read_text(encoding="utf-8"))
+    if not (isinstance(data, dict) and isinstance(data.get("cost"), dict) and data["cost"]):
+        raise ValueError(f"{REPLAY_NAME}: expected a mapping with a non-empty 'cost' table")
+
+
+#: Every notebook the report can render, in the order they run (a notebook's ``needs`` first).
+STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
+    NotebookStep("01_annual_simulation.ipynb", "simulation",
+                 outputs=(SUMMARY_NAME, BALANCE_NAME, BALANCE_META_NAME), check=_check_summary),
+    NotebookStep("02_energy_balance_report.ipynb", "energy balance",
+                 outputs=tuple(f"{FIGURES_DIRNAME}/{spec.filename}" for spec in FIGURES),
+                 needs=("01_annual_simulation.ipynb",)),
+    NotebookStep("03_sizing_sweep.ipynb", "sizing sweep",
+                 outputs=(SWEEP_TABLE_NAME, SWEEP_SUMMARY_NAME, "sweep_heatmaps.png",
+                          "sweep_pareto.png"),
+                 defaults={"progress": False},  # a tqdm widget would only become a note in HTML
+                 check=_check_sweep),
+    NotebookStep("04_scheduling_replay.ipynb", "scheduling replay",
+                 outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png",
+                          "scheduler.sqlite"),
+                 check=_check_replay),
+)}
+
+#: The notebooks a params file without a ``notebooks:`` key renders (a design's report).
+DEFAULT_NOTEBOOKS: tuple[str, ...] = ("01_annual_simulation.ipynb",
+                                      "02_energy_balance_report.ipynb", "03_sizing_sweep.ipynb")
+
+#: Every notebook the report knows, in run order.
+NOTEBOOKS: tuple[str, ...] = tuple(STEPS)
+
+#: Parameters only the renderer sets (where a report is written and read).
+RESERVED_PARAMS = ("output_dir", "input_dir")
+
+
 # -- parameters -----------------------------------------------------------------------------------
 def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
     """The parameters of a notebook's ``parameters`` cell, name -> default (papermill)."""
+    path = Path(notebook)
+    return dict(_inspect_notebook(str(path.resolve()), path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=32)
+def _inspect_notebook(path: str, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
     import papermill
 
-    info = papermill.inspect_notebook(str(notebook))
-    return {name: spec["default"] for name, spec in info.items()}
+    info = papermill.inspect_notebook(path)
+    return tuple((name, spec["default"]) for name, spec in info.items())
 
 
-def load_params(path: str | Path, notebook: str | Path | None = None) -> dict[str, Any]:
-    """Read a params YAML file (a flat mapping of notebook 01's parameters).
+def _notebook_names(path: Path, value: Any) -> tuple[str, ...]:
+    """The ``notebooks:`` entry of a params file as known notebook file names, checked."""
+    if value is None:
+        return DEFAULT_NOTEBOOKS
+    if isinstance(value, str) or not isinstance(value, list) or not value:
+        raise ReportError(f"{path}: notebooks must be a non-empty list of notebook names, e.g. "
+                          f"[{NOTEBOOKS[0]}]")
+    names = []
+    for item in value:
+        name = str(item) if str(item).endswith(".ipynb") else f"{item}.ipynb"
+        if name not in STEPS:
+            raise ReportError(f"{path}: unknown notebook {item!r}; known: {list(STEPS)}")
+        if name in names:
+            raise ReportError(f"{path}: notebook {name} listed twice")
+        names.append(name)
+    names.sort(key=list(STEPS).index)  # run order
+    for name in names:
+        missing = [n for n in STEPS[name].needs if n not in names]
+        if missing:
+            raise ReportError(f"{path}: notebook {name} reads the files of {missing}: list "
+                              f"{'it' if len(missing) == 1 else 'them'} in notebooks too")
+    return tuple(names)
 
-    Unknown names are an error naming them and the known ones; ``run_id`` defaults to the file's
-    stem.
+
+def load_params(path: str | Path, notebooks_dir: str | Path | None = None) -> dict[str, Any]:
+    """Read a params YAML file: notebook parameters and the notebooks to render.
+
+    The file is a flat mapping. The optional key ``notebooks`` lists the notebooks of the
+    report (file names in ``notebooks/``, ``.ipynb`` optional; default :data:`DEFAULT_NOTEBOOKS`);
+    they run in the order of :data:`STEPS`. Every other name must be a parameter of at least
+    one of them; each notebook receives the names it declares (a name shared by two notebooks
+    means the same in both). Unknown names are an error naming them and the known ones;
+    ``output_dir`` and ``input_dir`` are the renderer's; ``run_id`` defaults to the file's stem.
+
+    Returns
+    -------
+    dict
+        The parameters, with ``run_id`` and ``notebooks`` (a tuple of file names) always set.
     """
+    import datetime
+
     import yaml
 
     path = Path(path)
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
@@ -371,12 +510,20 @@ def load_params(path: str | Path, notebook: str | Path | None = None) -> dict[st
         raise ReportError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: expected a mapping of parameter names to values")
-    known = notebook_parameters(notebook or NOTEBOOKS_DIR / NOTEBOOKS[0])
-    unknown = sorted(set(data) - set(known))
+    notebooks = _notebook_names(path, data.pop("notebooks", None))
+    known: set[str] = set()
+    for name in notebooks:
+        try:
+            known |= set(notebook_parameters(notebooks_dir / name))
+        except FileNotFoundError:
+            raise ReportError(f"{path}: notebook {notebooks_dir / name} not found") from None
+    reserved = sorted(set(data) & set(RESERVED_PARAMS))
+    if reserved:
+        raise ReportError(f"{path}: {reserved} set by the report renderer, not by a params file")
+    unknown = sorted(set(data) - known)
     if unknown:
-        raise ReportError(f"{path}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-    import datetime
-
+        raise ReportError(f"{path}: unknown parameter(s) {unknown} for notebooks "
+                          f"{list(notebooks)}; known: {sorted(known - set(RESERVED_PARAMS))}")
     for key, value in data.items():  # YAML reads 2025-03-13 as a date; notebooks take strings
         if isinstance(value, (datetime.date, datetime.datetime)):
             data[key] = value.isoformat()
@@ -385,7 +532,34 @@ def load_params(path: str | Path, notebook: str | Path | None = None) -> dict[st
     if not _RUN_ID.match(run_id):
         raise ReportError(f"{path}: run_id {run_id!r} must be letters, digits, '_', '-', '.'")
     data["run_id"] = run_id
+    data["notebooks"] = notebooks
     return data
+
+
+def run_steps(params: Mapping[str, Any]) -> tuple[NotebookStep, ...]:
+    """The steps of a run, in order, from :func:`load_params`' ``notebooks``."""
+    return tuple(STEPS[name] for name in params.get("notebooks", DEFAULT_NOTEBOOKS))
+
+
+def step_parameters(step: NotebookStep, params: Mapping[str, Any],
+                    declared: Mapping[str, Any] | set[str], folder: str | Path) -> dict[str, Any]:
+    """What papermill passes to ``step``'s notebook.
+
+    Its report :attr:`~NotebookStep.defaults`, overridden by the params file's values of the
+    names the notebook ``declared``, plus ``output_dir`` (the report folder being built) and,
+    when the step needs other notebooks, ``input_dir`` (the same folder).
+    """
+    chosen = {k: v for k, v in {**step.defaults, **params}.items()
+              if k in declared and k not in RESERVED_PARAMS}
+    chosen["output_dir"] = str(folder)
+    if step.needs:
+        chosen["input_dir"] = str(folder)
+    return chosen
+
+
+def expected_files(notebooks: Sequence[str] = DEFAULT_NOTEBOOKS) -> list[str]:
+    """Files a report of ``notebooks`` holds, relative to ``reports/<run-id>/``."""
+    return [f for name in notebooks for f in STEPS[name].files]
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -472,45 +646,43 @@ def _unfinished_cell(executed: Path) -> str:
     return "?"
 
 
-def expected_files() -> list[str]:
-    """Files every rendered report holds, relative to ``reports/<run-id>/``."""
-    return [*NOTEBOOKS, *(n.replace(".ipynb", ".html") for n in NOTEBOOKS), SUMMARY_NAME,
-            BALANCE_NAME, BALANCE_META_NAME,
-            *(f"{FIGURES_DIRNAME}/{spec.filename}" for spec in FIGURES)]
-
-
 def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *,
                progress: bool = True, notebooks_dir: str | Path | None = None,
                kernel_name: str | None = None, log=print) -> Path:
     """Render one params file into ``reports_dir/<run-id>/``; returns that folder.
 
+    Runs the notebooks of the file (:func:`run_steps`) one after the other into a temporary
+    sibling folder, each with :func:`step_parameters`, converts each to HTML and checks its
+    files; only then the folder replaces ``reports_dir/<run-id>/``. Logs each notebook's and
+    the whole run's wall time.
+
     Raises
     ------
     ReportError
-        A notebook failed (the message names the notebook and cell) or an expected file is
-        missing. Nothing is left in ``reports_dir`` (the failed executed notebook is kept in a
-        temporary folder named in the message).
+        A notebook failed (the message names the notebook and cell), or did not write an
+        expected file, or wrote a malformed one. Nothing is left in ``reports_dir`` (the failed
+        executed notebook is kept in a temporary folder named in the message).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    t_run = time.perf_counter()
     params_file = Path(params_file)
     reports_dir = Path(reports_dir or REPORTS_DIR)
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
-    params = load_params(params_file, notebooks_dir / NOTEBOOKS[0])
+    params = load_params(params_file, notebooks_dir)
     run_id = params["run_id"]
+    steps = run_steps(params)
     reports_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=reports_dir))
     os.chmod(work, 0o777 & ~_umask())
     try:
-        runs = [
-            (NOTEBOOKS[0], {**params, "output_dir": str(work)}),
-            (NOTEBOOKS[1], {"run_id": run_id, "input_dir": str(work), "output_dir": str(work),
-                            "day": str(params.get("day", ""))}),
-        ]
-        for name, parameters in runs:
+        for k, step in enumerate(steps, start=1):
+            name = step.notebook
             t0 = time.perf_counter()
-            log(f"  {run_id}: running {name}")
+            log(f"  {run_id}: [{k}/{len(steps)}] running {name}")
+            parameters = step_parameters(step, params, notebook_parameters(notebooks_dir / name),
+                                         work)
             try:
                 with _kernel_env():
                     papermill.execute_notebook(
@@ -527,13 +699,19 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                 raise ReportError(f"{params_file}: notebook {name} failed in cell "
                                   f"{_unfinished_cell(work / name)}: {type(exc).__name__}: "
                                   f"{exc}") from None
-            notebook_to_html(work / name, work / name.replace(".ipynb", ".html"),
+            notebook_to_html(work / name, work / step.html,
                              title=f"{run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
+            missing = [f for f in step.files if not (work / f).is_file()]
+            if missing:
+                raise ReportError(f"{params_file}: notebook {name} ran but did not write "
+                                  f"{missing}")
+            if step.check is not None:
+                try:
+                    step.check(work)
+                except (ValueError, KeyError, OSError) as exc:
+                    raise ReportError(f"{params_file}: notebook {name} wrote a malformed file: "
+                                      f"{type(exc).__name__}: {exc}") from None
             log(f"  {run_id}: {name} and its HTML done in {time.perf_counter() - t0:.1f} s")
-        missing = [f for f in expected_files() if not (work / f).is_file()]
-        if missing:
-            raise ReportError(f"{params_file}: the notebooks ran but did not write {missing}")
-        read_summary(work / SUMMARY_NAME)
         final = reports_dir / run_id
         old = None
         if final.exists():
@@ -542,24 +720,84 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
         os.replace(work, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        log(f"  {run_id}: report ({len(steps)} notebook{'' if len(steps) == 1 else 's'}) done in "
+            f"{time.perf_counter() - t_run:.1f} s wall")
         return final
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "n/a" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table of already escaped cells."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table border='1' class='dataframe'><thead><tr>{head}</tr></thead>" \
+           f"<tbody>{body}</tbody></table>"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_index(reports_dir: str | Path | None = None) -> Path:
-    """``reports/summary.csv`` and ``reports/index.html``: the KPIs of every run side by side."""
+    """``reports/index.html`` and ``reports/summary.csv``: every run side by side.
+
+    The page links each run's rendered notebooks and compares the headline KPIs of the runs
+    with a ``summary.json`` (notebook 01), the sweeps (``sweep_summary.json``, notebook 03) and
+    the scheduling replays (``scheduling_replay.json``, notebook 04); ``summary.csv`` holds
+    every KPI of the first table.
+    """
     reports_dir = Path(reports_dir or REPORTS_DIR)
-    rows = {}
-    for path in sorted(reports_dir.glob(f"*/{SUMMARY_NAME}")):
-        if path.parent.name.startswith("."):
-            continue
+    e = html.escape
+    folders = sorted(p for p in reports_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                     and any((p / s.html).is_file() for s in STEPS.values()))
+    rows, runs, sweeps, replays = {}, [], [], []
+    for folder in folders:
+        scenario = ""
         try:
-            s = read_summary(path)
+            s = read_summary(folder / SUMMARY_NAME)
+            rows[s["run_id"]] = {"scenario": s["scenario"], **s["kpis"]}
+            scenario = s["scenario"]
         except (ValueError, OSError):
-            continue
-        rows[s["run_id"]] = {"scenario": s["scenario"], **s["kpis"]}
+            pass
+        links = " · ".join(f'<a href="{e(folder.name)}/{e(s.html)}">{e(s.title)}</a>'
+                           for s in STEPS.values() if (folder / s.html).is_file())
+        sweep = _read_json(folder / SWEEP_SUMMARY_NAME)
+        if sweep is not None:
+            best = sweep.get("best") or {}
+            sweeps.append([e(folder.name), e(str(sweep.get("strategy"))),
+                           *(e(_fmt(v)) for v in (
+                               sweep.get("n_designs"), sweep.get("n_pareto"),
+                               best.get("capacity_kwh"), best.get("power_kw"),
+                               best.get("npv_vs_pv_pen"), best.get("payback_vs_pv_years")))])
+        replay = _read_json(folder / REPLAY_NAME)
+        if replay is not None:
+            scenario = scenario or (f"scheduler replay: {replay.get('forecast')} forecast, "
+                                    f"{replay.get('periods')} periods")
+            cost = replay.get("cost") or {}
+            replays.append([e(folder.name), e(str(replay.get("forecast"))),
+                            *(e(_fmt(v)) for v in (
+                                replay.get("periods"), cost.get("replay"),
+                                cost.get("exact_bound"), cost.get("six_phase_rules"),
+                                cost.get("no_battery"), replay.get("replay_gap_vs_exact_pct")))])
+        runs.append([e(folder.name), e(scenario), links])
     table = pd.DataFrame(rows)
     with _atomic_path(reports_dir / "summary.csv") as tmp:
         table.to_csv(tmp, index_label="kpi")
@@ -567,20 +805,28 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
                 "self_consumption_frac", "equivalent_full_cycles", "closure_miss_days",
                 "hours_above_peak_after_h", "co2_t", "co2_avoided_vs_grid_only_t",
                 "co2_avoided_vs_pv_only_t", "total_cost_pen"]
-    shown = table.loc[[h for h in headline if h in table.index]] if len(table) else table
-    links = " · ".join(f'<a href="{html.escape(r)}/02_energy_balance_report.html">{html.escape(r)}'
-                       f'</a> (<a href="{html.escape(r)}/01_annual_simulation.html">simulation</a>)'
-                       for r in table.columns)
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>pvbess reports</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}</style></head><body>"
-        f"<h1>pvbess reports</h1><p>{links}</p>"
-        + shown.to_html(float_format=lambda v: f"{v:,.3f}" if abs(v) < 10 else f"{v:,.0f}",
-                        na_rep="n/a")
-        + "<p>See summary.csv for every KPI. Units are in the KPI names (kwh, frac, h, t, pen)."
-          "</p></body></html>")
-    return _write_text(reports_dir / "index.html", page)
+    parts = [("<!DOCTYPE html><html><head><meta charset='utf-8'><title>pvbess reports</title>"
+              "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;"
+              "text-align:right}th:first-child,td:first-child{text-align:left}</style></head>"
+              "<body><h1>pvbess reports</h1><h2>Runs</h2>"),
+             _html_table(["run", "scenario", "notebooks"], runs)]
+    if len(table):
+        shown = table.loc[[h for h in headline if h in table.index]]
+        parts += ["<h2>Annual simulations (headline KPIs)</h2>",
+                  shown.to_html(float_format=_fmt, na_rep="n/a"),
+                  ("<p>See summary.csv for every KPI. Units are in the KPI names (kwh, frac, "
+                   "h, t, pen).</p>")]
+    if sweeps:
+        parts += ["<h2>Sizing sweeps (best design by NPV against PV only)</h2>",
+                  _html_table(["run", "strategy", "designs", "Pareto front", "capacity [kWh]",
+                               "power [kW]", "NPV vs PV only [PEN]",
+                               "payback vs PV only [yr]"], sweeps)]
+    if replays:
+        parts += ["<h2>Scheduling replays (cost of the replayed period) [PEN]</h2>",
+                  _html_table(["run", "forecast", "periods", "replay", "exact optimum",
+                               "six-phase rules", "no battery", "gap vs exact [%]"], replays)]
+    parts.append("</body></html>")
+    return _write_text(reports_dir / "index.html", "".join(parts))
 
 
 def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | None = None, *,
@@ -588,6 +834,7 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
                   kernel_name: str | None = None, log=print, jobs: int = 1) -> list[Path]:
     """Render each params file into ``reports_dir/<run-id>/`` (see the module docstring).
 
+    Every params file is checked (parameters, notebooks, distinct run ids) before any renders.
     ``jobs > 1`` renders that many params files at once in worker processes (cell progress bars
     are then replaced by one line per notebook). The first failure stops the run (raising
     :class:`ReportError`): no new render starts, renders under way finish, the reports already
@@ -596,20 +843,20 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
     if not params_files:
         raise ReportError("no params files given (e.g. params/iquitos.yaml)")
     reports_dir = Path(reports_dir or REPORTS_DIR)
-    ids = [load_params(p, Path(notebooks_dir or NOTEBOOKS_DIR) / NOTEBOOKS[0])["run_id"]
-           for p in params_files]
+    plans = [load_params(p, notebooks_dir) for p in params_files]
+    ids = [p["run_id"] for p in plans]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ReportError(f"run id(s) {dup} used by more than one params file")
     jobs = max(1, min(int(jobs), len(params_files)))
     out: list[Path] = []
     if jobs == 1:
-        for k, path in enumerate(params_files, start=1):
-            t0 = time.perf_counter()
-            log(f"[{k}/{len(params_files)}] {path} -> {reports_dir / ids[k - 1]}/")
+        for k, (path, plan) in enumerate(zip(params_files, plans, strict=True), start=1):
+            names = ", ".join(n.split("_", 1)[0] for n in plan["notebooks"])
+            log(f"[{k}/{len(params_files)}] {path} -> {reports_dir / plan['run_id']}/ "
+                f"(notebooks {names})")
             out.append(render_one(path, reports_dir, progress=progress,
                                   notebooks_dir=notebooks_dir, kernel_name=kernel_name, log=log))
-            log(f"  done in {time.perf_counter() - t0:.1f} s")
     else:
         import multiprocessing
         from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -656,6 +903,8 @@ def strip_notebook(path: str | Path) -> bool:
     return after != before
 
 
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m pvbess.report params/a.yaml [b.yaml ...]``."""
     parser = argparse.ArgumentParser(prog="python -m pvbess.report", description=__doc__.split(
@@ -683,7 +932,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"report FAILED after {time.perf_counter() - t0:.1f} s:\n{exc}", file=sys.stderr)
         return 1
     for folder in folders:
-        print(f"report: {folder}/02_energy_balance_report.html")
+        pages = sorted(p.name for p in folder.glob("*.html"))
+        print(f"report: {folder}/ ({', '.join(pages)})")
+    print(f"index: {Path(args.reports_dir or REPORTS_DIR) / 'index.html'}")
     print(f"total wall time: {time.perf_counter() - t0:.1f} s")
     return 0
 

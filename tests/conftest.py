@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from pvbess.config import shared_dir
+
+# CI explores a fixed, reproducible set of examples (a red build can be replayed exactly);
+# local runs draw new examples every time and keep failures in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -104,7 +104,8 @@ def test_invalid_summaries_are_rejected(balance, tmp_path, change, message):
 def test_load_params(tmp_path):
     good = tmp_path / "my-design.yaml"
     good.write_text("capacity_kwh: 1000.0\n")
-    assert report.load_params(good) == {"capacity_kwh": 1000.0, "run_id": "my-design"}
+    assert report.load_params(good) == {"capacity_kwh": 1000.0, "run_id": "my-design",
+                                        "notebooks": report.DEFAULT_NOTEBOOKS}
     good.write_text("day: 2025-03-13\n")  # YAML date -> the string the notebooks take
     assert report.load_params(good)["day"] == "2025-03-13"
     bad = tmp_path / "bad.yaml"
@@ -114,8 +115,122 @@ def test_load_params(tmp_path):
     bad.write_text("run_id: ../escape\n")
     with pytest.raises(report.ReportError, match="run_id"):
         report.load_params(bad)
+    bad.write_text("output_dir: /tmp/elsewhere\n")  # where a report goes is the renderer's
+    with pytest.raises(report.ReportError, match="output_dir.*renderer"):
+        report.load_params(bad)
     with pytest.raises(report.ReportError, match="not found"):
         report.load_params(tmp_path / "missing.yaml")
+
+
+NB1, NB2, NB3, NB4 = report.NOTEBOOKS
+
+
+def test_notebooks_key_selects_the_steps_and_the_known_parameters(tmp_path):
+    path = tmp_path / "p.yaml"
+    # a parameter of 03 only is known when 03 is rendered (the default) ...
+    path.write_text("capacity_kwh_values: [0.0, 500.0]\nsweep_strategy: six_phase\n")
+    params = report.load_params(path)
+    assert params["notebooks"] == (NB1, NB2, NB3)
+    assert [s.notebook for s in report.run_steps(params)] == [NB1, NB2, NB3]
+    # ... and unknown when only 01 and 02 are
+    path.write_text("notebooks: [01_annual_simulation, 02_energy_balance_report.ipynb]\n"
+                    "capacity_kwh_values: [0.0]\n")
+    with pytest.raises(report.ReportError, match=r"unknown parameter\(s\) \['capacity_kwh_values'\]"):
+        report.load_params(path)
+    # listed in any order, run in the order of STEPS; ".ipynb" optional
+    path.write_text(f"notebooks: [{NB4}, 03_sizing_sweep]\ndays: 3\n")
+    assert report.load_params(path)["notebooks"] == (NB3, NB4)
+    for text, message in [
+        ("notebooks: [05_nothing.ipynb]\n", "unknown notebook '05_nothing.ipynb'"),
+        (f"notebooks: [{NB2}]\n", f"{NB2} reads the files of \\['{NB1}'\\]"),
+        (f"notebooks: [{NB1}, {NB1}]\n", "listed twice"),
+        ("notebooks: []\n", "non-empty list"),
+        (f"notebooks: {NB1}\n", "non-empty list"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(report.ReportError, match=message):
+            report.load_params(path)
+
+
+def test_each_notebook_gets_the_parameters_it_declares(tmp_path):
+    path = tmp_path / "design.yaml"
+    path.write_text("capacity_kwh: 1500.0\npv_scale: 1.1\nday: 2025-03-13\n"
+                    "power_kw_values: [100.0, 200.0]\n")
+    params = report.load_params(path)
+    got = {s.notebook: report.step_parameters(s, params, report.notebook_parameters(
+        NOTEBOOKS_DIR / s.notebook), tmp_path / "work") for s in report.run_steps(params)}
+    work = str(tmp_path / "work")
+    assert got[NB1] == {"run_id": "design", "capacity_kwh": 1500.0, "pv_scale": 1.1,
+                        "day": "2025-03-13", "output_dir": work}
+    assert got[NB2] == {"run_id": "design", "day": "2025-03-13", "output_dir": work,
+                        "input_dir": work}  # reads what 01 wrote
+    assert got[NB3] == {"run_id": "design", "pv_scale": 1.1, "power_kw_values": [100.0, 200.0],
+                        "progress": False, "output_dir": work}  # no capacity_kwh: 03 sweeps it
+    path.write_text(f"notebooks: [{NB3}, {NB4}]\nprogress: true\ndays: 2\n"
+                    "capacity_kwh: 1000.0\n")
+    params = report.load_params(path)
+    got = {s.notebook: report.step_parameters(s, params, report.notebook_parameters(
+        NOTEBOOKS_DIR / s.notebook), work) for s in report.run_steps(params)}
+    assert got[NB3]["progress"] is True  # a params file overrides the report's default
+    assert got[NB4] == {"run_id": "design", "days": 2, "capacity_kwh": 1000.0,
+                        "output_dir": work}
+
+
+def test_steps_and_expected_files():
+    from pvbess import sizing
+
+    assert report.NOTEBOOKS == tuple(report.STEPS) == (
+        "01_annual_simulation.ipynb", "02_energy_balance_report.ipynb",
+        "03_sizing_sweep.ipynb", "04_scheduling_replay.ipynb")
+    assert set(report.DEFAULT_NOTEBOOKS) == {NB1, NB2, NB3}
+    for i, step in enumerate(report.STEPS.values()):  # a step runs after the ones it needs
+        assert all(report.NOTEBOOKS.index(n) < i for n in step.needs)
+        assert step.html == step.notebook.replace(".ipynb", ".html")
+    assert report.SWEEP_TABLE_NAME == sizing.SWEEP_TABLE_NAME
+    assert report.SWEEP_SUMMARY_NAME == sizing.SWEEP_SUMMARY_NAME
+    files = report.expected_files()
+    assert len(files) == len(set(files))
+    assert {report.SUMMARY_NAME, report.BALANCE_NAME, "sweep.csv.gz", "sweep_summary.json",
+            "sweep_heatmaps.png", "sweep_pareto.png", "03_sizing_sweep.html"} <= set(files)
+    assert "scheduler.sqlite" not in files
+    assert report.expected_files([NB4]) == [
+        NB4, "04_scheduling_replay.html", "scheduling_replay.json", "daily_view.png",
+        "replay_comparison.png", "scheduler.sqlite"]
+    assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
+
+
+def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
+    design = tmp_path / "design"
+    design.mkdir()
+    for name in (NB1, NB2, NB3):
+        (design / report.STEPS[name].html).write_text("<html></html>")
+    report.write_summary(report.make_summary(balance, run_id="design",
+                                             kpis=pvbess.kpis(balance)),
+                         design / report.SUMMARY_NAME)
+    (design / report.SWEEP_SUMMARY_NAME).write_text(json.dumps(
+        {"strategy": "six_phase", "n_designs": 54, "n_pareto": 6,
+         "best": {"capacity_kwh": 500.0, "power_kw": 100.0, "npv_vs_pv_pen": 117120.1}}))
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    (replay / report.STEPS[NB4].html).write_text("<html></html>")
+    (replay / report.REPLAY_NAME).write_text(json.dumps(
+        {"forecast": "persistence", "periods": 504, "cost": {"replay": 165777.9,
+                                                            "exact_bound": 163916.0}}))
+    (tmp_path / ".design.x.partial").mkdir()  # a render under way is not listed
+    (tmp_path / ".design.x.partial" / report.STEPS[NB1].html).write_text("")
+    (tmp_path / "notes").mkdir()  # nor a folder without a rendered notebook
+    page = report.write_index(tmp_path).read_text(encoding="utf-8")
+    for href in ("design/01_annual_simulation.html", "design/02_energy_balance_report.html",
+                 "design/03_sizing_sweep.html", "replay/04_scheduling_replay.html"):
+        assert f'href="{href}"' in page
+    assert "partial" not in page and "notes" not in page
+    assert "Sizing sweeps" in page and "<td>54</td>" in page and "117,120" in page
+    assert "Scheduling replays" in page and "<td>504</td>" in page and "165,778" in page
+    assert "persistence forecast, 504 periods" in page
+    assert report.remote_references(page) == []
+    table = pd.read_csv(tmp_path / "summary.csv", index_col="kpi")
+    assert list(table.columns) == ["design"]  # the KPIs of the annual simulations only
+    assert float(table.loc["co2_t", "design"]) == pytest.approx(pvbess.kpis(balance)["co2_t"])
 
 
 def test_strip_notebook(tmp_path):
