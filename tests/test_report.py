@@ -256,17 +256,22 @@ def test_cli_failure_exit_code(tmp_path, capsys):
 
 # -- end to end -----------------------------------------------------------------------------------
 def _render(tmp_path_factory):
-    """Render a 14-day run of a smaller battery into a fresh reports folder."""
+    """Render, into a fresh reports folder, a 14-day run of a smaller battery (notebooks 01, 02
+    and 03, the sweep a 2-design grid around it) and a 2-day scheduling replay (04 only)."""
     site = pvbess.load_iquitos().iloc[:DAYS * 24][["pv_kwh", "ev_kwh", "mall_kwh"]]
     root = tmp_path_factory.mktemp("render")
     csv = root / "site.csv"
     site.to_csv(csv, index_label="time")
     params = root / "tiny.yaml"
     params.write_text(f"data_path: {csv}\ncapacity_kwh: 1500.0\npower_kw: 300.0\n"
-                      "pv_scale: 1.1\npeak_threshold_kw: 1800.0\nrun_baselines: true\n")
+                      "pv_scale: 1.1\npeak_threshold_kw: 1800.0\nrun_baselines: true\n"
+                      "capacity_kwh_values: [0.0, 1500.0]\npower_kw_values: [300.0]\n")
+    replay = root / "replay.yaml"
+    replay.write_text("run_id: replay\nnotebooks: [04_scheduling_replay.ipynb]\ndays: 2\n"
+                      "forecast: persistence\nview_hour: 10\n")
     reports = root / "reports"
     log: list[str] = []
-    folders = report.render_report([params], reports, progress=False, log=log.append)
+    folders = report.render_report([params, replay], reports, progress=False, log=log.append)
     return {"root": root, "params": params, "reports": reports, "folders": folders,
             "log": log, "site": site}
 
@@ -274,27 +279,58 @@ def _render(tmp_path_factory):
 def _check_complete_report(rendered):
     reports = rendered["reports"]
     folder = reports / "tiny"
-    assert rendered["folders"] == [folder]
+    assert rendered["folders"] == [folder, reports / "replay"]
     for name in report.expected_files():
         assert (folder / name).is_file(), name
+    for name in report.expected_files([NB4]):
+        assert (reports / "replay" / name).is_file(), name
+    assert not (folder / "scheduler.sqlite").exists()  # 04 ran only for the replay
+    assert not (reports / "replay" / report.SUMMARY_NAME).exists()
     leftovers = [p.name for p in reports.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert (reports / "index.html").is_file() and (reports / "summary.csv").is_file()
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="tiny/03_sizing_sweep.html"' in index
+    assert 'href="replay/04_scheduling_replay.html"' in index
     pngs = sorted((folder / report.FIGURES_DIRNAME).glob("*.png"))
     assert [p.name for p in pngs] == [s.filename for s in pvbess.FIGURES]
-    for p in pngs:
-        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
-    for name in report.NOTEBOOKS:
-        nb = nbformat.read(str(folder / name), as_version=4)
+    for p in [*pngs, folder / "sweep_heatmaps.png", folder / "sweep_pareto.png",
+              reports / "replay" / "daily_view.png", reports / "replay" / "replay_comparison.png"]:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000, p
+    for path in [*(folder / n for n in (NB1, NB2, NB3)), reports / "replay" / NB4]:
+        nb = nbformat.read(str(path), as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error"]
         assert errors == []
-        html = (folder / name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
-        assert report.remote_references(html) == [], name  # opens without network
+        html = path.with_suffix(".html").read_text(encoding="utf-8")
+        assert report.remote_references(html) == [], path.name  # opens without network
     html1 = (folder / "01_annual_simulation.html").read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html1 and "plotly.js" in html1.lower()
     html2 = (folder / "02_energy_balance_report.html").read_text(encoding="utf-8")
     assert html2.count("data:image/png;base64") >= 16
+    timings = [line for line in rendered["log"] if "done in" in line]
+    assert len(timings) == 3 + 1 + 2  # each notebook, then each run
+
+
+def _check_sweep_and_replay(rendered):
+    """03 got the design's shared parameters: its 1,500 kWh / 300 kW row is the run of 01;
+    04 replayed the days asked for."""
+    from pvbess.sizing import read_sweep
+
+    folder = rendered["reports"] / "tiny"
+    table, sweep = read_sweep(folder)
+    assert sweep["n_designs"] == len(table) == 2 and sweep["run_id"] == "tiny"
+    assert sorted(table["capacity_kwh"]) == [0.0, 1500.0]
+    row = table.loc[table["capacity_kwh"] == 1500.0].iloc[0]
+    assert row["pv_scale"] == 1.1 and row["peak_threshold_kw"] == 1800.0
+    kpis = report.read_summary(folder / report.SUMMARY_NAME)["kpis"]
+    for name in ("pv_kwh", "grid_import_kwh", "co2_t", "self_sufficiency_frac",
+                 "equivalent_full_cycles"):
+        assert row[name] == pytest.approx(kpis[name], rel=1e-9), name
+    replay = json.loads((rendered["reports"] / "replay" / report.REPLAY_NAME).read_text())
+    assert replay["run_id"] == "replay" and replay["periods"] == 2 * 24
+    assert replay["forecast"] == "persistence"
+    assert min(replay["cost"].values()) == pytest.approx(replay["cost"]["exact_bound"])
 
 
 def _check_summary_equals_kpis_of_the_same_run(rendered):
@@ -339,12 +375,29 @@ def _check_failure_leaves_no_report_and_keeps_the_old_one(rendered, capsys):
     assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
 
 
+def _check_failure_in_the_sweep_names_notebook_03(rendered, capsys):
+    reports = rendered["reports"]
+    bad = rendered["root"] / "sweep-bad.yaml"
+    bad.write_text(f"notebooks: [03_sizing_sweep]\ndata_path: {rendered['root'] / 'site.csv'}\n"
+                   "capacity_kwh_values: [-500.0]\n")
+    code = report.main([str(bad), "--reports-dir", str(reports), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "notebook 03_sizing_sweep.ipynb failed in cell" in err
+    assert "capacity_kwh" in err and "pvbess.sweep(" in err  # the error and the cell
+    assert not (reports / "sweep-bad").exists()
+    assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+
+
 @pytest.mark.slow
 def test_render_end_to_end(tmp_path_factory, capsys):
-    """One render (the slow part), then: the report is complete and opens offline; its
-    summary equals pvbess.kpis of the same run; a failing re-render of the same run id stops
-    with the notebook and cell named, leaves nothing half-written and keeps the old report."""
+    """One render of two runs (the slow part), then: the reports are complete and open
+    offline; the summary equals pvbess.kpis of the same run; the sweep and the replay got their
+    parameters; a failing re-render of the same run id stops with the notebook and cell named,
+    leaves nothing half-written and keeps the old report; so does a failing sweep."""
     rendered = _render(tmp_path_factory)
     _check_complete_report(rendered)
     _check_summary_equals_kpis_of_the_same_run(rendered)
+    _check_sweep_and_replay(rendered)
     _check_failure_leaves_no_report_and_keeps_the_old_one(rendered, capsys)
+    _check_failure_in_the_sweep_names_notebook_03(rendered, capsys)
