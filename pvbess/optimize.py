@@ -107,6 +107,57 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     return cost, c, d, imp, exp, u
 
 
+#: room for the exact breakpoint moves of one period (see ``_breakpoints``)
+_NBREAK = 24
+
+
+@njit(cache=True)
+def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_charge, batt_export,
+                 out):
+    """Exact changes of stored energy where one period's cost changes slope or stops being
+    feasible (the kinks and ends of the piecewise linear ``f_k(D)``); writes them to ``out`` and
+    returns their number. [kWh]
+
+    Charge side (``D = eta_c * c``): the feasible end ``min(cmax, surplus if no grid charging,
+    pv + inverter limit, import limit + pv - load)`` and the kinks where the meter crosses zero
+    (the PV surplus), where forced curtailment ends (inverter, export limit) and where the import
+    cap of the curtailment choice binds. Discharge side (``D = -d / eta_d``): the feasible end
+    ``min(dmax, deficit if no battery export, inverter limit, load + export limit)`` and the kinks
+    where the meter crosses zero (the deficit, the load), where forced curtailment starts
+    (inverter, export limit) and where the import cap binds. Grid moves need no entry here; a
+    missing kink only costs accuracy, never feasibility (every move is checked by ``_period``).
+    """
+    surplus = max(pv - load, 0.0)
+    deficit = max(load - pv, 0.0)
+    imax = max(ilim, deficit)
+    chi = cmax
+    if not grid_charge:
+        chi = min(chi, surplus)
+    chi = min(chi, pv + acap)
+    chi = min(chi, imax - load + pv)
+    dhi = dmax
+    if not batt_export:
+        dhi = min(dhi, deficit)
+    dhi = min(dhi, acap)
+    dhi = min(dhi, load + xlim)
+    n = 0
+    if chi > 0.0:
+        out[n] = chi * eta_c
+        n += 1
+        for c in (pv - load, pv - load - xlim, pv - acap, imax - load, imax - load + pv):
+            if 0.0 < c < chi and n < out.shape[0]:
+                out[n] = c * eta_c
+                n += 1
+    if dhi > 0.0:
+        out[n] = -dhi / eta_d
+        n += 1
+        for d in (load - pv, load, acap - pv, load - pv + xlim, load + xlim, load - imax):
+            if 0.0 < d < dhi and n < out.shape[0]:
+                out[n] = -d / eta_d
+                n += 1
+    return n
+
+
 @njit(cache=True)
 def _interp(row, x, e_lo, h, n):
     """Linear interpolation of a grid function (linear extrapolation outside). [currency]"""
@@ -141,6 +192,7 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
     for i in range(n + 1):
         v[t_len, i] = -tv * (e_lo + i * h - e_min)
     fast = np.zeros(t_len, dtype=np.bool_)
+    brk = np.empty(_NBREAK)
     v_convex = True  # the terminal value is linear
     for k in range(t_len - 1, -1, -1):
         mhi = math.floor(cmax[k] * eta_c / h + 1e-9)
@@ -208,6 +260,33 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                     cand = f[j - i - mlo] + nxt[j]
                     best = min(best, cand)
                 cur[i] = best
+        # the exact breakpoint moves (kinks and feasible ends of f_k off the move grid), with
+        # V_{k+1} interpolated: with them the step is the exact min over continuous moves of
+        # f_k + (piecewise linear V_{k+1}), so limits that are no multiple of h (an inverter
+        # limit, a power limit, the net load) cost nothing period after period
+        nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
+                          dmax[k], grid_charge, batt_export, brk)
+        for q in range(nb):
+            dq = brk[q]
+            sq = dq / h
+            jq = math.floor(sq)
+            w = sq - jq
+            if w < 1e-9 or w > 1.0 - 1e-9:
+                continue  # a grid move
+            fq = _period(dq, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
+                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail)[0]
+            if fq == np.inf:
+                continue
+            # states i with e_lo + (i + sq) * h inside the reachable part of the grid: below the
+            # window only charging (and staying >= i); in it, never below i_min
+            i_lo = 0 if dq > 0.0 else i_min - jq
+            i_lo = max(i_lo, 0)
+            i_hi = min(n, n - jq - 1)
+            for i in range(i_lo, i_hi + 1):
+                j = i + jq
+                cand = fq + nxt[j] + w * (nxt[j + 1] - nxt[j])
+                if cand < cur[i]:
+                    cur[i] = cand
         # is V_k convex on the window's grid? (it is when all later periods were convex)
         vs = 0.0
         for i in range(i_min, n + 1):
@@ -225,7 +304,7 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     soe = np.empty(t_len + 1)
     soe[0] = e0
     costs = np.zeros(t_len)
-    cands = np.empty(12)
+    cands = np.empty(_NBREAK + 3)
     e = e0
     for k in range(t_len):
         up = cmax[k] * eta_c
@@ -236,29 +315,15 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         avail = e - e_min
         lo = -(min(avail, dn))
         lo = min(lo, 0.0)
-        # exact candidate actions
-        nc = 0
+        # exact candidate actions: idle, the period's breakpoints (cover the net load, absorb
+        # the PV surplus, full feasible power, the ends of forced curtailment, ...) and the
+        # window's bounds
+        nc = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
+                          dmax[k], grid_charge, batt_export, cands)
         cands[nc] = 0.0
-        nc += 1
-        if pv[k] > load[k]:
-            cands[nc] = (pv[k] - load[k]) * eta_c
-            nc += 1
-            if xlim[k] < np.inf:
-                cands[nc] = (pv[k] - load[k] - xlim[k]) * eta_c
-                nc += 1
-        else:
-            cands[nc] = -(load[k] - pv[k]) / eta_d
-            nc += 1
-        if acap[k] < np.inf:
-            cands[nc] = (pv[k] - acap[k]) * eta_c
-            nc += 1
-        if ilim[k] < np.inf:
-            cands[nc] = (ilim[k] - load[k] + pv[k]) * eta_c
-            nc += 1
-        cands[nc] = hi
-        nc += 1
-        cands[nc] = lo
-        nc += 1
+        cands[nc + 1] = hi
+        cands[nc + 2] = lo
+        nc += 3
         best = np.inf
         best_d = 0.0
         best_c = 0.0

@@ -6,7 +6,8 @@
   comment each, all of which papermill can parse;
 - the last cell is a sanity cell that asserts;
 - no network access from a notebook (no URLs in code cells).
-Also: the params files name only parameters the report notebook knows.
+Also: what pvbess.report passes to each notebook is what it declares, the params files name only
+parameters their notebooks know, and together they render every notebook.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import nbformat
 import pytest
 
 from pvbess.config import NOTEBOOKS_DIR, PARAMS_DIR
-from pvbess.report import NOTEBOOKS, load_params, notebook_parameters
+from pvbess.report import NOTEBOOKS, STEPS, load_params, notebook_parameters
 
 ALL = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -108,6 +109,34 @@ def test_report_notebook_contracts():
         assert f'"{spec.filename}"' in source
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_report_steps_match_their_notebooks(name):
+    """Every step writes into output_dir (empty by default: nbval runs in a temporary folder),
+    its report defaults are parameters it declares, and its notebook names the files the
+    report expects from it (the figures of 02 are checked above)."""
+    step = STEPS[name]
+    params = notebook_parameters(NOTEBOOKS_DIR / name)
+    assert params.get("output_dir") == '""' and "run_id" in params
+    assert set(step.defaults) <= set(params)
+    assert ("input_dir" in params) == bool(step.needs)
+    nb = nbformat.read(str(NOTEBOOKS_DIR / name), as_version=4)
+    source = "\n".join(c.source for c in _code(nb))
+    # written by package functions under their own constants (test_report checks the names)
+    by_the_package = {"summary.json": "report.write_summary(", "balance.csv.gz":
+                      "report.write_balance(", "balance_meta.json": "report.write_balance(",
+                      "sweep.csv.gz": "write_sweep(", "sweep_summary.json": "write_sweep("}
+    for output in step.outputs:
+        if output.startswith("figures/"):
+            continue
+        literal = by_the_package.get(output, f'"{output}"')
+        assert literal in source, f"{name} does not write {output} ({literal})"
+
+
+def test_the_params_files_render_every_notebook():
+    rendered = {n for path in PARAMS_DIR.glob("*.yaml") for n in load_params(path)["notebooks"]}
+    assert rendered == set(NOTEBOOKS)
+
+
 @pytest.mark.parametrize("path", sorted(PARAMS_DIR.glob("*.yaml")), ids=lambda p: p.name)
 def test_params_files_name_known_parameters(path):
     params = load_params(path)
@@ -117,4 +146,4 @@ def test_params_files_name_known_parameters(path):
 
 def test_the_three_designs_exist():
     names = {p.stem for p in PARAMS_DIR.glob("*.yaml")}
-    assert {"iquitos", "large_battery", "pv_only"} <= names
+    assert {"iquitos", "large_battery", "pv_only", "scheduling_replay"} <= names

@@ -135,7 +135,8 @@ def test_notebooks_key_selects_the_steps_and_the_known_parameters(tmp_path):
     # ... and unknown when only 01 and 02 are
     path.write_text("notebooks: [01_annual_simulation, 02_energy_balance_report.ipynb]\n"
                     "capacity_kwh_values: [0.0]\n")
-    with pytest.raises(report.ReportError, match=r"unknown parameter\(s\) \['capacity_kwh_values'\]"):
+    with pytest.raises(report.ReportError,
+                       match=r"unknown parameter\(s\) \['capacity_kwh_values'\]"):
         report.load_params(path)
     # listed in any order, run in the order of STEPS; ".ipynb" optional
     path.write_text(f"notebooks: [{NB4}, 03_sizing_sweep]\ndays: 3\n")
