@@ -183,6 +183,16 @@ def _is_convex(f, lo, hi, scale):
 
 
 @njit(cache=True)
+def _score_breakpoint(cur, nxt, jq, w, fq, i_min, n):
+    """``cur[i] = min(cur[i], fq + V_{k+1}(i + jq + w))`` for the window states ``i >= i_min``
+    whose target ``i + jq + w`` (grid steps, ``0 < w < 1``) lies in the window."""
+    for i in range(max(i_min, i_min - jq), min(n, n - jq - 1) + 1):
+        j = i + jq
+        cand = fq + nxt[j] + w * (nxt[j + 1] - nxt[j])
+        cur[i] = min(cur[i], cand)
+
+
+@njit(cache=True)
 def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
               grid_charge, batt_export, curtail, e_lo, h, n, tv, e_min, i_min):
     """Value function ``V[k, i]`` on the grid ``e_lo + i*h`` (``k = 0..T``), and per-period flags
@@ -193,6 +203,10 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
         v[t_len, i] = -tv * (e_lo + i * h - e_min)
     fast = np.zeros(t_len, dtype=np.bool_)
     brk = np.empty(_NBREAK)
+    q_j = np.empty(_NBREAK, dtype=np.int64)
+    q_w = np.empty(_NBREAK)
+    q_f = np.empty(_NBREAK)
+    slot = np.empty(2 * n + 4, dtype=np.int64)
     v_convex = True  # the terminal value is linear
     for k in range(t_len - 1, -1, -1):
         mhi = math.floor(cmax[k] * eta_c / h + 1e-9)
@@ -231,11 +245,51 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                 cand = f[j - i - mlo] + nxt[j]
                 best = min(best, cand)
             cur[i] = best
+        # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k), scored
+        # with V_{k+1} interpolated: with them a step is the exact minimum over continuous moves
+        # of f_k + (piecewise linear V_{k+1}), so a limit that is no multiple of h (an inverter
+        # or power limit, the net load) is not rounded down period after period
+        nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
+                          dmax[k], grid_charge, batt_export, brk)
+        nq = 0
+        for q in range(nb):
+            sq = brk[q] / h
+            jq = math.floor(sq)
+            w = sq - jq
+            if w < 1e-9 or w > 1.0 - 1e-9:
+                continue  # a grid move
+            fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
+                         eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
+                         curtail)[0]
+            if fq < np.inf:
+                q_j[nq] = jq
+                q_w[nq] = w
+                q_f[nq] = fq
+                nq += 1
+        # states below the window: charging breakpoints only
+        for q in range(nq):
+            if q_j[q] >= 0:
+                for i in range(0, min(i_min, n - q_j[q])):
+                    j = i + q_j[q]
+                    cand = q_f[q] + nxt[j] + q_w[q] * (nxt[j + 1] - nxt[j])
+                    cur[i] = min(cur[i], cand)
         # states in the window never leave it: j >= i_min
         if interval and v_convex and _is_convex(f, flo, fhi, scale):
             fast[k] = True
             a = flo + mlo  # smallest feasible move [grid steps]
             b = fhi + mlo  # largest feasible move
+            # f_k + V_{k+1} is convex in the move, so a breakpoint can only beat the best grid
+            # move m if it lies within one step of it: slot[m - mlo + 1] = the breakpoint in
+            # (m, m + 1) (-1: none); a second one in the same cell is scored for every state
+            for m in range(width + 2):
+                slot[m] = -1
+            full = np.zeros(nq, dtype=np.bool_)
+            for q in range(nq):
+                at = q_j[q] - mlo + 1
+                if 0 <= at < width + 2 and slot[at] < 0:
+                    slot[at] = q
+                else:
+                    full[q] = True
             j = i_min
             for i in range(i_min, n + 1):
                 jlo = max(i + a, i_min)
@@ -250,7 +304,18 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                         j += 1
                     else:
                         break
+                # breakpoints in (m - 1, m) and (m, m + 1), m = j - i
+                for at in (j - i - mlo, j - i - mlo + 1):
+                    if 0 <= at < width + 2 and slot[at] >= 0:
+                        q = slot[at]
+                        jj = i + q_j[q]
+                        if jj >= i_min and jj < n:
+                            cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
+                            best = min(best, cand)
                 cur[i] = best
+            for q in range(nq):
+                if full[q]:
+                    _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
         else:
             for i in range(i_min, n + 1):
                 best = np.inf
@@ -260,33 +325,8 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                     cand = f[j - i - mlo] + nxt[j]
                     best = min(best, cand)
                 cur[i] = best
-        # the exact breakpoint moves (kinks and feasible ends of f_k off the move grid), with
-        # V_{k+1} interpolated: with them the step is the exact min over continuous moves of
-        # f_k + (piecewise linear V_{k+1}), so limits that are no multiple of h (an inverter
-        # limit, a power limit, the net load) cost nothing period after period
-        nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, brk)
-        for q in range(nb):
-            dq = brk[q]
-            sq = dq / h
-            jq = math.floor(sq)
-            w = sq - jq
-            if w < 1e-9 or w > 1.0 - 1e-9:
-                continue  # a grid move
-            fq = _period(dq, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail)[0]
-            if fq == np.inf:
-                continue
-            # states i with e_lo + (i + sq) * h inside the reachable part of the grid: below the
-            # window only charging (and staying >= i); in it, never below i_min
-            i_lo = 0 if dq > 0.0 else i_min - jq
-            i_lo = max(i_lo, 0)
-            i_hi = min(n, n - jq - 1)
-            for i in range(i_lo, i_hi + 1):
-                j = i + jq
-                cand = fq + nxt[j] + w * (nxt[j + 1] - nxt[j])
-                if cand < cur[i]:
-                    cur[i] = cand
+            for q in range(nq):
+                _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
         # is V_k convex on the window's grid? (it is when all later periods were convex)
         vs = 0.0
         for i in range(i_min, n + 1):

@@ -488,10 +488,9 @@ def load_params(path: str | Path, notebooks_dir: str | Path | None = None) -> di
     report (file names in ``notebooks/``, ``.ipynb`` optional; default :data:`DEFAULT_NOTEBOOKS`);
     they run in the order of :data:`STEPS`. Every other name must be a parameter of at least
     one of them; each notebook receives the names it declares (a name shared by two notebooks
-    means the same in both, except ``data_path``: a CSV file for 01 and 03, a dataset folder
-    for 04, so a file rendering 04 with 01 or 03 should leave it out). Unknown names are an
-    error naming them and the known ones; ``output_dir`` and ``input_dir`` are the renderer's;
-    ``run_id`` defaults to the file's stem.
+    means the same in both: ``data_path`` is a site CSV for 01 and 03, ``data_dir`` a dataset
+    folder for 04). Unknown names are an error naming them and the known ones; ``output_dir``
+    and ``input_dir`` are the renderer's; ``run_id`` defaults to the file's stem.
 
     Returns
     -------
