@@ -10,10 +10,14 @@ The kernel works on a grid of stored energy (``E_min + i * h``, ``i = 0..N``). B
 gives the value function ``V_k`` on the grid; where every period cost is convex in the energy
 change (``buy >= sell``, ``wear >= 0``, the usual case) each backward step is a min-plus
 convolution of convex functions done in linear time with a monotone two-pointer sweep; otherwise a
-general states x moves sweep is used. The plan is then replayed forward from the true
-(continuous) initial energy: at each period the grid moves plus a few exact actions (idle, cover
-the net load, absorb the PV surplus, full power, run to a bound, absorb an export or inverter
-overflow) are scored by their exact period cost plus the linearly interpolated ``V_{k+1}``.
+general states x moves sweep is used. Each backward step also scores the period's exact
+breakpoint moves (``_breakpoints``: the feasible ends, e.g. full power at an inverter limit, and
+the kinks, e.g. covering the net load) against the linearly interpolated ``V_{k+1}``, so the step
+is the exact minimum over continuous moves of ``f_k`` plus the piecewise linear ``V_{k+1}``: a
+limit that is no multiple of the grid step is not rounded down period after period. The plan is
+then replayed forward from the true (continuous) initial energy: at each period the grid moves,
+idle, the window's bounds and the same breakpoints are scored by their exact period cost plus the
+linearly interpolated ``V_{k+1}``.
 
 All kernels are numba ``@njit(cache=True)`` functions on NumPy arrays: no I/O, no globals.
 """
@@ -108,28 +112,40 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
 
 
 #: room for the exact breakpoint moves of one period (see ``_breakpoints``)
-_NBREAK = 24
+_NBREAK = 16
+
+
+@njit(cache=True)
+def _add_break(out, n, x):
+    """Append ``x`` to ``out[:n]`` unless it is already there; returns the new count."""
+    for p in range(n):
+        if abs(out[p] - x) <= 1e-12 * (1.0 + abs(x)):
+            return n
+    if n < out.shape[0]:
+        out[n] = x
+        n += 1
+    return n
 
 
 @njit(cache=True)
 def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_charge, batt_export,
-                 out):
-    """Exact changes of stored energy where one period's cost changes slope or stops being
-    feasible (the kinks and ends of the piecewise linear ``f_k(D)``); writes them to ``out`` and
-    returns their number. [kWh]
+                 curtail, out):
+    """Exact changes of stored energy where one period's cost ``f_k(D)`` changes slope or stops
+    being feasible; writes them to ``out`` and returns their number. [kWh]
 
-    Charge side (``D = eta_c * c``): the feasible end ``min(cmax, surplus if no grid charging,
-    pv + inverter limit, import limit + pv - load)`` and the kinks where the meter crosses zero
-    (the PV surplus), where forced curtailment ends (inverter, export limit) and where the import
-    cap of the curtailment choice binds. Discharge side (``D = -d / eta_d``): the feasible end
-    ``min(dmax, deficit if no battery export, inverter limit, load + export limit)`` and the kinks
-    where the meter crosses zero (the deficit, the load), where forced curtailment starts
-    (inverter, export limit) and where the import cap binds. Grid moves need no entry here; a
-    missing kink only costs accuracy, never feasibility (every move is checked by ``_period``).
+    ``f_k`` is piecewise linear in ``D``. Its feasible ends: charging (``D = eta_c * c``) up to
+    ``min(cmax, surplus if no grid charging, pv + inverter limit, import limit + pv - load)``,
+    discharging (``D = -d / eta_d``) up to ``min(dmax, deficit if no battery export, inverter
+    limit, load + export limit)``. Its kinks besides ``D = 0``: the meter crossing zero (the PV
+    surplus or the deficit), the start or end of forced curtailment (inverter limit, export
+    limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
+    load``) or reaching the import limit. A missing kink costs accuracy, never feasibility
+    (every move is scored by ``_period``).
     """
     surplus = max(pv - load, 0.0)
     deficit = max(load - pv, 0.0)
     imax = max(ilim, deficit)
+    choice = curtail and pv > 0.0
     chi = cmax
     if not grid_charge:
         chi = min(chi, surplus)
@@ -142,19 +158,16 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     dhi = min(dhi, load + xlim)
     n = 0
     if chi > 0.0:
-        out[n] = chi * eta_c
-        n += 1
-        for c in (pv - load, pv - load - xlim, pv - acap, imax - load, imax - load + pv):
-            if 0.0 < c < chi and n < out.shape[0]:
-                out[n] = c * eta_c
-                n += 1
+        n = _add_break(out, n, chi * eta_c)
+        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0):
+            if 0.0 < c < chi:
+                n = _add_break(out, n, c * eta_c)
     if dhi > 0.0:
-        out[n] = -dhi / eta_d
-        n += 1
-        for d in (load - pv, load, acap - pv, load - pv + xlim, load + xlim, load - imax):
-            if 0.0 < d < dhi and n < out.shape[0]:
-                out[n] = -d / eta_d
-                n += 1
+        n = _add_break(out, n, -dhi / eta_d)
+        for d in (load - pv, load - pv + xlim, acap - pv, load if choice else -1.0,
+                  load - imax if choice else -1.0):
+            if 0.0 < d < dhi:
+                n = _add_break(out, n, -d / eta_d)
     return n
 
 
@@ -206,6 +219,7 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
     q_j = np.empty(_NBREAK, dtype=np.int64)
     q_w = np.empty(_NBREAK)
     q_f = np.empty(_NBREAK)
+    full = np.empty(_NBREAK, dtype=np.bool_)
     slot = np.empty(2 * n + 4, dtype=np.int64)
     v_convex = True  # the terminal value is linear
     for k in range(t_len - 1, -1, -1):
@@ -250,7 +264,7 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
         # of f_k + (piecewise linear V_{k+1}), so a limit that is no multiple of h (an inverter
         # or power limit, the net load) is not rounded down period after period
         nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, brk)
+                          dmax[k], grid_charge, batt_export, curtail, brk)
         nq = 0
         for q in range(nb):
             sq = brk[q] / h
@@ -269,7 +283,7 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
         # states below the window: charging breakpoints only
         for q in range(nq):
             if q_j[q] >= 0:
-                for i in range(0, min(i_min, n - q_j[q])):
+                for i in range(min(i_min, n - q_j[q])):
                     j = i + q_j[q]
                     cand = q_f[q] + nxt[j] + q_w[q] * (nxt[j + 1] - nxt[j])
                     cur[i] = min(cur[i], cand)
@@ -283,13 +297,11 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
             # (m, m + 1) (-1: none); a second one in the same cell is scored for every state
             for m in range(width + 2):
                 slot[m] = -1
-            full = np.zeros(nq, dtype=np.bool_)
             for q in range(nq):
                 at = q_j[q] - mlo + 1
-                if 0 <= at < width + 2 and slot[at] < 0:
+                full[q] = not (0 <= at < width + 2 and slot[at] < 0)
+                if not full[q]:
                     slot[at] = q
-                else:
-                    full[q] = True
             j = i_min
             for i in range(i_min, n + 1):
                 jlo = max(i + a, i_min)
@@ -305,13 +317,19 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                     else:
                         break
                 # breakpoints in (m - 1, m) and (m, m + 1), m = j - i
-                for at in (j - i - mlo, j - i - mlo + 1):
-                    if 0 <= at < width + 2 and slot[at] >= 0:
-                        q = slot[at]
-                        jj = i + q_j[q]
-                        if jj >= i_min and jj < n:
-                            cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
-                            best = min(best, cand)
+                at = j - i - mlo
+                q = slot[at]
+                if q >= 0:
+                    jj = i + q_j[q]
+                    if jj >= i_min:
+                        cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
+                        best = min(best, cand)
+                q = slot[at + 1]
+                if q >= 0:
+                    jj = j
+                    if jj < n:
+                        cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
+                        best = min(best, cand)
                 cur[i] = best
             for q in range(nq):
                 if full[q]:
@@ -359,7 +377,8 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         # the PV surplus, full feasible power, the ends of forced curtailment, ...) and the
         # window's bounds
         nc = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, cands)
+                          dmax[k], grid_charge, batt_export, curtail,
+                          cands)
         cands[nc] = 0.0
         cands[nc + 1] = hi
         cands[nc + 2] = lo
@@ -525,8 +544,17 @@ class _Inputs:
 @njit(cache=True)
 def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
                     grid_charge, batt_export, curtail, h, n):
-    """Index of the last period whose cost on the move grid is not convex (-1 if none)."""
+    """Index of the last period whose cost on the move grid is not convex (-1 if none).
+
+    A period with ``0 <= sell <= buy`` (and ``wear >= 0``, ``eta_c * eta_d <= 1``) is convex
+    without looking: the AC setpoint is convex in ``D``, the meter convex and nondecreasing in the
+    setpoint (forced curtailment and the export limit are maxima of affine pieces, a curtailment
+    choice never pays at ``sell >= 0``) and the meter cost convex and nondecreasing in the meter.
+    """
+    sure = wear >= 0.0 and eta_c * eta_d <= 1.0
     for k in range(load.shape[0] - 1, -1, -1):
+        if sure and 0.0 <= sell[k] <= buy[k]:
+            continue
         mhi = min(n, math.floor(cmax[k] * eta_c / h + 1e-9))
         mlo = -min(n, math.floor(dmax[k] / eta_d / h + 1e-9))
         f = np.empty(mhi - mlo + 1)
@@ -660,7 +688,9 @@ def optimize_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: 
     Backward induction ``V_k(E) = min_D f_k(D) + V_{k+1}(E + D)``, ``V_T(E) = -tv * (E - E_min)``,
     on the energy grid, where ``f_k`` is the period cost of a change ``D`` of stored energy. A
     period whose ``f_k`` is convex (and a convex ``V_{k+1}``) takes the linear-time min-plus
-    path; others the general path. The plan is replayed from the true initial energy with
+    path; others the general path. Both also score the exact breakpoints of ``f_k`` (kinks and
+    feasible ends off the grid) against the interpolated ``V_{k+1}``. The plan is replayed from
+    the true initial energy with
     exact candidate actions; its cost is evaluated exactly (no grid rounding). Demand charges are
     not part of this model (use :func:`pvbess.exact_schedule`-based studies for those).
 
