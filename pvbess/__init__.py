@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     # --- loaders (issue 2) ---
     "read_meter_csv": "loaders",
     "read_energy_csv": "loaders",
-    "read_weather": "loaders",
+    "read_weather": "weather_files",
     "to_hourly": "loaders",
     # --- dispatch, balance, kpis (issue 3) ---
     "simulate": "balance",
