@@ -29,7 +29,7 @@ report: $(STAMP)
 
 ## make data: regenerate data/iquitos/ from the site facts (deterministic for the seed)
 data: $(STAMP)
-	$(PY) -m pvbess.dataset
+	$(PY) -m pvbess.inputs.dataset
 
 ## make bench: print the speed and memory numbers
 bench: $(STAMP)

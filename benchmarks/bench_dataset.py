@@ -26,13 +26,13 @@ def _best(fn, repeat: int) -> float:
 
 def main() -> None:
     start = time.perf_counter()
-    import pvbess.dataset as ds
-    from pvbess.ev import simulate_ev
-    from pvbess.mall import simulate_mall
-    from pvbess.pvmodel import pv_ac_kwh
-    from pvbess.weather import generate_weather, year_index
+    import pvbess.inputs.dataset as ds
+    from pvbess.inputs.ev import simulate_ev
+    from pvbess.inputs.mall import simulate_mall
+    from pvbess.inputs.pvmodel import pv_ac_kwh
+    from pvbess.inputs.weather import generate_weather, year_index
 
-    print(f"import pvbess.dataset + models          {time.perf_counter() - start:8.3f} s")
+    print(f"import pvbess.inputs.dataset + models          {time.perf_counter() - start:8.3f} s")
     start = time.perf_counter()
     ds.generate_iquitos()
     print(f"first generate_iquitos (numba compile?) {time.perf_counter() - start:8.3f} s")

@@ -36,7 +36,7 @@ from pvbess.timeseries import local_hours
 
 def iquitos_or_synthetic() -> tuple[pd.DataFrame, str]:
     try:
-        from pvbess.dataset import load_iquitos
+        from pvbess.inputs.dataset import load_iquitos
 
         return load_iquitos()[["pv_kwh", "ev_kwh", "mall_kwh"]], "Iquitos year"
     except Exception as err:  # noqa: BLE001 - fall back to a synthetic year, say so

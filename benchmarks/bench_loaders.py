@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pvbess.loaders import read_energy_csv, read_meter_csv, to_hourly
+from pvbess.inputs.loaders import read_energy_csv, read_meter_csv, to_hourly
 
 
 def _best(fn, *args, repeat: int = 3) -> float:

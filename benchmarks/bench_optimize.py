@@ -16,8 +16,8 @@ import pandas as pd
 
 # submodule imports: run as a script, pvbess resolves through the editable install's finder
 from pvbess.battery import Battery
-from pvbess.exact import exact_schedule
-from pvbess.optimize import optimize_schedule
+from pvbess.optimize.exact import exact_schedule
+from pvbess.optimize.dp import optimize_schedule
 from pvbess.tariff import Tariff
 
 
@@ -49,7 +49,7 @@ def _year(seed: int = 0):
     try:
         import importlib
 
-        site = importlib.import_module("pvbess.dataset").load_iquitos()
+        site = importlib.import_module("pvbess.inputs.dataset").load_iquitos()
         source = "pvbess.load_iquitos()"
     except Exception:  # noqa: BLE001 - the dataset may not exist yet: synthetic stand-in
         idx = pd.date_range("2025-01-01", periods=8760, freq="h", tz="America/Lima")

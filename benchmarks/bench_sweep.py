@@ -20,8 +20,8 @@ import numpy as np
 
 # submodule imports: run as a script, pvbess may resolve through the editable install's finder
 # as a namespace package, without its lazy top-level names
-from pvbess.dataset import load_iquitos
-from pvbess.sizing import sweep
+from pvbess.inputs.dataset import load_iquitos
+from pvbess.studies.sizing import sweep
 
 
 def grid_of(n: int) -> dict[str, list[float]]:

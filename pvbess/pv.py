@@ -1,4 +1,4 @@
-"""The PV plant specification (the pvlib model of it lives in :mod:`pvbess.pvmodel`)."""
+"""The PV plant specification (the pvlib model of it lives in :mod:`pvbess.inputs.pvmodel`)."""
 
 from __future__ import annotations
 

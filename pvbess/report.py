@@ -50,15 +50,15 @@ import numpy as np
 import pandas as pd
 
 from .config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
-from .figures import FIGURES
-from .figures._common import battery_of, e_initial_kwh, scenario_label
+from .plotting import FIGURES
+from .plotting.common import battery_of, e_initial_kwh, scenario_label
 
 SUMMARY_NAME = "summary.json"
 BALANCE_NAME = "balance.csv.gz"
 BALANCE_META_NAME = "balance_meta.json"
 FIGURES_DIRNAME = "figures"
-SWEEP_TABLE_NAME = "sweep.csv.gz"  # as pvbess.sizing.SWEEP_TABLE_NAME (a test checks)
-SWEEP_SUMMARY_NAME = "sweep_summary.json"  # as pvbess.sizing.SWEEP_SUMMARY_NAME
+SWEEP_TABLE_NAME = "sweep.csv.gz"  # as pvbess.studies.sizing.SWEEP_TABLE_NAME (a test checks)
+SWEEP_SUMMARY_NAME = "sweep_summary.json"  # as pvbess.studies.sizing.SWEEP_SUMMARY_NAME
 REPLAY_NAME = "scheduling_replay.json"
 SUMMARY_SCHEMA = "pvbess.summary/1"
 
@@ -399,7 +399,7 @@ def _check_summary(folder: Path) -> None:
 
 
 def _check_sweep(folder: Path) -> None:
-    from .sizing import read_sweep
+    from .studies.sizing import read_sweep
 
     table, summary = read_sweep(folder)
     if summary.get("n_designs") != len(table):
@@ -575,7 +575,7 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
     """Convert an executed notebook to self-contained HTML (no network needed to view it).
 
     nbconvert's lab template embeds outputs (PNGs as base64, plotly.js as emitted by
-    :func:`pvbess.interactive.use_offline_plotly`); the remote scripts it links by default
+    :func:`pvbess.plotting.interactive.use_offline_plotly`); the remote scripts it links by default
     (require.js, MathJax from a CDN) are removed, as the notebooks need neither, and widget
     outputs (which would fetch a widget renderer from a CDN) become a short note.
     """

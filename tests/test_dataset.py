@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pvbess.config import IQUITOS_DIR
-from pvbess.dataset import (
+from pvbess.inputs.dataset import (
     COLUMNS,
     HOURLY_FILE,
     PROVENANCE_FILE,
@@ -20,9 +20,9 @@ from pvbess.dataset import (
     main,
     write_iquitos,
 )
-from pvbess.mall import IQUITOS_MALL_MEAN_KW, IQUITOS_MALL_MONTHLY_MWH
+from pvbess.inputs.mall import IQUITOS_MALL_MEAN_KW, IQUITOS_MALL_MONTHLY_MWH
 from pvbess.timeseries import DataError
-from pvbess.weather import IQUITOS_MONTHLY_GHI_KWH_M2, daily_clearsky_index
+from pvbess.inputs.weather import IQUITOS_MONTHLY_GHI_KWH_M2, daily_clearsky_index
 
 EV_PROFILE_09_20_KW = [41, 47, 56, 69, 81, 91, 102, 111, 122, 129, 134, 137]
 
@@ -120,7 +120,7 @@ def test_provenance_records_parameters_and_checksums():
     import hashlib
 
     prov = json.loads((IQUITOS_DIR / PROVENANCE_FILE).read_text())
-    assert prov["generator"] == "pvbess.dataset.generate_iquitos"
+    assert prov["generator"] == "pvbess.inputs.dataset.generate_iquitos"
     assert prov["seed"] == 2025 and prov["year"] == 2025 and prov["rows"] == 8760
     assert set(prov["parameters"]) == {"site", "pv_plant", "weather", "ev_fleet", "mall"}
     assert prov["parameters"]["ev_fleet"]["socket_kw"] == 7.4
@@ -133,7 +133,7 @@ def test_provenance_records_parameters_and_checksums():
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="pvbess.dataset"):
+    with pytest.raises(FileNotFoundError, match="pvbess.inputs.dataset"):
         load_iquitos(tmp_path)
     lines = (IQUITOS_DIR / HOURLY_FILE).read_text().splitlines(keepends=True)
     (tmp_path / HOURLY_FILE).write_text("".join(lines[:-24]))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.economics import (
+from pvbess.studies.economics import (
     Economics,
     annuity_factor,
     appraise,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.ev import MOTO, MOTOTAXI, EVFleet, draw_sessions, run_queue, simulate_ev
+from pvbess.inputs.ev import MOTO, MOTOTAXI, EVFleet, draw_sessions, run_queue, simulate_ev
 from pvbess.timeseries import DataError
-from pvbess.weather import year_index
+from pvbess.inputs.weather import year_index
 
 PROFILE_09_20_KW = [41, 47, 56, 69, 81, 91, 102, 111, 122, 129, 134, 137]
 

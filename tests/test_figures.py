@@ -1,4 +1,4 @@
-"""The 16 report figures (pvbess.figures), the palette and the interactive views.
+"""The 16 report figures (pvbess.plotting), the palette and the interactive views.
 
 Each figure is drawn from a short simulated balance; the tests check what a reader relies on:
 a Figure comes back, the title states the scenario, axis labels carry units, and the numbers
@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import pvbess
-from pvbess import figures
-from pvbess.figures import FIGURES
-from pvbess.figures._common import peak_shaving_kwh, representative_day
-from pvbess.palette import COLORS, PHASE_COLORS
+from pvbess import plotting
+from pvbess.plotting import FIGURES
+from pvbess.plotting.common import peak_shaving_kwh, representative_day
+from pvbess.plotting.palette import COLORS, PHASE_COLORS
 from pvbess.timeseries import DataError
 
 UNIT = re.compile(r"\[(kW|kWh|MWh|MWh/day|MWh/month|%|-|h|t|t/day|kWh/day)\]")
@@ -120,7 +120,7 @@ def test_quarter_hour_balance_draws_every_figure():
 
 # -- Sankey and waterfall -------------------------------------------------------------------------
 def test_sankey_numbers_add_up(balance):
-    flows = figures.energy_flows(balance)
+    flows = plotting.energy_flows(balance)
     fig = pvbess.plot_energy_flows(balance)
     labels = {t.split("\n")[0]: _mwh(t) for t in _texts(fig) if "\n" in t and "MWh" in t}
     sources = [n for n in ("PV", "grid", "initial store") if n in labels]
@@ -143,7 +143,7 @@ def test_sankey_numbers_add_up(balance):
 
 
 def test_waterfall_numbers_add_up(balance):
-    main, battery = figures.energy_waterfall_steps(balance)
+    main, battery = plotting.energy_waterfall_steps(balance)
     fig = pvbess.plot_energy_waterfall(balance)
     ax_main = fig.axes[0]
     printed = [_mwh(t.get_text()) for t in ax_main.texts]
@@ -175,24 +175,24 @@ def test_accounts_close_for_any_battery(capacity, power, threshold, soc_initial,
     b = pvbess.simulate(site, pvbess.Battery(capacity_kwh=capacity, power_charge_kw=power,
                                              power_discharge_kw=power, soc_initial=soc_initial),
                         pvbess.SixPhaseRules(peak_threshold_kw=threshold), strategy)
-    flows = figures.energy_flows(b)
+    flows = plotting.energy_flows(b)
     total = max(b.pv_kwh.sum() + b.grid_import_kwh.sum(), 1.0)
     src = flows.loc[flows.source != "battery", "kwh"].sum()
     snk = flows.loc[flows.target != "battery", "kwh"].sum()
     assert abs(src - snk) <= 1e-9 * total
-    main, battery = figures.energy_waterfall_steps(b)
+    main, battery = plotting.energy_waterfall_steps(b)
     for steps in (main, battery):
         assert abs(steps.kwh.iloc[0] + steps.loc[steps.kind == "delta", "kwh"].sum()
                    - steps.kwh.iloc[-1]) <= 1e-9 * total
-    shares = figures.supply_shares(b).attrs["shares"]
+    shares = plotting.supply_shares(b).attrs["shares"]
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, atol=1e-12)
-    w = figures.window_shares(b)
+    w = plotting.window_shares(b)
     for c in ("charge_morning_frac", "discharge_evening_frac"):
         v = w[c].dropna()
         assert ((v >= -1e-12) & (v <= 1 + 1e-12)).all()
     shaving = peak_shaving_kwh(b)
     assert (shaving >= 0).all() and (shaving <= b.bess_to_mall_kwh + 1e-12).all()
-    dest = figures.pv_destinations(b)
+    dest = plotting.pv_destinations(b)
     assert math.isclose(dest.sum(), b.pv_kwh.sum(), rel_tol=1e-12, abs_tol=1e-9)
 
 
@@ -222,7 +222,7 @@ def test_co2_baselines_by_hand():
     b = _tiny(pv_kwh=[100.0, 0.0], ev_kwh=[10.0, 10.0], mall_kwh=[50.0, 200.0],
               grid_import_kwh=[0.0, 210.0], pv_export_kwh=[40.0, 0.0],
               co2_kg=[0.0, 105.0])
-    c = figures.co2_baselines(b)  # factor from the columns: 105 / 210 = 0.5 kg/kWh
+    c = plotting.co2_baselines(b)  # factor from the columns: 105 / 210 = 0.5 kg/kWh
     np.testing.assert_allclose(c["site"], [0.0, 105.0])
     np.testing.assert_allclose(c["no PV, no battery"], [30.0, 105.0])
     np.testing.assert_allclose(c["PV only, no battery"], [0.0, 105.0])
@@ -234,8 +234,8 @@ def test_co2_baselines_equal_the_baseline_runs():
     b = pvbess.simulate(site)
     runs = {"no PV, no battery": pvbess.simulate(site, strategy="grid_only"),
             "PV only, no battery": pvbess.simulate(site, strategy="pv_only")}
-    from_columns = figures.co2_baselines(b)
-    given_runs = figures.co2_baselines(b, runs)
+    from_columns = plotting.co2_baselines(b)
+    given_runs = plotting.co2_baselines(b, runs)
     for name, run in runs.items():
         np.testing.assert_allclose(from_columns[name], run["co2_kg"], rtol=1e-12, atol=1e-9)
         np.testing.assert_array_equal(given_runs[name], run["co2_kg"])
@@ -246,11 +246,11 @@ def test_co2_baselines_equal_the_baseline_runs():
                         k["co2_baseline_pv_only_t"], rel_tol=1e-12)
     assert isinstance(pvbess.plot_co2(b, runs), Figure)
     with pytest.raises(ValueError, match="unknown name"):
-        figures.co2_baselines(b, {"nonsense": b})
+        plotting.co2_baselines(b, {"nonsense": b})
 
 
 def test_mall_draw_hours_match_kpis(balance):
-    draw = figures.annual.mall_draw_kw(balance)
+    draw = plotting.annual.mall_draw_kw(balance)
     k = pvbess.kpis(balance)
     thr = 1900.0
     for col, kpi in (("demand", "hours_above_peak_before_h"),
@@ -260,7 +260,7 @@ def test_mall_draw_hours_match_kpis(balance):
 
 
 def test_representative_days_and_day_choice(balance):
-    days = figures.representative_pv_days(balance)
+    days = plotting.representative_pv_days(balance)
     daily = balance.pv_kwh.groupby(balance.index.tz_localize(None).normalize()).sum()
     assert days["min"] == daily.idxmin() and days["max"] == daily.idxmax()
     assert math.isclose(days.attrs["pv_kwh"]["max"], daily.max())
@@ -271,7 +271,7 @@ def test_representative_days_and_day_choice(balance):
 
 
 def test_soc_matrix_is_the_soc_column(balance):
-    mat = figures.soc_matrix(balance)
+    mat = plotting.soc_matrix(balance)
     assert mat.shape == (10, 24)
     np.testing.assert_allclose(mat.to_numpy().ravel(), balance.soc_frac.to_numpy() * 100)
 
@@ -292,7 +292,7 @@ def test_palette_is_one_colour_per_source_and_sink():
     assert sorted(PHASE_COLORS) == [1, 2, 3, 4, 5, 6]
     assert len(set(PHASE_COLORS.values())) == 6
     with pytest.raises(KeyError, match="known"):
-        pvbess.palette.color("nope")
+        pvbess.plotting.palette.color("nope")
 
 
 # -- interactive ----------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_interactive_views(balance):
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    from pvbess import interactive
+    from pvbess.plotting import interactive
 
     fig = interactive.day_figure(balance)
     assert isinstance(fig, go.Figure)

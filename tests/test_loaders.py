@@ -1,4 +1,4 @@
-"""Tests of pvbess.loaders: meter/energy CSV files, hourly aggregation and weather files."""
+"""Tests of pvbess.inputs.loaders: meter/energy CSV files, hourly aggregation and weather files."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.mall import (
+from pvbess.inputs.mall import (
     IQUITOS_MALL_MEAN_KW,
     IQUITOS_MALL_MONTHLY_MWH,
     IQUITOS_MALL_STD_KW,
@@ -17,7 +17,7 @@ from pvbess.mall import (
     simulate_mall,
 )
 from pvbess.timeseries import DataError
-from pvbess.weather import year_index
+from pvbess.inputs.weather import year_index
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def test_report_notebook_contracts():
     assert {"run_id", "input_dir", "output_dir", "day"} <= set(p2)
     nb2 = nbformat.read(str(NOTEBOOKS_DIR / NOTEBOOKS[1]), as_version=4)
     source = "\n".join(c.source for c in _code(nb2))
-    from pvbess.figures import FIGURES
+    from pvbess.plotting import FIGURES
 
     for spec in FIGURES:  # every figure is drawn and saved under its report name
         assert f"pvbess.plot_{spec.name}(" in source

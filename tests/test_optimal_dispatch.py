@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pvbess import Battery, Tariff, iquitos_optimal_dispatch
-from pvbess.optimal_dispatch import demand_charge_groups, demand_cost
+from pvbess.studies.optimal_dispatch import demand_charge_groups, demand_cost
 
 
 def _synthetic_year(seed: int = 0) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess.pareto import pareto_front
+from pvbess.studies.pareto import pareto_front
 
 
 def _dominates(a, b):

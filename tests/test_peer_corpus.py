@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pvbess import evaluate_plan, exact_schedule, optimize_schedule, peer_scenarios
-from pvbess.peer import read_peer_scenario
+from pvbess.studies.peer import read_peer_scenario
 
 # Two golden files report a discharge action (AC) larger than their own SOE drop allows
 # (|action| > -dSOE * eta_d, by 0.0048 and 0.0025 kWh: energy from nowhere). Their golden cost

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess.pv import PVPlant
-from pvbess.pvmodel import pv_ac_kwh, pv_ac_power
+from pvbess.inputs.pvmodel import pv_ac_kwh, pv_ac_power
 from pvbess.timeseries import DataError
-from pvbess.weather import generate_weather
+from pvbess.inputs.weather import generate_weather
 
 
 def _noon_weather(ghi, dhi=None, dni=0.0, temp=25.0, wind=1.0, freq="h", periods=None):

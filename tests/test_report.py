@@ -178,7 +178,7 @@ def test_each_notebook_gets_the_parameters_it_declares(tmp_path):
 
 
 def test_steps_and_expected_files():
-    from pvbess import sizing
+    from pvbess.studies import sizing
 
     assert report.NOTEBOOKS == tuple(report.STEPS) == (
         "01_annual_simulation.ipynb", "02_energy_balance_report.ipynb",
@@ -316,7 +316,7 @@ def _check_complete_report(rendered):
 def _check_sweep_and_replay(rendered):
     """03 got the design's shared parameters: its 1,500 kWh / 300 kW row is the run of 01;
     04 replayed the days asked for."""
-    from pvbess.sizing import read_sweep
+    from pvbess.studies.sizing import read_sweep
 
     folder = rendered["reports"] / "tiny"
     table, sweep = read_sweep(folder)

@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 import pvbess
 from pvbess.balance import simulate
 from pvbess.battery import Battery
-from pvbess.economics import Economics, appraise
+from pvbess.studies.economics import Economics, appraise
 from pvbess.indicators import KPI_NAMES, kpis
-from pvbess.pareto import pareto_front
+from pvbess.studies.pareto import pareto_front
 from pvbess.rules import SixPhaseRules
-from pvbess.sizing import best_designs, expand_grid, sweep
+from pvbess.studies.sizing import best_designs, expand_grid, sweep
 from pvbess.tariff import Tariff
 
 # the submodule itself (``pvbess.sweep`` is also the name of the function)
-sizing = importlib.import_module("pvbess.sizing")
+sizing = importlib.import_module("pvbess.studies.sizing")
 
 
 def _site(days: int = 10, seed: int = 1) -> pd.DataFrame:
@@ -244,7 +244,7 @@ def test_dask_backend_gives_the_local_table(table):
 
 
 def test_optimal_strategy_row_equals_plan_replay():
-    from pvbess.optimize import optimize_schedule
+    from pvbess.optimize.dp import optimize_schedule
 
     site = _site(days=3, seed=2)
     grid = {"capacity_kwh": [800.0], "power_kw": [200.0, 400.0]}
@@ -281,7 +281,7 @@ def test_write_and_read_back(table, tmp_path):
 
 
 def test_heatmap_slice_holds_the_table_values(table):
-    from pvbess.sizing_plots import sweep_slice
+    from pvbess.plotting.sweep import sweep_slice
 
     where = {"pv_scale": 1.0, "peak_threshold_kw": 1900.0}
     grid = sweep_slice(table, "co2_t", where=where)
@@ -305,7 +305,7 @@ def test_heatmap_slice_holds_the_table_values(table):
 def test_figures_and_explorer(table):
     from matplotlib.figure import Figure
 
-    from pvbess.sizing_plots import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
+    from pvbess.plotting.sweep import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
                                     sweep_explorer)
 
     fig = plot_sweep_heatmaps(table, ["co2_t", "payback_vs_pv_years", "npv_vs_pv_pen"],

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess.site import Site
-from pvbess.weather import (
+from pvbess.inputs.weather import (
     IQUITOS_MONTHLY_GHI_KWH_M2,
     WeatherModel,
     _cycle,
@@ -72,7 +72,7 @@ def test_night_is_dark_and_components_close(weather):
     # GHI = DHI + DNI cos(zenith) at the mid-interval sun (Erbs closes exactly)
     import pvlib
 
-    from pvbess.weather import pvlib_quiet
+    from pvbess.inputs.weather import pvlib_quiet
 
     site = Site()
     mid = weather.index + pd.Timedelta(minutes=30)

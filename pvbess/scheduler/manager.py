@@ -33,7 +33,7 @@ from .forecasts import ForecastProvider
 from .schedules import ScheduleStore
 
 #: Columns of a plan table (energies per period [kWh], prices [currency/kWh], costs
-#: [currency]; names as in :data:`pvbess.schedule_result.PERIOD_COLUMNS`) plus ``action``.
+#: [currency]; names as in :data:`pvbess.optimize.result.PERIOD_COLUMNS`) plus ``action``.
 PLAN_COLUMNS: tuple[str, ...] = (
     "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
     "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "import_kwh", "export_kwh",
@@ -165,7 +165,7 @@ class OptimizationEngine:
                  import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
                  energy_step_kwh: float | None = None, optimizer: Any = None) -> None:
         if optimizer is None:
-            from ..optimize import optimize_schedule as optimizer
+            from ..optimize.dp import optimize_schedule as optimizer
         self.battery = battery
         self.optimizer = optimizer
         self.options: dict[str, Any] = dict(

@@ -355,7 +355,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
              battery: Battery, engine: OptimizationEngine, factor: float,
              tariff: Tariff | None, rules: SixPhaseRules | None, co2_price_per_kg: float,
              plant: dict[str, Any]) -> pd.DataFrame:
-    from ..optimize import optimize_schedule
+    from ..optimize.dp import optimize_schedule
 
     rows: dict[str, dict[str, float]] = {}
     rows[REPLAY] = _stats(
@@ -371,7 +371,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
     sell = actual["sell_price"].to_numpy()
     rows[PERFECT_DP] = _schedule_stats(optimize_schedule(*args, **options), energy, sell, factor)
     try:
-        from ..exact import exact_schedule
+        from ..optimize.exact import exact_schedule
     except ImportError:  # pragma: no cover - the exact solver is part of pvbess
         exact_schedule = None
     if exact_schedule is not None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sched_synthetic import make_site, small_battery
 
 from pvbess import Battery, SimulatedController, tou_intervals
-from pvbess.schedule_result import evaluate_plan
+from pvbess.optimize.result import evaluate_plan
 from pvbess.scheduler.controller import Controller, program_from_intervals
 from pvbess.scheduler.replay import site_actuals
 

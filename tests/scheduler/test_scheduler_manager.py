@@ -15,7 +15,7 @@ from pvbess import (
     SimpleBatterySystemManager,
     SimulatedController,
 )
-from pvbess.exact import exact_schedule
+from pvbess.optimize.exact import exact_schedule
 from pvbess.scheduler.db import DatabaseLockedError
 from pvbess.scheduler.manager import OptimizationInput
 from pvbess.scheduler.replay import site_actuals

@@ -14,7 +14,7 @@ from pvbess import DailyViewBuilder, replay
 from pvbess.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from pvbess.scheduler.db import Database
 from pvbess.scheduler.events import HistoricalDataStore
-from pvbess.scheduler.plots import plot_comparison, plot_daily_view
+from pvbess.plotting.daily_view import plot_comparison, plot_daily_view
 from pvbess.scheduler.schedules import ScheduleStore
 
 NOTEBOOK = NOTEBOOKS_DIR / "04_scheduling_replay.ipynb"

@@ -1,7 +1,7 @@
 """One palette: the same colour for each energy source and sink in every figure.
 
-Both the static report (matplotlib, :mod:`pvbess.figures`) and the interactive views
-(plotly, :mod:`pvbess.interactive`) take their colours from here, so "PV to the mall" or
+Both the static report (matplotlib, :mod:`pvbess.plotting`) and the interactive views
+(plotly, :mod:`pvbess.plotting.interactive`) take their colours from here, so "PV to the mall" or
 "grid import" looks the same on all 16 figures and in the notebooks.
 
 Colours are hex strings (matplotlib and plotly both accept them).

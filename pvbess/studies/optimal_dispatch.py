@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .battery import Battery
-from .rules import SixPhaseRules
-from .tariff import Tariff
-from .timeseries import DataError, check_energy_columns, step_hours
+from ..battery import Battery
+from ..rules import SixPhaseRules
+from ..tariff import Tariff
+from ..timeseries import DataError, check_energy_columns, step_hours
 
 __all__ = ["demand_charge_groups", "demand_cost", "iquitos_optimal_dispatch"]
 
@@ -99,8 +99,8 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
     results : dict
         The :class:`pvbess.ScheduleResult` objects (and the six-phase balance table).
     """
-    from .exact import exact_schedule
-    from .optimize import optimize_schedule
+    from ..optimize.exact import exact_schedule
+    from ..optimize.dp import optimize_schedule
 
     battery = Battery() if battery is None else battery
     tariff = Tariff() if tariff is None else tariff
@@ -154,7 +154,7 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
         rows["exact_demand"] = row(exd)
     if six_phase:
         try:
-            from .balance import simulate
+            from ..balance import simulate
         except ImportError:  # pragma: no cover - the balance module is a colleague's
             simulate = None
         if simulate is not None:

@@ -4,7 +4,7 @@ Each figure is a function ``plot_<name>(balance, ...) -> matplotlib.figure.Figur
 balance table of :func:`pvbess.simulate` alone (plus the battery and rules stored in its
 ``attrs`` for titles and thresholds), so every number traces to a column. The functions never
 save or show; they build a bare :class:`~matplotlib.figure.Figure` (no pyplot state), so a
-notebook decides where the PNG goes. Colours come from :mod:`pvbess.palette`.
+notebook decides where the PNG goes. Colours come from :mod:`pvbess.plotting.palette`.
 
 ``FIGURES`` lists them in report order as ``FigureSpec(number, name, function)``.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from ._common import scenario_label
+from .common import scenario_label
 from .annual import (
     plot_daily_balance,
     plot_export_and_peak_shaving,

@@ -1,8 +1,8 @@
 """Interactive exploration in notebooks: plotly figures and ipywidgets controls.
 
-The static report uses :mod:`pvbess.figures` (matplotlib); these are the interactive twins for
+The static report uses :mod:`pvbess.plotting` (matplotlib); these are the interactive twins for
 exploring a run: a day view with a day picker and a SOC heatmap. Colours come from
-:mod:`pvbess.palette`.
+:mod:`pvbess.plotting.palette`.
 
 Offline HTML: call :func:`use_offline_plotly` once near the top of a notebook. It registers and
 selects a plotly renderer that embeds plotly.js once in the notebook (no CDN, no MathJax from
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .figures._common import (
+from .common import (
     battery_of,
     check_balance_columns,
     col,
@@ -27,7 +27,7 @@ from .figures._common import (
     rules_of,
     scenario_label,
 )
-from .figures.battery import soc_matrix
+from .battery import soc_matrix
 from .palette import COLORS
 
 OFFLINE_RENDERER = "pvbess_offline"
@@ -75,7 +75,7 @@ def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None =
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .figures._common import day_slice
+    from .common import day_slice
 
     check_balance_columns(balance)
     day = representative_day(balance) if day is None else pd.Timestamp(day)
@@ -139,7 +139,7 @@ def monthly_kpi_figure(balance: pd.DataFrame):
     """Monthly energy by source serving the load and PV export (plotly, stacked). [MWh]"""
     import plotly.graph_objects as go
 
-    from .figures._common import monthly
+    from .common import monthly
 
     m = monthly(pd.DataFrame({
         "PV direct": col(balance, "pv_to_ev_kwh") + col(balance, "pv_to_mall_kwh"),

@@ -9,8 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path
 
-from ..palette import COLORS
-from ._common import check_balance_columns, col, e_initial_kwh, monthly, title
+from .palette import COLORS
+from .common import check_balance_columns, col, e_initial_kwh, monthly, title
 
 #: PV destinations in drawing order: (column, label, palette key).
 PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (

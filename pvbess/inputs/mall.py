@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._spec import SpecBase
-from .timeseries import DataError, step_hours
+from .._spec import SpecBase
+from ..timeseries import DataError, step_hours
 
 #: Mean load by hour of day 00..23 (meter 2024). [kW]
 IQUITOS_MALL_MEAN_KW = (531, 483, 470, 460, 453, 435, 514, 660, 868, 1121, 1712, 2194, 2240,
@@ -134,7 +134,7 @@ def simulate_mall(index: pd.DatetimeIndex, model: MallLoad = MallLoad(), seed: i
 
     Examples
     --------
-    >>> from pvbess.weather import year_index
+    >>> from pvbess.inputs.weather import year_index
     >>> mall = simulate_mall(year_index(2025), seed=1)
     >>> round(mall.sum())
     12368600

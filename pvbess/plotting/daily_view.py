@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .daily_view import ACTUAL, DailyView
+from ..scheduler.daily_view import ACTUAL, DailyView
 
 
 def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figure:

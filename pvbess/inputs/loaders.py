@@ -38,7 +38,7 @@ from ._csv import (
     _unit_factor,
     _unit_from_name,
 )
-from .timeseries import DataError, step_hours
+from ..timeseries import DataError, step_hours
 
 
 def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: str | None = None,

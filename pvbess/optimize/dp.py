@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from .battery import Battery
-from .timeseries import DataError, step_hours
+from ..battery import Battery
+from ..timeseries import DataError, step_hours
 
 __all__ = ["default_energy_step", "optimize_schedule"]
 
@@ -704,7 +704,7 @@ def optimize_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: 
     >>> round(r.cost, 9), r.soe_kwh.round(9).tolist()
     (5.0, [0.0, 5.0, 0.0])
     """
-    from .schedule_result import build_result
+    from .result import build_result
 
     t0 = time.perf_counter()
     inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, dt_h=dt_h, initial_kwh=initial_kwh,

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..palette import COLORS
-from ._common import check_balance_columns, co2_factor, col, daily, title
+from .palette import COLORS
+from .common import check_balance_columns, co2_factor, col, daily, title
 
 NO_PV_NO_BESS = "no PV, no battery"
 PV_ONLY = "PV only, no battery"

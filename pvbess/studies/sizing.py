@@ -4,7 +4,7 @@
 configurations), checks all of it before any work starts, runs the designs in chunks through
 :func:`pvbess.simulate_many` (one numba-parallel call per chunk, so all cores are used while the
 memory stays flat: only one chunk's KPI rows are alive at a time), optionally on a
-dask.distributed cluster, and adds the economics (:mod:`pvbess.economics`) and the Pareto front
+dask.distributed cluster, and adds the economics (:mod:`pvbess.studies.economics`) and the Pareto front
 of cost against CO2 (:func:`pvbess.pareto_front`).
 
 Grid parameters
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .battery import Battery
-from .rules import SixPhaseRules
+from ..battery import Battery
+from ..rules import SixPhaseRules
 
 __all__ = [
     "GRID_PARAMETERS",
@@ -223,9 +223,9 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
                   rules: SixPhaseRules, tariff, co2_kg_per_kwh: float,
                   options: Mapping[str, Any]) -> pd.DataFrame:
     """KPIs of the optimal dispatch: a DP plan per design, replayed by ``simulate``."""
-    from .balance import simulate
-    from .indicators import kpis
-    from .optimize import optimize_schedule
+    from ..balance import simulate
+    from ..indicators import kpis
+    from ..optimize.dp import optimize_schedule
 
     allow_grid = bool(options.get("allow_grid_charge", False))
     buy = tariff.energy_price(site.index)
@@ -247,7 +247,7 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
 
 
 def _dt(site: pd.DataFrame) -> float:
-    from .timeseries import step_hours
+    from ..timeseries import step_hours
 
     return step_hours(site.index)
 
@@ -258,7 +258,7 @@ def _run_chunk(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery, rule
     """KPIs of one chunk of configurations (runs locally or on a dask worker)."""
     if strategy == "optimal":
         return _kpis_optimal(site, configs, battery, rules, tariff, co2_kg_per_kwh, options)
-    from .batch import simulate_many
+    from ..batch import simulate_many
 
     return simulate_many(site, configs, battery=battery, rules=rules, tariff=tariff,
                          co2_kg_per_kwh=co2_kg_per_kwh)
@@ -300,7 +300,7 @@ def _run_dask(client, site, chunks, args, progress: bool, total: int) -> list[pd
 def _baseline_bills(site: pd.DataFrame, full: pd.DataFrame, battery: Battery,
                     rules: SixPhaseRules, tariff, co2_kg_per_kwh: float) -> pd.DataFrame:
     """Bill of the grid-only and PV-only baselines for each design's PV scale and export cap."""
-    from .batch import simulate_many
+    from ..batch import simulate_many
 
     kw = {"battery": battery, "rules": rules, "tariff": tariff, "co2_kg_per_kwh": co2_kg_per_kwh}
     grid_only = simulate_many(site, pd.DataFrame({"pv_scale": [1.0]}), strategy="grid_only",
@@ -369,7 +369,7 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         ``power_discharge_kw``, ``power_kw`` (the larger), ``pv_scale``, ``pv_kwp`` and every
         other swept parameter), the KPIs of :func:`pvbess.kpis` (over the table),
         ``bill_grid_only_pen`` and ``bill_pv_only_pen`` (the baselines' ``total_cost_pen``), the
-        economics of :data:`pvbess.economics.APPRAISAL_COLUMNS` (annual flows = period flows /
+        economics of :data:`pvbess.studies.economics.APPRAISAL_COLUMNS` (annual flows = period flows /
         years covered), and ``pareto`` (on the front of ``eac_pen_per_year`` against ``co2_t``).
         ``attrs`` holds ``parameters`` (the swept names), ``strategy`` and the specs as dicts.
 
@@ -383,10 +383,10 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
     """
     from .economics import Economics, appraise
     from .pareto import pareto_front
-    from .pv import PVPlant
-    from .site import Site
-    from .tariff import Tariff
-    from .timeseries import check_energy_columns
+    from ..pv import PVPlant
+    from ..site import Site
+    from ..tariff import Tariff
+    from ..timeseries import check_energy_columns
 
     tariff = Tariff() if tariff is None else tariff
     location = Site() if location is None else location

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._spec import SpecBase
-from .site import Site
-from .timeseries import DataError
+from .._spec import SpecBase
+from ..site import Site
+from ..timeseries import DataError
 
 #: Monthly GHI of the Iquitos TMY (Jan..Dec). [kWh/m2]
 IQUITOS_MONTHLY_GHI_KWH_M2 = (141.7, 120.6, 146.6, 130.7, 123.4, 123.2,
@@ -141,7 +141,7 @@ def clearsky_mean(index: pd.DatetimeIndex, site: Site = Site()) -> pd.DataFrame:
     """
     import pvlib
 
-    from .timeseries import step_hours
+    from ..timeseries import step_hours
 
     dt_h = step_hours(index)
     offsets = (np.arange(_SUBSTEPS) + 0.5) / _SUBSTEPS * dt_h * 3600.0
@@ -247,7 +247,7 @@ def generate_weather(year: int = 2025, site: Site = Site(), seed: int = 0,
     """
     import pvlib
 
-    from .timeseries import step_hours
+    from ..timeseries import step_hours
 
     rng = np.random.default_rng(seed) if rng is None else rng
     index = year_index(year, site.tz, freq)

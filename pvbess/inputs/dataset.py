@@ -1,9 +1,9 @@
 """The generated Iquitos dataset: one hourly year of weather, PV, EV and mall energy.
 
 ``generate_iquitos`` builds it from the published site facts with pvbess's own models
-(:mod:`pvbess.weather`, :mod:`pvbess.pvmodel`, :mod:`pvbess.ev`, :mod:`pvbess.mall`);
+(:mod:`pvbess.inputs.weather`, :mod:`pvbess.inputs.pvmodel`, :mod:`pvbess.inputs.ev`, :mod:`pvbess.inputs.mall`);
 ``write_iquitos`` writes ``data/iquitos/`` (byte-deterministic for a seed); ``load_iquitos``
-reads it back, validated. Regenerate with ``python -m pvbess.dataset`` (``make data``).
+reads it back, validated. Regenerate with ``python -m pvbess.inputs.dataset`` (``make data``).
 
 Files
 -----
@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import IQUITOS_DIR
-from .pv import PVPlant
-from .site import Site
-from .timeseries import DataError, check_energy_columns, step_hours
+from ..config import IQUITOS_DIR
+from ..pv import PVPlant
+from ..site import Site
+from ..timeseries import DataError, check_energy_columns, step_hours
 
 if TYPE_CHECKING:  # the models pull in numba and pvlib; load_iquitos needs neither
     from .ev import EVFleet
@@ -46,15 +46,15 @@ PROVENANCE_FILE = "provenance.json"
 
 #: Columns of the hourly table: name -> (unit, how it was made).
 COLUMNS: dict[str, tuple[str, str]] = {
-    "pv_kwh": ("kWh", ("AC energy of the PV plant (pvbess.pvmodel.pv_ac_kwh: Hay-Davies POA, "
+    "pv_kwh": ("kWh", ("AC energy of the PV plant (pvbess.inputs.pvmodel.pv_ac_kwh: Hay-Davies POA, "
                       "Faiman cell temperature, PVWatts DC with system losses, PVWatts inverter "
                       "clipped at ac_kw) from the weather columns")),
     "ev_kwh": ("kWh", ("EV charging energy of the site, sum of the socket columns "
-                      "(pvbess.ev.simulate_ev: FIFO socket queue at 1-minute resolution)")),
-    "mall_kwh": ("kWh", ("mall energy (pvbess.mall.simulate_mall: monthly level x AR(1) daily "
+                      "(pvbess.inputs.ev.simulate_ev: FIFO socket queue at 1-minute resolution)")),
+    "mall_kwh": ("kWh", ("mall energy (pvbess.inputs.mall.simulate_mall: monthly level x AR(1) daily "
                         "factor x mean hourly profile + AR(1) hourly noise, soft peak ceiling, "
                         "rescaled to the monthly energies)")),
-    "ghi_wm2": ("W/m2", ("global horizontal irradiance, interval mean (pvbess.weather: pvlib "
+    "ghi_wm2": ("W/m2", ("global horizontal irradiance, interval mean (pvbess.inputs.weather: pvlib "
                         "Ineichen clear sky x stochastic clear-sky index)")),
     "dni_wm2": ("W/m2", "direct normal irradiance, interval mean (Erbs decomposition of GHI)"),
     "dhi_wm2": ("W/m2", "diffuse horizontal irradiance, interval mean (Erbs decomposition)"),
@@ -176,7 +176,7 @@ def write_iquitos(directory: str | os.PathLike = IQUITOS_DIR, seed: int = DEFAUL
     import pvlib
     import scipy
 
-    from . import __version__
+    from .. import __version__
     from .ev import EVFleet, socket_columns
     from .mall import MallLoad
     from .weather import WeatherModel
@@ -194,8 +194,8 @@ def write_iquitos(directory: str | os.PathLike = IQUITOS_DIR, seed: int = DEFAUL
     sockets = frame[socket_columns(fleet)]
     files = {HOURLY_FILE: _csv_bytes(hourly), SOCKETS_FILE: _csv_bytes(sockets)}
     provenance = {
-        "generator": "pvbess.dataset.generate_iquitos",
-        "command": f"python -m pvbess.dataset --seed {seed} --year {year}",
+        "generator": "pvbess.inputs.dataset.generate_iquitos",
+        "command": f"python -m pvbess.inputs.dataset --seed {seed} --year {year}",
         "pvbess_version": __version__,
         "libraries": {"numpy": np.__version__, "pandas": pd.__version__,
                       "pvlib": pvlib.__version__, "scipy": scipy.__version__,
@@ -233,7 +233,7 @@ def write_iquitos(directory: str | os.PathLike = IQUITOS_DIR, seed: int = DEFAUL
 
 def _read_table(path: Path, tz: str) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; regenerate it with `python -m pvbess.dataset`"
+        raise FileNotFoundError(f"{path} not found; regenerate it with `python -m pvbess.inputs.dataset`"
                                 " (make data)")
     frame = pd.read_csv(path, index_col=0, engine="c")
     index = pd.to_datetime(frame.index, format="%Y-%m-%dT%H:%M:%S%z", utc=True)
@@ -292,10 +292,10 @@ def load_iquitos(path: str | os.PathLike = IQUITOS_DIR, sockets: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pvbess.dataset [--seed N] [--year Y] [--out DIR]``: regenerate the folder."""
+    """``python -m pvbess.inputs.dataset [--seed N] [--year Y] [--out DIR]``: regenerate the folder."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m pvbess.dataset",
+    parser = argparse.ArgumentParser(prog="python -m pvbess.inputs.dataset",
                                      description="Regenerate the Iquitos dataset folder.")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--year", type=int, default=DEFAULT_YEAR, help="calendar year")

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..palette import COLORS
+from .palette import COLORS
 from ..timeseries import local_hours
-from ._common import (
+from .common import (
     battery_of,
     check_balance_columns,
     col,

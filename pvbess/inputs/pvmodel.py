@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .pv import PVPlant
-from .site import Site
-from .timeseries import DataError, step_hours
+from ..pv import PVPlant
+from ..site import Site
+from ..timeseries import DataError, step_hours
 from .weather import pvlib_quiet
 
 _WEATHER_COLUMNS = {"ghi_wm2": "W/m2", "dni_wm2": "W/m2", "dhi_wm2": "W/m2",
@@ -116,7 +116,7 @@ def pv_ac_kwh(weather: pd.DataFrame, plant: PVPlant = PVPlant(), site: Site = Si
 
     Examples
     --------
-    >>> from pvbess.weather import generate_weather
+    >>> from pvbess.inputs.weather import generate_weather
     >>> kwh = pv_ac_kwh(generate_weather(2025, seed=1))
     >>> bool(1250 < kwh.sum() / PVPlant().dc_kwp < 1450)  # specific yield [kWh/kWp]
     True

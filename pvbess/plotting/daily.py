@@ -10,9 +10,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..palette import COLORS, PHASE_COLORS, PHASE_NAMES
+from .palette import COLORS, PHASE_COLORS, PHASE_NAMES
 from ..timeseries import local_hours
-from ._common import (
+from .common import (
     battery_of,
     check_balance_columns,
     col,

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .palette import COLORS
-from .timeseries import DataError
+from ..timeseries import DataError
 
 __all__ = [
     "plot_pareto",

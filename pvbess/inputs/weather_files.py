@@ -2,7 +2,7 @@
 
 Every reader returns ``ghi_wm2``, ``dni_wm2``, ``dhi_wm2`` (when the file has them),
 ``temp_air_c`` and ``wind_ms`` on a regular, tz-aware index labelling the interval START, with
-units converted and names harmonised for :func:`pvbess.pvmodel.pv_ac_kwh`. Bad input raises
+units converted and names harmonised for :func:`pvbess.inputs.pvmodel.pv_ac_kwh`. Bad input raises
 :class:`pvbess.timeseries.DataError` naming the file, line, timestamp and problem.
 """
 
@@ -30,8 +30,8 @@ from ._csv import (
     _regular_index,
     _step_of,
 )
-from .site import Site
-from .timeseries import DataError, step_hours
+from ..site import Site
+from ..timeseries import DataError, step_hours
 
 # -------------------------------------------------------------------------------------------
 # weather

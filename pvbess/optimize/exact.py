@@ -22,9 +22,9 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .battery import Battery
-from .optimize import _Inputs
-from .schedule_result import ScheduleResult, build_result
+from ..battery import Battery
+from .dp import _Inputs
+from .result import ScheduleResult, build_result
 
 __all__ = ["exact_schedule"]
 

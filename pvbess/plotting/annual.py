@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..palette import COLORS
-from ._common import (
+from .palette import COLORS
+from .common import (
     check_balance_columns,
     col,
     daily,

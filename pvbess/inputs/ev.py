@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from ._spec import SpecBase
+from .._spec import SpecBase
 
 MOTO, MOTOTAXI = 0, 1
 _MINUTES_PER_DAY = 1440
@@ -278,12 +278,12 @@ def simulate_ev(index: pd.DatetimeIndex, fleet: EVFleet = EVFleet(), seed: int =
 
     Examples
     --------
-    >>> from pvbess.weather import year_index
+    >>> from pvbess.inputs.weather import year_index
     >>> ev = simulate_ev(year_index(2025), seed=1)
     >>> bool(395_000 < ev["ev_kwh"].sum() < 420_000)  # annual [kWh]
     True
     """
-    from .timeseries import DataError, step_hours
+    from ..timeseries import DataError, step_hours
 
     if step_hours(index) != 1.0:
         raise DataError("index: simulate_ev needs an hourly index (1 h steps)")

@@ -1,7 +1,7 @@
 """Reading delimited text files with errors that name the file, line, timestamp and problem.
 
-The private machinery behind :mod:`pvbess.loaders` (meter and energy files) and
-:mod:`pvbess.weather_files`: separator and encoding sniffing, timestamp parsing (local time,
+The private machinery behind :mod:`pvbess.inputs.loaders` (meter and energy files) and
+:mod:`pvbess.inputs.weather_files`: separator and encoding sniffing, timestamp parsing (local time,
 end/start labels, daylight-saving checks), regular-step checks and unit-aware numbers.
 """
 
@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .timeseries import DataError
+from ..timeseries import DataError
 
 Label = Literal["start", "end"]
 

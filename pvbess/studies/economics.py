@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._spec import SpecBase
+from .._spec import SpecBase
 
 __all__ = [
     "Economics",
@@ -120,7 +120,7 @@ class Economics(SpecBase):
             return float(self.pen_per_usd)
         if site_pen_per_usd is not None:
             return float(site_pen_per_usd)
-        from .site import Site
+        from ..site import Site
 
         return float(Site().pen_per_usd)
 

@@ -42,9 +42,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from .battery import Battery
-from .optimize import _Inputs, _period
-from .timeseries import DataError
+from ..battery import Battery
+from .dp import _Inputs, _period
+from ..timeseries import DataError
 
 __all__ = ["ACTIONS", "PERIOD_COLUMNS", "ScheduleResult", "evaluate_plan"]
 

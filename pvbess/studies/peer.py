@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .battery import Battery
-from .timeseries import DataError
+from ..battery import Battery
+from ..timeseries import DataError
 
 __all__ = ["PeerScenario", "peer_prices", "peer_scenarios", "read_peer_scenario"]
 
