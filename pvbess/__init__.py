@@ -44,6 +44,9 @@ _EXPORTS: dict[str, str] = {
     "VARIABLES": "variables",
     "simulate_many": "batch",
     # --- optimal scheduling (issue 4) ---
+    "SchedulingProblem": "optimize.problem",
+    "DemandCharge": "optimize.problem",
+    "CHARGE_SOURCES": "optimize.problem",
     "optimize_schedule": "optimize.dp",
     "exact_schedule": "optimize.exact",
     "ScheduleResult": "optimize.result",

@@ -58,3 +58,33 @@ class Tariff(SpecBase):
         """Energy price per step. [PEN/kWh]"""
         return np.where(self.is_peak(index), self.energy_hp_pen_per_kwh,
                         self.energy_hfp_pen_per_kwh)
+
+    def demand_charges(self, index: pd.DatetimeIndex) -> list[tuple[np.ndarray, float, float, str]]:
+        """The demand-charge groups of ``index``: one per calendar month (local clock) and window.
+
+        Returns
+        -------
+        list of (mask, price_per_kw, incumbent_kw, name)
+            ``mask`` selects the group's periods; ``price_per_kw`` is the window's charge
+            [PEN/kW-month] on the group's highest mean import power; ``incumbent_kw`` is 0 (no
+            peak recorded before ``index[0]``); ``name`` e.g. ``"2025-03 HP"``.
+        """
+        peak = self.is_peak(index)
+        months = np.asarray(index.year * 12 + index.month - 1)
+        groups = []
+        for m in np.unique(months):
+            in_month = months == m
+            label = f"{m // 12:04d}-{m % 12 + 1:02d}"
+            for window, mask, price in ((HP, in_month & peak, self.demand_hp_pen_per_kw_month),
+                                        (HFP, in_month & ~peak, self.demand_hfp_pen_per_kw_month)):
+                if mask.any():
+                    groups.append((mask, price, 0.0, f"{label} {window}"))
+        return groups
+
+    def demand_cost(self, import_kwh: np.ndarray, index: pd.DatetimeIndex) -> float:
+        """Demand charges of an import profile on ``index``: each group's price times its
+        highest mean import power. [PEN]"""
+        from .timeseries import step_hours
+
+        kw = np.asarray(import_kwh, dtype=float) / step_hours(index)
+        return float(sum(price * kw[mask].max() for mask, price, _, _ in self.demand_charges(index)))

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from pvbess import Battery, Tariff, iquitos_optimal_dispatch
-from pvbess.studies.optimal_dispatch import demand_charge_groups, demand_cost
 
 
 def _synthetic_year(seed: int = 0) -> pd.DataFrame:
@@ -65,6 +64,6 @@ def test_demand_cost_hand_case():
     imp[19] = 10.0  # 19:00 is HP
     imp[3] = 20.0   # 03:00 is HFP
     t = Tariff()
-    assert demand_cost(imp, idx, t) == pytest.approx(10 * t.demand_hp_pen_per_kw_month
+    assert t.demand_cost(imp, idx) == pytest.approx(10 * t.demand_hp_pen_per_kw_month
                                                      + 20 * t.demand_hfp_pen_per_kw_month)
-    assert len(demand_charge_groups(idx, t)) == 2
+    assert [g[3] for g in t.demand_charges(idx)] == ["2025-01 HP", "2025-01 HFP"]

@@ -297,7 +297,7 @@ def periods(draw):
 
 
 def _f(p, dl):
-    from pvbess.optimize.dp import _period
+    from pvbess.optimize.period import _period
 
     return _period(dl, p["load"], p["pv"], p["buy"], p["sell"], p["xlim"], p["ilim"], p["acap"],
                    p["eta_c"], p["eta_d"], p["cmax"], p["dmax"], p["wear"], p["grid_charge"],
@@ -309,7 +309,7 @@ def _f(p, dl):
 def test_period_cost_is_linear_between_its_breakpoints(p):
     """The DP scores the exact breakpoints of each period's cost: its feasible ends are exact and
     (curtailment choices at a negative buy price aside) it is affine between them."""
-    from pvbess.optimize.dp import _NBREAK, _breakpoints
+    from pvbess.optimize.period import _NBREAK, _breakpoints
 
     out = np.empty(_NBREAK)
     nb = _breakpoints(p["load"], p["pv"], p["xlim"], p["ilim"], p["acap"], p["eta_c"],

@@ -32,143 +32,15 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from ..battery import Battery
-from ..timeseries import DataError, step_hours
+from ..timeseries import DataError
+from .period import _NBREAK, _breakpoints, _period
+from .problem import SchedulingProblem, as_problem
+from .result import ScheduleResult, build_result
 
 __all__ = ["default_energy_step", "optimize_schedule"]
 
 _TOL = 1e-9
 _INF = np.inf
-
-
-# ----------------------------------------------------------------------------------------------
-# the plant: one period, given the change of stored energy
-# ----------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-            grid_charge, batt_export, curtail):
-    """Cost and flows of one period for a change ``delta`` of stored energy.
-
-    Returns ``(cost, c, d, imp, exp, u)``: the period cost (``inf`` if infeasible), AC charge,
-    AC discharge, grid import, grid export and curtailed PV, all in kWh per period.
-    """
-    if delta >= 0.0:
-        c = delta / eta_c
-        d = 0.0
-    else:
-        c = 0.0
-        d = -delta * eta_d
-    if c > cmax * (1.0 + 1e-12) + _TOL or d > dmax * (1.0 + 1e-12) + _TOL:
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    surplus = pv - load
-    surplus = max(surplus, 0.0)
-    deficit = load - pv
-    deficit = max(deficit, 0.0)
-    if (not grid_charge) and c > surplus + _TOL:
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    if (not batt_export) and d > deficit + _TOL:
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    # inverter AC throughput (hybrid inverter, PV and battery on its DC side)
-    if c - pv - d > acap + _TOL:
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    net0 = load + c - pv - d
-    # forced curtailment: inverter overflow, then the export limit
-    umin = pv - c + d - acap
-    umin = max(umin, 0.0)
-    e_raw = -(net0 + umin)
-    if e_raw > xlim:
-        umin += e_raw - xlim
-    if umin > pv + _TOL:
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    umin = min(umin, pv)
-    u = umin
-    imax = ilim
-    imax = max(imax, deficit)  # the battery is never forced to cover load above the import limit
-    if curtail and pv > umin:
-        # choose u in [umin, pv] minimising the meter cost (piecewise linear in net)
-        n_lo = net0 + umin
-        n_hi = net0 + pv
-        n_hi = min(n_hi, imax)
-        if n_hi > n_lo:
-            best_n = n_lo
-            best = buy * n_lo if n_lo > 0.0 else sell * n_lo
-            g = buy * n_hi if n_hi > 0.0 else sell * n_hi
-            if g < best - 1e-15:
-                best = g
-                best_n = n_hi
-            if n_lo < 0.0 < n_hi and 0.0 < best - 1e-15:
-                best = 0.0
-                best_n = 0.0
-            u = best_n - net0
-    net = net0 + u
-    imp = max(0.0, net)
-    exp = -net if net < 0.0 else 0.0
-    if imp > imax + _TOL:
-        return np.inf, c, d, imp, exp, u
-    cost = imp * buy - exp * sell
-    if delta > 0.0:
-        cost += wear * delta
-    return cost, c, d, imp, exp, u
-
-
-#: room for the exact breakpoint moves of one period (see ``_breakpoints``)
-_NBREAK = 16
-
-
-@njit(cache=True)
-def _add_break(out, n, x):
-    """Append ``x`` to ``out[:n]`` unless it is already there; returns the new count."""
-    for p in range(n):
-        if abs(out[p] - x) <= 1e-12 * (1.0 + abs(x)):
-            return n
-    if n < out.shape[0]:
-        out[n] = x
-        n += 1
-    return n
-
-
-@njit(cache=True)
-def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_charge, batt_export,
-                 curtail, out):
-    """Exact changes of stored energy where one period's cost ``f_k(D)`` changes slope or stops
-    being feasible; writes them to ``out`` and returns their number. [kWh]
-
-    ``f_k`` is piecewise linear in ``D``. Its feasible ends: charging (``D = eta_c * c``) up to
-    ``min(cmax, surplus if no grid charging, pv + inverter limit, import limit + pv - load)``,
-    discharging (``D = -d / eta_d``) up to ``min(dmax, deficit if no battery export, inverter
-    limit, load + export limit)``. Its kinks besides ``D = 0``: the meter crossing zero (the PV
-    surplus or the deficit), the start or end of forced curtailment (inverter limit, export
-    limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
-    load``) or reaching the import limit. A missing kink costs accuracy, never feasibility
-    (every move is scored by ``_period``).
-    """
-    surplus = max(pv - load, 0.0)
-    deficit = max(load - pv, 0.0)
-    imax = max(ilim, deficit)
-    choice = curtail and pv > 0.0
-    chi = cmax
-    if not grid_charge:
-        chi = min(chi, surplus)
-    chi = min(chi, pv + acap)
-    chi = min(chi, imax - load + pv)
-    dhi = dmax
-    if not batt_export:
-        dhi = min(dhi, deficit)
-    dhi = min(dhi, acap)
-    dhi = min(dhi, load + xlim)
-    n = 0
-    if chi > 0.0:
-        n = _add_break(out, n, chi * eta_c)
-        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0):
-            if 0.0 < c < chi:
-                n = _add_break(out, n, c * eta_c)
-    if dhi > 0.0:
-        n = _add_break(out, n, -dhi / eta_d)
-        for d in (load - pv, load - pv + xlim, acap - pv, load if choice else -1.0,
-                  load - imax if choice else -1.0):
-            if 0.0 < d < dhi:
-                n = _add_break(out, n, -d / eta_d)
-    return n
 
 
 @njit(cache=True)
@@ -427,120 +299,6 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     return soe, costs
 
 
-# ----------------------------------------------------------------------------------------------
-# inputs
-# ----------------------------------------------------------------------------------------------
-class _Inputs:
-    """Validated per-period arrays and scalars shared by the DP, the LP and the plant check."""
-
-    def __init__(self, buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
-                 dt_h: float | None, initial_kwh: float | None, terminal_value: float,
-                 allow_grid_charge: bool, allow_battery_export: bool, allow_curtailment: bool,
-                 import_limit_kw: Any, export_limit_kw: Any, inverter_ac_limit_kw: float,
-                 export_price_floor: float | None, co2_price_per_kg: float,
-                 co2_kg_per_kwh: float) -> None:
-        if not isinstance(battery, Battery):
-            raise TypeError(f"battery: expected a pvbess.Battery, got {type(battery).__name__}")
-        index = None
-        for name, obj in (("buy", buy), ("sell", sell), ("load_kwh", load_kwh),
-                          ("pv_kwh", pv_kwh)):
-            if isinstance(obj, pd.Series) and isinstance(obj.index, pd.DatetimeIndex):
-                if index is None:
-                    index = obj.index
-                elif not obj.index.equals(index):
-                    raise DataError(f"{name}: its index differs from the other inputs' index")
-        if index is not None:
-            dt_idx = step_hours(index) if len(index) > 1 or index.freq is not None else None
-            if dt_h is None:
-                dt_h = dt_idx if dt_idx is not None else 1.0
-            elif dt_idx is not None and abs(dt_idx - dt_h) > 1e-9:
-                raise DataError(f"dt_h = {dt_h} h disagrees with the index step {dt_idx} h")
-        if dt_h is None:
-            dt_h = 1.0
-        if not (isinstance(dt_h, (int, float)) and math.isfinite(dt_h) and dt_h > 0):
-            raise DataError(f"dt_h = {dt_h!r} [h]: must be a finite number > 0")
-        self.dt_h = float(dt_h)
-        arrays = {}
-        for name, obj, unit in (("buy", buy, "currency/kWh"), ("sell", sell, "currency/kWh"),
-                                ("load_kwh", load_kwh, "kWh"), ("pv_kwh", pv_kwh, "kWh")):
-            a = np.asarray(obj, dtype=np.float64).reshape(-1)
-            arrays[name] = (a, unit)
-        t_len = arrays["buy"][0].shape[0]
-        if t_len < 1:
-            raise DataError("buy [currency/kWh]: need at least one period")
-        for name, (a, unit) in arrays.items():
-            if a.shape[0] != t_len:
-                raise DataError(f"{name} [{unit}]: length {a.shape[0]} != length of buy {t_len}")
-            bad = np.flatnonzero(~np.isfinite(a))
-            if bad.size:
-                i = int(bad[0])
-                raise DataError(f"{name} [{unit}]: {a[i]} (missing or infinite) at row {i}")
-            if unit == "kWh":
-                bad = np.flatnonzero(a < 0)
-                if bad.size:
-                    i = int(bad[0])
-                    raise DataError(f"{name} [{unit}]: negative value {a[i]} at row {i}")
-        self.index = index if index is not None and len(index) == t_len else None
-        self.t = t_len
-        self.load = arrays["load_kwh"][0].copy()
-        self.pv = arrays["pv_kwh"][0].copy()
-        self.buy_raw = arrays["buy"][0].copy()
-        self.sell = arrays["sell"][0].copy()
-        for name, val in (("co2_price_per_kg", co2_price_per_kg),
-                          ("co2_kg_per_kwh", co2_kg_per_kwh)):
-            if not (math.isfinite(val) and val >= 0):
-                raise DataError(f"{name} = {val!r}: must be a finite number >= 0")
-        self.co2_price_per_kg = float(co2_price_per_kg)
-        self.co2_kg_per_kwh = float(co2_kg_per_kwh)
-        self.buy = self.buy_raw + self.co2_price_per_kg * self.co2_kg_per_kwh
-        self.ilim = self._limit(import_limit_kw, "import_limit_kw")
-        self.xlim = self._limit(export_limit_kw, "export_limit_kw")
-        if export_price_floor is not None:
-            self.xlim = np.where(self.sell < export_price_floor, 0.0, self.xlim)
-        self.export_price_floor = export_price_floor
-        acap = float(inverter_ac_limit_kw)
-        if math.isnan(acap) or acap <= 0:
-            raise DataError(f"inverter_ac_limit_kw = {inverter_ac_limit_kw!r} [kW]: must be > 0 "
-                            "(inf for no limit)")
-        self.acap = np.full(t_len, acap * self.dt_h)
-        self.battery = battery
-        self.eta_c = float(battery.eta_charge)
-        self.eta_d = float(battery.eta_discharge)
-        self.cmax = np.full(t_len, battery.power_charge_kw * self.dt_h)
-        self.dmax = np.full(t_len, battery.power_discharge_kw * self.dt_h)
-        self.wear = float(battery.wear_cost_per_kwh)
-        self.e_min = float(battery.e_min_kwh)
-        self.e_max = float(battery.e_max_kwh)
-        e0 = battery.e_initial_kwh if initial_kwh is None else float(initial_kwh)
-        if not (math.isfinite(e0) and 0.0 <= e0 <= battery.capacity_kwh + 1e-9):
-            raise DataError(f"initial_kwh = {initial_kwh!r} [kWh]: must lie in "
-                            f"[0, capacity_kwh = {battery.capacity_kwh}]")
-        self.e0 = float(e0)
-        if not math.isfinite(terminal_value):
-            raise DataError(f"terminal_value = {terminal_value!r} [currency/kWh]: must be finite")
-        self.tv = float(terminal_value)
-        self.grid_charge = bool(allow_grid_charge)
-        self.batt_export = bool(allow_battery_export)
-        self.curtail = bool(allow_curtailment)
-
-    def _limit(self, value: Any, name: str) -> np.ndarray:
-        a = np.asarray(value, dtype=np.float64).reshape(-1)
-        if a.size == 1:
-            a = np.full(self.t, a[0])
-        if a.shape[0] != self.t:
-            raise DataError(f"{name} [kW]: length {a.shape[0]} != number of periods {self.t}")
-        bad = np.flatnonzero(np.isnan(a) | (a < 0))
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(f"{name} [kW]: {a[i]} at row {i} (must be >= 0, inf for no limit)")
-        return a * self.dt_h
-
-    def kernel_args(self) -> tuple:
-        return (self.load, self.pv, self.buy, self.sell, self.xlim, self.ilim, self.acap,
-                self.eta_c, self.eta_d, self.cmax, self.dmax, self.wear, self.grid_charge,
-                self.batt_export, self.curtail)
-
-
 @njit(cache=True)
 def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
                     grid_charge, batt_export, curtail, h, n):
@@ -596,18 +354,18 @@ def default_energy_step(usable_kwh: float, periods: int) -> float:
     return usable_kwh / n
 
 
-def _grid(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, float, int, int]:
+def _grid(problem: SchedulingProblem, energy_step_kwh: float | None) -> tuple[float, float, int, int]:
     """The energy grid ``(e_lo, h, N, i_min)``: states ``e_lo + i*h``, ``i = 0..N``; ``e_min`` is
     state ``i_min`` (> 0 only when the initial energy lies below the window)."""
-    e_lo, h, n = _grid_window(inp, energy_step_kwh)
+    e_lo, h, n = _grid_window(problem, energy_step_kwh)
     m = 0
-    if inp.e0 < inp.e_min:
-        m = math.ceil((inp.e_min - inp.e0) / h - 1e-9)
+    if problem.initial_kwh < problem.e_min_kwh:
+        m = math.ceil((problem.e_min_kwh - problem.initial_kwh) / h - 1e-9)
     return e_lo - m * h, h, n + m, m
 
 
-def _grid_window(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, float, int]:
-    usable = inp.e_max - inp.e_min
+def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> tuple[float, float, int]:
+    usable = problem.e_max_kwh - problem.e_min_kwh
     if usable <= 0:
         raise DataError("battery: empty storage window (e_max_kwh <= e_min_kwh)")
     if energy_step_kwh is not None:
@@ -615,65 +373,28 @@ def _grid_window(inp: _Inputs, energy_step_kwh: float | None) -> tuple[float, fl
         if not (math.isfinite(step) and step > 0):
             raise DataError(f"energy_step_kwh = {energy_step_kwh!r} [kWh]: must be > 0")
         n = max(1, round(usable / step))
-        return inp.e_min, usable / n, n
-    n = max(1, round(usable / default_energy_step(usable, inp.t)))
-    last = _last_nonconvex(*inp.kernel_args(), usable / n, n)
+        return problem.e_min_kwh, usable / n, n
+    n = max(1, round(usable / default_energy_step(usable, problem.periods)))
+    last = _last_nonconvex(*problem.kernel_args(), usable / n, n)
     if last >= 0:
         # moves per state as a fraction of the states
-        reach = (float(np.max(inp.cmax)) * inp.eta_c + float(np.max(inp.dmax)) / inp.eta_d)
+        reach = (float(np.max(problem.charge_max_kwh)) * problem.eta_charge + float(np.max(problem.discharge_max_kwh)) / problem.eta_discharge)
         frac = min(1.0, reach / usable)
         n_gen = int(math.sqrt(_GENERAL_BUDGET / ((last + 1) * max(frac, 1e-6))))
         n = max(50, min(n, n_gen))
-    return inp.e_min, usable / n, n
+    return problem.e_min_kwh, usable / n, n
 
 
-def optimize_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
-                      dt_h: float | None = None, initial_kwh: float | None = None,
-                      terminal_value: float = 0.0, allow_grid_charge: bool = True,
-                      allow_battery_export: bool = True, allow_curtailment: bool = True,
-                      import_limit_kw: Any = np.inf, export_limit_kw: Any = np.inf,
-                      inverter_ac_limit_kw: float = np.inf,
-                      export_price_floor: float | None = None, co2_price_per_kg: float = 0.0,
-                      co2_kg_per_kwh: float = 0.0, energy_step_kwh: float | None = None):
+def optimize_schedule(problem: SchedulingProblem | Any = None, *args: Any,
+                      energy_step_kwh: float | None = None, **options: Any) -> ScheduleResult:
     """Least-cost battery schedule by dynamic programming.
 
     Parameters
     ----------
-    buy, sell : array-like or pandas.Series
-        Import and export price per period. [currency/kWh]
-    load_kwh, pv_kwh : array-like or pandas.Series
-        Site load and PV production per period. [kWh]
-    battery : pvbess.Battery
-        Window ``[e_min_kwh, e_max_kwh]``, AC power limits, efficiencies and wear cost (per kWh
-        stored).
-    dt_h : float, optional
-        Period length. [h] Default: the step of a tz-aware Series index, else 1.0.
-    initial_kwh : float, optional
-        Stored energy at the start. [kWh] Default ``battery.e_initial_kwh``. It may lie below
-        ``e_min_kwh`` (the battery then may not discharge until it is back in the window).
-    terminal_value : float
-        Value of each kWh stored above ``e_min_kwh`` at the end. [currency/kWh] Default 0.
-    allow_grid_charge : bool
-        If False the battery charges only from the PV surplus over the load.
-    allow_battery_export : bool
-        If False the battery discharges only into the load deficit.
-    allow_curtailment : bool
-        If True, PV may be curtailed wherever that is cheaper (sell < 0). PV that cannot be
-        exported (export limit, inverter limit) is always curtailed.
-    import_limit_kw, export_limit_kw : float or array-like
-        Grid connection limits, scalar or per period. [kW] The import limit binds the battery's
-        charging only: load above the limit is still served (the battery is never forced to cover
-        it).
-    inverter_ac_limit_kw : float
-        AC limit of a hybrid inverter with the PV and the battery on its DC side:
-        ``|pv_used - c + d| <= limit * dt``; PV above it is clipped unless the battery absorbs it.
-        [kW]
-    export_price_floor : float, optional
-        No export in periods whose sell price is below this floor (the surplus the battery cannot
-        absorb is curtailed). [currency/kWh]
-    co2_price_per_kg, co2_kg_per_kwh : float
-        CO2 price [currency/kg] and grid emission factor [kg/kWh]; their product is added to the
-        buy price (exports earn no CO2 credit).
+    problem : SchedulingProblem
+        The problem (:meth:`pvbess.SchedulingProblem.build` or ``.from_site``). For convenience
+        the arrays and options of :meth:`~pvbess.SchedulingProblem.build` may be given instead
+        (``optimize_schedule(buy, sell, load_kwh, pv_kwh, battery, **options)``).
     energy_step_kwh : float, optional
         DP grid step [kWh], rounded so the grid divides the window evenly. Default
         :func:`default_energy_step`.
@@ -704,21 +425,16 @@ def optimize_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: 
     >>> round(r.cost, 9), r.soe_kwh.round(9).tolist()
     (5.0, [0.0, 5.0, 0.0])
     """
-    from .result import build_result
-
     t0 = time.perf_counter()
-    inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, dt_h=dt_h, initial_kwh=initial_kwh,
-                  terminal_value=terminal_value, allow_grid_charge=allow_grid_charge,
-                  allow_battery_export=allow_battery_export,
-                  allow_curtailment=allow_curtailment, import_limit_kw=import_limit_kw,
-                  export_limit_kw=export_limit_kw, inverter_ac_limit_kw=inverter_ac_limit_kw,
-                  export_price_floor=export_price_floor, co2_price_per_kg=co2_price_per_kg,
-                  co2_kg_per_kwh=co2_kg_per_kwh)
-    e_lo, h, n, i_min = _grid(inp, energy_step_kwh)
-    args = inp.kernel_args()
-    v, fast = _backward(*args, e_lo, h, n, inp.tv, inp.e_min, i_min)
-    soe, _ = _replay(*args, e_lo, h, n, v, inp.e0, inp.e_min, inp.e_max)
+    problem = as_problem(problem, args, options)
+    if problem.demand_charges:
+        raise NotImplementedError("optimize_schedule: demand charges are not in the DP yet; "
+                                  "use exact_schedule")
+    e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
+    args = problem.kernel_args()
+    v, fast = _backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
+    soe, _ = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh)
     elapsed = time.perf_counter() - t0
     info = {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(fast.sum()),
-            "value_kwh0": float(_interp(v[0], inp.e0, e_lo, h, n))}
-    return build_result(inp, soe, method="dp", solve_time_s=elapsed, info=info)
+            "value_kwh0": float(_interp(v[0], problem.initial_kwh, e_lo, h, n))}
+    return build_result(problem, soe, method="dp", solve_time_s=elapsed, info=info)

@@ -7,9 +7,9 @@ once, or import and export at once; where its optimum does that (possible with n
 solved, repeating until the solution is clean. ``ScheduleResult.method`` says which ("lp" or
 "milp").
 
-Optional demand charges (``demand_charges``): groups of periods, each with a price per kW of the
-group's peak import power, modelled with one peak variable per group (e.g. one per month and
-HP/HFP window). The DP does not model them.
+Demand charges (``SchedulingProblem.demand_charges``): groups of periods, each with a price per kW
+of the group's peak import power, modelled with one peak variable per group (e.g. one per month
+and HP/HFP window), bounded below by the group's incumbent peak.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from ..battery import Battery
-from .dp import _Inputs
+from .problem import SchedulingProblem, as_problem
 from .result import ScheduleResult, build_result
 
 __all__ = ["exact_schedule"]
@@ -31,9 +30,9 @@ __all__ = ["exact_schedule"]
 _SIMUL_TOL = 1e-6
 
 
-def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarray,
-           demand: Sequence[tuple[np.ndarray, float]], time_limit: float | None):
-    t = inp.t
+def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarray,
+           demand: Sequence[tuple[np.ndarray, float, float]], time_limit: float | None):
+    t = problem.periods
     big = 1e30
     # column blocks
     ic, idd, ii, ie, iu, iE = (np.arange(t) + q * t for q in range(6))
@@ -45,31 +44,31 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     i_y = n_cont + n_dem + np.arange(cd_idx.size)
     i_z = n_cont + n_dem + cd_idx.size + np.arange(ie_idx.size)
     # forced-curtailment binaries: w1 = export at its limit, w2 = inverter at its AC limit
-    u1_idx = np.flatnonzero(bin_u & np.isfinite(inp.xlim))
-    u2_idx = np.flatnonzero(bin_u & np.isfinite(inp.acap))
+    u1_idx = np.flatnonzero(bin_u & np.isfinite(problem.export_limit_kwh))
+    u2_idx = np.flatnonzero(bin_u & np.isfinite(problem.inverter_limit_kwh))
     first = n_cont + n_dem + cd_idx.size + ie_idx.size
     i_w1 = first + np.arange(u1_idx.size)
     i_w2 = first + u1_idx.size + np.arange(u2_idx.size)
     # initial energy below the window: a_k (k = 1..T) = "back in the window", monotone; no
     # discharge before it (the DP's rule)
-    below = inp.e0 < inp.e_min - 1e-12
+    below = problem.initial_kwh < problem.e_min_kwh - 1e-12
     n_a = t if below else 0
     i_a = first + u1_idx.size + u2_idx.size + np.arange(n_a)
     ncol = first + u1_idx.size + u2_idx.size + n_a
 
-    surplus = np.maximum(inp.pv - inp.load, 0.0)
-    deficit = np.maximum(inp.load - inp.pv, 0.0)
-    cmax = inp.cmax.copy()
-    if not inp.grid_charge:
+    surplus = np.maximum(problem.pv_kwh - problem.load_kwh, 0.0)
+    deficit = np.maximum(problem.load_kwh - problem.pv_kwh, 0.0)
+    cmax = problem.charge_max_kwh.copy()
+    if not problem.grid_charge:
         cmax = np.minimum(cmax, surplus)
-    dmax = inp.dmax.copy()
-    if not inp.batt_export:
+    dmax = problem.discharge_max_kwh.copy()
+    if not problem.allow_battery_export:
         dmax = np.minimum(dmax, deficit)
-    imax = np.maximum(inp.ilim, deficit)
-    xmax = inp.xlim.copy()
-    forced_possible = np.isfinite(inp.xlim) | np.isfinite(inp.acap)
-    umax = inp.pv if inp.curtail else np.where(forced_possible, inp.pv, 0.0)
-    e_lo = min(inp.e_min, inp.e0)
+    imax = np.maximum(problem.import_limit_kwh, deficit)
+    xmax = problem.export_limit_kwh.copy()
+    forced_possible = np.isfinite(problem.export_limit_kwh) | np.isfinite(problem.inverter_limit_kwh)
+    umax = problem.pv_kwh if problem.allow_curtailment else np.where(forced_possible, problem.pv_kwh, 0.0)
+    e_lo = min(problem.e_min_kwh, problem.initial_kwh)
 
     lower = np.zeros(ncol)
     upper = np.full(ncol, big)
@@ -79,23 +78,25 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     upper[ie] = np.where(np.isfinite(xmax), xmax, big)
     upper[iu] = umax
     lower[iE] = e_lo
-    upper[iE] = inp.e_max
+    upper[iE] = problem.e_max_kwh
     upper[i_y] = 1.0
     upper[i_z] = 1.0
     upper[i_w1] = 1.0
     upper[i_w2] = 1.0
     upper[i_a] = 1.0
+    for g, (_, _, incumbent_kw) in enumerate(demand):
+        lower[i_dem[g]] = incumbent_kw  # a plan pays only for raising the recorded peak
     if below:
         upper[idd[0]] = 0.0
 
     cost = np.zeros(ncol)
-    cost[ii] = inp.buy
-    cost[ie] = -inp.sell
-    cost[ic] = inp.wear * inp.eta_c
-    cost[iE[-1]] = -inp.tv
-    for g, (_, price) in enumerate(demand):
+    cost[ii] = problem.buy
+    cost[ie] = -problem.sell
+    cost[ic] = problem.wear_cost_per_kwh * problem.eta_charge
+    cost[iE[-1]] = -problem.terminal_value
+    for g, (_, price, _) in enumerate(demand):
         cost[i_dem[g]] = price
-    offset = inp.tv * inp.e_min
+    offset = problem.terminal_value * problem.e_min_kwh
 
     # vectorised blocks are built with numpy for speed
     k = np.arange(t)
@@ -104,40 +105,40 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     rb = np.arange(t)
     blocks.append((np.repeat(rb, 5), np.stack([ii, ie, ic, idd, iu], 1).ravel(),
                    np.tile([1.0, -1.0, -1.0, 1.0, -1.0], t)))
-    bal_rhs = inp.load - inp.pv
+    bal_rhs = problem.load_kwh - problem.pv_kwh
     # storage: E_{k+1} - E_k - eta_c c + d/eta_d = 0 (E_0 fixed)
     rs = t + k
     sc = [np.repeat(rs, 3), np.stack([iE, ic, idd], 1).ravel(),
-          np.tile([1.0, -inp.eta_c, 1.0 / inp.eta_d], t)]
+          np.tile([1.0, -problem.eta_charge, 1.0 / problem.eta_discharge], t)]
     blocks.append(tuple(sc))
     prev = rs[1:]
     blocks.append((prev, iE[:-1], -np.ones(t - 1)))
     sto_rhs = np.zeros(t)
-    sto_rhs[0] = inp.e0
+    sto_rhs[0] = problem.initial_kwh
     nrow = 2 * t
     row_lo = [bal_rhs, sto_rhs]
     row_hi = [bal_rhs, sto_rhs]
     # hybrid-inverter AC limit
-    fin = np.flatnonzero(np.isfinite(inp.acap))
+    fin = np.flatnonzero(np.isfinite(problem.inverter_limit_kwh))
     if fin.size:
         ra = nrow + np.arange(fin.size)
         blocks.append((np.repeat(ra, 3), np.stack([iu[fin], ic[fin], idd[fin]], 1).ravel(),
                        np.tile([-1.0, -1.0, 1.0], fin.size)))
         row_lo.append(np.full(fin.size, -big))
-        row_hi.append(inp.acap[fin] - inp.pv[fin])
+        row_hi.append(problem.inverter_limit_kwh[fin] - problem.pv_kwh[fin])
         nrow += fin.size
         ra = nrow + np.arange(fin.size)
         blocks.append((np.repeat(ra, 3), np.stack([iu[fin], ic[fin], idd[fin]], 1).ravel(),
                        np.tile([1.0, 1.0, -1.0], fin.size)))
         row_lo.append(np.full(fin.size, -big))
-        row_hi.append(inp.acap[fin] + inp.pv[fin])
+        row_hi.append(problem.inverter_limit_kwh[fin] + problem.pv_kwh[fin])
         nrow += fin.size
     # demand peaks: imp_k / dt - P_g <= 0
-    for g, (mask, _) in enumerate(demand):
+    for g, (mask, _, _) in enumerate(demand):
         idx = np.flatnonzero(mask)
         rd = nrow + np.arange(idx.size)
         blocks.append((np.concatenate([rd, rd]), np.concatenate([ii[idx], np.full(idx.size,
-                       i_dem[g])]), np.concatenate([np.full(idx.size, 1.0 / inp.dt_h),
+                       i_dem[g])]), np.concatenate([np.full(idx.size, 1.0 / problem.dt_h),
                                                     -np.ones(idx.size)])))
         row_lo.append(np.full(idx.size, -big))
         row_hi.append(np.zeros(idx.size))
@@ -159,8 +160,8 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
         nrow += q.size
     if ie_idx.size:
         q = ie_idx
-        m_imp = np.where(np.isfinite(imax[q]), imax[q], inp.load[q] + inp.cmax[q])
-        m_exp = np.minimum(np.where(np.isfinite(xmax[q]), xmax[q], big), inp.pv[q] + dmax[q])
+        m_imp = np.where(np.isfinite(imax[q]), imax[q], problem.load_kwh[q] + problem.charge_max_kwh[q])
+        m_exp = np.minimum(np.where(np.isfinite(xmax[q]), xmax[q], big), problem.pv_kwh[q] + dmax[q])
         ra = nrow + np.arange(q.size)
         blocks.append((np.repeat(ra, 2), np.stack([ii[q], i_z], 1).ravel(),
                        np.stack([np.ones(q.size), -m_imp], 1).ravel()))
@@ -189,11 +190,11 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
             if int(k_) in pos1:
                 rr_.append(row)
                 cc_.append(int(i_w1[pos1[int(k_)]]))
-                vv_.append(-float(inp.pv[k_]))
+                vv_.append(-float(problem.pv_kwh[k_]))
             if int(k_) in pos2:
                 rr_.append(row)
                 cc_.append(int(i_w2[pos2[int(k_)]]))
-                vv_.append(-float(inp.pv[k_]))
+                vv_.append(-float(problem.pv_kwh[k_]))
         blocks.append((np.array(rr_), np.array(cc_), np.array(vv_)))
         row_lo.append(np.full(q.size, -big))
         row_hi.append(np.zeros(q.size))
@@ -209,16 +210,16 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
             q2 = u2_idx
             ra = nrow + np.arange(q2.size)
             # pv - u - c + d >= acap - M (1 - w2), M = acap + cmax + 1 (inactive when w2 = 0)
-            big_m = inp.acap[q2] + inp.cmax[q2] + 1.0
+            big_m = problem.inverter_limit_kwh[q2] + problem.charge_max_kwh[q2] + 1.0
             blocks.append((np.repeat(ra, 4), np.stack([iu[q2], ic[q2], idd[q2], i_w2], 1).ravel(),
                            np.stack([-np.ones(q2.size), -np.ones(q2.size), np.ones(q2.size),
                                      -big_m], 1).ravel()))
-            row_lo.append(inp.acap[q2] - big_m - inp.pv[q2])
+            row_lo.append(problem.inverter_limit_kwh[q2] - big_m - problem.pv_kwh[q2])
             row_hi.append(np.full(q2.size, big))
             nrow += q2.size
 
     if below:
-        gap = inp.e_min - inp.e0
+        gap = problem.e_min_kwh - problem.initial_kwh
         if t > 1:  # a_k - a_{k+1} <= 0
             ra = nrow + np.arange(t - 1)
             blocks.append((np.repeat(ra, 2), np.stack([i_a[:-1], i_a[1:]], 1).ravel(),
@@ -230,7 +231,7 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
         ra = nrow + np.arange(t)
         blocks.append((np.repeat(ra, 2), np.stack([iE, i_a], 1).ravel(),
                        np.tile([1.0, -gap], t)))
-        row_lo.append(np.full(t, inp.e0))
+        row_lo.append(np.full(t, problem.initial_kwh))
         row_hi.append(np.full(t, big))
         nrow += t
         if t > 1:  # d_k - dmax_k * a_k <= 0  (k = 1..T-1)
@@ -284,25 +285,20 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     return x, obj, status, (ic, idd, ii, ie, iu, iE, i_dem), n_bin
 
 
-def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
-                   dt_h: float | None = None, initial_kwh: float | None = None,
-                   terminal_value: float = 0.0, allow_grid_charge: bool = True,
-                   allow_battery_export: bool = True, allow_curtailment: bool = True,
-                   import_limit_kw: Any = np.inf, export_limit_kw: Any = np.inf,
-                   inverter_ac_limit_kw: float = np.inf, export_price_floor: float | None = None,
-                   co2_price_per_kg: float = 0.0, co2_kg_per_kwh: float = 0.0,
-                   energy_step_kwh: float | None = None,
-                   demand_charges: Sequence[tuple[Any, float]] = (),
-                   time_limit_s: float | None = None) -> ScheduleResult:
+def exact_schedule(problem: SchedulingProblem | Any = None, *args: Any,
+                   energy_step_kwh: float | None = None, time_limit_s: float | None = None,
+                   **options: Any) -> ScheduleResult:
     """Exact optimum of the scheduling model with HiGHS (LP, or MILP where the LP is not exact).
 
-    Parameters are those of :func:`pvbess.optimize_schedule` (``energy_step_kwh`` is accepted
-    and ignored), plus:
-
-    demand_charges : sequence of (mask, price_per_kw)
-        Each group: a boolean mask over the periods and a price per kW of the group's peak import
-        power (``import / dt``). [currency/kW] The demand cost is added to ``objective`` and
-        ``cost`` and reported as ``summary['demand_cost']``.
+    Parameters
+    ----------
+    problem : SchedulingProblem
+        The problem; or, as for :func:`pvbess.optimize_schedule`, the arrays and options of
+        :meth:`pvbess.SchedulingProblem.build`. Its demand charges (one peak variable per group,
+        at least the group's incumbent peak) are added to ``objective`` and ``cost`` and
+        reported as ``summary['demand_cost']``.
+    energy_step_kwh : float, optional
+        Accepted and ignored (the DP's grid step), so the two solvers take the same call.
     time_limit_s : float, optional
         HiGHS time limit. [s]
 
@@ -326,30 +322,19 @@ def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Bat
     ``e_min_kwh`` after it, as in the DP.
     """
     t0 = time.perf_counter()
-    inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, dt_h=dt_h, initial_kwh=initial_kwh,
-                  terminal_value=terminal_value, allow_grid_charge=allow_grid_charge,
-                  allow_battery_export=allow_battery_export,
-                  allow_curtailment=allow_curtailment, import_limit_kw=import_limit_kw,
-                  export_limit_kw=export_limit_kw, inverter_ac_limit_kw=inverter_ac_limit_kw,
-                  export_price_floor=export_price_floor, co2_price_per_kg=co2_price_per_kg,
-                  co2_kg_per_kwh=co2_kg_per_kwh)
-    demand = []
-    for mask, price in demand_charges:
-        m = np.asarray(mask, dtype=bool).reshape(-1)
-        if m.shape[0] != inp.t:
-            raise ValueError(f"demand_charges: mask length {m.shape[0]} != periods {inp.t}")
-        demand.append((m, float(price)))
-    bin_cd = np.zeros(inp.t, dtype=bool)
+    problem = as_problem(problem, args, options)
+    demand = [(g.mask, g.price_per_kw, g.incumbent_kw) for g in problem.demand_charges]
+    bin_cd = np.zeros(problem.periods, dtype=bool)
     # where sell > buy the LP could import and export without bound: binaries from the start
-    bin_ie = inp.sell > inp.buy + 1e-12
+    bin_ie = problem.sell > problem.buy + 1e-12
     # curtailment not allowed by choice but forced by a limit: where curtailing would pay
     # (negative prices), binaries keep it to the forced amount, as in the DP
-    bin_u = ((not inp.curtail) & ((inp.sell < 0) | (inp.buy < 0)) & (inp.pv > 0)
-             & (np.isfinite(inp.xlim) | np.isfinite(inp.acap)))
+    bin_u = ((not problem.allow_curtailment) & ((problem.sell < 0) | (problem.buy < 0)) & (problem.pv_kwh > 0)
+             & (np.isfinite(problem.export_limit_kwh) | np.isfinite(problem.inverter_limit_kwh)))
     iterations = 0
     while True:
         iterations += 1
-        x, obj, status, idx, n_bin = _solve(inp, bin_cd, bin_ie, bin_u, demand, time_limit_s)
+        x, obj, status, idx, n_bin = _solve(problem, bin_cd, bin_ie, bin_u, demand, time_limit_s)
         ic, idd, ii, ie, _iu, _i_e, i_dem = idx
         c, d, imp, exp = x[ic], x[idd], x[ii], x[ie]
         sim_cd = (np.minimum(c, d) > _SIMUL_TOL) & ~bin_cd
@@ -358,24 +343,24 @@ def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Bat
             break
         bin_cd |= sim_cd
         bin_ie |= sim_ie
-    c = np.clip(c, 0.0, inp.cmax)
-    d = np.clip(d, 0.0, inp.dmax)
+    c = np.clip(c, 0.0, problem.charge_max_kwh)
+    d = np.clip(d, 0.0, problem.discharge_max_kwh)
     if n_bin == 0:
         # a clean LP: net the tiny simultaneous flows left by tolerances
         net = c - d
         c, d = np.maximum(net, 0.0), np.maximum(-net, 0.0)
     # the trajectory from the (clipped) flows, kept in the window: solver tolerances never make
     # the plant check reject the exact plan
-    step = inp.eta_c * c - d / inp.eta_d
-    e = np.empty(inp.t + 1)
-    e[0] = inp.e0
-    lo = min(inp.e_min, inp.e0)
-    for k in range(inp.t):
-        e[k + 1] = min(max(e[k] + step[k], lo), inp.e_max)
-    demand_cost = float(sum(price * x[i_dem[g]] for g, (_, price) in enumerate(demand)))
+    step = problem.eta_charge * c - d / problem.eta_discharge
+    e = np.empty(problem.periods + 1)
+    e[0] = problem.initial_kwh
+    lo = min(problem.e_min_kwh, problem.initial_kwh)
+    for k in range(problem.periods):
+        e[k + 1] = min(max(e[k] + step[k], lo), problem.e_max_kwh)
+    demand_cost = float(sum(price * x[i_dem[g]] for g, (_, price, _) in enumerate(demand)))
     method = "milp" if n_bin else "lp"
-    res = build_result(inp, e, method=method, solve_time_s=time.perf_counter() - t0)
-    solver_cost = obj + inp.tv * (e[-1] - inp.e_min)
+    res = build_result(problem, e, method=method, solve_time_s=time.perf_counter() - t0)
+    solver_cost = obj + problem.terminal_value * (e[-1] - problem.e_min_kwh)
     info = {"status": status, "solver_objective": obj, "plant_objective": res.objective,
             "binaries": n_bin, "iterations": iterations, "demand_cost": demand_cost}
     summary = dict(res.summary)

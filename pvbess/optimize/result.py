@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from ..battery import Battery
-from .dp import _Inputs, _period
+from .period import _period
+from .problem import SchedulingProblem, as_problem
 from ..timeseries import DataError
 
 __all__ = ["ACTIONS", "PERIOD_COLUMNS", "ScheduleResult", "evaluate_plan"]
@@ -126,20 +126,20 @@ def _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid, pv
     return act
 
 
-def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
+def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, solve_time_s: float,
                  info: dict | None = None) -> ScheduleResult:
     """Evaluate a stored-energy trajectory with the plant rules into a :class:`ScheduleResult`."""
     soe = np.asarray(soe, dtype=np.float64)
-    if soe.shape[0] != inp.t + 1:
-        raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {inp.t + 1}")
-    lo = min(inp.e_min, inp.e0) - 1e-6
-    hi = inp.e_max + 1e-6
+    if soe.shape[0] != problem.periods + 1:
+        raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {problem.periods + 1}")
+    lo = min(problem.e_min_kwh, problem.initial_kwh) - 1e-6
+    hi = problem.e_max_kwh + 1e-6
     bad = np.flatnonzero((soe < lo) | (soe > hi) | ~np.isfinite(soe))
     if bad.size:
         i = int(bad[0])
         raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
-                        f"[{inp.e_min}, {inp.e_max}]")
-    out = _evaluate(soe, *inp.kernel_args())
+                        f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
+    out = _evaluate(soe, *problem.kernel_args())
     cost_k, c, d, imp, exp, u = (out[:, q] for q in range(6))
     bad = np.flatnonzero(~np.isfinite(cost_k))
     if bad.size:
@@ -147,7 +147,7 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
         raise DataError(
             f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
             "grid-charging/battery-export option or inverter limit)")
-    load, pv, buy, sell = inp.load, inp.pv, inp.buy, inp.sell
+    load, pv, buy, sell = problem.load_kwh, problem.pv_kwh, problem.buy, problem.sell
     pv_used = pv - u
     pv_to_load = np.minimum(pv_used, load)
     pv_to_battery = np.minimum(pv_used - pv_to_load, c)
@@ -157,11 +157,11 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
     grid_to_load = load - pv_to_load - battery_to_load
     grid_to_battery = c - pv_to_battery
     stored = np.maximum(np.diff(soe), 0.0)
-    wear_cost = inp.wear * stored
+    wear_cost = problem.wear_cost_per_kwh * stored
     grid_only = load * buy
     solar_only = np.maximum(load - pv, 0.0) * buy - np.maximum(pv - load, 0.0) * sell
     cost = float(cost_k.sum())
-    objective = cost - inp.tv * (float(soe[-1]) - inp.e_min)
+    objective = cost - problem.terminal_value * (float(soe[-1]) - problem.e_min_kwh)
     setpoint = c - d
     action = _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid,
                      pv_to_grid)
@@ -173,16 +173,16 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
         "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
         "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
         "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
-        "co2_kg": imp * inp.co2_kg_per_kwh, "wear_cost": wear_cost, "grid_only_cost": grid_only,
+        "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear_cost, "grid_only_cost": grid_only,
         "solar_only_cost": solar_only, "optimized_cost": cost_k,
         "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
         "action": action,
     }
-    index = inp.index if inp.index is not None else pd.RangeIndex(inp.t, name="period")
+    index = problem.index if problem.index is not None else pd.RangeIndex(problem.periods, name="period")
     periods = pd.DataFrame(cols, index=index)
     grid_total = float(grid_only.sum())
     summary = {
-        "periods": inp.t, "dt_h": inp.dt_h,
+        "periods": problem.periods, "dt_h": problem.dt_h,
         "grid_only_cost": grid_total, "solar_only_cost": float(solar_only.sum()),
         "optimized_cost": cost, "wear_cost": float(wear_cost.sum()),
         "savings_vs_grid_only": grid_total - cost,
@@ -191,31 +191,30 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
         "savings_vs_solar_only": float(solar_only.sum()) - cost,
         "charged_kwh": float(c.sum()), "discharged_kwh": float(d.sum()),
         "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
-        "curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * inp.co2_kg_per_kwh),
+        "curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
         "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
-        "terminal_value": inp.tv, "objective": objective,
+        "terminal_value": problem.terminal_value, "objective": objective,
     }
     return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
                           battery_setpoint_kwh=setpoint, periods=periods, summary=summary,
                           method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
 
 
-def evaluate_plan(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
-                  soe_kwh: Any = None, setpoint_kwh: Any = None, **options: Any) -> ScheduleResult:
+def evaluate_plan(problem: SchedulingProblem | Any = None, *args: Any, soe_kwh: Any = None,
+                  setpoint_kwh: Any = None, **options: Any) -> ScheduleResult:
     """Evaluate a plan through the plant: flows and costs by section 1's meter rules.
 
     Parameters
     ----------
-    buy, sell, load_kwh, pv_kwh, battery
-        As :func:`pvbess.optimize_schedule`.
+    problem : SchedulingProblem
+        The problem; or, as for :func:`pvbess.optimize_schedule`, the arrays and options of
+        :meth:`pvbess.SchedulingProblem.build` (``energy_step_kwh`` is ignored). With
+        ``soe_kwh`` and no ``initial_kwh`` option, the trajectory's first value is the start.
     soe_kwh : array-like, optional
         Stored-energy trajectory, length T+1 (``soe_kwh[0]`` is the initial energy). [kWh]
     setpoint_kwh : array-like, optional
         AC setpoints per period, + charge / - discharge (instead of ``soe_kwh``); the trajectory
-        starts at ``initial_kwh`` (option) or ``battery.e_initial_kwh``. [kWh]
-    **options
-        The keyword options of :func:`pvbess.optimize_schedule` (``dt_h``, ``terminal_value``,
-        ``allow_*``, limits, CO2); ``energy_step_kwh`` is ignored.
+        starts at the problem's ``initial_kwh``. [kWh]
 
     Returns
     -------
@@ -231,24 +230,20 @@ def evaluate_plan(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Batt
     options.pop("energy_step_kwh", None)
     if (soe_kwh is None) == (setpoint_kwh is None):
         raise ValueError("evaluate_plan: give exactly one of soe_kwh and setpoint_kwh")
-    if soe_kwh is not None and options.get("initial_kwh") is None:
+    if (not isinstance(problem, SchedulingProblem) and soe_kwh is not None
+            and options.get("initial_kwh") is None):
         options["initial_kwh"] = float(np.asarray(soe_kwh, dtype=float).reshape(-1)[0])
-    defaults = {"dt_h": None, "initial_kwh": None, "terminal_value": 0.0, "allow_grid_charge": True,
-                    "allow_battery_export": True, "allow_curtailment": True, "import_limit_kw": np.inf,
-                    "export_limit_kw": np.inf, "inverter_ac_limit_kw": np.inf, "export_price_floor": None,
-                    "co2_price_per_kg": 0.0, "co2_kg_per_kwh": 0.0}
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise TypeError(f"evaluate_plan: unknown option(s) {unknown}")
-    inp = _Inputs(buy, sell, load_kwh, pv_kwh, battery, **{**defaults, **options})
+    problem = as_problem(problem, args, options)
     if soe_kwh is not None:
         soe = np.asarray(soe_kwh, dtype=np.float64).reshape(-1)
-        if abs(soe[0] - inp.e0) > 1e-9:
-            raise DataError(f"soe_kwh [kWh]: starts at {soe[0]} but initial_kwh = {inp.e0}")
+        if abs(soe[0] - problem.initial_kwh) > 1e-9:
+            raise DataError(f"soe_kwh [kWh]: starts at {soe[0]} but initial_kwh = "
+                            f"{problem.initial_kwh}")
     else:
         sp = np.asarray(setpoint_kwh, dtype=np.float64).reshape(-1)
-        if sp.shape[0] != inp.t:
-            raise DataError(f"setpoint_kwh [kWh]: length {sp.shape[0]} != periods {inp.t}")
-        delta = np.where(sp > 0, sp * inp.eta_c, sp / inp.eta_d)
-        soe = np.concatenate(([inp.e0], inp.e0 + np.cumsum(delta)))
-    return build_result(inp, soe, method="plan", solve_time_s=time.perf_counter() - t0)
+        if sp.shape[0] != problem.periods:
+            raise DataError(f"setpoint_kwh [kWh]: length {sp.shape[0]} != periods "
+                            f"{problem.periods}")
+        delta = np.where(sp > 0, sp * problem.eta_charge, sp / problem.eta_discharge)
+        soe = np.concatenate(([problem.initial_kwh], problem.initial_kwh + np.cumsum(delta)))
+    return build_result(problem, soe, method="plan", solve_time_s=time.perf_counter() - t0)

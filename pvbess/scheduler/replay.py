@@ -30,6 +30,7 @@ import pandas as pd
 from ..battery import Battery
 from ..rules import SixPhaseRules
 from ..site import Site
+from ..optimize.problem import SchedulingProblem
 from ..tariff import Tariff
 from ..timeseries import DataError, check_energy_columns, step_hours
 from .controller import SimulatedController
@@ -114,37 +115,16 @@ def site_actuals(site_table: pd.DataFrame, *, tariff: Tariff | None = None,
     export_price : float, optional
         Price paid for exports. [currency/kWh]
     """
-    step_hours(site_table.index)
-    tariff = Tariff() if tariff is None else tariff
-    factor = Site().co2_kg_per_kwh if co2_kg_per_kwh is None else float(co2_kg_per_kwh)
-    for name, value in (("co2_price_per_kg", co2_price_per_kg), ("co2_kg_per_kwh", factor)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+    for name, value in (("co2_price_per_kg", co2_price_per_kg), ("co2_kg_per_kwh", co2_kg_per_kwh)):
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)
+                                      and value >= 0):
             raise ValueError(f"{name} = {value!r}: must be a finite number >= 0")
-    if "load_kwh" in site_table.columns:
-        check_energy_columns(site_table, ("load_kwh", "pv_kwh"), "kWh")
-        load = site_table["load_kwh"].to_numpy(dtype=float)
-    else:
-        check_energy_columns(site_table, ("pv_kwh", "ev_kwh", "mall_kwh"), "kWh")
-        load = (site_table["ev_kwh"].to_numpy(dtype=float)
-                + site_table["mall_kwh"].to_numpy(dtype=float))
-    index = site_table.index
-    if "buy_price" in site_table.columns:
-        energy = site_table["buy_price"].to_numpy(dtype=float)
-    else:
-        energy = np.asarray(tariff.energy_price(index), dtype=float)
-    if "sell_price" in site_table.columns:
-        sell = site_table["sell_price"].to_numpy(dtype=float)
-    else:
-        sell = np.full(len(index), tariff.export_pen_per_kwh if export_price is None
-                       else float(export_price))
-    for name, arr in (("buy_price", energy), ("sell_price", sell)):
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(f"column {name!r} [currency/kWh]: {arr[i]} at row {i} ({index[i]})")
-    return pd.DataFrame({"load_kwh": load, "pv_kwh": site_table["pv_kwh"].to_numpy(dtype=float),
-                         "buy_price": energy + co2_price_per_kg * factor, "sell_price": sell,
-                         "energy_price": energy}, index=index)
+    problem = SchedulingProblem.from_site(site_table, Battery(), tariff,
+                                          co2_price_per_kg=co2_price_per_kg,
+                                          co2_kg_per_kwh=co2_kg_per_kwh, export_price=export_price)
+    return pd.DataFrame({"load_kwh": problem.load_kwh, "pv_kwh": problem.pv_kwh,
+                         "buy_price": problem.buy, "sell_price": problem.sell,
+                         "energy_price": problem.energy_price}, index=site_table.index)
 
 
 def _fingerprint(actual: pd.DataFrame) -> str:

@@ -30,8 +30,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..balance import simulate
+from ..batch import simulate_many
 from ..battery import Battery
+from ..indicators import kpis
+from ..optimize.dp import optimize_schedule
+from ..optimize.problem import SchedulingProblem
+from ..pv import PVPlant
 from ..rules import SixPhaseRules
+from ..site import Site
+from ..tariff import Tariff
+from ..timeseries import check_energy_columns, step_hours
+from .economics import Economics, appraise
+from .pareto import pareto_front
 
 __all__ = [
     "GRID_PARAMETERS",
@@ -223,33 +234,20 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
                   rules: SixPhaseRules, tariff, co2_kg_per_kwh: float,
                   options: Mapping[str, Any]) -> pd.DataFrame:
     """KPIs of the optimal dispatch: a DP plan per design, replayed by ``simulate``."""
-    from ..balance import simulate
-    from ..indicators import kpis
-    from ..optimize.dp import optimize_schedule
 
     allow_grid = bool(options.get("allow_grid_charge", False))
-    buy = tariff.energy_price(site.index)
-    sell = np.full(len(site), tariff.export_pen_per_kwh)
-    load = site["ev_kwh"].to_numpy(dtype=float) + site["mall_kwh"].to_numpy(dtype=float)
     rows = []
     for row in configs.to_dict("records"):
         b, r, scale = _specs_of(row, battery, rules)
         scaled = _scaled_site(site, scale)
-        plan = optimize_schedule(buy, sell, load, scaled["pv_kwh"].to_numpy(dtype=float), b,
-                                 dt_h=_dt(site), allow_grid_charge=allow_grid,
-                                 allow_battery_export=False,
-                                 export_limit_kw=r.export_limit_kw,
-                                 energy_step_kwh=options.get("energy_step_kwh"))
+        problem = SchedulingProblem.from_site(
+            scaled, b, tariff, charge_source="any" if allow_grid else "surplus",
+            allow_battery_export=False, export_limit_kw=r.export_limit_kw)
+        plan = optimize_schedule(problem, energy_step_kwh=options.get("energy_step_kwh"))
         balance = simulate(scaled, b, r, "schedule", tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh,
                            setpoint_kwh=plan.battery_setpoint_kwh, allow_grid_charge=allow_grid)
         rows.append(kpis(balance))
     return pd.DataFrame(rows, index=configs.index)
-
-
-def _dt(site: pd.DataFrame) -> float:
-    from ..timeseries import step_hours
-
-    return step_hours(site.index)
 
 
 def _run_chunk(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules,
@@ -258,7 +256,6 @@ def _run_chunk(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery, rule
     """KPIs of one chunk of configurations (runs locally or on a dask worker)."""
     if strategy == "optimal":
         return _kpis_optimal(site, configs, battery, rules, tariff, co2_kg_per_kwh, options)
-    from ..batch import simulate_many
 
     return simulate_many(site, configs, battery=battery, rules=rules, tariff=tariff,
                          co2_kg_per_kwh=co2_kg_per_kwh)
@@ -300,7 +297,6 @@ def _run_dask(client, site, chunks, args, progress: bool, total: int) -> list[pd
 def _baseline_bills(site: pd.DataFrame, full: pd.DataFrame, battery: Battery,
                     rules: SixPhaseRules, tariff, co2_kg_per_kwh: float) -> pd.DataFrame:
     """Bill of the grid-only and PV-only baselines for each design's PV scale and export cap."""
-    from ..batch import simulate_many
 
     kw = {"battery": battery, "rules": rules, "tariff": tariff, "co2_kg_per_kwh": co2_kg_per_kwh}
     grid_only = simulate_many(site, pd.DataFrame({"pv_scale": [1.0]}), strategy="grid_only",
@@ -317,7 +313,7 @@ def _baseline_bills(site: pd.DataFrame, full: pd.DataFrame, battery: Battery,
 
 def _years(site: pd.DataFrame) -> float:
     """Years the table covers: 1 for a calendar year (365 or 366 days), else hours / 8760."""
-    hours = len(site) * _dt(site)
+    hours = len(site) * step_hours(site.index)
     return 1.0 if 8760.0 <= hours <= 8784.0 else hours / 8760.0
 
 
@@ -381,12 +377,6 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
     DataError
         A bad site table.
     """
-    from .economics import Economics, appraise
-    from .pareto import pareto_front
-    from ..pv import PVPlant
-    from ..site import Site
-    from ..tariff import Tariff
-    from ..timeseries import check_energy_columns
 
     tariff = Tariff() if tariff is None else tariff
     location = Site() if location is None else location
@@ -411,7 +401,7 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         raise ValueError(f"optimal_options: unknown option(s) {unknown}")
     configs = expand_grid(grid)
     _check_specs(configs, battery, rules)
-    _dt(site)
+    step_hours(site.index)
     check_energy_columns(site, ("pv_kwh", "ev_kwh", "mall_kwh"))
 
     co2 = float(location.co2_kg_per_kwh)
