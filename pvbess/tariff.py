@@ -1,13 +1,25 @@
-"""Time-of-use energy prices and demand charges (OSINERGMIN MT3 by default)."""
+"""The tariff as data: time-of-use energy prices, demand charges and the export price.
+
+The default is OSINERGMIN MT3 at Iquitos (../shared/specs/iquitos_site.md): energy in the peak
+window HP 18:00-23:00 and off-peak HFP, and per calendar month two demand charges on the highest
+mean import power inside each window. Another tariff is the same structure with other data: a
+YAML mapping of the fields (:meth:`Tariff.from_yaml`), or a params file's ``tariff:`` mapping.
+Spot prices per period go straight into :class:`pvbess.SchedulingProblem` as arrays.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._spec import SpecBase
+from .timeseries import DataError
 
 HP = "HP"  # hora punta: peak hours
 HFP = "HFP"  # hora fuera de punta: off-peak hours
@@ -36,6 +48,33 @@ class Tariff(SpecBase):
     demand_hp_pen_per_kw_month: float = 48.50
     demand_hfp_pen_per_kw_month: float = 22.80
     export_pen_per_kwh: float = 0.0
+
+    @classmethod
+    def from_yaml(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> Tariff:
+        """A tariff from a YAML file (or an already parsed mapping) of its fields.
+
+        Fields not given keep their MT3 defaults; an unknown field is an error naming it.
+
+        Examples
+        --------
+        >>> Tariff.from_yaml({"energy_hp_pen_per_kwh": 0.5}).energy_hp_pen_per_kwh
+        0.5
+        """
+        if isinstance(source, Mapping):
+            values, where = dict(source), "tariff mapping"
+        else:
+            import yaml
+
+            path = Path(source)
+            with path.open(encoding="utf-8") as fh:
+                values, where = yaml.safe_load(fh) or {}, str(path)
+            if not isinstance(values, Mapping):
+                raise DataError(f"{where}: expected a mapping of tariff fields, got "
+                                f"{type(values).__name__}")
+        try:
+            return cls.from_dict(dict(values))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{where}: {exc}") from None
 
     def __post_init__(self) -> None:
         self._hour("hp_start_h", "hp_end_h")
@@ -77,14 +116,6 @@ class Tariff(SpecBase):
             label = f"{m // 12:04d}-{m % 12 + 1:02d}"
             for window, mask, price in ((HP, in_month & peak, self.demand_hp_pen_per_kw_month),
                                         (HFP, in_month & ~peak, self.demand_hfp_pen_per_kw_month)):
-                if mask.any():
+                if mask.any() and price > 0:
                     groups.append((mask, price, 0.0, f"{label} {window}"))
         return groups
-
-    def demand_cost(self, import_kwh: np.ndarray, index: pd.DatetimeIndex) -> float:
-        """Demand charges of an import profile on ``index``: each group's price times its
-        highest mean import power. [PEN]"""
-        from .timeseries import step_hours
-
-        kw = np.asarray(import_kwh, dtype=float) / step_hours(index)
-        return float(sum(price * kw[mask].max() for mask, price, _, _ in self.demand_charges(index)))

@@ -1,17 +1,19 @@
-"""Iquitos: optimal dispatch of the site battery for a year against the six-phase rules.
+"""Iquitos: optimal dispatch of the site battery for a year against the six-phase rules, on the
+full bill the site pays.
 
-One function, :func:`iquitos_optimal_dispatch`, returns a small table with one row per strategy:
+:func:`iquitos_optimal_dispatch` returns one row per strategy, each priced by
+:func:`pvbess.bill.site_bill` (energy, demand charges, wear, CO2; site and grid-wide CO2):
 
-- ``dp``: :func:`pvbess.optimize_schedule` on the HP/HFP energy prices plus the CO2 price
-  (the DP does not see demand charges; they are computed afterwards on its import profile);
-- ``exact``: :func:`pvbess.exact_schedule`, the same energy-only model solved exactly (the DP's
-  bound);
-- ``exact_demand``: the exact model with the demand charges inside, as an LP with one peak variable
-  per month and window (HP, HFP);
-- ``six_phase``: the rule-based dispatch (:func:`pvbess.simulate`).
+- ``dp``: :func:`pvbess.optimize_schedule` on the full bill (demand charges inside);
+- ``exact``: :func:`pvbess.exact_schedule`, the same problem solved exactly: the bound of every
+  full-bill strategy;
+- ``six_phase``: the rules (:func:`pvbess.simulate`);
+- ``no_battery``: PV without a battery (``simulate(strategy="pv_only")``).
 
-Demand charges for every row: per calendar month, the peak import power inside the HP window times
-the HP price plus the peak inside the HFP window times the HFP price (both per kW-month).
+Every strategy starts from the same stored energy and ends free (no value on what is left,
+``final_stored_kwh`` says how much). With ``bill="energy"`` the optimizers leave the demand
+charges out (rows ``dp_energy_only``, ``exact_energy_only``); their bills still show the demand
+charges their import profile incurs, which is why they lose to the rules on the real bill.
 """
 
 from __future__ import annotations
@@ -23,28 +25,32 @@ import pandas as pd
 
 from ..balance import simulate
 from ..battery import Battery
+from ..bill import BILL_COLUMNS, bill_table, site_bill
 from ..inputs.dataset import load_iquitos
 from ..optimize.dp import optimize_schedule
 from ..optimize.exact import exact_schedule
 from ..optimize.problem import SchedulingProblem
 from ..rules import SixPhaseRules
+from ..site import Site
 from ..tariff import Tariff
+from ..timeseries import DataError
 
-__all__ = ["iquitos_optimal_dispatch"]
+__all__ = ["STRATEGY_COLUMNS", "iquitos_optimal_dispatch"]
 
-STRATEGY_COLUMNS = ("energy_cost_pen", "demand_cost_pen", "wear_cost_pen", "co2_kg",
-                    "co2_cost_pen", "total_cost_pen", "import_kwh", "export_kwh",
-                    "solve_time_s")
+#: Columns of the comparison table.
+STRATEGY_COLUMNS = (*BILL_COLUMNS, "solve_time_s")
 
 
 def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery | None = None,
                              *, tariff: Tariff | None = None, rules: SixPhaseRules | None = None,
-                             co2_price_pen_per_kg: float = 0.0, co2_kg_per_kwh: float = 0.4521,
-                             allow_grid_charge: bool = True, allow_battery_export: bool = False,
-                             energy_step_kwh: float | None = None, exact: bool = True,
-                             with_demand: bool = True, six_phase: bool = True
+                             co2_price_pen_per_kg: float = 0.0,
+                             co2_kg_per_kwh: float | None = None, charge_source: str = "pv",
+                             allow_battery_export: bool = False, bill: str = "full",
+                             energy_step_kwh: float | None = None, dp: bool = True,
+                             exact: bool = True,
+                             six_phase: bool = True, no_battery: bool = True
                              ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Annual cost and CO2 of optimal battery dispatch at Iquitos, against the six-phase rules.
+    """Annual bill and CO2 of the optimal battery dispatch at Iquitos, against the rules.
 
     Parameters
     ----------
@@ -52,94 +58,83 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
         ``pv_kwh``, ``ev_kwh``, ``mall_kwh`` on a regular tz-aware index (default
         ``pvbess.load_iquitos()``). [kWh]
     battery : Battery, optional
-        The site battery, default ``Battery()`` (starts at ``battery.e_initial_kwh``; terminal value 0).
+        Default ``Battery()``; every strategy starts at ``battery.e_initial_kwh``.
     tariff : Tariff, optional
-        Default ``Tariff()``: HP/HFP energy prices [PEN/kWh], demand charges [PEN/kW-month], export price.
+        Default ``Tariff()`` (MT3): energy prices, demand charges, export price.
     rules : SixPhaseRules, optional
-        For the six-phase row (default ``SixPhaseRules()``).
+        For the six-phase row (default ``SixPhaseRules()``); its export limit applies to all.
     co2_price_pen_per_kg : float
-        CO2 price added to the buy price. [PEN/kg]
-    co2_kg_per_kwh : float
-        Grid emission factor. [kg/kWh]
-    allow_grid_charge : bool
-        False = PV-only charging.
+        CO2 price on the site's emissions, part of every optimizer's objective. [PEN/kg]
+    co2_kg_per_kwh : float, optional
+        Grid emission factor (default ``Site().co2_kg_per_kwh``). [kg/kWh]
+    charge_source : {"any", "pv", "surplus"}
+        Where the optimizers may charge from (default ``"pv"``, as the rules do).
     allow_battery_export : bool
-        Let the battery export (the site exports at ``tariff.export_pen_per_kwh``).
+        Let the optimizers discharge into the grid (the rules never do).
+    bill : {"full", "energy"}
+        ``"full"``: the optimizers see the demand charges. ``"energy"``: energy-only optimizers
+        (rows ``dp_energy_only`` and ``exact_energy_only``).
     energy_step_kwh : float, optional
         DP grid step. [kWh]
-    exact, with_demand, six_phase : bool
-        Which comparison rows to compute.
+    dp, exact, six_phase, no_battery : bool
+        Which rows to compute.
 
     Returns
     -------
     table : DataFrame
-        Rows ``dp``, ``exact``, ``exact_demand``, ``six_phase`` (as requested); columns
-        ``energy_cost_pen`` (import cost minus export revenue), ``demand_cost_pen``,
-        ``wear_cost_pen``, ``co2_kg``, ``co2_cost_pen``, ``total_cost_pen`` (sum of the costs),
-        ``import_kwh``, ``export_kwh``, ``solve_time_s``.
+        One row per strategy; columns :data:`STRATEGY_COLUMNS` (:data:`pvbess.bill.BILL_COLUMNS`
+        and ``solve_time_s``).
     results : dict
-        The :class:`pvbess.ScheduleResult` objects (and the six-phase balance table).
+        The :class:`pvbess.ScheduleResult` objects and the balance tables, by row.
     """
+    if bill not in ("full", "energy"):
+        raise DataError(f"bill = {bill!r}: must be 'full' or 'energy'")
     battery = Battery() if battery is None else battery
     tariff = Tariff() if tariff is None else tariff
     rules = SixPhaseRules() if rules is None else rules
-    if site is None:
-        site = load_iquitos()
+    site = load_iquitos() if site is None else site
+    factor = Site().co2_kg_per_kwh if co2_kg_per_kwh is None else float(co2_kg_per_kwh)
     index = site.index
-    options = dict(co2_kg_per_kwh=co2_kg_per_kwh, co2_price_per_kg=co2_price_pen_per_kg,
-                   charge_source="any" if allow_grid_charge else "surplus",
-                   allow_battery_export=allow_battery_export)
-    problem = SchedulingProblem.from_site(site, battery, tariff, **options)
+    problem = SchedulingProblem.from_site(
+        site, battery, tariff, co2_kg_per_kwh=factor, co2_price_per_kg=co2_price_pen_per_kg,
+        charge_source=charge_source, allow_battery_export=allow_battery_export,
+        demand_charges=bill == "full", export_limit_kw=rules.export_limit_kw)
+    suffix = "" if bill == "full" else "_energy_only"
+    priced = dict(co2_kg_per_kwh=factor, co2_price_per_kg=co2_price_pen_per_kg)
     rows: dict[str, dict[str, float]] = {}
     results: dict[str, Any] = {}
 
-    def row(res, demand: float | None = None) -> dict[str, float]:
+    def plan_row(name: str, res: Any) -> None:
         p = res.periods
-        imp = p["import_kwh"].to_numpy()
-        energy = float((imp * tariff.energy_price(index)).sum()
-                       - (p["export_kwh"] * p["sell_price"]).sum())
-        co2 = float(imp.sum() * co2_kg_per_kwh)
-        dem = tariff.demand_cost(imp, index) if demand is None else demand
-        wear = float(p["wear_cost"].sum())
-        co2_cost = co2 * co2_price_pen_per_kg
-        return {"energy_cost_pen": energy, "demand_cost_pen": dem, "wear_cost_pen": wear,
-                "co2_kg": co2, "co2_cost_pen": co2_cost,
-                "total_cost_pen": energy + dem + wear + co2_cost,
-                "import_kwh": float(imp.sum()), "export_kwh": float(p["export_kwh"].sum()),
-                "solve_time_s": res.solve_time_s}
+        rows[name] = {**site_bill(p["import_kwh"], p["export_kwh"], index, tariff,
+                                  bess_charge_kwh=p["charge_kwh"],
+                                  bess_discharge_kwh=p["discharge_kwh"],
+                                  wear_cost_per_kwh_stored=battery.wear_cost_per_kwh,
+                                  eta_charge=battery.eta_charge,
+                                  final_stored_kwh=float(res.soe_kwh[-1]), **priced),
+                      "solve_time_s": res.solve_time_s}
+        results[name] = res
 
-    dp = optimize_schedule(problem, energy_step_kwh=energy_step_kwh)
-    results["dp"] = dp
-    rows["dp"] = row(dp)
-    if exact:
-        ex = exact_schedule(problem)
-        results["exact"] = ex
-        rows["exact"] = row(ex)
-    if with_demand:
-        exd = exact_schedule(SchedulingProblem.from_site(site, battery, tariff, demand_charges=True,
-                                                         **options))
-        results["exact_demand"] = exd
-        rows["exact_demand"] = row(exd)
-    if six_phase:
+    def rules_row(name: str, strategy: str) -> None:
         t0 = time.perf_counter()
-        bal = simulate(site, battery, rules, "six_phase", tariff=tariff,
-                       co2_kg_per_kwh=co2_kg_per_kwh)
+        bal = simulate(site, battery, rules, strategy, tariff=tariff, co2_kg_per_kwh=factor)
         elapsed = time.perf_counter() - t0
-        imp = bal["grid_import_kwh"].to_numpy(float)
-        exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy(float)
-        energy = float((imp * tariff.energy_price(index)).sum()
-                       - (exp * tariff.export_pen_per_kwh).sum())
-        wear = float(battery.wear_cost_per_kwh
-                     * (bal["bess_charge_kwh"].to_numpy(float) * battery.eta_charge).sum())
-        dem = tariff.demand_cost(imp, index)
-        co2 = float(imp.sum() * co2_kg_per_kwh)
-        rows["six_phase"] = {
-            "energy_cost_pen": energy, "demand_cost_pen": dem, "wear_cost_pen": wear,
-            "co2_kg": co2, "co2_cost_pen": co2 * co2_price_pen_per_kg,
-            "total_cost_pen": energy + dem + wear + co2 * co2_price_pen_per_kg,
-            "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
-            "solve_time_s": elapsed}
-        results["six_phase"] = bal
-    table = pd.DataFrame.from_dict(rows, orient="index")[list(STRATEGY_COLUMNS)]
-    table.index.name = "strategy"
-    return table, results
+        rows[name] = {**site_bill(bal["grid_import_kwh"], bal["pv_export_kwh"]
+                                  + bal["bess_export_kwh"], index, tariff,
+                                  bess_charge_kwh=bal["bess_charge_kwh"],
+                                  bess_discharge_kwh=bal["bess_discharge_kwh"],
+                                  wear_cost_per_kwh_stored=battery.wear_cost_per_kwh,
+                                  eta_charge=battery.eta_charge,
+                                  final_stored_kwh=float(bal["soc_kwh"].iloc[-1]), **priced),
+                      "solve_time_s": elapsed}
+        results[name] = bal
+
+    if dp:
+        plan_row("dp" + suffix, optimize_schedule(problem, energy_step_kwh=energy_step_kwh))
+    if exact:
+        plan_row("exact" + suffix, exact_schedule(problem))
+    if six_phase:
+        rules_row("six_phase", "six_phase")
+    if no_battery:
+        rules_row("no_battery", "pv_only")
+    return bill_table(rows, extra=("solve_time_s",)), results

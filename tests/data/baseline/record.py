@@ -270,9 +270,30 @@ def optimal_dispatch_kwargs(rec: dict) -> dict:
 
 
 def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
-    """``pvbess.iquitos_optimal_dispatch`` table without ``solve_time_s`` (wall clock)."""
-    table, _ = pvbess.iquitos_optimal_dispatch(**optimal_dispatch_kwargs(rec))
-    return table.drop(columns=["solve_time_s"])
+    """The recorded ``iquitos_optimal_dispatch`` table, rebuilt through today's API.
+
+    Deliberate API change since 81e1ce0 (issue 11): the study compares on the full bill with
+    rows ``dp``, ``exact``, ``six_phase``, ``no_battery`` and :data:`pvbess.bill.BILL_COLUMNS`.
+    The recorded rows are the same computations under other names: ``dp``/``exact`` are today's
+    ``bill="energy"`` rows, ``exact_demand`` is today's full-bill ``exact`` row, with
+    ``allow_grid_charge=True`` spelled ``charge_source="any"``; columns ``co2_kg``,
+    ``import_kwh``, ``export_kwh`` are now ``co2_site_kg``, ``grid_import_kwh``,
+    ``grid_export_kwh``. Without the DP (the full-bill DP is not part of the record).
+    """
+    a = dict(optimal_dispatch_kwargs(rec))
+    a["charge_source"] = "any" if a.pop("allow_grid_charge") else "surplus"
+    a.pop("with_demand")
+    energy, _ = pvbess.iquitos_optimal_dispatch(**a, bill="energy", no_battery=False)
+    full, _ = pvbess.iquitos_optimal_dispatch(**{**a, "six_phase": False, "exact": True},
+                                              bill="full", no_battery=False, dp=False)
+    table = pd.concat([energy.rename(index={"dp_energy_only": "dp",
+                                            "exact_energy_only": "exact"}),
+                       full.rename(index={"exact": "exact_demand"})])
+    table = table.loc[["dp", "exact", "exact_demand", "six_phase"]]
+    table = table.rename(columns={"co2_site_kg": "co2_kg", "grid_import_kwh": "import_kwh",
+                                  "grid_export_kwh": "export_kwh"})
+    return table[["energy_cost_pen", "demand_cost_pen", "wear_cost_pen", "co2_kg",
+                  "co2_cost_pen", "total_cost_pen", "import_kwh", "export_kwh"]]
 
 
 def _sweep_specs(rec: dict) -> dict:
