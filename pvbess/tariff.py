@@ -98,6 +98,17 @@ class Tariff(SpecBase):
         return np.where(self.is_peak(index), self.energy_hp_pen_per_kwh,
                         self.energy_hfp_pen_per_kwh)
 
+    def demand_group(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """The demand-charge group of each period: billing month and window, e.g.
+        ``"2025-03 HP"`` (local clock of ``index``)."""
+        window = np.where(self.is_peak(index), HP, HFP)
+        month = np.asarray(index.strftime("%Y-%m"), dtype=object)
+        return month + " " + window.astype(object)
+
+    def demand_prices(self) -> dict[str, float]:
+        """Price per kW of each window's monthly peak. [PEN/kW-month]"""
+        return {HP: self.demand_hp_pen_per_kw_month, HFP: self.demand_hfp_pen_per_kw_month}
+
     def demand_charges(self, index: pd.DatetimeIndex) -> list[tuple[np.ndarray, float, float, str]]:
         """The demand-charge groups of ``index``: one per calendar month (local clock) and window.
 
@@ -106,16 +117,16 @@ class Tariff(SpecBase):
         list of (mask, price_per_kw, incumbent_kw, name)
             ``mask`` selects the group's periods; ``price_per_kw`` is the window's charge
             [PEN/kW-month] on the group's highest mean import power; ``incumbent_kw`` is 0 (no
-            peak recorded before ``index[0]``); ``name`` e.g. ``"2025-03 HP"``.
+            peak recorded before ``index[0]``); ``name`` e.g. ``"2025-03 HP"``
+            (:meth:`demand_group`). Groups with a zero price are left out.
         """
-        peak = self.is_peak(index)
-        months = np.asarray(index.year * 12 + index.month - 1)
-        groups = []
-        for m in np.unique(months):
-            in_month = months == m
-            label = f"{m // 12:04d}-{m % 12 + 1:02d}"
-            for window, mask, price in ((HP, in_month & peak, self.demand_hp_pen_per_kw_month),
-                                        (HFP, in_month & ~peak, self.demand_hfp_pen_per_kw_month)):
-                if mask.any() and price > 0:
-                    groups.append((mask, price, 0.0, f"{label} {window}"))
-        return groups
+        group = self.demand_group(index)
+        prices = self.demand_prices()
+        order = {HP: 0, HFP: 1}  # within a month: HP, then HFP
+        names = sorted(set(group), key=lambda n: (n[:7], order[n[8:]]))
+        out = []
+        for name in names:
+            price = prices[name[8:]]
+            if price > 0:
+                out.append((group == name, price, 0.0, str(name)))
+        return out

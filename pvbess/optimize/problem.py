@@ -237,7 +237,7 @@ class SchedulingProblem:
                           ("co2_kg_per_kwh", co2_kg_per_kwh)):
             if not (math.isfinite(val) and val >= 0):
                 raise DataError(f"{name} = {val!r}: must be a finite number >= 0")
-        source = _charge_source(charge_source, allow_grid_charge)
+        source = resolve_charge_source(charge_source, allow_grid_charge)
 
         def limit(value: Any, name: str) -> np.ndarray:
             a = np.asarray(value, dtype=np.float64).reshape(-1)
@@ -402,7 +402,8 @@ class SchedulingProblem:
                 self.allow_curtailment)
 
 
-def _charge_source(charge_source: str | None, allow_grid_charge: bool | None) -> str:
+def resolve_charge_source(charge_source: str | None, allow_grid_charge: bool | None) -> str:
+    """``charge_source`` checked, or derived from the older ``allow_grid_charge`` flag."""
     if charge_source is None:
         return "any" if allow_grid_charge is None or allow_grid_charge else "surplus"
     if charge_source not in CHARGE_SOURCES:

@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
+from ..optimize.dp import optimize_schedule
+from ..optimize.problem import SchedulingProblem, resolve_charge_source
+from ..tariff import Tariff
 from .controller import Controller, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
@@ -60,6 +63,9 @@ class OptimizationInput:
         Prices per period (buy includes any CO2 price). [currency/kWh]
     initial_kwh : float
         Stored energy at the start of ``index[0]``. [kWh]
+    incumbent_peaks_kw : dict, optional
+        Highest import power already recorded in each demand-charge group's billing period
+        (by group name, :meth:`pvbess.Tariff.demand_group`). [kW]
     """
 
     index: pd.DatetimeIndex
@@ -68,6 +74,7 @@ class OptimizationInput:
     buy_price: np.ndarray
     sell_price: np.ndarray
     initial_kwh: float
+    incumbent_peaks_kw: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.index)
@@ -146,11 +153,17 @@ class OptimizationEngine:
     Parameters
     ----------
     battery : Battery
+    tariff : Tariff, optional
+        Its demand charges enter every plan (the full bill): each group's price on raising the
+        group's incumbent peak. None: energy-only plans.
     terminal_value : float
         Value per kWh stored above ``e_min`` at the end of each plan (the end of the day).
         [currency/kWh]
+    charge_source : {"any", "pv", "surplus"}, optional
+        Where the battery may charge from (:data:`pvbess.CHARGE_SOURCES`).
     allow_grid_charge, allow_battery_export : bool
-        Options of :func:`pvbess.optimize_schedule`.
+        Options of :meth:`pvbess.SchedulingProblem.build` (``allow_grid_charge`` is the older
+        spelling of ``charge_source``).
     import_limit_kw, export_limit_kw : float
         Grid limits. [kW]
     energy_step_kwh : float, optional
@@ -160,26 +173,36 @@ class OptimizationEngine:
         ``ScheduleResult`` (default the DP; e.g. ``pvbess.exact_schedule`` for the LP/MILP).
     """
 
-    def __init__(self, battery: Battery, *, terminal_value: float = 0.0,
-                 allow_grid_charge: bool = True, allow_battery_export: bool = True,
+    def __init__(self, battery: Battery, *, tariff: Tariff | None = None,
+                 terminal_value: float = 0.0, charge_source: str | None = None,
+                 allow_grid_charge: bool | None = None, allow_battery_export: bool = True,
                  import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
                  energy_step_kwh: float | None = None, optimizer: Any = None) -> None:
-        if optimizer is None:
-            from ..optimize.dp import optimize_schedule as optimizer
         self.battery = battery
-        self.optimizer = optimizer
+        self.tariff = tariff
+        self.optimizer = optimize_schedule if optimizer is None else optimizer
+        self.energy_step_kwh = energy_step_kwh
         self.options: dict[str, Any] = dict(
-            terminal_value=float(terminal_value), allow_grid_charge=bool(allow_grid_charge),
+            terminal_value=float(terminal_value),
+            charge_source=resolve_charge_source(charge_source, allow_grid_charge),
             allow_battery_export=bool(allow_battery_export),
-            import_limit_kw=float(import_limit_kw), export_limit_kw=float(export_limit_kw),
-            energy_step_kwh=energy_step_kwh)
+            import_limit_kw=float(import_limit_kw), export_limit_kw=float(export_limit_kw))
+
+    def problem(self, inputs: OptimizationInput) -> SchedulingProblem:
+        """The scheduling problem of ``inputs`` (with the demand charges of the engine's tariff,
+        each group at its incumbent peak)."""
+        groups = ()
+        if self.tariff is not None:
+            groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
+                      for mask, price, _, name in self.tariff.demand_charges(inputs.index)]
+        return SchedulingProblem.build(
+            inputs.buy_price, inputs.sell_price, inputs.load_kwh, inputs.pv_kwh, self.battery,
+            dt_h=_step(inputs.index), initial_kwh=float(inputs.initial_kwh),
+            demand_charges=groups, **self.options)
 
     def optimize(self, inputs: OptimizationInput) -> Plan:
         """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: no side effects."""
-        dt_h = _step(inputs.index)
-        result = self.optimizer(inputs.buy_price, inputs.sell_price, inputs.load_kwh,
-                                inputs.pv_kwh, self.battery, dt_h=dt_h,
-                                initial_kwh=float(inputs.initial_kwh), **self.options)
+        result = self.optimizer(self.problem(inputs), energy_step_kwh=self.energy_step_kwh)
         periods = result.periods
         values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
         for i, name in enumerate(PLAN_COLUMNS):
@@ -190,7 +213,8 @@ class OptimizationEngine:
                     solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
 
     def __repr__(self) -> str:
-        return f"OptimizationEngine({self.battery!r}, {self.options})"
+        return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "
+                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r})")
 
 
 def _step(index: pd.DatetimeIndex) -> float:
@@ -230,6 +254,18 @@ class SimpleBatterySystemManager:
         self.tz = str(forecast.index.tz)
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
+        self.peaks_kw: dict[str, float] = self._recorded_peaks()
+
+    def _recorded_peaks(self) -> dict[str, float]:
+        """Highest recorded import power per demand-charge group (billing month x window),
+        rebuilt from the history: what every plan of that month starts from. [kW]"""
+        tariff = self.engine.tariff
+        frame = self.history.to_frame()
+        if tariff is None or frame.empty:
+            return {}
+        kw = frame["grid_import_kwh"].to_numpy() / self.dt_h
+        groups = tariff.demand_group(frame.index.tz_convert(self.tz))
+        return {str(g): float(v) for g, v in pd.Series(kw).groupby(groups).max().items()}
 
     # -- helpers --------------------------------------------------------------------------
     def day_index(self, day: Any) -> pd.DatetimeIndex:
@@ -251,7 +287,8 @@ class SimpleBatterySystemManager:
         fc = self.forecast.forecast_arrays(first, stop)
         inputs = OptimizationInput(index=rows, load_kwh=fc["load_kwh"], pv_kwh=fc["pv_kwh"],
                                    buy_price=fc["buy_price"], sell_price=fc["sell_price"],
-                                   initial_kwh=float(self.controller.read_energy_kwh()))
+                                   initial_kwh=float(self.controller.read_energy_kwh()),
+                                   incumbent_peaks_kw=dict(self.peaks_kw))
         plan = self.engine.optimize(inputs)
         self.schedules.store_plan(
             plan.values, PLAN_COLUMNS, plan.actions, created_at=created_at, day=day,
@@ -266,6 +303,11 @@ class SimpleBatterySystemManager:
         event = self.controller.read_period(timestamp)
         if event is not None:
             self.history.record_event(event)
+            if self.engine.tariff is not None:
+                stamp = pd.DatetimeIndex([event.timestamp]).tz_convert(self.tz)
+                group = str(self.engine.tariff.demand_group(stamp)[0])
+                kw = event.grid_import_kwh / self.dt_h
+                self.peaks_kw[group] = max(self.peaks_kw.get(group, 0.0), kw)
         return event
 
     # -- the three scenarios --------------------------------------------------------------

@@ -27,7 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..balance import simulate
 from ..battery import Battery
+from ..bill import BILL_COLUMNS, bill_table, site_bill
+from ..optimize.dp import optimize_schedule
+from ..optimize.exact import exact_schedule
 from ..rules import SixPhaseRules
 from ..site import Site
 from ..optimize.problem import SchedulingProblem
@@ -37,7 +41,7 @@ from .controller import SimulatedController
 from .db import Database, open_database
 from .events import EVENT_VALUES, HistoricalDataStore, HourlyEvent
 from .forecasts import ForecastProvider, make_forecast
-from .manager import OptimizationEngine, SimpleBatterySystemManager
+from .manager import OptimizationEngine, OptimizationInput, SimpleBatterySystemManager
 
 #: Rows of :attr:`ReplayResult.comparison`.
 REPLAY = "replay"
@@ -55,11 +59,9 @@ NO_BATTERY = "no_battery"
 #: Pass ``energy_step_kwh`` to choose.
 REPLAY_GRID_STATES = 400
 
-#: Columns of :attr:`ReplayResult.comparison`.
-COMPARISON_COLUMNS: tuple[str, ...] = (
-    "cost", "energy_cost_pen", "co2_kg", "grid_import_kwh", "grid_export_kwh",
-    "charged_kwh", "discharged_kwh", "final_soe_kwh", "gap_vs_exact",
-)
+#: Columns of :attr:`ReplayResult.comparison`: the bill (:data:`pvbess.bill.BILL_COLUMNS`) and
+#: ``gap_vs_exact`` (``total_cost_pen`` minus the exact bound's). [PEN]
+COMPARISON_COLUMNS: tuple[str, ...] = (*BILL_COLUMNS, "gap_vs_exact")
 
 
 @dataclass(frozen=True)
@@ -159,27 +161,12 @@ def _horizon(index: pd.DatetimeIndex, dt_h: float, start: Any, days: int | None)
     return first, first + n_days * ppd
 
 
-def _stats(cost: float, energy_cost: float, co2: float, imp: float, exp: float, c: float,
-           d: float, final: float) -> dict[str, float]:
-    return {"cost": cost, "energy_cost_pen": energy_cost, "co2_kg": co2, "grid_import_kwh": imp,
-            "grid_export_kwh": exp, "charged_kwh": c, "discharged_kwh": d, "final_soe_kwh": final}
-
-
-def _schedule_stats(result: Any, energy: np.ndarray, sell: np.ndarray, factor: float) -> dict:
-    p = result.periods
-    imp = p["import_kwh"].to_numpy()
-    exp = p["export_kwh"].to_numpy()
-    return _stats(float(result.cost), float(imp @ energy - exp @ sell), float(imp.sum() * factor),
-                  float(imp.sum()), float(exp.sum()), float(p["charge_kwh"].sum()),
-                  float(p["discharge_kwh"].sum()), float(result.soe_kwh[-1]))
-
-
 def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
            forecast: str | ForecastProvider = "perfect", db: Database | str | os.PathLike[str]
            = ":memory:", resume: bool = True, start: Any = None, days: int | None = None,
            tariff: Tariff | None = None, co2_price_per_kg: float = 0.0,
            co2_kg_per_kwh: float | None = None, export_price: float | None = None,
-           terminal_value: float = 0.0, allow_grid_charge: bool = True,
+           bill: str = "full", terminal_value: float = 0.0, allow_grid_charge: bool = True,
            allow_battery_export: bool = True, import_limit_kw: float = math.inf,
            export_limit_kw: float = math.inf, energy_step_kwh: float | None = None,
            forecast_options: dict[str, Any] | None = None, compare: bool = True,
@@ -207,7 +194,11 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         Replay ``days`` whole days from local date ``start`` (default: all of the data).
         Forecasts still see the data before ``start``.
     tariff, co2_price_per_kg, co2_kg_per_kwh, export_price
-        Prices, see :func:`site_actuals`.
+        Prices, see :func:`site_actuals`; the tariff's demand charges too.
+    bill : {"full", "energy"}
+        ``"full"``: every plan sees the demand charges (each group's incumbent peak read from
+        the history) and the comparison is on the full bill. ``"energy"``: energy-only plans
+        (the comparison still shows the demand charges each strategy incurs).
     terminal_value, allow_grid_charge, allow_battery_export, import_limit_kw, export_limit_kw,
     energy_step_kwh
         Options of every plan (:class:`OptimizationEngine`) and of the plant. The DP step
@@ -230,7 +221,10 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
     ReplayResult
     """
     t0 = time.perf_counter()
+    if bill not in ("full", "energy"):
+        raise DataError(f"bill = {bill!r}: must be 'full' or 'energy'")
     battery = Battery() if battery is None else battery
+    tariff = Tariff() if tariff is None else tariff
     if energy_step_kwh is None:
         energy_step_kwh = battery.usable_kwh / REPLAY_GRID_STATES
     actual = site_actuals(site_table, tariff=tariff, co2_price_per_kg=co2_price_per_kg,
@@ -244,14 +238,16 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         raise DataError("forecast: the provider's data index differs from site_table's")
     plant = dict(allow_grid_charge=allow_grid_charge, allow_battery_export=allow_battery_export,
                  import_limit_kw=import_limit_kw, export_limit_kw=export_limit_kw)
-    engine = OptimizationEngine(battery, terminal_value=terminal_value,
-                                energy_step_kwh=energy_step_kwh, **plant)
+    engine = OptimizationEngine(battery, tariff=tariff if bill == "full" else None,
+                                terminal_value=terminal_value, energy_step_kwh=energy_step_kwh,
+                                **plant)
     config = json.dumps({
         "data": _fingerprint(actual), "first": str(index[first]), "stop": str(index[stop - 1]),
         "battery": battery.asdict(), "forecast": getattr(provider, "name", repr(provider)),
         "forecast_options": {k: repr(v) for k, v in sorted((forecast_options or {}).items())},
         "terminal_value": float(terminal_value), "energy_step_kwh": energy_step_kwh,
         **{k: repr(v) for k, v in plant.items()},
+        **({"bill": bill, "tariff": tariff.asdict()} if bill != "energy" else {}),
     }, sort_keys=True)
 
     database = open_database(db)
@@ -332,55 +328,47 @@ def _balance(history: Any, actual: pd.DataFrame, first: pd.Timestamp, last: pd.T
 
 
 def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFrame,
-             battery: Battery, engine: OptimizationEngine, factor: float,
-             tariff: Tariff | None, rules: SixPhaseRules | None, co2_price_per_kg: float,
+             battery: Battery, engine: OptimizationEngine, factor: float, tariff: Tariff,
+             rules: SixPhaseRules | None, co2_price_per_kg: float,
              plant: dict[str, Any]) -> pd.DataFrame:
-    from ..optimize.dp import optimize_schedule
+    """The replay against perfect foresight, the exact bound, the rules and no battery, each
+    priced by :func:`pvbess.bill.site_bill` over the replayed horizon."""
+    index = actual.index
+    wear = dict(wear_cost_per_kwh_stored=battery.wear_cost_per_kwh, eta_charge=battery.eta_charge)
+
+    def priced(imp: Any, exp: Any, charge: Any, discharge: Any, final: float) -> dict:
+        return site_bill(imp, exp, index, tariff, co2_kg_per_kwh=factor,
+                         co2_price_per_kg=co2_price_per_kg, energy_price=actual["energy_price"],
+                         sell_price=actual["sell_price"], bess_charge_kwh=charge,
+                         bess_discharge_kwh=discharge, final_stored_kwh=final, **wear)
 
     rows: dict[str, dict[str, float]] = {}
-    rows[REPLAY] = _stats(
-        float(balance["cost"].sum()), float(balance["energy_cost_pen"].sum()),
-        float(balance["co2_kg"].sum()), float(balance["grid_import_kwh"].sum()),
-        float(balance["grid_export_kwh"].sum()), float(balance["battery_charged_kwh"].sum()),
-        float(balance["battery_discharged_kwh"].sum()), float(balance["soe_end_kwh"].iloc[-1]))
-    args = (actual["buy_price"].to_numpy(), actual["sell_price"].to_numpy(),
-            actual["load_kwh"].to_numpy(), actual["pv_kwh"].to_numpy(), battery)
-    options = dict(dt_h=step_hours(actual.index),
-                   initial_kwh=float(balance["soe_start_kwh"].iloc[0]), **engine.options)
-    energy = actual["energy_price"].to_numpy()
-    sell = actual["sell_price"].to_numpy()
-    rows[PERFECT_DP] = _schedule_stats(optimize_schedule(*args, **options), energy, sell, factor)
-    try:
-        from ..optimize.exact import exact_schedule
-    except ImportError:  # pragma: no cover - the exact solver is part of pvbess
-        exact_schedule = None
-    if exact_schedule is not None:
-        rows[EXACT] = _schedule_stats(exact_schedule(*args, **options), energy, sell, factor)
+    rows[REPLAY] = priced(balance["grid_import_kwh"], balance["grid_export_kwh"],
+                          balance["battery_charged_kwh"], balance["battery_discharged_kwh"],
+                          float(balance["soe_end_kwh"].iloc[-1]))
+    horizon = OptimizationInput(index=index, load_kwh=actual["load_kwh"].to_numpy(),
+                                pv_kwh=actual["pv_kwh"].to_numpy(),
+                                buy_price=actual["buy_price"].to_numpy(),
+                                sell_price=actual["sell_price"].to_numpy(),
+                                initial_kwh=float(balance["soe_start_kwh"].iloc[0]))
+    problem = engine.problem(horizon)
+    for name, result in ((PERFECT_DP, optimize_schedule(problem,
+                                                        energy_step_kwh=engine.energy_step_kwh)),
+                         (EXACT, exact_schedule(problem))):
+        p = result.periods
+        rows[name] = priced(p["import_kwh"], p["export_kwh"], p["charge_kwh"],
+                            p["discharge_kwh"], float(result.soe_kwh[-1]))
     if {"ev_kwh", "mall_kwh"} <= set(site_table.columns):
-        from ..balance import simulate
-
         bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
                        SixPhaseRules() if rules is None else rules, "six_phase",
-                       tariff=Tariff() if tariff is None else tariff, co2_kg_per_kwh=factor)
-        imp = bal["grid_import_kwh"].to_numpy()
-        exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy()
-        charge = bal["bess_charge_kwh"].to_numpy()
-        cost = float(imp @ actual["buy_price"].to_numpy() - exp @ sell
-                     + battery.wear_cost_per_kwh * battery.eta_charge * charge.sum())
-        rows[RULES] = _stats(cost, float(imp @ energy - exp @ sell), float(imp.sum() * factor),
-                             float(imp.sum()), float(exp.sum()), float(charge.sum()),
-                             float(bal["bess_discharge_kwh"].sum()),
+                       tariff=tariff, co2_kg_per_kwh=factor)
+        rows[RULES] = priced(bal["grid_import_kwh"], bal["pv_export_kwh"] + bal["bess_export_kwh"],
+                             bal["bess_charge_kwh"], bal["bess_discharge_kwh"],
                              float(bal["soc_kwh"].iloc[-1]))
-    load = actual["load_kwh"].to_numpy()
-    pv = actual["pv_kwh"].to_numpy()
-    net = load - pv
+    net = actual["load_kwh"].to_numpy() - actual["pv_kwh"].to_numpy()
     imp = np.maximum(net, 0.0)
-    exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(actual.index))
-    rows[NO_BATTERY] = _stats(float(imp @ actual["buy_price"].to_numpy() - exp @ sell),
-                              float(imp @ energy - exp @ sell), float(imp.sum() * factor),
-                              float(imp.sum()), float(exp.sum()), 0.0, 0.0,
-                              float(balance["soe_start_kwh"].iloc[0]))
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table["gap_vs_exact"] = table["cost"] - rows[EXACT]["cost"] if EXACT in rows else np.nan
-    table.index.name = "strategy"
+    exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))
+    rows[NO_BATTERY] = priced(imp, exp, 0.0, 0.0, float(balance["soe_start_kwh"].iloc[0]))
+    table = bill_table(rows)
+    table["gap_vs_exact"] = table["total_cost_pen"] - rows[EXACT]["total_cost_pen"]
     return table[list(COMPARISON_COLUMNS)]

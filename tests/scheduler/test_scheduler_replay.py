@@ -8,7 +8,9 @@ import pytest
 from sched_synthetic import STEP_KWH, make_site, small_battery
 
 from pvbess import replay
-from pvbess.scheduler.replay import EXACT, NO_BATTERY, PERFECT_DP, REPLAY, RULES
+from pvbess.scheduler.replay import (
+    COMPARISON_COLUMNS, EXACT, NO_BATTERY, PERFECT_DP, REPLAY, RULES,
+)
 from pvbess.timeseries import DataError
 
 SITE = make_site(days=4, seed=21)
@@ -39,25 +41,38 @@ def test_balance_closes_and_is_continuous(perfect):
 def test_comparison_orders_the_strategies(perfect):
     cmp_ = perfect.comparison
     assert list(cmp_.index) == [REPLAY, PERFECT_DP, EXACT, RULES, NO_BATTERY]
-    scale = cmp_.loc[NO_BATTERY, "cost"]
-    assert cmp_.loc[EXACT, "cost"] <= cmp_.loc[PERFECT_DP, "cost"] + 1e-9 * scale
-    assert cmp_.loc[EXACT, "cost"] <= cmp_.loc[REPLAY, "cost"] + 1e-9 * scale
-    assert cmp_.loc[REPLAY, "cost"] < cmp_.loc[NO_BATTERY, "cost"]
+    assert list(cmp_.columns) == list(COMPARISON_COLUMNS)
+    total = cmp_["total_cost_pen"]
+    scale = total[NO_BATTERY]
+    # the exact bound is below every strategy on the full bill, no battery is dearest
+    assert total[EXACT] <= total.min() + 1e-9 * scale
+    assert total[REPLAY] < total[NO_BATTERY]
     # day-by-day planning with perfect forecasts is close to whole-horizon foresight
-    assert cmp_.loc[REPLAY, "cost"] <= cmp_.loc[PERFECT_DP, "cost"] + 0.01 * scale
-    assert cmp_.loc[REPLAY, "cost"] == pytest.approx(perfect.balance["cost"].sum())
+    assert total[REPLAY] <= total[PERFECT_DP] + 0.01 * scale
+    # the replay's bill is its recorded periods' energy bill plus the demand charges
+    energy = perfect.balance["cost"].sum()
+    assert total[REPLAY] == pytest.approx(energy + cmp_.loc[REPLAY, "demand_cost_pen"])
     co2 = perfect.balance["grid_import_kwh"].sum() * 0.4521
-    assert cmp_.loc[REPLAY, "co2_kg"] == pytest.approx(co2)
+    assert cmp_.loc[REPLAY, "co2_site_kg"] == pytest.approx(co2)
     assert cmp_.loc[EXACT, "gap_vs_exact"] == 0.0
+    np.testing.assert_allclose(cmp_["gap_vs_exact"], total - total[EXACT])
+
+
+def test_energy_only_plans_lose_demand_charges(perfect):
+    energy = replay(SITE, forecast="perfect", bill="energy", **KW).comparison
+    full = perfect.comparison
+    # an energy-only scheduler pays less for energy and more in demand charges
+    assert energy.loc[REPLAY, "energy_cost_pen"] <= full.loc[REPLAY, "energy_cost_pen"] + 1e-6
+    assert energy.loc[REPLAY, "total_cost_pen"] >= full.loc[REPLAY, "total_cost_pen"] - 1e-6
 
 
 def test_forecasts_cost_more_than_perfect(perfect):
-    base = perfect.comparison.loc[REPLAY, "cost"]
-    scale = perfect.comparison.loc[NO_BATTERY, "cost"]
+    base = perfect.comparison.loc[REPLAY, "total_cost_pen"]
+    scale = perfect.comparison.loc[NO_BATTERY, "total_cost_pen"]
     for kind in ("persistence", "noisy"):
-        res = replay(SITE, forecast=kind, compare=False, **KW)
-        assert res.complete and res.comparison.empty
-        assert res.balance["cost"].sum() >= base - 1e-3 * scale, kind
+        res = replay(SITE, forecast=kind, **KW)
+        assert res.complete
+        assert res.comparison.loc[REPLAY, "total_cost_pen"] >= base - 1e-3 * scale, kind
         assert res.info["forecast"] == kind
 
 
@@ -65,9 +80,11 @@ def test_co2_price_and_subset_of_days():
     res = replay(SITE, forecast="mean7", start="2024-03-03", days=1, co2_price_per_kg=0.1,
                  **KW)
     bal = res.balance
+    row = res.comparison.loc[REPLAY]
     assert len(bal) == 24 and bal.index[0] == pd.Timestamp("2024-03-03", tz="America/Lima")
-    assert res.comparison.loc[REPLAY, "cost"] == pytest.approx(
-        res.comparison.loc[REPLAY, "energy_cost_pen"] + 0.1 * res.comparison.loc[REPLAY, "co2_kg"])
+    assert row["co2_cost_pen"] == pytest.approx(0.1 * row["co2_site_kg"])
+    assert bal["cost"].sum() == pytest.approx(row["energy_cost_pen"] + row["co2_cost_pen"]
+                                              + row["wear_cost_pen"])
     tariff = np.where(bal.index.hour >= 18, 0.45, 0.28)
     tariff[bal.index.hour >= 23] = 0.28
     np.testing.assert_allclose(bal["buy_price"], tariff + 0.1 * 0.4521, rtol=1e-12)

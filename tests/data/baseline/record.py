@@ -67,6 +67,8 @@ reads back). Arrays go to compressed ``.npz`` files (keys ``<group>__<name>``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import ast
 import inspect
@@ -326,7 +328,26 @@ def replay_kwargs(rec: dict) -> dict:
 
 
 def compute_replay(site: pd.DataFrame, rec: dict):
-    return pvbess.replay(site[["pv_kwh", "ev_kwh", "mall_kwh"]], **replay_kwargs(rec))
+    """Notebook 04's replay, energy-only as recorded.
+
+    Deliberate API change since 81e1ce0 (issue 11): plans see the demand charges unless
+    ``bill="energy"`` (what was recorded), and the comparison has the bill's columns; the
+    recorded columns are rebuilt from them (``cost`` = energy + wear + CO2 cost, the energy bill
+    the plans minimised; ``gap_vs_exact`` on that cost).
+    """
+    result = pvbess.replay(site[["pv_kwh", "ev_kwh", "mall_kwh"]], **replay_kwargs(rec),
+                           bill="energy")
+    c = result.comparison
+    if c.empty:
+        return result
+    old = pd.DataFrame({
+        "cost": c["energy_cost_pen"] + c["wear_cost_pen"] + c["co2_cost_pen"],
+        "energy_cost_pen": c["energy_cost_pen"], "co2_kg": c["co2_site_kg"],
+        "grid_import_kwh": c["grid_import_kwh"], "grid_export_kwh": c["grid_export_kwh"],
+        "charged_kwh": c["bess_charge_kwh"], "discharged_kwh": c["bess_discharge_kwh"],
+        "final_soe_kwh": c["final_stored_kwh"]}, index=c.index)
+    old["gap_vs_exact"] = old["cost"] - old.loc["exact_bound", "cost"]
+    return dataclasses.replace(result, comparison=old)
 
 
 def iquitos_schedule_inputs(site: pd.DataFrame, tariff_dict: dict) -> dict:
