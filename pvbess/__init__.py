@@ -54,6 +54,9 @@ _EXPORTS: dict[str, str] = {
     "read_peer_scenario": "studies.peer",
     "peer_scenarios": "studies.peer",
     "iquitos_optimal_dispatch": "studies.optimal_dispatch",
+    "bill_ladder": "studies.forecast_value",
+    "site_bill": "bill",
+    "BILL_COLUMNS": "bill",
     # --- figures and reports (issue 5) ---
     "plot_day_balance": "plotting",
     "plot_export_and_peak_shaving": "plotting",

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..scheduler.daily_view import ACTUAL, DailyView
+from .palette import color
 
 
 def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figure:
@@ -57,8 +58,8 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
     return fig
 
 
-def plot_comparison(comparison: pd.DataFrame, column: str = "cost") -> Figure:
-    """A bar per strategy of one comparison column (default the cost).
+def plot_comparison(comparison: pd.DataFrame, column: str = "total_cost_pen") -> Figure:
+    """A bar per strategy of one comparison column (default the full bill).
 
     Parameters
     ----------
@@ -75,4 +76,60 @@ def plot_comparison(comparison: pd.DataFrame, column: str = "cost") -> Figure:
         ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
     ax.set_xlabel(column)
     ax.set_xlim(0, values.max() * 1.15)
+    return fig
+
+
+#: Words for the rows of a bill comparison (replay, ladder, optimal dispatch).
+STRATEGY_LABELS: dict[str, str] = {
+    "exact_bound": "exact bound (LP, perfect foresight)",
+    "exact": "exact optimum (LP)",
+    "perfect_foresight_dp": "DP, perfect foresight over the horizon",
+    "dp": "DP optimum",
+    "replay": "scheduler replay",
+    "replay_perfect": "scheduler, perfect forecast",
+    "replay_persistence": "scheduler, persistence forecast",
+    "replay_mean7": "scheduler, 7-day mean forecast",
+    "replay_noisy": "scheduler, noisy forecast",
+    "six_phase_rules": "six-phase rules",
+    "six_phase": "six-phase rules",
+    "no_battery": "no battery (PV only)",
+}
+
+
+def plot_bill_ladder(table: pd.DataFrame, period: str) -> Figure:
+    """Each strategy's full bill above the exact bound: where the money goes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows from the bound down (e.g. :func:`pvbess.studies.forecast_value.bill_ladder`), with
+        ``total_cost_pen``, ``energy_cost_pen`` and ``demand_cost_pen``; the first row is the
+        bound.
+    period : str
+        What the bills cover, for the title and axis (e.g. ``"21 days from 2025-01-01"``).
+    """
+    bound = float(table["total_cost_pen"].iloc[0])
+    rows = list(table.index)
+    energy = (table["energy_cost_pen"] - table["energy_cost_pen"].iloc[0]).to_numpy()
+    other = (table["total_cost_pen"] - bound).to_numpy() - energy
+    y = np.arange(len(rows))[::-1]
+    fig = Figure(figsize=(9, 0.45 * len(rows) + 1.8), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(y, energy, color=color("grid"), label="energy cost above the bound")
+    ax.barh(y, other, left=energy, color=color("threshold"), alpha=0.75,
+            label="demand charges (and wear, CO2) above the bound")
+    total = energy + other
+    span = max(float(np.abs(total).max()), 1.0)
+    for yy, t, row in zip(y, total, rows):
+        pct = 100.0 * t / bound
+        ax.text(max(t, 0.0) + 0.01 * span, yy,
+                f"{table.loc[row, 'total_cost_pen']:,.0f} PEN  (+{pct:.2f} %)", va="center",
+                fontsize=8)
+    ax.set_yticks(y, [STRATEGY_LABELS.get(r, r.replace("_", " ")) for r in rows])
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_xlim(min(0.0, float(total.min()) * 1.1), span * 1.45)
+    ax.set_xlabel(f"bill above the exact bound of {bound:,.0f} PEN, {period} [PEN]")
+    ax.set_title(f"Full bill by strategy, {period}: the value of forecasts and re-planning",
+                 fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
     return fig

@@ -34,7 +34,7 @@ from ..optimize.dp import optimize_schedule
 from ..optimize.exact import exact_schedule
 from ..rules import SixPhaseRules
 from ..site import Site
-from ..optimize.problem import SchedulingProblem
+from ..optimize.problem import SchedulingProblem, resolve_charge_source
 from ..tariff import Tariff
 from ..timeseries import DataError, check_energy_columns, step_hours
 from .controller import SimulatedController
@@ -166,7 +166,8 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
            = ":memory:", resume: bool = True, start: Any = None, days: int | None = None,
            tariff: Tariff | None = None, co2_price_per_kg: float = 0.0,
            co2_kg_per_kwh: float | None = None, export_price: float | None = None,
-           bill: str = "full", terminal_value: float = 0.0, allow_grid_charge: bool = True,
+           bill: str = "full", terminal_value: float = 0.0, charge_source: str | None = None,
+           allow_grid_charge: bool | None = None,
            allow_battery_export: bool = True, import_limit_kw: float = math.inf,
            export_limit_kw: float = math.inf, energy_step_kwh: float | None = None,
            forecast_options: dict[str, Any] | None = None, compare: bool = True,
@@ -199,9 +200,10 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         ``"full"``: every plan sees the demand charges (each group's incumbent peak read from
         the history) and the comparison is on the full bill. ``"energy"``: energy-only plans
         (the comparison still shows the demand charges each strategy incurs).
-    terminal_value, allow_grid_charge, allow_battery_export, import_limit_kw, export_limit_kw,
-    energy_step_kwh
-        Options of every plan (:class:`OptimizationEngine`) and of the plant. The DP step
+    terminal_value, charge_source, allow_grid_charge, allow_battery_export, import_limit_kw,
+    export_limit_kw, energy_step_kwh
+        Options of every plan (:class:`OptimizationEngine`) and of the plant
+        (``charge_source`` default ``"any"``; ``allow_grid_charge`` is its older spelling). The DP step
         defaults to ``battery.usable_kwh / REPLAY_GRID_STATES`` [kWh].
     forecast_options : dict, optional
         Keyword options of the forecast provider (e.g. ``{"seed": 1, "load_noise": 0.05}``).
@@ -236,7 +238,10 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
     provider = make_forecast(forecast, actual, **(forecast_options or {}))
     if isinstance(forecast, ForecastProvider) and not provider.index.equals(index):
         raise DataError("forecast: the provider's data index differs from site_table's")
-    plant = dict(allow_grid_charge=allow_grid_charge, allow_battery_export=allow_battery_export,
+    source = resolve_charge_source(charge_source, allow_grid_charge)
+    if source == "pv":
+        raise DataError("charge_source = 'pv': the simulated plant does not take it yet")
+    plant = dict(allow_grid_charge=source == "any", allow_battery_export=allow_battery_export,
                  import_limit_kw=import_limit_kw, export_limit_kw=export_limit_kw)
     engine = OptimizationEngine(battery, tariff=tariff if bill == "full" else None,
                                 terminal_value=terminal_value, energy_step_kwh=energy_step_kwh,
