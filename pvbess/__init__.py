@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     # --- dispatch, balance, kpis (issue 3) ---
     "simulate": "balance",
     "check_balance": "balance",
+    "balance_residuals": "balance",
+    "max_residuals": "balance",
+    "flow_residuals": "balance",
     "STRATEGIES": "balance",
     "kpis": "indicators",
     "VARIABLES": "variables",
