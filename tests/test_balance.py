@@ -72,7 +72,7 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert got.attrs == expected.attrs
 
 
-# -- simulate: the same table as the slow construction, bit for bit ----------------------------------
+# -- simulate: the same table as the slow construction, bit for bit --------------------------------
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_simulate_equals_the_slow_construction_on_the_iquitos_year(year, strategy):
     battery, rules, tariff = pvbess.Battery(), pvbess.SixPhaseRules(), pvbess.Tariff()
@@ -96,7 +96,7 @@ def test_simulate_equals_the_slow_construction_other_specs_and_15_min_steps(year
             assert_same_table(got, slow_balance(site, b, rules, "six_phase", tf, 0.6))
 
 
-# -- the calendar cache -------------------------------------------------------------------------------
+# -- the calendar cache ----------------------------------------------------------------------------
 def test_changing_a_returned_table_changes_no_later_one(year):
     first = pvbess.simulate(year)
     expected = pvbess.simulate(year).copy(deep=True)
@@ -131,7 +131,7 @@ def test_a_bad_index_is_an_error_every_time_and_not_cached(year):
     assert all(c.index is not site.index for c in bal._CALENDARS.values())
 
 
-# -- the energy identities ----------------------------------------------------------------------------
+# -- the energy identities -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_weeks(year) -> pd.DataFrame:
     return pvbess.simulate(year.iloc[:14 * 24])
