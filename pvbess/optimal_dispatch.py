@@ -24,7 +24,7 @@ import pandas as pd
 from .battery import Battery
 from .rules import SixPhaseRules
 from .tariff import Tariff
-from .timeseries import DataError, check_energy_columns, step_hours
+from .timeseries import check_energy_columns, step_hours
 
 __all__ = ["demand_charge_groups", "demand_cost", "iquitos_optimal_dispatch"]
 
@@ -99,6 +99,8 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
     results : dict
         The :class:`pvbess.ScheduleResult` objects (and the six-phase balance table).
     """
+    from .balance import simulate
+    from .dataset import load_iquitos
     from .exact import exact_schedule
     from .optimize import optimize_schedule
 
@@ -106,12 +108,7 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
     tariff = Tariff() if tariff is None else tariff
     rules = SixPhaseRules() if rules is None else rules
     if site is None:
-        import pvbess
-
-        loader = getattr(pvbess, "load_iquitos", None)
-        if loader is None:
-            raise DataError("site: pvbess.load_iquitos is not available; pass a site table")
-        site = loader()
+        site = load_iquitos()
     check_energy_columns(site, ["pv_kwh", "ev_kwh", "mall_kwh"])
     index = site.index
     dt = step_hours(index)
@@ -153,32 +150,27 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
         results["exact_demand"] = exd
         rows["exact_demand"] = row(exd)
     if six_phase:
-        try:
-            from .balance import simulate
-        except ImportError:  # pragma: no cover - the balance module is a colleague's
-            simulate = None
-        if simulate is not None:
-            import time
+        import time
 
-            t0 = time.perf_counter()
-            bal = simulate(site, battery, rules, "six_phase", tariff=tariff,
-                           co2_kg_per_kwh=co2_kg_per_kwh)
-            elapsed = time.perf_counter() - t0
-            imp = bal["grid_import_kwh"].to_numpy(float)
-            exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy(float)
-            energy = float((imp * tariff.energy_price(index)).sum()
-                           - (exp * tariff.export_pen_per_kwh).sum())
-            wear = float(battery.wear_cost_per_kwh
-                         * (bal["bess_charge_kwh"].to_numpy(float) * battery.eta_charge).sum())
-            dem = demand_cost(imp, index, tariff)
-            co2 = float(imp.sum() * co2_kg_per_kwh)
-            rows["six_phase"] = {
-                "energy_cost_pen": energy, "demand_cost_pen": dem, "wear_cost_pen": wear,
-                "co2_kg": co2, "co2_cost_pen": co2 * co2_price_pen_per_kg,
-                "total_cost_pen": energy + dem + wear + co2 * co2_price_pen_per_kg,
-                "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
-                "solve_time_s": elapsed}
-            results["six_phase"] = bal
+        t0 = time.perf_counter()
+        bal = simulate(site, battery, rules, "six_phase", tariff=tariff,
+                       co2_kg_per_kwh=co2_kg_per_kwh)
+        elapsed = time.perf_counter() - t0
+        imp = bal["grid_import_kwh"].to_numpy(float)
+        exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy(float)
+        energy = float((imp * tariff.energy_price(index)).sum()
+                       - (exp * tariff.export_pen_per_kwh).sum())
+        wear = float(battery.wear_cost_per_kwh
+                     * (bal["bess_charge_kwh"].to_numpy(float) * battery.eta_charge).sum())
+        dem = demand_cost(imp, index, tariff)
+        co2 = float(imp.sum() * co2_kg_per_kwh)
+        rows["six_phase"] = {
+            "energy_cost_pen": energy, "demand_cost_pen": dem, "wear_cost_pen": wear,
+            "co2_kg": co2, "co2_cost_pen": co2 * co2_price_pen_per_kg,
+            "total_cost_pen": energy + dem + wear + co2 * co2_price_pen_per_kg,
+            "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
+            "solve_time_s": elapsed}
+        results["six_phase"] = bal
     table = pd.DataFrame.from_dict(rows, orient="index")[list(STRATEGY_COLUMNS)]
     table.index.name = "strategy"
     return table, results

@@ -370,12 +370,9 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
     energy = actual["energy_price"].to_numpy()
     sell = actual["sell_price"].to_numpy()
     rows[PERFECT_DP] = _schedule_stats(optimize_schedule(*args, **options), energy, sell, factor)
-    try:
-        from ..exact import exact_schedule
-    except ImportError:  # pragma: no cover - the exact solver is part of pvbess
-        exact_schedule = None
-    if exact_schedule is not None:
-        rows[EXACT] = _schedule_stats(exact_schedule(*args, **options), energy, sell, factor)
+    from ..exact import exact_schedule
+
+    rows[EXACT] = _schedule_stats(exact_schedule(*args, **options), energy, sell, factor)
     if {"ev_kwh", "mall_kwh"} <= set(site_table.columns):
         from ..balance import simulate
 
