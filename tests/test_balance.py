@@ -75,6 +75,7 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 # -- simulate: the same table as the slow construction, bit for bit --------------------------------
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_simulate_equals_the_slow_construction_on_the_iquitos_year(year, strategy):
+    """All five strategies, bit for bit: values, dtypes, column index and attrs."""
     battery, rules, tariff = pvbess.Battery(), pvbess.SixPhaseRules(), pvbess.Tariff()
     setpoint = setpoint_of(year) if strategy == "schedule" else None
     expected = slow_balance(year, battery, rules, strategy, tariff, 0.4521, setpoint)
@@ -97,13 +98,23 @@ def test_simulate_equals_the_slow_construction_other_specs_and_15_min_steps(year
 
 
 # -- the calendar cache ----------------------------------------------------------------------------
+def test_simulate_without_building_from_blocks(year, monkeypatch):
+    """The path for a pandas without pandas.api.internals.create_dataframe_from_blocks."""
+    expected = pvbess.simulate(year, strategy="self_consumption")
+    monkeypatch.setattr(bal, "_from_blocks", None)
+    assert_same_table(pvbess.simulate(year, strategy="self_consumption"), expected)
+
+
 def test_changing_a_returned_table_changes_no_later_one(year):
     first = pvbess.simulate(year)
     expected = pvbess.simulate(year).copy(deep=True)
     first.loc[first.index[:5], "tariff_period"] = "XX"
+    first.iloc[5, first.columns.get_loc("tariff_period")] = "YY"
     first.loc[first.index[:5], "energy_price_pen_per_kwh"] = -1.0
     first["pv_kwh"] *= 2.0
+    first.columns.name = "changed"
     assert_same_table(pvbess.simulate(year), expected)
+    assert pvbess.simulate(year).columns.name is None
     assert (year["pv_kwh"].to_numpy() * 2 == first["pv_kwh"].to_numpy()).all()  # site untouched
 
 
