@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from pvbess.config import NOTEBOOKS_DIR, PARAMS_DIR
-from pvbess.report import NOTEBOOKS, STEPS, load_params, notebook_parameters
+from pvbess.report.params import NOTEBOOKS, STEPS, load_params, notebook_parameters
 
 ALL = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -121,7 +121,7 @@ def test_report_steps_match_their_notebooks(name):
     assert ("input_dir" in params) == bool(step.needs)
     nb = nbformat.read(str(NOTEBOOKS_DIR / name), as_version=4)
     source = "\n".join(c.source for c in _code(nb))
-    # written by package functions under their own constants (test_report checks the names)
+    # written by package functions under their own constants (tests/report checks the names)
     by_the_package = {"summary.json": "report.write_summary(", "balance.csv.gz":
                       "report.write_balance(", "balance_meta.json": "report.write_balance(",
                       "sweep.csv.gz": "write_sweep(", "sweep_summary.json": "write_sweep("}

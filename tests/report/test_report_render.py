@@ -1,4 +1,5 @@
-"""pvbess.report: the balance on disk, the summary JSON, and rendering reports end to end."""
+"""pvbess.report.render and the command line: index.html, stripping notebooks, rendering reports
+end to end (the ``pvbess.report`` names used here are its public re-exports)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import numpy as np
@@ -14,190 +17,10 @@ import pytest
 
 import pvbess
 from pvbess import report
-from pvbess.config import NOTEBOOKS_DIR
-
-DAYS = 14
-
-
-@pytest.fixture(scope="module")
-def site() -> pd.DataFrame:
-    return pvbess.load_iquitos().iloc[:DAYS * 24][["pv_kwh", "ev_kwh", "mall_kwh"]]
-
-
-@pytest.fixture(scope="module")
-def balance(site) -> pd.DataFrame:
-    b = pvbess.simulate(site, pvbess.Battery(), pvbess.SixPhaseRules())
-    b.attrs.update(run_id="unit", pv_kwp=4050.0)
-    return b
-
-
-# -- balance on disk ------------------------------------------------------------------------------
-def test_balance_round_trip_is_exact(balance, tmp_path):
-    path = report.write_balance(balance, tmp_path)
-    assert path.name == report.BALANCE_NAME
-    back = report.read_balance(tmp_path)
-    pd.testing.assert_frame_equal(back, balance, check_exact=True)
-    assert back.index.tz is not None and str(back.index.tz) == "America/Lima"
-    assert back.attrs == balance.attrs  # nested dicts, inf export limit included
-    assert math.isinf(back.attrs["rules"]["export_limit_kw"])
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-
-
-def test_residuals_are_zero_for_simulate_and_catch_errors(balance):
-    res = report.balance_residuals(balance)
-    assert (res <= report.TOL_KWH).all(), res
-    pvbess.check_balance(balance)
-    broken = balance.copy()
-    broken.attrs = dict(balance.attrs)
-    broken.iloc[12, broken.columns.get_loc("pv_to_mall_kwh")] += 1e-6
-    assert report.balance_residuals(broken)["pv_split"] == pytest.approx(1e-6, rel=1e-3)
-    broken = balance.copy()
-    broken.attrs = dict(balance.attrs)
-    broken.iloc[30, broken.columns.get_loc("soc_kwh")] += 0.5  # energy appears from nowhere
-    res = report.balance_residuals(broken)
-    assert res["storage"] == pytest.approx(0.5, abs=1e-9)
-    assert res["pv_split"] <= report.TOL_KWH
-
-
-# -- summary JSON ---------------------------------------------------------------------------------
-def test_summary_round_trip_and_validation(balance, tmp_path):
-    kpi = pvbess.kpis(balance)
-    summary = report.make_summary(balance, run_id="unit", kpis=kpi, params={"a": 1.5},
-                                  baselines={"pv_only": pvbess.kpis(pvbess.simulate(
-                                      pd.DataFrame(balance[["pv_kwh", "ev_kwh", "mall_kwh"]]),
-                                      strategy="pv_only"))})
-    path = report.write_summary(summary, tmp_path / "summary.json")
-    text = path.read_text()
-    assert "NaN" not in text and "Infinity" not in text  # strict JSON
-    back = report.read_summary(path)
-    assert report.summary_matches(back, kpi) == []
-    assert back["scenario"] == pvbess.scenario_label(balance)
-    assert back["kpis"]["pv_kwh"] == balance["pv_kwh"].sum()
-    assert math.isnan(back["baselines"]["pv_only"]["ev_bess_share_frac"]) or \
-        back["baselines"]["pv_only"]["ev_bess_share_frac"] == 0.0
-    assert all(v <= report.TOL_KWH for v in back["checks"]["max_residual_kwh"].values())
-    # a different number is caught
-    changed = dict(kpi)
-    changed["co2_t"] *= 1 + 1e-6
-    assert report.summary_matches(back, changed) == ["co2_t"]
-    assert report.summary_matches(back, {**kpi, "new_kpi": 1.0}) == ["new_kpi"]
-
-
-@pytest.mark.parametrize("change, message", [
-    ({"schema": "other/1"}, "schema"),
-    ({"run_id": "bad id!"}, "run_id"),
-    ({"kpis": {}}, "non-empty"),
-    ({"kpis": {"co2_t": "lots"}}, "co2_t"),
-])
-def test_invalid_summaries_are_rejected(balance, tmp_path, change, message):
-    summary = report.make_summary(balance, run_id="unit", kpis=pvbess.kpis(balance))
-    summary.update(change)
-    with pytest.raises(ValueError, match=message):
-        report.write_summary(summary, tmp_path / "summary.json")
-    assert not (tmp_path / "summary.json").exists()
-    (tmp_path / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(ValueError, match=message):
-        report.read_summary(tmp_path / "summary.json")
-
-
-# -- parameters and notebooks ---------------------------------------------------------------------
-def test_load_params(tmp_path):
-    good = tmp_path / "my-design.yaml"
-    good.write_text("capacity_kwh: 1000.0\n")
-    assert report.load_params(good) == {"capacity_kwh": 1000.0, "run_id": "my-design",
-                                        "notebooks": report.DEFAULT_NOTEBOOKS}
-    good.write_text("day: 2025-03-13\n")  # YAML date -> the string the notebooks take
-    assert report.load_params(good)["day"] == "2025-03-13"
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("capacity_kwh: 1000.0\ncapacity_kWh: 5\n")
-    with pytest.raises(report.ReportError, match=r"unknown parameter\(s\) \['capacity_kWh'\]"):
-        report.load_params(bad)
-    bad.write_text("run_id: ../escape\n")
-    with pytest.raises(report.ReportError, match="run_id"):
-        report.load_params(bad)
-    bad.write_text("output_dir: /tmp/elsewhere\n")  # where a report goes is the renderer's
-    with pytest.raises(report.ReportError, match="output_dir.*renderer"):
-        report.load_params(bad)
-    with pytest.raises(report.ReportError, match="not found"):
-        report.load_params(tmp_path / "missing.yaml")
-
+from pvbess.config import NOTEBOOKS_DIR, PROJECT_ROOT
 
 NB1, NB2, NB3, NB4 = report.NOTEBOOKS
-
-
-def test_notebooks_key_selects_the_steps_and_the_known_parameters(tmp_path):
-    path = tmp_path / "p.yaml"
-    # a parameter of 03 only is known when 03 is rendered (the default) ...
-    path.write_text("capacity_kwh_values: [0.0, 500.0]\nsweep_strategy: six_phase\n")
-    params = report.load_params(path)
-    assert params["notebooks"] == (NB1, NB2, NB3)
-    assert [s.notebook for s in report.run_steps(params)] == [NB1, NB2, NB3]
-    # ... and unknown when only 01 and 02 are
-    path.write_text("notebooks: [01_annual_simulation, 02_energy_balance_report.ipynb]\n"
-                    "capacity_kwh_values: [0.0]\n")
-    with pytest.raises(report.ReportError,
-                       match=r"unknown parameter\(s\) \['capacity_kwh_values'\]"):
-        report.load_params(path)
-    # listed in any order, run in the order of STEPS; ".ipynb" optional
-    path.write_text(f"notebooks: [{NB4}, 03_sizing_sweep]\ndays: 3\n")
-    assert report.load_params(path)["notebooks"] == (NB3, NB4)
-    for text, message in [
-        ("notebooks: [05_nothing.ipynb]\n", "unknown notebook '05_nothing.ipynb'"),
-        (f"notebooks: [{NB2}]\n", f"{NB2} reads the files of \\['{NB1}'\\]"),
-        (f"notebooks: [{NB1}, {NB1}]\n", "listed twice"),
-        ("notebooks: []\n", "non-empty list"),
-        (f"notebooks: {NB1}\n", "non-empty list"),
-    ]:
-        path.write_text(text)
-        with pytest.raises(report.ReportError, match=message):
-            report.load_params(path)
-
-
-def test_each_notebook_gets_the_parameters_it_declares(tmp_path):
-    path = tmp_path / "design.yaml"
-    path.write_text("capacity_kwh: 1500.0\npv_scale: 1.1\nday: 2025-03-13\n"
-                    "power_kw_values: [100.0, 200.0]\n")
-    params = report.load_params(path)
-    got = {s.notebook: report.step_parameters(s, params, report.notebook_parameters(
-        NOTEBOOKS_DIR / s.notebook), tmp_path / "work") for s in report.run_steps(params)}
-    work = str(tmp_path / "work")
-    assert got[NB1] == {"run_id": "design", "capacity_kwh": 1500.0, "pv_scale": 1.1,
-                        "day": "2025-03-13", "output_dir": work}
-    assert got[NB2] == {"run_id": "design", "day": "2025-03-13", "output_dir": work,
-                        "input_dir": work}  # reads what 01 wrote
-    assert got[NB3] == {"run_id": "design", "pv_scale": 1.1, "power_kw_values": [100.0, 200.0],
-                        "progress": False, "output_dir": work}  # no capacity_kwh: 03 sweeps it
-    path.write_text(f"notebooks: [{NB3}, {NB4}]\nprogress: true\ndays: 2\n"
-                    "capacity_kwh: 1000.0\n")
-    params = report.load_params(path)
-    got = {s.notebook: report.step_parameters(s, params, report.notebook_parameters(
-        NOTEBOOKS_DIR / s.notebook), work) for s in report.run_steps(params)}
-    assert got[NB3]["progress"] is True  # a params file overrides the report's default
-    assert got[NB4] == {"run_id": "design", "days": 2, "capacity_kwh": 1000.0,
-                        "output_dir": work}
-
-
-def test_steps_and_expected_files():
-    from pvbess.studies import sizing
-
-    assert report.NOTEBOOKS == tuple(report.STEPS) == (
-        "01_annual_simulation.ipynb", "02_energy_balance_report.ipynb",
-        "03_sizing_sweep.ipynb", "04_scheduling_replay.ipynb")
-    assert set(report.DEFAULT_NOTEBOOKS) == {NB1, NB2, NB3}
-    for i, step in enumerate(report.STEPS.values()):  # a step runs after the ones it needs
-        assert all(report.NOTEBOOKS.index(n) < i for n in step.needs)
-        assert step.html == step.notebook.replace(".ipynb", ".html")
-    assert report.SWEEP_TABLE_NAME == sizing.SWEEP_TABLE_NAME
-    assert report.SWEEP_SUMMARY_NAME == sizing.SWEEP_SUMMARY_NAME
-    files = report.expected_files()
-    assert len(files) == len(set(files))
-    assert {report.SUMMARY_NAME, report.BALANCE_NAME, "sweep.csv.gz", "sweep_summary.json",
-            "sweep_heatmaps.png", "sweep_pareto.png", "03_sizing_sweep.html"} <= set(files)
-    assert "scheduler.sqlite" not in files
-    assert report.expected_files([NB4]) == [
-        NB4, "04_scheduling_replay.html", "scheduling_replay.json", "daily_view.png",
-        "replay_comparison.png", "scheduler.sqlite"]
-    assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
+DAYS = 14  # of the end-to-end render
 
 
 def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
@@ -253,6 +76,33 @@ def test_strip_notebook(tmp_path):
 def test_cli_failure_exit_code(tmp_path, capsys):
     assert report.main([str(tmp_path / "missing.yaml"), "--reports-dir", str(tmp_path)]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_python_m_pvbess_report_strips_notebooks(tmp_path):
+    """``python -m pvbess.report --strip`` (the package's __main__)."""
+    path = tmp_path / "nb.ipynb"
+    nb = nbformat.read(str(NOTEBOOKS_DIR / NB1), as_version=4)
+    next(c for c in nb.cells if c.cell_type == "code").execution_count = 7
+    nbformat.write(nb, str(path))
+    run = [sys.executable, "-m", "pvbess.report", "--strip", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert out.stdout == f"{path}: stripped\n"
+    out = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert out.stdout == f"{path}: already clean\n"
+
+
+def test_the_package_names_resolve_to_their_modules():
+    from pvbess.report import artefacts, cli, params, render
+
+    missing = object()
+    for name in report.__all__:  # each loaded on first use from the module that defines it
+        value = getattr(report, name)
+        assert any(getattr(m, name, missing) is value for m in (artefacts, params, render, cli))
+    assert pvbess.render_report is render.render_report
+    assert pvbess.read_balance is artefacts.read_balance
+    with pytest.raises(AttributeError, match="no_such_name"):
+        report.no_such_name  # noqa: B018
 
 
 # -- end to end -----------------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""The command line: ``python -m pvbess.report params/a.yaml [b.yaml ...]`` (``make report``).
+
+``--strip notebooks/*.ipynb`` strips outputs from notebooks instead of rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..config import REPORTS_DIR
+from . import __doc__ as _PACKAGE_DOC
+from .params import ReportError
+from .render import render_report, strip_notebook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m pvbess.report params/a.yaml [b.yaml ...]``."""
+    parser = argparse.ArgumentParser(prog="python -m pvbess.report",
+                                     description=_PACKAGE_DOC.split("\n\n")[0])
+    parser.add_argument("params", nargs="+",
+                        help="params YAML files (one report each); notebooks with --strip")
+    parser.add_argument("--reports-dir", default=None, help=f"default: {REPORTS_DIR}")
+    parser.add_argument("--no-progress", action="store_true", help="hide the cell progress bars")
+    parser.add_argument("--jobs", "-j", type=int, default=0,
+                        help="params files rendered at once (default: one per CPU core, at most "
+                             "the number of files)")
+    parser.add_argument("--strip", action="store_true",
+                        help="strip outputs from the given notebooks instead of rendering")
+    args = parser.parse_args(argv)
+    if args.strip:
+        for path in args.params:
+            print(f"{path}: {'stripped' if strip_notebook(path) else 'already clean'}")
+        return 0
+    t0 = time.perf_counter()
+    try:
+        jobs = args.jobs or min(len(args.params), os.cpu_count() or 1)
+        folders = render_report(args.params, args.reports_dir, progress=not args.no_progress,
+                                jobs=jobs)
+    except ReportError as exc:
+        print(f"report FAILED after {time.perf_counter() - t0:.1f} s:\n{exc}", file=sys.stderr)
+        return 1
+    for folder in folders:
+        pages = sorted(p.name for p in folder.glob("*.html"))
+        print(f"report: {folder}/ ({', '.join(pages)})")
+    print(f"index: {Path(args.reports_dir or REPORTS_DIR) / 'index.html'}")
+    print(f"total wall time: {time.perf_counter() - t0:.1f} s")
+    return 0

@@ -1,0 +1,80 @@
+"""pvbess.report.artefacts: the balance table on disk and the summary JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import pvbess
+from pvbess.balance import TOL_KWH
+from pvbess.config import PROJECT_ROOT
+from pvbess.report import artefacts
+
+
+# -- balance on disk ------------------------------------------------------------------------------
+def test_balance_round_trip_is_exact(balance, tmp_path):
+    path = artefacts.write_balance(balance, tmp_path)
+    assert path.name == artefacts.BALANCE_NAME
+    back = artefacts.read_balance(tmp_path)
+    pd.testing.assert_frame_equal(back, balance, check_exact=True)
+    assert back.index.tz is not None and str(back.index.tz) == "America/Lima"
+    assert back.attrs == balance.attrs  # nested dicts, inf export limit included
+    assert math.isinf(back.attrs["rules"]["export_limit_kw"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# -- summary JSON ---------------------------------------------------------------------------------
+def test_summary_round_trip_and_validation(balance, tmp_path):
+    kpi = pvbess.kpis(balance)
+    summary = artefacts.make_summary(balance, run_id="unit", kpis=kpi, params={"a": 1.5},
+                                     baselines={"pv_only": pvbess.kpis(pvbess.simulate(
+                                         pd.DataFrame(balance[["pv_kwh", "ev_kwh", "mall_kwh"]]),
+                                         strategy="pv_only"))})
+    path = artefacts.write_summary(summary, tmp_path / "summary.json")
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    back = artefacts.read_summary(path)
+    assert artefacts.summary_matches(back, kpi) == []
+    assert back["scenario"] == pvbess.scenario_label(balance)
+    assert back["kpis"]["pv_kwh"] == balance["pv_kwh"].sum()
+    assert math.isnan(back["baselines"]["pv_only"]["ev_bess_share_frac"]) or \
+        back["baselines"]["pv_only"]["ev_bess_share_frac"] == 0.0
+    assert all(v <= TOL_KWH for v in back["checks"]["max_residual_kwh"].values())
+    assert back["checks"]["max_residual_kwh"] == pvbess.max_residuals(balance).to_dict()
+    # a different number is caught
+    changed = dict(kpi)
+    changed["co2_t"] *= 1 + 1e-6
+    assert artefacts.summary_matches(back, changed) == ["co2_t"]
+    assert artefacts.summary_matches(back, {**kpi, "new_kpi": 1.0}) == ["new_kpi"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"schema": "other/1"}, "schema"),
+    ({"run_id": "bad id!"}, "run_id"),
+    ({"kpis": {}}, "non-empty"),
+    ({"kpis": {"co2_t": "lots"}}, "co2_t"),
+])
+def test_invalid_summaries_are_rejected(balance, tmp_path, change, message):
+    summary = artefacts.make_summary(balance, run_id="unit", kpis=pvbess.kpis(balance))
+    summary.update(change)
+    with pytest.raises(ValueError, match=message):
+        artefacts.write_summary(summary, tmp_path / "summary.json")
+    assert not (tmp_path / "summary.json").exists()
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=message):
+        artefacts.read_summary(tmp_path / "summary.json")
+
+
+def test_artefacts_load_neither_the_renderer_nor_numba_nor_matplotlib():
+    """The bottom layer: anything (a plot module, the scheduler) may import it."""
+    heavy = ("numba", "matplotlib", "papermill", "pvbess.report.render", "pvbess.report.params")
+    code = ("import sys, pvbess.report.artefacts; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PROJECT_ROOT, env={"PYTHONPATH": str(PROJECT_ROOT)})
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,111 @@
+"""pvbess.report.params: params files, the notebooks of a report and what each one gets."""
+
+from __future__ import annotations
+
+import pytest
+
+import pvbess
+import pvbess.report.params as rp
+from pvbess.config import NOTEBOOKS_DIR
+from pvbess.report import artefacts
+
+
+def test_load_params(tmp_path):
+    good = tmp_path / "my-design.yaml"
+    good.write_text("capacity_kwh: 1000.0\n")
+    assert rp.load_params(good) == {"capacity_kwh": 1000.0, "run_id": "my-design",
+                                        "notebooks": rp.DEFAULT_NOTEBOOKS}
+    good.write_text("day: 2025-03-13\n")  # YAML date -> the string the notebooks take
+    assert rp.load_params(good)["day"] == "2025-03-13"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("capacity_kwh: 1000.0\ncapacity_kWh: 5\n")
+    with pytest.raises(rp.ReportError, match=r"unknown parameter\(s\) \['capacity_kWh'\]"):
+        rp.load_params(bad)
+    bad.write_text("run_id: ../escape\n")
+    with pytest.raises(rp.ReportError, match="run_id"):
+        rp.load_params(bad)
+    bad.write_text("output_dir: /tmp/elsewhere\n")  # where a report goes is the renderer's
+    with pytest.raises(rp.ReportError, match="output_dir.*renderer"):
+        rp.load_params(bad)
+    with pytest.raises(rp.ReportError, match="not found"):
+        rp.load_params(tmp_path / "missing.yaml")
+
+
+
+NB1, NB2, NB3, NB4 = rp.NOTEBOOKS
+
+
+def test_notebooks_key_selects_the_steps_and_the_known_parameters(tmp_path):
+    path = tmp_path / "p.yaml"
+    # a parameter of 03 only is known when 03 is rendered (the default) ...
+    path.write_text("capacity_kwh_values: [0.0, 500.0]\nsweep_strategy: six_phase\n")
+    params = rp.load_params(path)
+    assert params["notebooks"] == (NB1, NB2, NB3)
+    assert [s.notebook for s in rp.run_steps(params)] == [NB1, NB2, NB3]
+    # ... and unknown when only 01 and 02 are
+    path.write_text("notebooks: [01_annual_simulation, 02_energy_balance_report.ipynb]\n"
+                    "capacity_kwh_values: [0.0]\n")
+    with pytest.raises(rp.ReportError,
+                       match=r"unknown parameter\(s\) \['capacity_kwh_values'\]"):
+        rp.load_params(path)
+    # listed in any order, run in the order of STEPS; ".ipynb" optional
+    path.write_text(f"notebooks: [{NB4}, 03_sizing_sweep]\ndays: 3\n")
+    assert rp.load_params(path)["notebooks"] == (NB3, NB4)
+    for text, message in [
+        ("notebooks: [05_nothing.ipynb]\n", "unknown notebook '05_nothing.ipynb'"),
+        (f"notebooks: [{NB2}]\n", f"{NB2} reads the files of \\['{NB1}'\\]"),
+        (f"notebooks: [{NB1}, {NB1}]\n", "listed twice"),
+        ("notebooks: []\n", "non-empty list"),
+        (f"notebooks: {NB1}\n", "non-empty list"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(rp.ReportError, match=message):
+            rp.load_params(path)
+
+
+def test_each_notebook_gets_the_parameters_it_declares(tmp_path):
+    path = tmp_path / "design.yaml"
+    path.write_text("capacity_kwh: 1500.0\npv_scale: 1.1\nday: 2025-03-13\n"
+                    "power_kw_values: [100.0, 200.0]\n")
+    params = rp.load_params(path)
+    got = {s.notebook: rp.step_parameters(s, params, rp.notebook_parameters(
+        NOTEBOOKS_DIR / s.notebook), tmp_path / "work") for s in rp.run_steps(params)}
+    work = str(tmp_path / "work")
+    assert got[NB1] == {"run_id": "design", "capacity_kwh": 1500.0, "pv_scale": 1.1,
+                        "day": "2025-03-13", "output_dir": work}
+    assert got[NB2] == {"run_id": "design", "day": "2025-03-13", "output_dir": work,
+                        "input_dir": work}  # reads what 01 wrote
+    assert got[NB3] == {"run_id": "design", "pv_scale": 1.1, "power_kw_values": [100.0, 200.0],
+                        "progress": False, "output_dir": work}  # no capacity_kwh: 03 sweeps it
+    path.write_text(f"notebooks: [{NB3}, {NB4}]\nprogress: true\ndays: 2\n"
+                    "capacity_kwh: 1000.0\n")
+    params = rp.load_params(path)
+    got = {s.notebook: rp.step_parameters(s, params, rp.notebook_parameters(
+        NOTEBOOKS_DIR / s.notebook), work) for s in rp.run_steps(params)}
+    assert got[NB3]["progress"] is True  # a params file overrides the report's default
+    assert got[NB4] == {"run_id": "design", "days": 2, "capacity_kwh": 1000.0,
+                        "output_dir": work}
+
+
+def test_steps_and_expected_files():
+    from pvbess.studies import sizing
+
+    assert rp.NOTEBOOKS == tuple(rp.STEPS) == (
+        "01_annual_simulation.ipynb", "02_energy_balance_report.ipynb",
+        "03_sizing_sweep.ipynb", "04_scheduling_replay.ipynb")
+    assert set(rp.DEFAULT_NOTEBOOKS) == {NB1, NB2, NB3}
+    for i, step in enumerate(rp.STEPS.values()):  # a step runs after the ones it needs
+        assert all(rp.NOTEBOOKS.index(n) < i for n in step.needs)
+        assert step.html == step.notebook.replace(".ipynb", ".html")
+    assert artefacts.SWEEP_TABLE_NAME == sizing.SWEEP_TABLE_NAME
+    assert artefacts.SWEEP_SUMMARY_NAME == sizing.SWEEP_SUMMARY_NAME
+    files = rp.expected_files()
+    assert len(files) == len(set(files))
+    assert {artefacts.SUMMARY_NAME, artefacts.BALANCE_NAME, "sweep.csv.gz", "sweep_summary.json",
+            "sweep_heatmaps.png", "sweep_pareto.png", "03_sizing_sweep.html"} <= set(files)
+    assert "scheduler.sqlite" not in files
+    assert rp.expected_files([NB4]) == [
+        NB4, "04_scheduling_replay.html", "scheduling_replay.json", "daily_view.png",
+        "replay_comparison.png", "scheduler.sqlite"]
+    assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
+
