@@ -163,7 +163,8 @@ def _input_arrays(site: pd.DataFrame) -> list[np.ndarray] | None:
     return arrays
 
 
-def _site_arrays(site: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def site_arrays(site: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``(pv, ev, mall, dt_h)`` of a site table, checked (kWh per step, regular index)."""
     if not isinstance(site, pd.DataFrame):
         raise DataError(f"site: expected a DataFrame with columns {list(INPUT_COLUMNS)}, "
                         f"got {type(site).__name__}")
@@ -270,7 +271,7 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     if not (isinstance(co2_kg_per_kwh, (int, float)) and np.isfinite(co2_kg_per_kwh)
             and co2_kg_per_kwh >= 0):
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
-    pv, ev, mall, dt = _site_arrays(site)
+    pv, ev, mall, dt = site_arrays(site)
     index = site.index
     cal = _calendar(index)
     if strategy == "schedule":

@@ -17,7 +17,7 @@ import pandas as pd
 from numba import njit, prange
 
 from . import dispatch as _d
-from .balance import STRATEGIES, _site_arrays
+from .balance import STRATEGIES, site_arrays
 from .battery import Battery
 from .indicators import (
     CLOSURE_TOL_KWH,
@@ -28,8 +28,8 @@ from .indicators import (
     F_STEPS,
     KPI_NAMES,
     N_FIELDS,
-    _calendar,
-    _finalize,
+    finalize_kpis,
+    kpi_calendar,
 )
 from .rules import SixPhaseRules
 from .tariff import Tariff
@@ -274,12 +274,12 @@ def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery
     if not (isinstance(co2_kg_per_kwh, (int, float)) and math.isfinite(co2_kg_per_kwh)
             and co2_kg_per_kwh >= 0):
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
-    pv, ev, mall, dt = _site_arrays(site)
+    pv, ev, mall, dt = site_arrays(site)
     params = config_params(configs, battery, rules)
-    hour, day, month, labels, peak, price = _calendar(site.index, tariff)
+    hour, day, month, labels, peak, price = kpi_calendar(site.index, tariff)
     sums, mmax = _batch(_d.STRATEGY_CODES[strategy], pv, ev, mall, hour, day, month, peak, price,
                         dt, params, len(labels))
-    values = _finalize(
+    values = finalize_kpis(
         sums, mmax[:, :, 0].max(axis=1), mmax[:, :, 1].max(axis=1),
         (mmax[:, :, 0] * tariff.demand_hp_pen_per_kw_month).sum(axis=1),
         (mmax[:, :, 1] * tariff.demand_hfp_pen_per_kw_month).sum(axis=1),

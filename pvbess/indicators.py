@@ -198,7 +198,7 @@ def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups
     return sums, mmax
 
 
-def _calendar(index: pd.DatetimeIndex, tariff: Tariff):
+def kpi_calendar(index: pd.DatetimeIndex, tariff: Tariff):
     """Per-step local hour, day key, month code (0..M-1), month labels, HP flag and price."""
     hour = np.ascontiguousarray(local_hours(index))
     year = np.asarray(index.year, dtype=np.int64)
@@ -220,7 +220,7 @@ def _ratio(num, den):
     return np.where(ok, num / np.where(ok, den, 1.0), np.nan)
 
 
-def _finalize(sums: np.ndarray, peak_hp_kw, peak_hfp_kw, demand_hp_pen, demand_hfp_pen,
+def finalize_kpis(sums: np.ndarray, peak_hp_kw, peak_hfp_kw, demand_hp_pen, demand_hfp_pen,
               eta_d, usable_kwh, dt, co2_kg_per_kwh: float, tariff: Tariff) -> dict:
     """KPI columns (arrays of length K) from raw sums (K, N_FIELDS) and demand figures."""
     s = {name: sums[:, k] for k, name in enumerate(_SUM_FIELDS)}
@@ -335,7 +335,7 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     else:  # undo the first step: E0 = E1 - eta_c * charge + discharge / eta_d
         e0 = float(cols[18, 0] - battery.eta_charge * cols[15, 0]
                    + cols[16, 0] / battery.eta_discharge)
-    hour, day, month, labels, peak, price = _calendar(index, tariff)
+    hour, day, month, labels, peak, price = kpi_calendar(index, tariff)
     n_months = len(labels)
     if freq == "monthly":
         group, n_groups = month, n_months
@@ -348,10 +348,10 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     dem_hp = mmax[:, 0] * tariff.demand_hp_pen_per_kw_month
     dem_hfp = mmax[:, 1] * tariff.demand_hfp_pen_per_kw_month
     if freq == "monthly":
-        values = _finalize(sums, mmax[:, 0], mmax[:, 1], dem_hp, dem_hfp, battery.eta_discharge,
+        values = finalize_kpis(sums, mmax[:, 0], mmax[:, 1], dem_hp, dem_hfp, battery.eta_discharge,
                            battery.usable_kwh, dt, co2_kg_per_kwh, tariff)
         return pd.DataFrame(values, index=labels)
-    values = _finalize(sums, mmax[:, 0].max(keepdims=True), mmax[:, 1].max(keepdims=True),
+    values = finalize_kpis(sums, mmax[:, 0].max(keepdims=True), mmax[:, 1].max(keepdims=True),
                        dem_hp.sum(keepdims=True), dem_hfp.sum(keepdims=True),
                        battery.eta_discharge, battery.usable_kwh, dt, co2_kg_per_kwh, tariff)
     return pd.Series({name: float(v[0]) for name, v in values.items()}, name="annual")
