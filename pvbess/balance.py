@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import dispatch as _d
 from .battery import Battery
+from .physics import removed_energy, step_loss, stored_energy
 from .rules import SixPhaseRules
 from .tariff import Tariff
 from .timeseries import DataError, check_energy_columns, local_hours, step_hours
@@ -164,8 +165,7 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     discharge = cols["bess_to_ev_kwh"] + cols["bess_to_mall_kwh"] + cols["bess_export_kwh"]
     cols["bess_charge_kwh"] = charge
     cols["bess_discharge_kwh"] = discharge
-    cols["bess_loss_kwh"] = ((1.0 - battery.eta_charge) * charge
-                             + discharge * (1.0 / battery.eta_discharge - 1.0))
+    cols["bess_loss_kwh"] = step_loss(charge, discharge, battery.eta_charge, battery.eta_discharge)
     cap = battery.capacity_kwh
     cols["soc_frac"] = out[_d.O_SOC] / cap if cap > 0 else np.zeros(len(index))
     cols["phase"] = out[_d.O_PHASE].astype(np.int8)
@@ -249,12 +249,12 @@ def check_balance(balance: pd.DataFrame, tol_kwh: float = 1e-9) -> None:
          discharge - (c["bess_to_ev_kwh"] + c["bess_to_mall_kwh"] + c["bess_export_kwh"]))
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     fail("bess_loss = (1 - eta_c) * charge + discharge * (1/eta_d - 1)",
-         c["bess_loss_kwh"] - ((1 - eta_c) * charge + discharge * (1 / eta_d - 1)))
+         c["bess_loss_kwh"] - step_loss(charge, discharge, eta_c, eta_d))
     e0 = float(balance.attrs.get("e_initial_kwh", battery.e_initial_kwh))
     soc = c["soc_kwh"]
     e_prev = np.concatenate(([e0], soc[:-1]))
     fail("E_next = E + eta_c * charge - discharge / eta_d",
-         soc - (e_prev + eta_c * charge - discharge / eta_d))
+         soc - (e_prev + stored_energy(charge, eta_c) - removed_energy(discharge, eta_d)))
     fail("E >= E_min", np.minimum(soc - battery.e_min_kwh, 0.0))
     fail("E <= E_max", np.maximum(soc - battery.e_max_kwh, 0.0))
     fail("charge * discharge == 0 (no step charges and discharges)",

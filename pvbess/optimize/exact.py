@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..battery import Battery
+from ..physics import energy_change, import_cap, trajectory
 from .dp import _Inputs
 from .result import ScheduleResult, build_result
 
@@ -65,7 +66,7 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     dmax = inp.dmax.copy()
     if not inp.batt_export:
         dmax = np.minimum(dmax, deficit)
-    imax = np.maximum(inp.ilim, deficit)
+    imax = import_cap(inp.load, inp.pv, inp.ilim, inp.acap)
     xmax = inp.xlim.copy()
     forced_possible = np.isfinite(inp.xlim) | np.isfinite(inp.acap)
     umax = inp.pv if inp.curtail else np.where(forced_possible, inp.pv, 0.0)
@@ -366,12 +367,8 @@ def exact_schedule(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Bat
         c, d = np.maximum(net, 0.0), np.maximum(-net, 0.0)
     # the trajectory from the (clipped) flows, kept in the window: solver tolerances never make
     # the plant check reject the exact plan
-    step = inp.eta_c * c - d / inp.eta_d
-    e = np.empty(inp.t + 1)
-    e[0] = inp.e0
-    lo = min(inp.e_min, inp.e0)
-    for k in range(inp.t):
-        e[k + 1] = min(max(e[k] + step[k], lo), inp.e_max)
+    e = trajectory(inp.e0, energy_change(c, d, inp.eta_c, inp.eta_d), min(inp.e_min, inp.e0),
+                   inp.e_max)
     demand_cost = float(sum(price * x[i_dem[g]] for g, (_, price) in enumerate(demand)))
     method = "milp" if n_bin else "lp"
     res = build_result(inp, e, method=method, solve_time_s=time.perf_counter() - t0)

@@ -43,6 +43,7 @@ import pandas as pd
 from numba import njit
 
 from ..battery import Battery
+from ..physics import energy_change, wear_cost
 from .dp import _Inputs, _period
 from ..timeseries import DataError
 
@@ -156,8 +157,7 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
     battery_to_grid = d - battery_to_load
     grid_to_load = load - pv_to_load - battery_to_load
     grid_to_battery = c - pv_to_battery
-    stored = np.maximum(np.diff(soe), 0.0)
-    wear_cost = inp.wear * stored
+    wear = wear_cost(np.maximum(np.diff(soe), 0.0), inp.wear)
     grid_only = load * buy
     solar_only = np.maximum(load - pv, 0.0) * buy - np.maximum(pv - load, 0.0) * sell
     cost = float(cost_k.sum())
@@ -173,7 +173,7 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
         "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
         "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
         "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
-        "co2_kg": imp * inp.co2_kg_per_kwh, "wear_cost": wear_cost, "grid_only_cost": grid_only,
+        "co2_kg": imp * inp.co2_kg_per_kwh, "wear_cost": wear, "grid_only_cost": grid_only,
         "solar_only_cost": solar_only, "optimized_cost": cost_k,
         "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
         "action": action,
@@ -184,7 +184,7 @@ def build_result(inp: Any, soe: np.ndarray, *, method: str, solve_time_s: float,
     summary = {
         "periods": inp.t, "dt_h": inp.dt_h,
         "grid_only_cost": grid_total, "solar_only_cost": float(solar_only.sum()),
-        "optimized_cost": cost, "wear_cost": float(wear_cost.sum()),
+        "optimized_cost": cost, "wear_cost": float(wear.sum()),
         "savings_vs_grid_only": grid_total - cost,
         "savings_vs_grid_only_pct": 100.0 * (grid_total - cost) / grid_total
         if grid_total else float("nan"),
@@ -249,6 +249,6 @@ def evaluate_plan(buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Batt
         sp = np.asarray(setpoint_kwh, dtype=np.float64).reshape(-1)
         if sp.shape[0] != inp.t:
             raise DataError(f"setpoint_kwh [kWh]: length {sp.shape[0]} != periods {inp.t}")
-        delta = np.where(sp > 0, sp * inp.eta_c, sp / inp.eta_d)
+        delta = energy_change(np.maximum(sp, 0.0), np.maximum(-sp, 0.0), inp.eta_c, inp.eta_d)
         soe = np.concatenate(([inp.e0], inp.e0 + np.cumsum(delta)))
     return build_result(inp, soe, method="plan", solve_time_s=time.perf_counter() - t0)

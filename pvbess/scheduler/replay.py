@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
+from ..physics import stored_energy, wear_cost
 from ..rules import SixPhaseRules
 from ..site import Site
 from ..tariff import Tariff
@@ -386,7 +387,8 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
         exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy()
         charge = bal["bess_charge_kwh"].to_numpy()
         cost = float(imp @ actual["buy_price"].to_numpy() - exp @ sell
-                     + battery.wear_cost_per_kwh * battery.eta_charge * charge.sum())
+                     + wear_cost(stored_energy(charge.sum(), battery.eta_charge),
+                                 battery.wear_cost_per_kwh))
         rows[RULES] = _stats(cost, float(imp @ energy - exp @ sell), float(imp.sum() * factor),
                              float(imp.sum()), float(exp.sum()), float(charge.sum()),
                              float(bal["bess_discharge_kwh"].sum()),

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
+from ..physics import stored_energy, wear_cost
 from ..rules import SixPhaseRules
 from ..tariff import Tariff
 from ..timeseries import DataError, check_energy_columns, step_hours
@@ -168,8 +169,8 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
             exp = (bal["pv_export_kwh"] + bal["bess_export_kwh"]).to_numpy(float)
             energy = float((imp * tariff.energy_price(index)).sum()
                            - (exp * tariff.export_pen_per_kwh).sum())
-            wear = float(battery.wear_cost_per_kwh
-                         * (bal["bess_charge_kwh"].to_numpy(float) * battery.eta_charge).sum())
+            stored = stored_energy(bal["bess_charge_kwh"].to_numpy(float), battery.eta_charge)
+            wear = float(wear_cost(stored.sum(), battery.wear_cost_per_kwh))
             dem = demand_cost(imp, index, tariff)
             co2 = float(imp.sum() * co2_kg_per_kwh)
             rows["six_phase"] = {
