@@ -269,26 +269,15 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
 
 
 @njit(cache=True, inline="always")
-def _load_split(pv, ev, mall):
-    """PV to EV first, then to the mall: ``(pv_to_ev, pv_to_mall, pv_surplus, ev_deficit,
-    mall_deficit)``. [kWh]"""
-    pv_ev = pv if pv < ev else ev
-    rest = pv - pv_ev
-    pv_mall = rest if rest < mall else mall
-    rest = rest - pv_mall
-    return pv_ev, pv_mall, rest, _pos(ev - pv_ev), _pos(mall - pv_mall)
-
-
-@njit(cache=True, inline="always")
 def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     """One step of a battery that follows an AC setpoint (schedule / self-consumption).
 
     The battery and the grid meter are :mod:`pvbess.physics`: :func:`~pvbess.physics.clip_setpoint`
     then :func:`~pvbess.physics.meter` (site load ``ev + mall``; export, import and inverter limits
-    ``P_EXPORT_KW``, ``P_IMPORT_KW``, ``P_INVERTER_KW``; curtailment only where forced, the rules
-    have no prices). On top of it, the EV-before-mall split: the PV actually used (PV minus the
-    curtailed PV) serves EV, then the mall, then the battery, then export; battery discharge
-    serves EV, then the mall, then export; the grid covers the rest.
+    ``P_EXPORT_KW``, ``P_IMPORT_KW``, ``P_INVERTER_KW``; curtailment only where forced: the rules
+    have no prices). On top of it, the EV-before-mall split: PV serves EV, then the mall, then the
+    battery, then export; battery discharge serves EV, then the mall, then export; the grid covers
+    the rest.
 
     Parameters
     ----------
@@ -302,9 +291,10 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     -----
     The setpoint is clipped with the PV surplus and the EV + mall deficit of this split, so
     without grid charging (P_ALLOW_GRID = 0) ``grid_to_bess`` is exactly 0 and without battery
-    export (P_ALLOW_EXPORT = 0) ``bess_export`` is at most a few ulp. With battery export and an
-    export limit, the battery's output has priority over PV at the limit (the meter curtails PV),
-    as in the optimizer and the scheduler's plant.
+    export (P_ALLOW_EXPORT = 0) ``bess_export`` is at most a few ulp. The PV the meter curtails
+    comes off the PV export first; what is left (the battery's output has priority over PV at the
+    export and inverter limits) off the PV serving the mall, then the EVs, whose deficit the
+    battery's discharge then serves. PV charging the battery is never curtailed.
 
     Returns
     -------
@@ -312,7 +302,12 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
         (pv_to_ev, pv_to_bess, pv_to_mall, pv_export, pv_curtailed, bess_to_ev, bess_to_mall,
         bess_export, grid_to_bess, e_next). [kWh]
     """
-    pv_ev, pv_mall, rest, ev_def, mall_def = _load_split(pv, ev, mall)
+    pv_ev = pv if pv < ev else ev
+    rest = pv - pv_ev
+    pv_mall = rest if rest < mall else mall
+    rest = rest - pv_mall
+    ev_def = _pos(ev - pv_ev)
+    mall_def = _pos(mall - pv_mall)
     deficit = ev_def + mall_def
     if follow_pv_surplus:
         if rest > 0.0:
@@ -327,11 +322,20 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
                          p[P_ETAD], p[P_PC] * dt, p[P_PD] * dt, p[P_ALLOW_GRID] != 0.0,
                          p[P_ALLOW_EXPORT] != 0.0, xcap, icap, acap)
     curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
-    if curt > 0.0:  # the split of the PV actually used
-        pv_ev, pv_mall, rest, ev_def, mall_def = _load_split(pv - curt, ev, mall)
     pv_b = rest if rest < c else c
     grid_b = _pos(c - pv_b)
     export = _pos(rest - pv_b)
+    if curt > 0.0:
+        x = curt - export  # curtailed beyond the PV export: off the PV serving mall, then EV
+        export = _pos(export - curt)
+        if x > 0.0:
+            y = x if x < pv_mall else pv_mall
+            pv_mall -= y
+            mall_def += y
+            x -= y
+            y = x if x < pv_ev else pv_ev
+            pv_ev -= y
+            ev_def += y
     d_ev = ev_def if ev_def < d else d
     left = _pos(d - d_ev)
     d_mall = mall_def if mall_def < left else left
