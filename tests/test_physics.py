@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pvbess import Battery, SimulatedController, SixPhaseRules, dispatch, physics
@@ -201,8 +201,37 @@ def _same(name, got, ref):
         assert got[k] == pytest.approx(ref[k], abs=TOL), (name, k, got[k], ref[k])
 
 
+def _case(sp, ev, mall, pv, **kw):
+    """A hand-picked period for ``@example`` (the corners random draws rarely reach)."""
+    q = dict(battery=Battery(capacity_kwh=1000.0, power_charge_kw=400.0, power_discharge_kw=400.0,
+                             soc_min=0.1, soc_initial=0.1, wear_cost_per_kwh=0.01),
+             e=600.0, dt=1.0, ev=ev, mall=mall, pv=pv, sp=sp, buy=0.3, sell=0.1, xlim=INF,
+             ilim=INF, acap=INF, grid=True, export=True, curtail=False)
+    q.update(kw)
+    return q
+
+
 @settings(max_examples=300, deadline=None)
 @given(q=periods())
+# battery export at the export limit with a PV surplus: PV is curtailed, not the battery
+@example(q=_case(-300.0, 20.0, 80.0, 300.0, xlim=50.0))
+@example(q=_case(-300.0, 20.0, 80.0, 300.0, xlim=50.0, sell=-0.1, curtail=True))
+# grid charging under the import limit; the load alone above it
+@example(q=_case(300.0, 30.0, 70.0, 0.0, ilim=150.0))
+@example(q=_case(300.0, 30.0, 270.0, 0.0, ilim=150.0))
+# hybrid inverter: PV-only charging absorbs the DC overflow; discharge at the AC limit
+@example(q=_case(200.0, 50.0, 200.0, 500.0, acap=100.0, grid=False))
+@example(q=_case(-300.0, 50.0, 200.0, 80.0, acap=100.0, xlim=20.0))
+# inverter and import limits together: the idle import (load - AC limit) is served
+@example(q=_case(0.0, 100.0, 300.0, 500.0, acap=100.0, ilim=50.0))
+@example(q=_case(100.0, 100.0, 300.0, 500.0, acap=100.0, ilim=50.0, grid=False))
+# negative prices: curtail to import more (buy < 0), curtail the PV export (sell < 0)
+@example(q=_case(0.0, 20.0, 80.0, 300.0, buy=-0.1, sell=0.05, ilim=200.0, curtail=True))
+@example(q=_case(-30.0, 0.0, 10.0, 5.0, sell=-0.05, curtail=True))
+# no grid charging at a zero export limit, with a vanishing power limit
+@example(q=_case(1.0, 0.0, 0.0, 1.0, xlim=0.0, grid=False, export=False,
+                 battery=Battery(capacity_kwh=10.0, power_charge_kw=4e-218, soc_min=0.0,
+                                 soc_initial=0.0), e=0.0))
 def test_every_consumer_meters_a_period_alike(q):
     b = q["battery"]
     load = q["ev"] + q["mall"]
