@@ -301,11 +301,14 @@ def import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh):
 def charge_bound(load_kwh, pv_kwh, surplus_kwh, grid_charge, import_limit_kwh, inverter_kwh):
     """Most AC charge the site allows in a period (the battery's own limits aside). [kWh]
 
-    ``min(pv + inverter, import_cap - load + pv)``, and the PV surplus when grid charging is not
-    allowed. May be a few ulp below 0 (no room under the import limit).
+    ``min(pv + inverter, import_cap - idle_import + overflow)`` with ``idle_import = load -
+    min(pv, inverter)`` and the PV ``overflow = pv - min(pv, inverter)`` the inverter cannot take
+    (charging absorbs it without importing); and the PV surplus when grid charging is not
+    allowed. Exactly 0 when the load alone reaches the import limit.
     """
-    b = min(pv_kwh + inverter_kwh,
-            import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh) - load_kwh + pv_kwh)
+    pv_ac = min(pv_kwh, inverter_kwh)
+    headroom = import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh) - (load_kwh - pv_ac)
+    b = min(pv_kwh + inverter_kwh, headroom + (pv_kwh - pv_ac))
     if not grid_charge:
         b = min(b, surplus_kwh)
     return b
