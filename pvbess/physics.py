@@ -105,7 +105,8 @@ def ac_flows(delta_kwh, eta_charge, eta_discharge):
 
 @njit(cache=True)
 def deliverable(e_kwh, e_min_kwh, eta_discharge):
-    """AC energy the stored energy above ``e_min_kwh`` can deliver: ``(e - e_min) * eta_d``. [kWh]"""
+    """AC energy the stored energy above ``e_min_kwh`` can deliver, ``(e - e_min) * eta_d``.
+    [kWh]"""
     return (e_kwh - e_min_kwh) * eta_discharge
 
 

@@ -108,9 +108,9 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     ``f_k`` is piecewise linear in ``D``. Its feasible ends: charging (``D = eta_c * c``) up to
     ``min(cmax, charge_bound)``, discharging (``D = -d / eta_d``) up to ``min(dmax,
     discharge_bound)`` (:func:`~pvbess.physics.charge_bound`,
-    :func:`~pvbess.physics.discharge_bound`). Its kinks besides ``D = 0``: the meter crossing zero (the PV
-    surplus or the deficit), the start or end of forced curtailment (inverter limit, export
-    limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
+    :func:`~pvbess.physics.discharge_bound`). Its kinks besides ``D = 0``: the meter crossing
+    zero (the PV surplus or the deficit), the start or end of forced curtailment (inverter limit,
+    export limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
     load``) or reaching the import limit. A missing kink costs accuracy, never feasibility
     (every move is scored by ``_period``).
     """
