@@ -321,10 +321,16 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     c, d = clip_setpoint(sp, e, load, pv, rest, deficit, p[P_EMIN], p[P_EMAX], p[P_ETAC],
                          p[P_ETAD], p[P_PC] * dt, p[P_PD] * dt, p[P_ALLOW_GRID] != 0.0,
                          p[P_ALLOW_EXPORT] != 0.0, xcap, icap, acap)
-    curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
-    pv_b = rest if rest < c else c
-    grid_b = _pos(c - pv_b)
-    export = _pos(rest - pv_b)
+    curt = 0.0
+    if xcap < np.inf or acap < np.inf:  # else nothing forces curtailment (and no prices here)
+        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
+    pv_b = 0.0
+    grid_b = 0.0
+    export = rest
+    if c > 0.0:
+        pv_b = rest if rest < c else c
+        grid_b = _pos(c - pv_b)
+        export = _pos(rest - pv_b)
     if curt > 0.0:
         x = curt - export  # curtailed beyond the PV export: off the PV serving mall, then EV
         export = _pos(export - curt)
@@ -336,10 +342,14 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
             y = x if x < pv_ev else pv_ev
             pv_ev -= y
             ev_def += y
-    d_ev = ev_def if ev_def < d else d
-    left = _pos(d - d_ev)
-    d_mall = mall_def if mall_def < left else left
-    d_x = _pos(left - d_mall)
+    d_ev = 0.0
+    d_mall = 0.0
+    d_x = 0.0
+    if d > 0.0:
+        d_ev = ev_def if ev_def < d else d
+        left = _pos(d - d_ev)
+        d_mall = mall_def if mall_def < left else left
+        d_x = _pos(left - d_mall)
     e_next = apply_step(e, pv_b + grid_b, d_ev + d_mall + d_x, p[P_ETAC], p[P_ETAD], p[P_EMIN],
                         p[P_EMAX])
     return pv_ev, pv_b, pv_mall, export, curt, d_ev, d_mall, d_x, grid_b, e_next

@@ -288,39 +288,52 @@ def surplus_deficit(load_kwh, pv_kwh):
     return max(pv_kwh - load_kwh, 0.0), max(load_kwh - pv_kwh, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh):
     """Largest grid import of a period: the import limit, or the import with the battery idle
     if that is higher (the load is always served; the limit binds the battery only). [kWh]
 
-    ``max(import_limit, load - min(pv, inverter))`` (floats or arrays).
+    ``max(import_limit, load - min(pv, inverter))``.
     """
-    return np.maximum(import_limit_kwh, load_kwh - np.minimum(pv_kwh, inverter_kwh))
+    return max(import_limit_kwh, load_kwh - min(pv_kwh, inverter_kwh))
 
 
 @njit(cache=True)
+def import_caps(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh):
+    """:func:`import_cap` of every period (arrays of equal length). [kWh]"""
+    out = np.empty(load_kwh.shape[0])
+    for k in range(out.shape[0]):
+        out[k] = import_cap(load_kwh[k], pv_kwh[k], import_limit_kwh[k], inverter_kwh[k])
+    return out
+
+
+@njit(cache=True, inline="always")
 def charge_bound(load_kwh, pv_kwh, surplus_kwh, grid_charge, import_limit_kwh, inverter_kwh):
     """Most AC charge the site allows in a period (the battery's own limits aside). [kWh]
 
     ``min(pv + inverter, import_cap - idle_import + overflow)`` with ``idle_import = load -
     min(pv, inverter)`` and the PV ``overflow = pv - min(pv, inverter)`` the inverter cannot take
     (charging absorbs it without importing); and the PV surplus when grid charging is not
-    allowed. Exactly 0 when the load alone reaches the import limit.
+    allowed. Never negative; exactly 0 when the load alone reaches the import limit.
     """
-    pv_ac = min(pv_kwh, inverter_kwh)
-    headroom = import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh) - (load_kwh - pv_ac)
-    b = min(pv_kwh + inverter_kwh, headroom + (pv_kwh - pv_ac))
+    b = np.inf
+    if import_limit_kwh < np.inf or inverter_kwh < np.inf:  # (both inf: no bound)
+        pv_ac = min(pv_kwh, inverter_kwh)
+        headroom = (import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh)
+                    - (load_kwh - pv_ac))
+        b = min(pv_kwh + inverter_kwh, headroom + (pv_kwh - pv_ac))
     if not grid_charge:
         b = min(b, surplus_kwh)
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def discharge_bound(load_kwh, deficit_kwh, battery_export, export_limit_kwh, inverter_kwh):
     """Most AC discharge the site allows in a period (the battery's own limits aside). [kWh]
 
     ``min(inverter, load + export_limit)``, and the load deficit when battery export is not
-    allowed. PV, not the battery, makes room under the export and inverter limits.
+    allowed. PV, not the battery, makes room under the export and inverter limits. Never
+    negative.
     """
     b = min(inverter_kwh, load_kwh + export_limit_kwh)
     if not battery_export:
@@ -344,7 +357,7 @@ def within_limits(c, d, surplus_kwh, deficit_kwh, charge_max_kwh, discharge_max_
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def clip_setpoint(sp, e, load, pv, surplus, deficit, e_min, e_max, eta_c, eta_d, charge_max,
                   discharge_max, grid_charge, battery_export, export_limit, import_limit,
                   inverter):
@@ -380,8 +393,8 @@ def clip_setpoint(sp, e, load, pv, surplus, deficit, e_min, e_max, eta_c, eta_d,
 
     Notes
     -----
-    ``c = max(0, min(sp, charge_limit, charge_bound))`` for ``sp > 0``,
-    ``d = max(0, min(-sp, discharge_limit, discharge_bound))`` for ``sp < 0``
+    ``c = min(sp, charge_limit, charge_bound)`` for ``sp > 0``,
+    ``d = min(-sp, discharge_limit, discharge_bound)`` for ``sp < 0``
     (:func:`charge_limit`, :func:`discharge_limit`, :func:`charge_bound`,
     :func:`discharge_bound`). A clipped setpoint is always feasible for :func:`meter`.
     """
@@ -391,16 +404,14 @@ def clip_setpoint(sp, e, load, pv, surplus, deficit, e_min, e_max, eta_c, eta_d,
         c = charge_limit(e, e_max, eta_c, charge_max, 1.0)
         c = min(c, sp)
         c = min(c, charge_bound(load, pv, surplus, grid_charge, import_limit, inverter))
-        c = max(c, 0.0)
     elif sp < 0.0:
         d = discharge_limit(e, e_min, eta_d, discharge_max, 1.0)
         d = min(d, -sp)
         d = min(d, discharge_bound(load, deficit, battery_export, export_limit, inverter))
-        d = max(d, 0.0)
     return c, d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curtail):
     """Grid import, export and curtailed PV of a period with AC charge ``c`` or discharge ``d``.
 

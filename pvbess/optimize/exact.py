@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..battery import Battery
-from ..physics import energy_change, import_cap, trajectory
+from ..physics import energy_change, import_caps, trajectory
 from .dp import _Inputs
 from .result import ScheduleResult, build_result
 
@@ -66,7 +66,7 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
     dmax = inp.dmax.copy()
     if not inp.batt_export:
         dmax = np.minimum(dmax, deficit)
-    imax = import_cap(inp.load, inp.pv, inp.ilim, inp.acap)
+    imax = import_caps(inp.load, inp.pv, inp.ilim, inp.acap)
     xmax = inp.xlim.copy()
     forced_possible = np.isfinite(inp.xlim) | np.isfinite(inp.acap)
     umax = inp.pv if inp.curtail else np.where(forced_possible, inp.pv, 0.0)
