@@ -21,10 +21,11 @@ into the charge ``c`` or discharge ``d`` the battery and the site allow, :func:`
 update. The DP calls :func:`meter` for a given change of stored energy (:func:`ac_flows`); the
 rules' schedule strategy adds its EV-before-mall split on top.
 
-The ``@njit(cache=True)`` functions are also callable from Python. numba's on-disk cache does not
-notice edits to a function called from another module: after editing this module, delete every
-``__pycache__/*.nbi`` and ``*.nbc`` under ``pvbess/`` so that the kernels calling these helpers are
-recompiled.
+The ``@njit(cache=True)`` functions are also callable from Python (those marked "floats or
+arrays" also with NumPy arrays); the site-meter functions are inlined into the kernels that call
+them (``inline="always"``). numba's on-disk cache does not notice edits to a function called from
+another module: after editing this module, delete every ``__pycache__/*.nbi`` and ``*.nbc`` under
+``pvbess/`` so that the kernels calling these helpers are recompiled.
 """
 
 from __future__ import annotations
