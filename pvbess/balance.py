@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import dispatch as _d
 from .battery import Battery
+from .physics import removed_energy, step_loss, stored_energy
 from .rules import SixPhaseRules
 from .tariff import Tariff
 from .timeseries import DataError, check_energy_columns, local_hours, step_hours
@@ -317,8 +318,8 @@ def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall
     discharge = np.add(col["bess_to_ev_kwh"], col["bess_to_mall_kwh"],
                        out=col["bess_discharge_kwh"])
     discharge += col["bess_export_kwh"]
-    loss = np.multiply(charge, 1.0 - battery.eta_charge, out=col["bess_loss_kwh"])
-    loss += discharge * (1.0 / battery.eta_discharge - 1.0)
+    col["bess_loss_kwh"][:] = step_loss(charge, discharge, battery.eta_charge,
+                                        battery.eta_discharge)
     if battery.capacity_kwh > 0:
         np.divide(col["soc_kwh"], battery.capacity_kwh, out=col["soc_frac"])
     else:
@@ -481,8 +482,8 @@ def balance_residuals(balance: pd.DataFrame) -> pd.DataFrame:
     c = _columns(balance, ("bess_charge_kwh", "bess_discharge_kwh", "soc_kwh"))
     charge, discharge, e = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
     e_prev = np.concatenate([[e0], e[:-1]])
-    res["storage"] = e - (e_prev + battery.eta_charge * charge
-                          - discharge / battery.eta_discharge)
+    res["storage"] = e - (e_prev + stored_energy(charge, battery.eta_charge)
+                          - removed_energy(discharge, battery.eta_discharge))
     res["soc_bounds"] = np.maximum.reduce([battery.e_min_kwh - e, e - battery.e_max_kwh,
                                            np.zeros(len(e))])
     res["charge_and_discharge"] = np.minimum(charge, discharge)
@@ -569,7 +570,7 @@ def check_balance(balance: pd.DataFrame, tol_kwh: float = TOL_KWH) -> None:
     charge, discharge, soc = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     fail("bess_loss = (1 - eta_c) * charge + discharge * (1/eta_d - 1)",
-         c["bess_loss_kwh"] - ((1 - eta_c) * charge + discharge * (1 / eta_d - 1)))
+         c["bess_loss_kwh"] - step_loss(charge, discharge, eta_c, eta_d))
     if battery.capacity_kwh > 0:
         fail("soc_frac = soc_kwh / capacity_kwh (x capacity)",
              (balance["soc_frac"].to_numpy(dtype=float) - soc / battery.capacity_kwh)

@@ -19,6 +19,7 @@ from numba import njit, prange
 from . import dispatch as _d
 from .balance import STRATEGIES, site_arrays
 from .battery import Battery
+from .physics import deliverable, split_round_trip, step_loss
 from .indicators import (
     CLOSURE_TOL_KWH,
     F_ABOVE_AFTER,
@@ -91,7 +92,7 @@ def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_mont
             charge = pv_b + grid_b
             discharge = d_ev + d_mall + d_x
             grid = grid_ev + grid_mall + grid_b
-            loss = (1.0 - etac) * charge + discharge * (1.0 / etad - 1.0)
+            loss = step_loss(charge, discharge, etac, etad)
             s_pv += pvi
             s_ev += evi
             s_mall += malli
@@ -143,7 +144,7 @@ def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_mont
                         n_cl_days += 1.0
                         if cl_end > tol:
                             n_cl_miss += 1.0
-                            if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
+                            if deliverable(cl_e0, emin, etad) <= pd_kw * cl_h + 1e-9:
                                 n_cl_ok += 1.0
                     cl_active = True
                     cl_day = day[i]
@@ -156,7 +157,7 @@ def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_mont
             n_cl_days += 1.0
             if cl_end > tol:
                 n_cl_miss += 1.0
-                if (cl_e0 - emin) * etad <= pd_kw * cl_h + 1e-9:
+                if deliverable(cl_e0, emin, etad) <= pd_kw * cl_h + 1e-9:
                     n_cl_ok += 1.0
         acc = (s_pv, s_ev, s_mall, s_pv_ev, s_pv_b, s_pv_mall, s_pv_x, s_pv_c, s_b_ev, s_b_mall,
                s_b_x, s_g_ev, s_g_mall, s_g_b, s_grid, s_charge, s_discharge, s_loss, s_grid_hp,
@@ -182,7 +183,7 @@ def _config_objects(row: dict, battery: Battery, rules: SixPhaseRules, label) ->
             rte = row["round_trip_efficiency"]
             if not 0.0 < rte <= 1.0:  # also False for NaN
                 raise ValueError(f"round_trip_efficiency = {rte!r}: must lie in (0, 1]")
-            bfields["eta_charge"] = bfields["eta_discharge"] = math.sqrt(rte)
+            bfields["eta_charge"], bfields["eta_discharge"] = split_round_trip(rte)
         b = battery.replace(**bfields) if bfields else battery
         r = rules.replace(**rfields) if rfields else rules
         if not (math.isfinite(scale) and scale >= 0):

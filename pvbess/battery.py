@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 
 from ._spec import SpecBase
+from .physics import split_round_trip
+
+#: One-way efficiencies of the Iquitos design (round trip 0.95, split evenly). [-]
+_ETA_CHARGE, _ETA_DISCHARGE = split_round_trip(0.95)
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class Battery(SpecBase):
     capacity_kwh: float = 2000.0
     power_charge_kw: float = 400.0
     power_discharge_kw: float = 400.0
-    eta_charge: float = math.sqrt(0.95)
-    eta_discharge: float = math.sqrt(0.95)
+    eta_charge: float = _ETA_CHARGE
+    eta_discharge: float = _ETA_DISCHARGE
     soc_min: float = 0.2
     soc_max: float = 1.0
     soc_initial: float = 0.2
@@ -69,8 +72,8 @@ class Battery(SpecBase):
                 or not 0 < round_trip_efficiency <= 1):
             raise ValueError(
                 f"Battery.round_trip_efficiency = {round_trip_efficiency!r}: must lie in (0, 1]")
-        eta = math.sqrt(round_trip_efficiency)
-        return cls(eta_charge=eta, eta_discharge=eta, **fields)
+        eta_c, eta_d = split_round_trip(round_trip_efficiency)
+        return cls(eta_charge=eta_c, eta_discharge=eta_d, **fields)
 
     @property
     def round_trip_efficiency(self) -> float:

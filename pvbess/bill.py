@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .physics import stored_energy, wear_cost
 from .tariff import Tariff
 from .timeseries import DataError, step_hours
 
@@ -91,7 +92,7 @@ def site_bill(grid_import_kwh: Any, grid_export_kwh: Any, index: pd.DatetimeInde
     discharge = np.broadcast_to(np.asarray(bess_discharge_kwh, dtype=float), imp.shape)
     energy = float(imp @ buy - exp @ sell)
     dem = demand_cost(imp, index, tariff) if demand else 0.0
-    wear = float(wear_cost_per_kwh_stored * eta_charge * charge.sum())
+    wear = float(wear_cost(stored_energy(charge.sum(), eta_charge), wear_cost_per_kwh_stored))
     co2_site = float(imp.sum() * co2_kg_per_kwh)
     co2_cost = co2_site * co2_price_per_kg
     return {"energy_cost_pen": energy, "demand_cost_pen": dem, "wear_cost_pen": wear,

@@ -18,7 +18,8 @@ Strategies (integer codes, see ``STRATEGY_CODES``):
 ``self_consumption`` (3)
     PV -> EV -> mall; a PV surplus charges the battery, a deficit discharges it into EV then mall.
 ``schedule`` (4)
-    Follow a per-step AC setpoint (+ charge, - discharge) clipped by the physics; see
+    Follow a per-step AC setpoint (+ charge, - discharge) clipped by the physics; the one site
+    meter of :mod:`pvbess.physics` with the EV-before-mall split on top, see
     :func:`_schedule_step`.
 
 All strategies share one output schema (the ``O_*`` rows of the output array) and obey
@@ -35,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .physics import apply_step, charge_limit, discharge_limit
+from .physics import apply_step, charge_limit, clip_setpoint, deliverable, discharge_limit, meter
 
 # -- strategy codes --------------------------------------------------------------------------
 SIX_PHASE = 0
@@ -66,7 +67,9 @@ P_EXPORT_KW = 15  # export limit [kW] (inf = none)
 P_PV_SCALE = 16  # PV multiplier [-]
 P_ALLOW_GRID = 17  # schedule: 1.0 allows grid charging
 P_ALLOW_EXPORT = 18  # schedule: 1.0 allows battery export
-N_PARAMS = 19
+P_IMPORT_KW = 19  # schedule: grid import limit [kW] (inf = none; binds the battery only)
+P_INVERTER_KW = 20  # schedule: hybrid-inverter AC limit [kW] (inf = none)
+N_PARAMS = 21
 
 # -- output rows (one float64 row per quantity, one column per step) ------------------------
 O_PV_EV = 0
@@ -86,8 +89,13 @@ N_OUT = 13
 
 
 def make_params(battery, rules, *, pv_scale: float = 1.0, allow_grid_charge: bool = False,
-                allow_battery_export: bool = False) -> np.ndarray:
-    """The parameter vector of a run from a Battery and SixPhaseRules. [mixed units, see P_*]"""
+                allow_battery_export: bool = False, import_limit_kw: float = np.inf,
+                inverter_ac_limit_kw: float = np.inf) -> np.ndarray:
+    """The parameter vector of a run from a Battery and SixPhaseRules. [mixed units, see P_*]
+
+    ``import_limit_kw`` and ``inverter_ac_limit_kw`` (default: none) apply to the ``schedule``
+    and ``self_consumption`` strategies, as in :func:`pvbess.physics.meter`.
+    """
     p = np.zeros(N_PARAMS)
     p[P_CAP] = battery.capacity_kwh
     p[P_PC] = battery.power_charge_kw
@@ -108,6 +116,8 @@ def make_params(battery, rules, *, pv_scale: float = 1.0, allow_grid_charge: boo
     p[P_PV_SCALE] = pv_scale
     p[P_ALLOW_GRID] = 1.0 if allow_grid_charge else 0.0
     p[P_ALLOW_EXPORT] = 1.0 if allow_battery_export else 0.0
+    p[P_IMPORT_KW] = import_limit_kw
+    p[P_INVERTER_KW] = inverter_ac_limit_kw
     return p
 
 
@@ -230,7 +240,7 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
                     moved4 += d4
         dcl = 0.0
         if t >= p[P_CLOSURE_START]:
-            target = (e - emin) * etad * dt / (close_h - t)
+            target = deliverable(e, emin, etad) * dt / (close_h - t)
             r = target - d_ev - d4
             if r > 0.0:
                 if c > 0.0 and g > 0.0:
@@ -262,8 +272,12 @@ def _six_phase_step(pv, ev, mall, t, e, dt, p):
 def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     """One step of a battery that follows an AC setpoint (schedule / self-consumption).
 
-    PV serves EV, then the mall, then the battery, then export (capped, rest curtailed); battery
-    discharge serves EV, then the mall, then export; the grid covers the rest.
+    The battery and the grid meter are :mod:`pvbess.physics`: :func:`~pvbess.physics.clip_setpoint`
+    then :func:`~pvbess.physics.meter` (site load ``ev + mall``; export, import and inverter limits
+    ``P_EXPORT_KW``, ``P_IMPORT_KW``, ``P_INVERTER_KW``; curtailment only where forced: the rules
+    have no prices). On top of it, the EV-before-mall split: PV serves EV, then the mall, then the
+    battery, then export; battery discharge serves EV, then the mall, then export; the grid covers
+    the rest.
 
     Parameters
     ----------
@@ -275,10 +289,12 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
 
     Notes
     -----
-    A charge is clipped by ``charge_limit`` and, unless P_ALLOW_GRID is set, by the PV surplus; PV
-    surplus feeds it before the grid. A discharge is clipped by ``discharge_limit`` and by the site
-    deficit (EV + mall not served by PV) or, when P_ALLOW_EXPORT is set, by the deficit plus the
-    export capacity PV left free.
+    The setpoint is clipped with the PV surplus and the EV + mall deficit of this split, so
+    without grid charging (P_ALLOW_GRID = 0) ``grid_to_bess`` is exactly 0 and without battery
+    export (P_ALLOW_EXPORT = 0) ``bess_export`` is at most a few ulp. The PV the meter curtails
+    comes off the PV export first; what is left (the battery's output has priority over PV at the
+    export and inverter limits) off the PV serving the mall, then the EVs, whose deficit the
+    battery's discharge then serves. PV charging the battery is never curtailed.
 
     Returns
     -------
@@ -292,42 +308,48 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     rest = rest - pv_mall
     ev_def = _pos(ev - pv_ev)
     mall_def = _pos(mall - pv_mall)
-    xcap = p[P_EXPORT_KW] * dt
-    pv_b = 0.0
-    grid_b = 0.0
-    d_ev = 0.0
-    d_mall = 0.0
-    d_x = 0.0
+    deficit = ev_def + mall_def
     if follow_pv_surplus:
         if rest > 0.0:
             sp = rest
         else:
-            sp = -(ev_def + mall_def)
-    if sp > 0.0:
-        c = charge_limit(e, p[P_EMAX], p[P_ETAC], p[P_PC], dt)
-        if sp < c:
-            c = sp
-        if p[P_ALLOW_GRID] == 0.0 and rest < c:
-            c = rest
+            sp = -deficit
+    load = ev + mall
+    xcap = p[P_EXPORT_KW] * dt
+    icap = p[P_IMPORT_KW] * dt
+    acap = p[P_INVERTER_KW] * dt
+    c, d = clip_setpoint(sp, e, load, pv, rest, deficit, p[P_EMIN], p[P_EMAX], p[P_ETAC],
+                         p[P_ETAD], p[P_PC] * dt, p[P_PD] * dt, p[P_ALLOW_GRID] != 0.0,
+                         p[P_ALLOW_EXPORT] != 0.0, xcap, icap, acap)
+    curt = 0.0
+    if xcap < np.inf or acap < np.inf:  # else nothing forces curtailment (and no prices here)
+        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
+    pv_b = 0.0
+    grid_b = 0.0
+    export = rest
+    if c > 0.0:
         pv_b = rest if rest < c else c
         grid_b = _pos(c - pv_b)
-        rest = _pos(rest - pv_b)
-    elif sp < 0.0:
-        d = discharge_limit(e, p[P_EMIN], p[P_ETAD], p[P_PD], dt)
-        if -sp < d:
-            d = -sp
-        sink = ev_def + mall_def
-        if p[P_ALLOW_EXPORT] != 0.0:
-            pv_x = rest if rest < xcap else xcap
-            sink = sink + (xcap - pv_x)
-        if sink < d:
-            d = sink
+        export = _pos(rest - pv_b)
+    if curt > 0.0:
+        x = curt - export  # curtailed beyond the PV export: off the PV serving mall, then EV
+        export = _pos(export - curt)
+        if x > 0.0:
+            y = x if x < pv_mall else pv_mall
+            pv_mall -= y
+            mall_def += y
+            x -= y
+            y = x if x < pv_ev else pv_ev
+            pv_ev -= y
+            ev_def += y
+    d_ev = 0.0
+    d_mall = 0.0
+    d_x = 0.0
+    if d > 0.0:
         d_ev = ev_def if ev_def < d else d
         left = _pos(d - d_ev)
         d_mall = mall_def if mall_def < left else left
         d_x = _pos(left - d_mall)
-    export = rest if rest < xcap else xcap
-    curt = _pos(rest - export)
     e_next = apply_step(e, pv_b + grid_b, d_ev + d_mall + d_x, p[P_ETAC], p[P_ETAD], p[P_EMIN],
                         p[P_EMAX])
     return pv_ev, pv_b, pv_mall, export, curt, d_ev, d_mall, d_x, grid_b, e_next

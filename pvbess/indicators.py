@@ -42,6 +42,7 @@ import pandas as pd
 from numba import njit
 
 from .battery import Battery
+from .physics import deliverable, equivalent_full_cycles, removed_energy, stored_energy
 from .rules import SixPhaseRules
 from .tariff import Tariff
 from .timeseries import DataError, local_hours, step_hours
@@ -151,7 +152,7 @@ def _closure_finish(cst, sums, emin, etad, pd_kw):
     sums[gg, F_CL_DAYS] += 1.0
     if cst[4] > emin + CLOSURE_TOL_KWH:
         sums[gg, F_CL_MISS] += 1.0
-        if (cst[2] - emin) * etad <= pd_kw * cst[3] + 1e-9:
+        if deliverable(cst[2], emin, etad) <= pd_kw * cst[3] + 1e-9:
             sums[gg, F_CL_MISS_OK] += 1.0
 
 
@@ -234,8 +235,10 @@ def finalize_kpis(sums: np.ndarray, peak_hp_kw, peak_hfp_kw, demand_hp_pen, dema
     out["ev_bess_share_frac"] = _ratio(s["bess_to_ev_kwh"], s["ev_kwh"])
     out["ev_grid_share_frac"] = _ratio(s["grid_to_ev_kwh"], s["ev_kwh"])
     usable = np.broadcast_to(np.asarray(usable_kwh, dtype=float), load.shape)
-    taken = s["bess_discharge_kwh"] / np.asarray(eta_d, dtype=float)
-    out["equivalent_full_cycles"] = np.where(usable > 0, _ratio(taken, usable), 0.0)
+    efc = equivalent_full_cycles(np.ascontiguousarray(s["bess_discharge_kwh"]),
+                                 np.full(load.shape, eta_d, dtype=float),
+                                 np.where(usable > 0, usable, 1.0))
+    out["equivalent_full_cycles"] = np.where(usable > 0, efc, 0.0)
     out["closure_days"] = sums[:, F_CL_DAYS]
     out["closure_miss_days"] = sums[:, F_CL_MISS]
     out["closure_miss_power_allowed_days"] = sums[:, F_CL_MISS_OK]
@@ -333,8 +336,8 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     if "e_initial_kwh" in balance.attrs:
         e0 = float(balance.attrs["e_initial_kwh"])
     else:  # undo the first step: E0 = E1 - eta_c * charge + discharge / eta_d
-        e0 = float(cols[18, 0] - battery.eta_charge * cols[15, 0]
-                   + cols[16, 0] / battery.eta_discharge)
+        e0 = float(cols[18, 0] - stored_energy(cols[15, 0], battery.eta_charge)
+                   + removed_energy(cols[16, 0], battery.eta_discharge))
     hour, day, month, labels, peak, price = kpi_calendar(index, tariff)
     n_months = len(labels)
     if freq == "monthly":

@@ -4,7 +4,8 @@ The model (one period ``k`` of ``dt`` hours, energies in kWh per period) is sect
 scheduler spec: AC charge ``c`` stores ``eta_c * c``; AC discharge ``d`` removes ``d / eta_d``;
 the site meter nets ``load + c - pv_used - d`` into import and export; the period cost is
 ``import * buy - export * sell + wear * eta_c * c``; the objective is the sum of period costs
-minus ``terminal_value * (E_T - E_min)``.
+minus ``terminal_value * (E_T - E_min)``. The battery and the meter are those of
+:mod:`pvbess.physics` (``_period`` calls its meter for a given change of stored energy).
 
 The kernel works on a grid of stored energy (``E_min + i * h``, ``i = 0..N``). Backward induction
 gives the value function ``V_k`` on the grid; where every period cost is convex in the energy
@@ -29,9 +30,9 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numba import njit
 
+from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
 from .period import _NBREAK, _breakpoints, _period
 from .problem import SchedulingProblem, as_problem
@@ -39,7 +40,6 @@ from .result import ScheduleResult, build_result
 
 __all__ = ["default_energy_step", "optimize_schedule"]
 
-_TOL = 1e-9
 _INF = np.inf
 
 
@@ -95,8 +95,8 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
     slot = np.empty(2 * n + 4, dtype=np.int64)
     v_convex = True  # the terminal value is linear
     for k in range(t_len - 1, -1, -1):
-        mhi = math.floor(cmax[k] * eta_c / h + 1e-9)
-        mlo = -math.floor(dmax[k] / eta_d / h + 1e-9)
+        mhi = math.floor(stored_energy(cmax[k], eta_c) / h + 1e-9)
+        mlo = -math.floor(removed_energy(dmax[k], eta_d) / h + 1e-9)
         mhi = min(mhi, n)
         mlo = max(mlo, -n)
         width = mhi - mlo + 1
@@ -237,14 +237,8 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     cands = np.empty(_NBREAK + 3)
     e = e0
     for k in range(t_len):
-        up = cmax[k] * eta_c
-        room = e_max - e
-        hi = min(room, up)
-        hi = max(hi, 0.0)
-        dn = dmax[k] / eta_d
-        avail = e - e_min
-        lo = -(min(avail, dn))
-        lo = min(lo, 0.0)
+        lo, hi = move_range(e, e_min, e_max, stored_energy(cmax[k], eta_c),
+                            removed_energy(dmax[k], eta_d))
         # exact candidate actions: idle, the period's breakpoints (cover the net load, absorb
         # the PV surplus, full feasible power, the ends of forced curtailment, ...) and the
         # window's bounds
@@ -313,8 +307,8 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
     for k in range(load.shape[0] - 1, -1, -1):
         if sure and 0.0 <= sell[k] <= buy[k]:
             continue
-        mhi = min(n, math.floor(cmax[k] * eta_c / h + 1e-9))
-        mlo = -min(n, math.floor(dmax[k] / eta_d / h + 1e-9))
+        mhi = min(n, math.floor(stored_energy(cmax[k], eta_c) / h + 1e-9))
+        mlo = -min(n, math.floor(removed_energy(dmax[k], eta_d) / h + 1e-9))
         f = np.empty(mhi - mlo + 1)
         scale = 0.0
         for m in range(mlo, mhi + 1):
@@ -378,7 +372,8 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     last = _last_nonconvex(*problem.kernel_args(), usable / n, n)
     if last >= 0:
         # moves per state as a fraction of the states
-        reach = (float(np.max(problem.charge_max_kwh)) * problem.eta_charge + float(np.max(problem.discharge_max_kwh)) / problem.eta_discharge)
+        reach = (stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge)
+                 + removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
         frac = min(1.0, reach / usable)
         n_gen = int(math.sqrt(_GENERAL_BUDGET / ((last + 1) * max(frac, 1e-6))))
         n = max(50, min(n, n_gen))

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .problem import SchedulingProblem, as_problem
+from ..physics import energy_change, import_caps, trajectory
 from .result import ScheduleResult, build_result
 
 __all__ = ["exact_schedule"]
@@ -64,7 +65,7 @@ def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, b
     dmax = problem.discharge_max_kwh.copy()
     if not problem.allow_battery_export:
         dmax = np.minimum(dmax, deficit)
-    imax = np.maximum(problem.import_limit_kwh, deficit)
+    imax = import_caps(problem.load_kwh, problem.pv_kwh, problem.import_limit_kwh, problem.inverter_limit_kwh)
     xmax = problem.export_limit_kwh.copy()
     forced_possible = np.isfinite(problem.export_limit_kwh) | np.isfinite(problem.inverter_limit_kwh)
     umax = problem.pv_kwh if problem.allow_curtailment else np.where(forced_possible, problem.pv_kwh, 0.0)
@@ -351,12 +352,8 @@ def exact_schedule(problem: SchedulingProblem | Any = None, *args: Any,
         c, d = np.maximum(net, 0.0), np.maximum(-net, 0.0)
     # the trajectory from the (clipped) flows, kept in the window: solver tolerances never make
     # the plant check reject the exact plan
-    step = problem.eta_charge * c - d / problem.eta_discharge
-    e = np.empty(problem.periods + 1)
-    e[0] = problem.initial_kwh
-    lo = min(problem.e_min_kwh, problem.initial_kwh)
-    for k in range(problem.periods):
-        e[k + 1] = min(max(e[k] + step[k], lo), problem.e_max_kwh)
+    e = trajectory(problem.initial_kwh, energy_change(c, d, problem.eta_charge, problem.eta_discharge), min(problem.e_min_kwh, problem.initial_kwh),
+                   problem.e_max_kwh)
     demand_cost = float(sum(price * x[i_dem[g]] for g, (_, price, _) in enumerate(demand)))
     method = "milp" if n_bin else "lp"
     res = build_result(problem, e, method=method, solve_time_s=time.perf_counter() - t0)

@@ -44,6 +44,7 @@ from numba import njit
 
 from .period import _period
 from .problem import SchedulingProblem, as_problem
+from ..physics import energy_change, wear_cost
 from ..timeseries import DataError
 
 __all__ = ["ACTIONS", "PERIOD_COLUMNS", "ScheduleResult", "evaluate_plan"]
@@ -156,8 +157,7 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
     battery_to_grid = d - battery_to_load
     grid_to_load = load - pv_to_load - battery_to_load
     grid_to_battery = c - pv_to_battery
-    stored = np.maximum(np.diff(soe), 0.0)
-    wear_cost = problem.wear_cost_per_kwh * stored
+    wear = wear_cost(np.maximum(np.diff(soe), 0.0), problem.wear_cost_per_kwh)
     grid_only = load * buy
     solar_only = np.maximum(load - pv, 0.0) * buy - np.maximum(pv - load, 0.0) * sell
     cost = float(cost_k.sum())
@@ -173,7 +173,7 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
         "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
         "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
         "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
-        "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear_cost, "grid_only_cost": grid_only,
+        "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear, "grid_only_cost": grid_only,
         "solar_only_cost": solar_only, "optimized_cost": cost_k,
         "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
         "action": action,
@@ -184,7 +184,7 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
     summary = {
         "periods": problem.periods, "dt_h": problem.dt_h,
         "grid_only_cost": grid_total, "solar_only_cost": float(solar_only.sum()),
-        "optimized_cost": cost, "wear_cost": float(wear_cost.sum()),
+        "optimized_cost": cost, "wear_cost": float(wear.sum()),
         "savings_vs_grid_only": grid_total - cost,
         "savings_vs_grid_only_pct": 100.0 * (grid_total - cost) / grid_total
         if grid_total else float("nan"),
@@ -244,6 +244,6 @@ def evaluate_plan(problem: SchedulingProblem | Any = None, *args: Any, soe_kwh: 
         if sp.shape[0] != problem.periods:
             raise DataError(f"setpoint_kwh [kWh]: length {sp.shape[0]} != periods "
                             f"{problem.periods}")
-        delta = np.where(sp > 0, sp * problem.eta_charge, sp / problem.eta_discharge)
+        delta = energy_change(np.maximum(sp, 0.0), np.maximum(-sp, 0.0), problem.eta_charge, problem.eta_discharge)
         soe = np.concatenate(([problem.initial_kwh], problem.initial_kwh + np.cumsum(delta)))
     return build_result(problem, soe, method="plan", solve_time_s=time.perf_counter() - t0)

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .palette import COLORS
+from .. import physics
 from ..timeseries import local_hours
 from .common import (
     battery_of,
@@ -136,7 +137,10 @@ def equivalent_full_cycles(balance: pd.DataFrame) -> pd.Series:
     bat = battery_of(balance)
     if bat.usable_kwh <= 0 or bat.capacity_kwh <= 0:
         return pd.Series(0.0, index=balance.index)
-    return col(balance, "bess_discharge_kwh") / bat.eta_discharge / bat.usable_kwh
+    discharge = col(balance, "bess_discharge_kwh")
+    return pd.Series(physics.equivalent_full_cycles(discharge.to_numpy(dtype=float),
+                                                    bat.eta_discharge, bat.usable_kwh),
+                     index=discharge.index, name=discharge.name)
 
 
 def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:

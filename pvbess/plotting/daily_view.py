@@ -34,15 +34,15 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
             axis.axvspan(first_predicted, hours[-1] + width, color="0.92", zorder=0,
                          label="predicted" if axis is ax else None)
     edges = np.concatenate([hours, [hours[-1] + width]])
-    for name, label, color in (("load_kwh", "load", "tab:red"), ("pv_kwh", "PV", "tab:orange"),
-                               ("import_kwh", "grid import", "tab:gray")):
+    for name, label, key in (("load_kwh", "load", "demand"), ("pv_kwh", "PV", "pv"),
+                             ("import_kwh", "grid import", "grid")):
         values = p[name].to_numpy()
         ax.step(edges, np.concatenate([values, values[-1:]]), where="post", label=label,
-                color=color)
-    net = p["charge_kwh"] - p["discharge_kwh"]
-    ax.bar(hours + width / 2, net, width=0.8 * width, color=np.where(net >= 0, "tab:green",
-                                                                      "tab:blue"),
-           alpha=0.6, label="battery (+charge / -discharge)")
+                color=color(key))
+    ax.bar(hours + width / 2, p["charge_kwh"], width=0.8 * width, color=color("bess_charge"),
+           label="battery charge")
+    ax.bar(hours + width / 2, -p["discharge_kwh"], width=0.8 * width, color=color("bess"),
+           label="battery discharge (drawn negative)")
     ax.set_ylabel("energy per period [kWh]")
     ax.legend(loc="upper left", fontsize=8, ncols=3)
     ax.set_title(f"{view.day}: {view.actual_periods} actual, "
@@ -51,7 +51,7 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
     soe = np.concatenate([p["soe_start_kwh"].to_numpy(), p["soe_end_kwh"].to_numpy()[-1:]])
     x = edges
     scale = 100.0 / capacity_kwh if capacity_kwh else 1.0
-    ax2.plot(x, soe * scale, color="tab:purple", marker=".", label="stored energy")
+    ax2.plot(x, soe * scale, color=color("soc"), marker=".", label="stored energy")
     ax2.set_ylabel("SOC [%]" if capacity_kwh else "stored energy [kWh]")
     ax2.set_xlabel("local hour")
     ax2.set_xlim(0, 24)
@@ -71,7 +71,7 @@ def plot_comparison(comparison: pd.DataFrame, column: str = "total_cost_pen") ->
     fig = Figure(figsize=(8, 3.5), layout="constrained")
     ax = fig.subplots()
     values = comparison[column]
-    ax.barh(list(values.index)[::-1], values.to_numpy()[::-1], color="tab:blue")
+    ax.barh(list(values.index)[::-1], values.to_numpy()[::-1], color=color("grid"))
     for y, v in enumerate(values.to_numpy()[::-1]):
         ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
     ax.set_xlabel(column)

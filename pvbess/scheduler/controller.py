@@ -5,9 +5,10 @@ A controller takes a *program*: the battery setpoints of the rest of the day (AC
 running the last program it was given until a new one replaces it, and it measures every
 completed period.
 
-:class:`SimulatedController` runs the program on the actual data with the one battery physics of
-:mod:`pvbess.physics` (the same helpers as the six-phase rules and the optimizer's plant check),
-so a replay of a year is a faithful digital twin.
+:class:`SimulatedController` runs the program on the actual data with the one battery physics and
+site meter of :mod:`pvbess.physics` (:func:`~pvbess.physics.site_step`: the same meter as the
+rules' schedule strategy, the optimizer and its plant check), so a replay of a year is a faithful
+digital twin.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from numba import njit
 
 from ..battery import Battery
-from ..physics import apply_step, charge_limit, discharge_limit
+from ..physics import site_step, stored_energy, wear_cost
 from ..timeseries import DataError, check_energy_columns, step_hours
 from .events import HourlyEvent, _aware
 
@@ -44,38 +45,20 @@ class Controller(Protocol):
 def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, dt_h: float,
              e_min: float, e_max: float, eta_c: float, eta_d: float, p_charge_kw: float,
              p_discharge_kw: float, allow_grid_charge: bool, allow_battery_export: bool,
-             import_limit_kw: float, export_limit_kw: float, sell_price: float) -> tuple:
-    """One period of the plant: clamp the setpoint to what is physically allowed, then meter.
+             import_limit_kw: float, export_limit_kw: float, inverter_ac_limit_kw: float,
+             buy_price: float, sell_price: float, allow_curtailment: bool) -> tuple:
+    """One period of the plant: :func:`pvbess.physics.site_step` with the limits in kW.
 
-    PV beyond the export limit is curtailed; so is exported PV when the sell price is negative
-    (as the optimizer's plans assume).
+    The setpoint is clipped to what the battery and the site allow, then metered; PV that cannot
+    be exported (export or inverter limit) is curtailed, and so is PV wherever curtailing is
+    cheaper (negative prices) when ``allow_curtailment``, as the optimizer's plans assume.
 
     Returns (charged, discharged, grid_import, grid_export, curtailed, e_end) [kWh].
     """
-    c = 0.0
-    d = 0.0
-    if setpoint_kwh > 0.0:
-        c = min(setpoint_kwh, charge_limit(e_kwh, e_max, eta_c, p_charge_kw, dt_h))
-        if not allow_grid_charge:
-            c = min(c, max(pv_kwh - load_kwh, 0.0))
-        if import_limit_kw < np.inf:  # charging may not push imports over the limit
-            c = min(c, max(import_limit_kw * dt_h - (load_kwh - pv_kwh), 0.0))
-    elif setpoint_kwh < 0.0:
-        d = min(-setpoint_kwh, discharge_limit(e_kwh, e_min, eta_d, p_discharge_kw, dt_h))
-        if not allow_battery_export:
-            d = min(d, max(load_kwh - pv_kwh, 0.0))
-        if export_limit_kw < np.inf:  # what cannot be exported may only be PV (curtailed)
-            d = min(d, max(load_kwh + export_limit_kw * dt_h, 0.0))
-    e_end = apply_step(e_kwh, c, d, eta_c, eta_d, e_min, e_max)
-    net = load_kwh + c - pv_kwh - d
-    grid_import = max(net, 0.0)
-    surplus = max(-net, 0.0)
-    grid_export = min(surplus, export_limit_kw * dt_h)
-    if sell_price < 0.0:  # paying to export: curtail the PV part of the export
-        pv_left = pv_kwh - (surplus - grid_export)
-        grid_export -= min(grid_export, max(pv_left, 0.0))
-    curtailed = surplus - grid_export
-    return c, d, grid_import, grid_export, curtailed, e_end
+    return site_step(setpoint_kwh, e_kwh, load_kwh, pv_kwh, buy_price, sell_price, e_min, e_max,
+                     eta_c, eta_d, p_charge_kw * dt_h, p_discharge_kw * dt_h, allow_grid_charge,
+                     allow_battery_export, export_limit_kw * dt_h, import_limit_kw * dt_h,
+                     inverter_ac_limit_kw * dt_h, allow_curtailment)
 
 
 class SimulatedController:
@@ -97,7 +80,7 @@ class SimulatedController:
         If False, discharging is limited to the actual net load of the period.
     import_limit_kw, export_limit_kw : float
         Grid limits; charging is reduced to respect the import limit, PV beyond the export
-        limit is curtailed (and exported PV wherever the sell price is negative). [kW]
+        limit is curtailed (and PV wherever curtailing is cheaper: negative prices). [kW]
     initial_kwh : float, optional
         Stored energy at ``start`` (default ``battery.e_initial_kwh``). [kWh]
     start : timestamp, optional
@@ -190,7 +173,7 @@ class SimulatedController:
             e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
             self.allow_grid_charge, self.allow_battery_export, self.import_limit_kw,
-            self.export_limit_kw, self._sell[k])
+            self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True)
         ts = self.index[k]
         midnight = ts.normalize()
         period = int(round((ts - midnight) / pd.Timedelta(hours=self.dt_h)))
@@ -199,7 +182,7 @@ class SimulatedController:
             pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,
             grid_export_kwh=exp, battery_charged_kwh=c, battery_discharged_kwh=d,
             curtailed_kwh=curt, buy_price=self._buy[k], sell_price=self._sell[k],
-            wear_cost=b.wear_cost_per_kwh * b.eta_charge * c)
+            wear_cost=wear_cost(stored_energy(c, b.eta_charge), b.wear_cost_per_kwh))
         self._records[k] = event
         self._e = e1
         self._pos = k + 1

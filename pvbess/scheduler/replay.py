@@ -36,7 +36,7 @@ from ..rules import SixPhaseRules
 from ..site import Site
 from ..optimize.problem import SchedulingProblem, resolve_charge_source
 from ..tariff import Tariff
-from ..timeseries import DataError, check_energy_columns, step_hours
+from ..timeseries import DataError, step_hours
 from .controller import SimulatedController
 from .db import Database, open_database
 from .events import EVENT_VALUES, HistoricalDataStore, HourlyEvent

@@ -37,6 +37,7 @@ from ..indicators import kpis
 from ..optimize.dp import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..pv import PVPlant
+from ..physics import split_round_trip
 from ..rules import SixPhaseRules
 from ..site import Site
 from ..tariff import Tariff
@@ -179,7 +180,7 @@ def _specs_of(row: Mapping[str, float], battery: Battery, rules: SixPhaseRules
         rte = row["round_trip_efficiency"]
         if not 0 < rte <= 1:
             raise ValueError(f"round_trip_efficiency = {rte!r}: must lie in (0, 1]")
-        b["eta_charge"] = b["eta_discharge"] = math.sqrt(rte)
+        b["eta_charge"], b["eta_discharge"] = split_round_trip(rte)
     r = {k: row[k] for k in _RULES_FIELDS if k in row}
     return battery.replace(**b), rules.replace(**r), float(row.get("pv_scale", 1.0))
 
@@ -223,7 +224,8 @@ def _full_configs(configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules)
         full["power_charge_kw"] = configs["power_kw"]
         full["power_discharge_kw"] = configs["power_kw"]
     if "round_trip_efficiency" in configs:
-        full["eta_charge"] = full["eta_discharge"] = np.sqrt(configs["round_trip_efficiency"])
+        full["eta_charge"], full["eta_discharge"] = split_round_trip(
+            configs["round_trip_efficiency"])
     for name in _RULES_FIELDS:
         full[name] = configs[name] if name in configs else float(getattr(rules, name))
     full["pv_scale"] = configs["pv_scale"] if "pv_scale" in configs else 1.0
