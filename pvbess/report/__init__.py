@@ -13,7 +13,7 @@ plotly.js embedded, nothing loaded from the network) and its own files:
 - ``03_sizing_sweep``: ``sweep.csv.gz`` (one row per design), ``sweep_summary.json``,
   ``sweep_heatmaps.png``, ``sweep_pareto.png``;
 - ``04_scheduling_replay``: ``scheduling_replay.json``, ``daily_view.png``,
-  ``replay_comparison.png``, ``scheduler.sqlite`` (the scheduler's event history and plans).
+  ``replay_comparison.png``, ``scheduler/`` (each forecast's event history and plans).
 
 Only when every notebook ran and its files exist and read back is the folder renamed into place
 (replacing an older report of the same run id), so a failure never leaves a half-written report.

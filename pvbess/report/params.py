@@ -89,8 +89,9 @@ def _check_sweep(folder: Path) -> None:
 
 def _check_replay(folder: Path) -> None:
     data = json.loads((folder / REPLAY_NAME).read_text(encoding="utf-8"))
-    if not (isinstance(data, dict) and isinstance(data.get("cost"), dict) and data["cost"]):
-        raise ValueError(f"{REPLAY_NAME}: expected a mapping with a non-empty 'cost' table")
+    if not (isinstance(data, dict) and isinstance(data.get("total_cost_pen"), dict)
+            and data["total_cost_pen"]):
+        raise ValueError(f"{REPLAY_NAME}: expected a mapping with a non-empty 'total_cost_pen' table")
 
 
 #: Every notebook the report can render, in the order they run (a notebook's ``needs`` first).
@@ -107,7 +108,7 @@ STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
                  check=_check_sweep),
     NotebookStep("04_scheduling_replay.ipynb", "scheduling replay",
                  outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png",
-                          "scheduler.sqlite"),
+                          ),
                  check=_check_replay),
 )}
 

@@ -277,10 +277,11 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
         if replay is not None:
             scenario = scenario or (f"scheduler replay: {replay.get('forecast')} forecast, "
                                     f"{replay.get('periods')} periods")
-            cost = replay.get("cost") or {}
+            cost = replay.get("total_cost_pen") or {}
             replays.append([e(folder.name), e(str(replay.get("forecast"))),
                             *(e(_fmt(v)) for v in (
-                                replay.get("periods"), cost.get("replay"),
+                                replay.get("periods"),
+                                cost.get(f"replay_{replay.get('forecast')}"),
                                 cost.get("exact_bound"), cost.get("six_phase_rules"),
                                 cost.get("no_battery"), replay.get("replay_gap_vs_exact_pct")))])
         runs.append([e(folder.name), e(scenario), links])

@@ -103,9 +103,9 @@ def test_steps_and_expected_files():
     assert len(files) == len(set(files))
     assert {artefacts.SUMMARY_NAME, artefacts.BALANCE_NAME, "sweep.csv.gz", "sweep_summary.json",
             "sweep_heatmaps.png", "sweep_pareto.png", "03_sizing_sweep.html"} <= set(files)
-    assert "scheduler.sqlite" not in files
+    assert "replay_comparison.png" not in files
     assert rp.expected_files([NB4]) == [
         NB4, "04_scheduling_replay.html", "scheduling_replay.json", "daily_view.png",
-        "replay_comparison.png", "scheduler.sqlite"]
+        "replay_comparison.png"]
     assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
 

@@ -38,8 +38,8 @@ def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
     replay.mkdir()
     (replay / report.STEPS[NB4].html).write_text("<html></html>")
     (replay / report.REPLAY_NAME).write_text(json.dumps(
-        {"forecast": "persistence", "periods": 504, "cost": {"replay": 165777.9,
-                                                            "exact_bound": 163916.0}}))
+        {"forecast": "persistence", "periods": 504,
+         "total_cost_pen": {"replay_persistence": 165777.9, "exact_bound": 163916.0}}))
     (tmp_path / ".design.x.partial").mkdir()  # a render under way is not listed
     (tmp_path / ".design.x.partial" / report.STEPS[NB1].html).write_text("")
     (tmp_path / "notes").mkdir()  # nor a folder without a rendered notebook
@@ -135,7 +135,7 @@ def _check_complete_report(rendered):
         assert (folder / name).is_file(), name
     for name in report.expected_files([NB4]):
         assert (reports / "replay" / name).is_file(), name
-    assert not (folder / "scheduler.sqlite").exists()  # 04 ran only for the replay
+    assert not (folder / "scheduler").exists()  # 04 ran only for the replay
     assert not (reports / "replay" / report.SUMMARY_NAME).exists()
     leftovers = [p.name for p in reports.iterdir() if p.name.startswith(".")]
     assert leftovers == []
@@ -181,7 +181,8 @@ def _check_sweep_and_replay(rendered):
     replay = json.loads((rendered["reports"] / "replay" / report.REPLAY_NAME).read_text())
     assert replay["run_id"] == "replay" and replay["periods"] == 2 * 24
     assert replay["forecast"] == "persistence"
-    assert min(replay["cost"].values()) == pytest.approx(replay["cost"]["exact_bound"])
+    cost = replay["total_cost_pen"]
+    assert min(cost.values()) == pytest.approx(cost["exact_bound"])
 
 
 def _check_summary_equals_kpis_of_the_same_run(rendered):

@@ -14,7 +14,7 @@ from pvbess import DailyViewBuilder, replay
 from pvbess.config import NOTEBOOKS_DIR, PROJECT_ROOT
 from pvbess.scheduler.db import Database
 from pvbess.scheduler.events import HistoricalDataStore
-from pvbess.plotting.daily_view import plot_comparison, plot_daily_view
+from pvbess.plotting.daily_view import plot_bill_ladder, plot_comparison, plot_daily_view
 from pvbess.scheduler.schedules import ScheduleStore
 
 NOTEBOOK = NOTEBOOKS_DIR / "04_scheduling_replay.ipynb"
@@ -36,6 +36,8 @@ def test_plots_return_figures(tmp_path):
     res = replay(site, battery=small_battery(), energy_step_kwh=STEP_KWH, db=db)
     fig = plot_comparison(res.comparison)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
+    fig = plot_bill_ladder(res.comparison, "2 days")
+    assert "2 days" in fig.axes[0].get_title() and "[PEN]" in fig.axes[0].get_xlabel()
     with Database(db, read_only=True) as reader:
         builder = DailyViewBuilder(HistoricalDataStore(reader), ScheduleStore(reader))
         view = builder.build_daily_view(site.index[24 + 10])
@@ -62,5 +64,9 @@ def test_notebook_runs_headless(tmp_path):
             del os.environ["PYTHONPATH"]
     headline = json.loads((tmp_path / "scheduling_replay.json").read_text())
     assert headline["periods"] == 48 and headline["plans"] == 48
-    assert headline["cost"]["exact_bound"] <= headline["cost"]["replay"]
+    cost = headline["total_cost_pen"]
+    assert cost["exact_bound"] <= min(cost.values()) + 1e-6
+    assert set(cost) == {"exact_bound", "perfect_foresight_dp", "replay_perfect",
+                         "replay_persistence", "replay_mean7", "replay_noisy", "six_phase_rules",
+                         "no_battery"}
     assert (tmp_path / "daily_view.png").stat().st_size > 0
