@@ -17,7 +17,7 @@ import pandas as pd
 # submodule imports: run as a script, pvbess resolves through the editable install's finder
 from pvbess.battery import Battery
 from pvbess.optimize.exact import exact_schedule
-from pvbess.optimize.dp import optimize_schedule
+from pvbess.optimize.schedule import optimize_schedule
 from pvbess.tariff import Tariff
 
 

@@ -49,8 +49,8 @@ _EXPORTS: dict[str, str] = {
     # --- optimal scheduling (issue 4) ---
     "SchedulingProblem": "optimize.problem",
     "DemandCharge": "optimize.problem",
-    "CHARGE_SOURCES": "optimize.problem",
-    "optimize_schedule": "optimize.dp",
+    "CHARGE_SOURCES": "physics",
+    "optimize_schedule": "optimize.schedule",
     "exact_schedule": "optimize.exact",
     "ScheduleResult": "optimize.result",
     "evaluate_plan": "optimize.result",

@@ -23,7 +23,8 @@ import pandas as pd
 
 from . import dispatch as _d
 from .battery import Battery
-from .physics import removed_energy, step_loss, stored_energy
+
+from .physics import removed_energy, resolve_charge_source, step_loss, stored_energy
 from .rules import SixPhaseRules
 from .tariff import Tariff
 from .timeseries import DataError, check_energy_columns, local_hours, step_hours
@@ -205,7 +206,8 @@ def _setpoint_array(setpoint_kwh, index: pd.DatetimeIndex) -> np.ndarray:
 def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - frozen specs
              rules: SixPhaseRules = SixPhaseRules(), strategy: str = "six_phase",  # noqa: B008
              *, tariff: Tariff = Tariff(), co2_kg_per_kwh: float = 0.4521,  # noqa: B008
-             setpoint_kwh=None, allow_grid_charge: bool = False,
+             setpoint_kwh=None, charge_source: str | None = None,
+             allow_grid_charge: bool | None = None,
              allow_battery_export: bool = False) -> pd.DataFrame:
     """Run a dispatch strategy on a site table and return the energy balance per step.
 
@@ -226,8 +228,14 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
         Emission factor of grid imports. [kg/kWh]
     setpoint_kwh : array-like or Series, optional
         ``schedule`` only: AC battery energy per step, + charge, - discharge. [kWh]
-    allow_grid_charge, allow_battery_export : bool
-        ``schedule`` only: let the battery charge from the grid / export to the grid.
+    charge_source : {"any", "pv", "surplus"}, optional
+        ``schedule`` only: where the battery may charge from (:data:`pvbess.CHARGE_SOURCES`);
+        default ``"surplus"`` (the PV left after EV and mall). With ``"pv"`` the PV charges the
+        battery before it serves EV and mall, as the six-phase rules charge.
+    allow_grid_charge : bool, optional
+        The older spelling: True is ``charge_source="any"``, False ``"surplus"``.
+    allow_battery_export : bool
+        ``schedule`` only: let the battery export to the grid.
 
     Returns
     -------
@@ -266,9 +274,9 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     if strategy != "schedule":
         if setpoint_kwh is not None:
             raise ValueError(f"setpoint_kwh is only used by strategy 'schedule', not {strategy!r}")
-        if allow_grid_charge or allow_battery_export:
-            raise ValueError("allow_grid_charge / allow_battery_export apply to strategy "
-                             f"'schedule' only, not {strategy!r}")
+        if allow_grid_charge or allow_battery_export or charge_source is not None:
+            raise ValueError("charge_source / allow_grid_charge / allow_battery_export apply to "
+                             f"strategy 'schedule' only, not {strategy!r}")
     if not (isinstance(co2_kg_per_kwh, (int, float)) and np.isfinite(co2_kg_per_kwh)
             and co2_kg_per_kwh >= 0):
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
@@ -279,7 +287,9 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
         setpoint = _setpoint_array(setpoint_kwh, index)
     else:
         setpoint = np.zeros(len(index))
-    p = _d.make_params(battery, rules, allow_grid_charge=allow_grid_charge,
+    source = ("surplus" if charge_source is None and allow_grid_charge is None
+              else resolve_charge_source(charge_source, allow_grid_charge))
+    p = _d.make_params(battery, rules, charge_source=source,
                        allow_battery_export=allow_battery_export)
     out = _d.run(_d.STRATEGY_CODES[strategy], pv, ev, mall, cal.hour_h, setpoint, dt, p)
     period, price = _tariff_columns(cal, tariff)
@@ -288,7 +298,8 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     frame.attrs.update({
         "strategy": strategy, "battery": battery.asdict(), "rules": rules.asdict(),
         "tariff": tariff.asdict(), "co2_kg_per_kwh": float(co2_kg_per_kwh), "dt_h": dt,
-        "e_initial_kwh": battery.e_initial_kwh, "allow_grid_charge": bool(allow_grid_charge),
+        "e_initial_kwh": battery.e_initial_kwh, "allow_grid_charge": source == "any",
+        "charge_source": source,
         "allow_battery_export": bool(allow_battery_export),
     })
     return frame

@@ -36,7 +36,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .physics import apply_step, charge_limit, clip_setpoint, deliverable, discharge_limit, meter
+from .physics import (
+    CHARGE_CODES,
+    CHARGE_PV,
+    apply_step,
+    charge_limit,
+    clip_setpoint,
+    deliverable,
+    discharge_limit,
+    meter,
+)
 
 # -- strategy codes --------------------------------------------------------------------------
 SIX_PHASE = 0
@@ -65,7 +74,7 @@ P_HOLD = 13  # hold SOC [-]
 P_THR_KW = 14  # peak threshold [kW]
 P_EXPORT_KW = 15  # export limit [kW] (inf = none)
 P_PV_SCALE = 16  # PV multiplier [-]
-P_ALLOW_GRID = 17  # schedule: 1.0 allows grid charging
+P_ALLOW_GRID = 17  # schedule: charge-source code (physics.CHARGE_CODES: 0 surplus, 1 any, 2 pv)
 P_ALLOW_EXPORT = 18  # schedule: 1.0 allows battery export
 P_IMPORT_KW = 19  # schedule: grid import limit [kW] (inf = none; binds the battery only)
 P_INVERTER_KW = 20  # schedule: hybrid-inverter AC limit [kW] (inf = none)
@@ -88,7 +97,7 @@ O_PHASE = 12
 N_OUT = 13
 
 
-def make_params(battery, rules, *, pv_scale: float = 1.0, allow_grid_charge: bool = False,
+def make_params(battery, rules, *, pv_scale: float = 1.0, charge_source: str = "surplus",
                 allow_battery_export: bool = False, import_limit_kw: float = np.inf,
                 inverter_ac_limit_kw: float = np.inf) -> np.ndarray:
     """The parameter vector of a run from a Battery and SixPhaseRules. [mixed units, see P_*]
@@ -114,7 +123,7 @@ def make_params(battery, rules, *, pv_scale: float = 1.0, allow_grid_charge: boo
     p[P_THR_KW] = rules.peak_threshold_kw
     p[P_EXPORT_KW] = rules.export_limit_kw
     p[P_PV_SCALE] = pv_scale
-    p[P_ALLOW_GRID] = 1.0 if allow_grid_charge else 0.0
+    p[P_ALLOW_GRID] = float(CHARGE_CODES[charge_source])
     p[P_ALLOW_EXPORT] = 1.0 if allow_battery_export else 0.0
     p[P_IMPORT_KW] = import_limit_kw
     p[P_INVERTER_KW] = inverter_ac_limit_kw
@@ -318,9 +327,18 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
     xcap = p[P_EXPORT_KW] * dt
     icap = p[P_IMPORT_KW] * dt
     acap = p[P_INVERTER_KW] * dt
+    source = int(p[P_ALLOW_GRID])
     c, d = clip_setpoint(sp, e, load, pv, rest, deficit, p[P_EMIN], p[P_EMAX], p[P_ETAC],
-                         p[P_ETAD], p[P_PC] * dt, p[P_PD] * dt, p[P_ALLOW_GRID] != 0.0,
+                         p[P_ETAD], p[P_PC] * dt, p[P_PD] * dt, source,
                          p[P_ALLOW_EXPORT] != 0.0, xcap, icap, acap)
+    if source == CHARGE_PV and c > 0.0:
+        # PV charges the battery before it serves EV and mall (as the six-phase rules do)
+        pv_ev = pv - c if pv - c < ev else ev
+        rest = pv - c - pv_ev
+        pv_mall = rest if rest < mall else mall
+        rest = _pos(rest - pv_mall) + c  # the battery's share is taken from rest below
+        ev_def = _pos(ev - pv_ev)
+        mall_def = _pos(mall - pv_mall)
     curt = 0.0
     if xcap < np.inf or acap < np.inf:  # else nothing forces curtailment (and no prices here)
         curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]

@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .timeseries import DataError
+
 #: Feasibility tolerance of a given move (the DP's and the plan evaluator's check). [kWh]
 TOL_KWH = 1e-9
 
@@ -283,6 +285,44 @@ def equivalent_full_cycles(discharge_kwh, eta_discharge, usable_kwh):
 # ----------------------------------------------------------------------------------------------
 # site meter
 # ----------------------------------------------------------------------------------------------
+#: Charge-source codes of the kernels (``grid_charge`` arguments; a bool keeps its old meaning:
+#: False is "surplus", True is "any"): see :data:`pvbess.CHARGE_SOURCES`.
+CHARGE_SURPLUS = 0  # at most the PV in excess of the load
+CHARGE_ANY = 1  # the grid too
+CHARGE_PV = 2  # at most the period's PV production (the six-phase rules' source)
+CHARGE_CODES = {"surplus": CHARGE_SURPLUS, "any": CHARGE_ANY, "pv": CHARGE_PV}
+
+#: Where the battery may take its charge from (one meaning for every strategy):
+#: ``"any"`` the grid too; ``"pv"`` at most the PV production of the period (what the six-phase
+#: rules do: they charge from PV before the load is served); ``"surplus"`` at most the PV in
+#: excess of the load.
+CHARGE_SOURCES = ("any", "pv", "surplus")
+
+
+def resolve_charge_source(charge_source: str | None, allow_grid_charge: bool | None) -> str:
+    """``charge_source`` checked, or derived from the older ``allow_grid_charge`` flag."""
+    if charge_source is None:
+        return "any" if allow_grid_charge is None or allow_grid_charge else "surplus"
+    if charge_source not in CHARGE_SOURCES:
+        raise DataError(f"charge_source = {charge_source!r}: must be one of {CHARGE_SOURCES}")
+    implied = None if allow_grid_charge is None else ("any" if allow_grid_charge else "surplus")
+    if implied is not None and implied != charge_source:
+        raise DataError(f"allow_grid_charge = {allow_grid_charge!r} contradicts "
+                        f"charge_source = {charge_source!r}")
+    return charge_source
+
+
+
+@njit(cache=True, inline="always")
+def source_bound(pv_kwh, surplus_kwh, grid_charge):
+    """Most AC charge the charging source allows: the surplus, the PV, or no bound. [kWh]"""
+    if grid_charge == CHARGE_SURPLUS:
+        return surplus_kwh
+    if grid_charge == CHARGE_PV:
+        return pv_kwh
+    return np.inf
+
+
 @njit(cache=True)
 def surplus_deficit(load_kwh, pv_kwh):
     """``(max(pv - load, 0), max(load - pv, 0))``: PV left after the load, load left after PV."""
@@ -315,7 +355,8 @@ def charge_bound(load_kwh, pv_kwh, surplus_kwh, grid_charge, import_limit_kwh, i
     ``min(pv + inverter, import_cap - idle_import + overflow)`` with ``idle_import = load -
     min(pv, inverter)`` and the PV ``overflow = pv - min(pv, inverter)`` the inverter cannot take
     (charging absorbs it without importing); and the PV surplus when grid charging is not
-    allowed. Never negative; exactly 0 when the load alone reaches the import limit.
+    allowed (:func:`source_bound`: the PV surplus, or the PV for charge source "pv"). Never
+    negative; exactly 0 when the load alone reaches the import limit.
     """
     b = np.inf
     if import_limit_kwh < np.inf or inverter_kwh < np.inf:  # (both inf: no bound)
@@ -323,9 +364,7 @@ def charge_bound(load_kwh, pv_kwh, surplus_kwh, grid_charge, import_limit_kwh, i
         headroom = (import_cap(load_kwh, pv_kwh, import_limit_kwh, inverter_kwh)
                     - (load_kwh - pv_ac))
         b = min(pv_kwh + inverter_kwh, headroom + (pv_kwh - pv_ac))
-    if not grid_charge:
-        b = min(b, surplus_kwh)
-    return b
+    return min(b, source_bound(pv_kwh, surplus_kwh, grid_charge))
 
 
 @njit(cache=True, inline="always")
@@ -343,7 +382,7 @@ def discharge_bound(load_kwh, deficit_kwh, battery_export, export_limit_kwh, inv
 
 
 @njit(cache=True)
-def within_limits(c, d, surplus_kwh, deficit_kwh, charge_max_kwh, discharge_max_kwh,
+def within_limits(c, d, pv_kwh, surplus_kwh, deficit_kwh, charge_max_kwh, discharge_max_kwh,
                   grid_charge, battery_export):
     """True if a given charge ``c`` or discharge ``d`` [kWh AC] keeps the power limits and the
     charging-source and battery-export options (to :data:`TOL_KWH`; the site's meter limits are
@@ -351,7 +390,7 @@ def within_limits(c, d, surplus_kwh, deficit_kwh, charge_max_kwh, discharge_max_
     if (c > charge_max_kwh * (1.0 + 1e-12) + TOL_KWH
             or d > discharge_max_kwh * (1.0 + 1e-12) + TOL_KWH):
         return False
-    if (not grid_charge) and c > surplus_kwh + TOL_KWH:
+    if c > source_bound(pv_kwh, surplus_kwh, grid_charge) + TOL_KWH:
         return False
     if (not battery_export) and d > deficit_kwh + TOL_KWH:
         return False
@@ -381,9 +420,10 @@ def clip_setpoint(sp, e, load, pv, surplus, deficit, e_min, e_max, eta_c, eta_d,
         One-way efficiencies. [-]
     charge_max, discharge_max : float
         AC power limits times the period length. [kWh]
-    grid_charge, battery_export : bool
-        Charging from the grid allowed (else only from the PV surplus); discharging into the
-        grid allowed (else only into the load deficit).
+    grid_charge : int or bool
+        Charging source code (:data:`CHARGE_CODES`; True/False: "any"/"surplus").
+    battery_export : bool
+        Discharging into the grid allowed (else only into the load deficit).
     export_limit, import_limit, inverter : float
         Grid export and import limits and the hybrid-inverter AC limit (``inf``: none). [kWh]
 
@@ -413,7 +453,21 @@ def clip_setpoint(sp, e, load, pv, surplus, deficit, e_min, e_max, eta_c, eta_d,
 
 
 @njit(cache=True, inline="always")
-def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curtail):
+def meter_cost(net, buy, sell, icap, ipen):
+    """Cost of a meter reading ``net`` (import > 0, export < 0), each kWh imported above the
+    cap ``icap`` charged ``ipen`` more (a soft cap; a hard one, ``ipen = inf``, is enforced by
+    :func:`meter`). [currency]"""
+    if net <= 0.0:
+        return sell * net
+    cost = buy * net
+    if net > icap and ipen < np.inf:
+        cost += ipen * (net - icap)
+    return cost
+
+
+@njit(cache=True, inline="always")
+def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curtail,
+          icap=np.inf, ipen=np.inf):
     """Grid import, export and curtailed PV of a period with AC charge ``c`` or discharge ``d``.
 
     Parameters
@@ -428,6 +482,11 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
         Grid export and import limits, hybrid-inverter AC limit (``inf``: none). [kWh]
     curtail : bool
         Curtail PV wherever that is cheaper (negative prices); else only where forced.
+    icap, ipen : float
+        An import cap [kWh] (a demand-charge cap of the full-bill search) and the penalty per
+        kWh above it [currency/kWh]: ``ipen = inf`` makes it hard (the battery must keep the
+        import under it, unlike ``import_limit``), a finite one soft (priced by
+        :func:`meter_cost`).
 
     Returns
     -------
@@ -462,6 +521,8 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
     umin = min(umin, pv)
     u = umin
     imax = import_cap(load, pv, import_limit, inverter)
+    if ipen == np.inf:
+        imax = min(imax, icap)
     if curtail and pv > umin:
         # choose u in [umin, pv] minimising the meter cost (piecewise linear in net)
         n_lo = net0 + umin
@@ -469,14 +530,19 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
         n_hi = min(n_hi, imax)
         if n_hi > n_lo:
             best_n = n_lo
-            best = buy * n_lo if n_lo > 0.0 else sell * n_lo
-            g = buy * n_hi if n_hi > 0.0 else sell * n_hi
+            best = meter_cost(n_lo, buy, sell, icap, ipen)
+            g = meter_cost(n_hi, buy, sell, icap, ipen)
             if g < best - 1e-15:
                 best = g
                 best_n = n_hi
             if n_lo < 0.0 < n_hi and 0.0 < best - 1e-15:
                 best = 0.0
                 best_n = 0.0
+            if ipen < np.inf and n_lo < icap < n_hi:  # the soft cap's kink
+                g = meter_cost(icap, buy, sell, icap, ipen)
+                if g < best - 1e-15:
+                    best = g
+                    best_n = icap
             u = best_n - net0
     net = net0 + u
     imp = max(0.0, net)

@@ -61,6 +61,7 @@ def slow_balance(site, battery, rules, strategy, tariff, co2_kg_per_kwh, setpoin
         "strategy": strategy, "battery": battery.asdict(), "rules": rules.asdict(),
         "tariff": tariff.asdict(), "co2_kg_per_kwh": float(co2_kg_per_kwh), "dt_h": dt,
         "e_initial_kwh": battery.e_initial_kwh, "allow_grid_charge": False,
+        "charge_source": "surplus",
         "allow_battery_export": False})
     return frame
 

@@ -244,7 +244,7 @@ def test_dask_backend_gives_the_local_table(table):
 
 
 def test_optimal_strategy_row_equals_plan_replay():
-    from pvbess.optimize.dp import optimize_schedule
+    from pvbess.optimize.schedule import optimize_schedule
 
     site = _site(days=3, seed=2)
     grid = {"capacity_kwh": [800.0], "power_kw": [200.0, 400.0]}

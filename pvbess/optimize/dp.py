@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import numpy as np
 from numba import njit
@@ -35,12 +34,29 @@ from numba import njit
 from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
 from .period import _NBREAK, _breakpoints, _period
-from .problem import SchedulingProblem, as_problem
+from .problem import SchedulingProblem
 from .result import ScheduleResult, build_result
 
-__all__ = ["default_energy_step", "optimize_schedule"]
+__all__ = ["default_energy_step", "dp_schedule"]
 
 _INF = np.inf
+
+
+@njit(cache=True)
+def _plus_lerp(f, a, b, w):
+    """``f + a + w * (b - a)`` (in that order: the sums of the energy-only DP stay bit for bit
+    what they were); ``inf`` where either end is infeasible, never NaN."""
+    if a == np.inf or b == np.inf:
+        return np.inf
+    return f + a + w * (b - a)
+
+
+@njit(cache=True)
+def _lerp(a, b, w):
+    """``a + w * (b - a)``; ``inf`` where either end is infeasible (``inf``), never NaN."""
+    if a == np.inf or b == np.inf:
+        return np.inf
+    return a + w * (b - a)
 
 
 @njit(cache=True)
@@ -55,6 +71,12 @@ def _interp(row, x, e_lo, h, n):
     elif i > n - 1:
         i = n - 1
     w = p - i
+    if row[i] == np.inf or row[i + 1] == np.inf:
+        if abs(w) < 1e-9:  # on a grid point (up to rounding): its value, even beside an inf one
+            return row[i]
+        if abs(w - 1.0) < 1e-9:
+            return row[i + 1]
+        return np.inf
     return row[i] + w * (row[i + 1] - row[i])
 
 
@@ -68,24 +90,59 @@ def _is_convex(f, lo, hi, scale):
 
 
 @njit(cache=True)
+def _finite_run(f, lo, hi):
+    """``(a, b, interval, scale)`` for ``f[lo:hi+1]``: the first and last finite index (``b < a``
+    if none), whether every value between them is finite (the feasible set is an interval) and
+    the largest finite ``|f|``. A hard import cap can make idle infeasible, so the feasible run
+    need not contain the idle move."""
+    a = hi + 1
+    b = lo - 1
+    scale = 0.0
+    for m in range(lo, hi + 1):
+        if f[m] < np.inf:
+            if a > hi:
+                a = m
+            b = m
+            if abs(f[m]) > scale:
+                scale = abs(f[m])
+    interval = True
+    for m in range(a, b + 1):
+        if not f[m] < np.inf:
+            interval = False
+    return a, b, interval, scale
+
+
+@njit(cache=True)
 def _score_breakpoint(cur, nxt, jq, w, fq, i_min, n):
     """``cur[i] = min(cur[i], fq + V_{k+1}(i + jq + w))`` for the window states ``i >= i_min``
     whose target ``i + jq + w`` (grid steps, ``0 < w < 1``) lies in the window."""
     for i in range(max(i_min, i_min - jq), min(n, n - jq - 1) + 1):
         j = i + jq
-        cand = fq + nxt[j] + w * (nxt[j + 1] - nxt[j])
+        cand = _plus_lerp(fq, nxt[j], nxt[j + 1], w)
         cur[i] = min(cur[i], cand)
 
 
 @njit(cache=True)
 def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-              grid_charge, batt_export, curtail, e_lo, h, n, tv, e_min, i_min):
+              grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, tv, e_min, i_min):
     """Value function ``V[k, i]`` on the grid ``e_lo + i*h`` (``k = 0..T``), and per-period flags
     saying whether the fast convex path was used."""
     t_len = load.shape[0]
     v = np.empty((t_len + 1, n + 1))
     for i in range(n + 1):
         v[t_len, i] = -tv * (e_lo + i * h - e_min)
+    fast = _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax,
+                          wear, grid_charge, batt_export, curtail, icap, ipen, h, n, i_min)
+    return v, fast
+
+
+@njit(cache=True)
+def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+                   grid_charge, batt_export, curtail, icap, ipen, h, n, i_min):
+    """Fill ``v[0..T-1]`` by backward induction from the terminal row ``v[T]`` (any function on
+    the grid, e.g. the value of a later block; inf where infeasible); returns the per-period
+    fast-path flags. (Full-bill branch: ``_backward`` is this with a linear terminal row.)"""
+    t_len = load.shape[0]
     fast = np.zeros(t_len, dtype=np.bool_)
     brk = np.empty(_NBREAK)
     q_j = np.empty(_NBREAK, dtype=np.int64)
@@ -93,7 +150,8 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
     q_f = np.empty(_NBREAK)
     full = np.empty(_NBREAK, dtype=np.bool_)
     slot = np.empty(2 * n + 4, dtype=np.int64)
-    v_convex = True  # the terminal value is linear
+    vlo, vhi, vint, vs = _finite_run(v[t_len], i_min, n)
+    v_convex = vint and _is_convex(v[t_len], vlo, vhi, vs)  # (a linear terminal row is)
     for k in range(t_len - 1, -1, -1):
         mhi = math.floor(stored_energy(cmax[k], eta_c) / h + 1e-9)
         mlo = -math.floor(removed_energy(dmax[k], eta_d) / h + 1e-9)
@@ -101,25 +159,14 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
         mlo = max(mlo, -n)
         width = mhi - mlo + 1
         f = np.empty(width)
-        scale = 0.0
         for m in range(mlo, mhi + 1):
             val = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
                           eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                          curtail)[0]
+                          curtail, icap[k], ipen[k])[0]
             f[m - mlo] = val
-            if val < np.inf and abs(val) > scale:
-                scale = abs(val)
-        # feasible interval around idle (m = 0 is always feasible)
-        flo = -mlo
-        while flo > 0 and f[flo - 1] < np.inf:
-            flo -= 1
-        fhi = -mlo
-        while fhi < width - 1 and f[fhi + 1] < np.inf:
-            fhi += 1
-        interval = True
-        for m in range(width):
-            if (m < flo or m > fhi) and f[m] < np.inf:
-                interval = False
+        # the feasible moves: one interval (idle is in it unless a hard import cap forces a
+        # discharge; it may hold no grid move at all: then the general path scores the ends)
+        flo, fhi, interval, scale = _finite_run(f, 0, width - 1)
         nxt = v[k + 1]
         cur = v[k]
         # states below the window (i < i_min, only when the initial energy lies below e_min):
@@ -136,7 +183,8 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
         # of f_k + (piecewise linear V_{k+1}), so a limit that is no multiple of h (an inverter
         # or power limit, the net load) is not rounded down period after period
         nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, curtail, brk)
+                          dmax[k], grid_charge, batt_export, curtail, brk, icap[k],
+                          ipen[k])
         nq = 0
         for q in range(nb):
             sq = brk[q] / h
@@ -146,7 +194,7 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                 continue  # a grid move
             fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
                          eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                         curtail)[0]
+                         curtail, icap[k], ipen[k])[0]
             if fq < np.inf:
                 q_j[nq] = jq
                 q_w[nq] = w
@@ -157,10 +205,10 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
             if q_j[q] >= 0:
                 for i in range(min(i_min, n - q_j[q])):
                     j = i + q_j[q]
-                    cand = q_f[q] + nxt[j] + q_w[q] * (nxt[j + 1] - nxt[j])
+                    cand = _plus_lerp(q_f[q], nxt[j], nxt[j + 1], q_w[q])
                     cur[i] = min(cur[i], cand)
         # states in the window never leave it: j >= i_min
-        if interval and v_convex and _is_convex(f, flo, fhi, scale):
+        if flo <= fhi and interval and v_convex and _is_convex(f, flo, fhi, scale):
             fast[k] = True
             a = flo + mlo  # smallest feasible move [grid steps]
             b = fhi + mlo  # largest feasible move
@@ -178,6 +226,17 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
             for i in range(i_min, n + 1):
                 jlo = max(i + a, i_min)
                 jhi = min(i + b, n)
+                if jlo > jhi:
+                    # no feasible grid move from this state (e.g. a forced discharge larger
+                    # than the energy above e_min): only the breakpoints may be feasible
+                    best = np.inf
+                    for q in range(nq):
+                        jj = i + q_j[q]
+                        if i_min <= jj < n:
+                            cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
+                            best = min(best, cand)
+                    cur[i] = best
+                    continue
                 j = max(j, jlo)
                 j = min(j, jhi)
                 best = f[j - i - mlo] + nxt[j]
@@ -194,13 +253,13 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                 if q >= 0:
                     jj = i + q_j[q]
                     if jj >= i_min:
-                        cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
+                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
                         best = min(best, cand)
                 q = slot[at + 1]
                 if q >= 0:
                     jj = j
                     if jj < n:
-                        cand = q_f[q] + nxt[jj] + q_w[q] * (nxt[jj + 1] - nxt[jj])
+                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
                         best = min(best, cand)
                 cur[i] = best
             for q in range(nq):
@@ -217,19 +276,23 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                 cur[i] = best
             for q in range(nq):
                 _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
-        # is V_k convex on the window's grid? (it is when all later periods were convex)
-        vs = 0.0
-        for i in range(i_min, n + 1):
-            vs = max(vs, abs(cur[i]))
-        v_convex = _is_convex(cur, i_min, n, vs)
-    return v, fast
+        # is V_k convex on the window's grid? (it is when all later periods were convex); with
+        # hard import caps V_k is inf below the energy the caps need: convex on its finite run
+        vlo, vhi, vint, vs = _finite_run(cur, i_min, n)
+        v_convex = vint and _is_convex(cur, vlo, vhi, vs)
+    return fast
 
 
 @njit(cache=True)
 def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-            grid_charge, batt_export, curtail, e_lo, h, n, v, e0, e_min, e_max):
+            grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min, e_max):
     """Forward pass from the true initial energy; returns the stored energy (T+1) and the
-    period costs."""
+    period costs.
+
+    With hard import caps the interpolated ``V_{k+1}`` can be ``inf`` at every candidate (the
+    continuous state lies next to the edge of the caps' feasible energies); the period then takes
+    its feasible move that keeps the most energy. A period with no feasible move at all (a cap
+    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation."""
     t_len = load.shape[0]
     soe = np.empty(t_len + 1)
     soe[0] = e0
@@ -244,7 +307,7 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         # window's bounds
         nc = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
                           dmax[k], grid_charge, batt_export, curtail,
-                          cands)
+                          cands, icap[k], ipen[k])
         cands[nc] = 0.0
         cands[nc + 1] = hi
         cands[nc + 2] = lo
@@ -252,14 +315,20 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         best = np.inf
         best_d = 0.0
         best_c = 0.0
+        fb_d = -np.inf  # fallback: the feasible move that keeps the most energy
+        fb_c = np.inf
         for q in range(nc):
             dl = cands[q]
             dl = min(dl, hi)
             dl = max(dl, lo)
             pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail)[0]
+                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
+                         icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
+            if dl > fb_d:
+                fb_d = dl
+                fb_c = pc
             s = pc + _interp(v[k + 1], e + dl, e_lo, h, n)
             if s < best - 1e-12:
                 best = s
@@ -275,14 +344,21 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             dl = min(dl, hi)
             dl = max(dl, lo)
             pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail)[0]
+                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
+                         icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
+            if dl > fb_d:
+                fb_d = dl
+                fb_c = pc
             s = pc + v[k + 1, j]
             if s < best - 1e-12:
                 best = s
                 best_d = dl
                 best_c = pc
+        if best == np.inf:
+            best_d = fb_d if fb_c < np.inf else 0.0
+            best_c = fb_c
         costs[k] = best_c
         e = e + best_d
         if e > e_max and e - e_max < 1e-9:
@@ -295,13 +371,14 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
 
 @njit(cache=True)
 def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-                    grid_charge, batt_export, curtail, h, n):
+                    grid_charge, batt_export, curtail, icap, ipen, h, n):
     """Index of the last period whose cost on the move grid is not convex (-1 if none).
 
     A period with ``0 <= sell <= buy`` (and ``wear >= 0``, ``eta_c * eta_d <= 1``) is convex
     without looking: the AC setpoint is convex in ``D``, the meter convex and nondecreasing in the
     setpoint (forced curtailment and the export limit are maxima of affine pieces, a curtailment
     choice never pays at ``sell >= 0``) and the meter cost convex and nondecreasing in the meter.
+    A hard import cap or a charge-source bound only cuts the feasible set to an interval.
     """
     sure = wear >= 0.0 and eta_c * eta_d <= 1.0
     for k in range(load.shape[0] - 1, -1, -1):
@@ -310,23 +387,12 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
         mhi = min(n, math.floor(stored_energy(cmax[k], eta_c) / h + 1e-9))
         mlo = -min(n, math.floor(removed_energy(dmax[k], eta_d) / h + 1e-9))
         f = np.empty(mhi - mlo + 1)
-        scale = 0.0
         for m in range(mlo, mhi + 1):
             f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
                                  acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
-                                 batt_export, curtail)[0]
-            if f[m - mlo] < np.inf and abs(f[m - mlo]) > scale:
-                scale = abs(f[m - mlo])
-        flo = -mlo
-        while flo > 0 and f[flo - 1] < np.inf:
-            flo -= 1
-        fhi = -mlo
-        while fhi < f.shape[0] - 1 and f[fhi + 1] < np.inf:
-            fhi += 1
-        ok = _is_convex(f, flo, fhi, scale)
-        for m in range(f.shape[0]):
-            if (m < flo or m > fhi) and f[m] < np.inf:
-                ok = False
+                                 batt_export, curtail, icap[k], ipen[k])[0]
+        flo, fhi, ok, scale = _finite_run(f, 0, f.shape[0] - 1)
+        ok = ok and _is_convex(f, flo, fhi, scale)
         if not ok:
             return k
     return -1
@@ -380,56 +446,24 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     return problem.e_min_kwh, usable / n, n
 
 
-def optimize_schedule(problem: SchedulingProblem | Any = None, *args: Any,
-                      energy_step_kwh: float | None = None, **options: Any) -> ScheduleResult:
-    """Least-cost battery schedule by dynamic programming.
+def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
+                ) -> ScheduleResult:
+    """The DP's plan of a problem without demand charges (see :func:`pvbess.optimize_schedule`).
 
-    Parameters
-    ----------
-    problem : SchedulingProblem
-        The problem (:meth:`pvbess.SchedulingProblem.build` or ``.from_site``). For convenience
-        the arrays and options of :meth:`~pvbess.SchedulingProblem.build` may be given instead
-        (``optimize_schedule(buy, sell, load_kwh, pv_kwh, battery, **options)``).
-    energy_step_kwh : float, optional
-        DP grid step [kWh], rounded so the grid divides the window evenly. Default
-        :func:`default_energy_step`.
-
-    Returns
-    -------
-    ScheduleResult
-        ``method = "dp"``; see :class:`pvbess.ScheduleResult`.
-
-    Notes
-    -----
-    Backward induction ``V_k(E) = min_D f_k(D) + V_{k+1}(E + D)``, ``V_T(E) = -tv * (E - E_min)``,
-    on the energy grid, where ``f_k`` is the period cost of a change ``D`` of stored energy. A
-    period whose ``f_k`` is convex (and a convex ``V_{k+1}``) takes the linear-time min-plus
-    path; others the general path. Both also score the exact breakpoints of ``f_k`` (kinks and
-    feasible ends off the grid) against the interpolated ``V_{k+1}``. The plan is replayed from
-    the true initial energy with
-    exact candidate actions; its cost is evaluated exactly (no grid rounding). Demand charges are
-    not part of this model (use :func:`pvbess.exact_schedule`-based studies for those).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pvbess import Battery, optimize_schedule
-    >>> b = Battery(capacity_kwh=10, power_charge_kw=5, power_discharge_kw=5, eta_charge=1.0,
-    ...             eta_discharge=1.0, soc_min=0.0, soc_initial=0.0)
-    >>> r = optimize_schedule([1.0, 3.0], [0.0, 0.0], [0.0, 5.0], [0.0, 0.0], b)
-    >>> round(r.cost, 9), r.soe_kwh.round(9).tolist()
-    (5.0, [0.0, 5.0, 0.0])
+    ``info['cap_violations']`` counts the periods where a hard import cap
+    (``problem.import_cap_kwh``) could not be met (they idle; the plan is reported as it is).
     """
     t0 = time.perf_counter()
-    problem = as_problem(problem, args, options)
     if problem.demand_charges:
-        raise NotImplementedError("optimize_schedule: demand charges are not in the DP yet; "
-                                  "use exact_schedule")
+        raise DataError("dp_schedule: the problem has demand charges; use optimize_schedule")
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
     args = problem.kernel_args()
     v, fast = _backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
-    soe, _ = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh)
+    soe, costs = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh,
+                         problem.e_max_kwh)
     elapsed = time.perf_counter() - t0
+    # a hard import cap the battery cannot meet: those periods idle (cost inf in the replay)
     info = {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(fast.sum()),
-            "value_kwh0": float(_interp(v[0], problem.initial_kwh, e_lo, h, n))}
+            "value_kwh0": float(_interp(v[0], problem.initial_kwh, e_lo, h, n)),
+            "cap_violations": int(np.count_nonzero(~np.isfinite(costs)))}
     return build_result(problem, soe, method="dp", solve_time_s=elapsed, info=info)

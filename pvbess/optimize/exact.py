@@ -60,12 +60,17 @@ def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, b
     surplus = np.maximum(problem.pv_kwh - problem.load_kwh, 0.0)
     deficit = np.maximum(problem.load_kwh - problem.pv_kwh, 0.0)
     cmax = problem.charge_max_kwh.copy()
-    if not problem.grid_charge:
+    if problem.charge_source == "surplus":
         cmax = np.minimum(cmax, surplus)
+    elif problem.charge_source == "pv":  # from PV before the load is served, as the rules
+        cmax = np.minimum(cmax, problem.pv_kwh)
     dmax = problem.discharge_max_kwh.copy()
     if not problem.allow_battery_export:
         dmax = np.minimum(dmax, deficit)
-    imax = import_caps(problem.load_kwh, problem.pv_kwh, problem.import_limit_kwh, problem.inverter_limit_kwh)
+    imax = import_caps(problem.load_kwh, problem.pv_kwh, problem.import_limit_kwh,
+                       problem.inverter_limit_kwh)
+    if problem.import_cap_kwh is not None:  # a hard cap forces the battery (the DP's icap)
+        imax = np.minimum(imax, problem.import_cap_kwh)
     xmax = problem.export_limit_kwh.copy()
     forced_possible = np.isfinite(problem.export_limit_kwh) | np.isfinite(problem.inverter_limit_kwh)
     umax = problem.pv_kwh if problem.allow_curtailment else np.where(forced_possible, problem.pv_kwh, 0.0)
@@ -362,6 +367,7 @@ def exact_schedule(problem: SchedulingProblem | Any = None, *args: Any,
             "binaries": n_bin, "iterations": iterations, "demand_cost": demand_cost}
     summary = dict(res.summary)
     summary["demand_cost"] = demand_cost
+    summary["energy_cost"] = float(res.cost)  # the period costs, by the plant
     summary["objective"] = obj
     return ScheduleResult(objective=obj, cost=solver_cost, soe_kwh=res.soe_kwh,
                           battery_setpoint_kwh=res.battery_setpoint_kwh, periods=res.periods,

@@ -16,6 +16,7 @@ from ..physics import (
     discharge_bound,
     import_cap,
     meter,
+    meter_cost,
     removed_energy,
     stored_energy,
     surplus_deficit,
@@ -28,7 +29,7 @@ _TOL = 1e-9
 
 @njit(cache=True)
 def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-            grid_charge, batt_export, curtail):
+            grid_charge, batt_export, curtail, icap=np.inf, ipen=np.inf):
     """Cost and flows of one period for a change ``delta`` of stored energy.
 
     The AC flows of ``delta`` (:func:`~pvbess.physics.ac_flows`), checked against the power
@@ -36,17 +37,22 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     (:func:`~pvbess.physics.meter`); the cost is ``imp * buy - exp * sell`` plus the wear of the
     energy stored (:func:`~pvbess.physics.wear_cost`).
 
+    ``grid_charge`` is the charge-source code (:data:`pvbess.physics.CHARGE_CODES`). ``icap`` is
+    an import cap [kWh per period] of the full-bill search: with ``ipen = inf`` it is hard (a
+    move that imports more is infeasible, so the cap can force the battery to discharge); with
+    a finite ``ipen`` each kWh above it costs ``ipen`` more (the cost stays convex).
+
     Returns ``(cost, c, d, imp, exp, u)``: the period cost (``inf`` if infeasible), AC charge,
     AC discharge, grid import, grid export and curtailed PV, all in kWh per period.
     """
     c, d = ac_flows(delta, eta_c, eta_d)
     surplus, deficit = surplus_deficit(load, pv)
-    if not within_limits(c, d, surplus, deficit, cmax, dmax, grid_charge, batt_export):
+    if not within_limits(c, d, pv, surplus, deficit, cmax, dmax, grid_charge, batt_export):
         return np.inf, c, d, 0.0, 0.0, 0.0
-    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail)
+    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, icap, ipen)
     if not ok:
         return np.inf, c, d, imp, exp, u
-    cost = imp * buy - exp * sell
+    cost = meter_cost(imp - exp, buy, sell, icap, ipen)
     if delta > 0.0:
         cost += wear_cost(delta, wear)
     return cost, c, d, imp, exp, u
@@ -70,7 +76,7 @@ def _add_break(out, n, x):
 
 @njit(cache=True)
 def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_charge, batt_export,
-                 curtail, out):
+                 curtail, out, icap=np.inf, ipen=np.inf):
     """Exact changes of stored energy where one period's cost ``f_k(D)`` changes slope or stops
     being feasible; writes them to ``out`` and returns their number. [kWh]
 
@@ -80,24 +86,35 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     :func:`~pvbess.physics.discharge_bound`). Its kinks besides ``D = 0``: the meter crossing
     zero (the PV surplus or the deficit), the start or end of forced curtailment (inverter limit,
     export limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
-    load``) or reaching the import limit. A missing kink costs accuracy, never feasibility
+    load``) or reaching the import limit. A hard import cap ``icap`` below the deficit makes
+    idle infeasible: the smallest feasible discharge ``d = load - pv - icap`` is then a feasible
+    end (listed as a kink); a soft cap (finite ``ipen``) adds the kinks where the meter (or the
+    fully curtailed meter) crosses ``icap``. A missing kink costs accuracy, never feasibility
     (every move is scored by ``_period``).
     """
     surplus, deficit = surplus_deficit(load, pv)
     imax = import_cap(load, pv, ilim, acap)
+    hard = ipen == np.inf
+    if hard:
+        imax = min(imax, icap)
+    soft = ipen < np.inf and icap < np.inf
     choice = curtail and pv > 0.0
     chi = min(cmax, charge_bound(load, pv, surplus, grid_charge, ilim, acap))
+    if hard and icap < np.inf:
+        chi = min(chi, max(icap - load + pv, 0.0))
     dhi = min(dmax, discharge_bound(load, deficit, batt_export, xlim, acap))
     n = 0
     if chi > 0.0:
         n = _add_break(out, n, stored_energy(chi, eta_c))
-        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0):
+        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0,
+                  icap - load + pv if soft else -1.0, icap - load if soft and choice else -1.0):
             if 0.0 < c < chi:
                 n = _add_break(out, n, stored_energy(c, eta_c))
     if dhi > 0.0:
         n = _add_break(out, n, -removed_energy(dhi, eta_d))
         for d in (load - pv, load - pv + xlim, acap - pv, load if choice else -1.0,
-                  load - imax if choice else -1.0):
+                  load - imax if choice else -1.0, load - pv - icap,
+                  load - icap if soft and choice else -1.0):
             if 0.0 < d < dhi:
                 n = _add_break(out, n, -removed_energy(d, eta_d))
     return n

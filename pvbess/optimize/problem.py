@@ -23,16 +23,12 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
+from ..physics import CHARGE_CODES, CHARGE_SOURCES, resolve_charge_source
 from ..tariff import Tariff
 from ..timeseries import DataError, check_energy_columns, step_hours
 
 __all__ = ["CHARGE_SOURCES", "DemandCharge", "SchedulingProblem"]
 
-#: Where the battery may take its charge from (one meaning for every strategy):
-#: ``"any"`` the grid too; ``"pv"`` at most the PV production of the period (what the six-phase
-#: rules do: they charge from PV before the load is served); ``"surplus"`` at most the PV in
-#: excess of the load.
-CHARGE_SOURCES = ("any", "pv", "surplus")
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +111,9 @@ class SchedulingProblem:
         CO2 price [currency/kg] and grid emission factor [kg/kWh].
     demand_charges : tuple of DemandCharge
         Demand-charge groups (empty: energy-only).
+    import_cap_kwh : numpy.ndarray or None
+        A hard import cap per period that the battery must keep the import under (unlike
+        ``import_limit_kwh``, which never forces it to cover load); None: none. [kWh]
     """
 
     index: pd.DatetimeIndex | None
@@ -137,6 +136,7 @@ class SchedulingProblem:
     co2_price_per_kg: float = 0.0
     co2_kg_per_kwh: float = 0.0
     demand_charges: tuple[DemandCharge, ...] = field(default=())
+    import_cap_kwh: np.ndarray | None = None
 
     # ------------------------------------------------------------------------------------------
     # construction
@@ -150,7 +150,9 @@ class SchedulingProblem:
               export_limit_kw: Any = np.inf, inverter_ac_limit_kw: float = np.inf,
               export_price_floor: float | None = None, co2_price_per_kg: float = 0.0,
               co2_kg_per_kwh: float = 0.0,
-              demand_charges: Sequence[DemandCharge | tuple] = ()) -> SchedulingProblem:
+              demand_charges: Sequence[DemandCharge | tuple] = (),
+              incumbent_peaks_kw: Sequence[float] | None = None,
+              import_cap_kw: Any = np.inf) -> SchedulingProblem:
         """A problem from per-period arrays (or Series on one tz-aware index).
 
         Parameters
@@ -191,6 +193,10 @@ class SchedulingProblem:
             the buy price (exports earn no CO2 credit).
         demand_charges : sequence of DemandCharge or (mask, price_per_kw[, incumbent_kw])
             Demand-charge groups: the price per kW of each group's highest import power.
+        incumbent_peaks_kw : sequence of float, optional
+            Each group's incumbent peak (replaces those of ``demand_charges``). [kW]
+        import_cap_kw : float or array-like
+            A hard import cap the battery must keep the import under (inf: none). [kW]
 
         Raises
         ------
@@ -266,6 +272,7 @@ class SchedulingProblem:
         if not math.isfinite(terminal_value):
             raise DataError(f"terminal_value = {terminal_value!r} [currency/kWh]: must be finite")
         energy = arrays["buy"]
+        cap = limit(import_cap_kw, "import_cap_kw")
         return cls(
             index=index if index is not None and len(index) == t_len else None, dt_h=dt_h,
             battery=battery, load_kwh=_frozen(arrays["load_kwh"]),
@@ -278,7 +285,8 @@ class SchedulingProblem:
             allow_battery_export=bool(allow_battery_export),
             allow_curtailment=bool(allow_curtailment), export_price_floor=export_price_floor,
             co2_price_per_kg=float(co2_price_per_kg), co2_kg_per_kwh=float(co2_kg_per_kwh),
-            demand_charges=_demand_charges(demand_charges, t_len))
+            demand_charges=_demand_charges(demand_charges, t_len, incumbent_peaks_kw),
+            import_cap_kwh=_frozen(cap) if np.isfinite(cap).any() else None)
 
     @classmethod
     def from_site(cls, site: pd.DataFrame, battery: Battery, tariff: Tariff | None = None, *,
@@ -391,31 +399,36 @@ class SchedulingProblem:
         """True where the battery may charge from the grid (``charge_source == "any"``)."""
         return self.charge_source == "any"
 
-    def kernel_args(self) -> tuple:
-        """The arrays and scalars the compiled period model takes, in its order."""
-        if self.charge_source == "pv":
-            raise NotImplementedError("charge_source='pv' is not in the period model yet")
+    def kernel_args(self, icap: np.ndarray | None = None, ipen: np.ndarray | None = None
+                    ) -> tuple:
+        """The arrays and scalars the compiled period model takes, in its order.
+
+        ``icap``, ``ipen``: per-period import caps [kWh] and the penalty per kWh above them
+        [currency/kWh] (``inf``: a hard cap); default none (the full-bill search sets them).
+        """
+        none = np.full(self.periods, np.inf)
+        if icap is None and self.import_cap_kwh is not None:
+            icap = self.import_cap_kwh
         return (self.load_kwh, self.pv_kwh, self.buy, self.sell, self.export_limit_kwh,
                 self.import_limit_kwh, self.inverter_limit_kwh, self.eta_charge,
                 self.eta_discharge, self.charge_max_kwh, self.discharge_max_kwh,
-                self.wear_cost_per_kwh, self.grid_charge, self.allow_battery_export,
-                self.allow_curtailment)
+                self.wear_cost_per_kwh, CHARGE_CODES[self.charge_source],
+                self.allow_battery_export, self.allow_curtailment,
+                none if icap is None else icap, none if ipen is None else ipen)
 
 
-def resolve_charge_source(charge_source: str | None, allow_grid_charge: bool | None) -> str:
-    """``charge_source`` checked, or derived from the older ``allow_grid_charge`` flag."""
-    if charge_source is None:
-        return "any" if allow_grid_charge is None or allow_grid_charge else "surplus"
-    if charge_source not in CHARGE_SOURCES:
-        raise DataError(f"charge_source = {charge_source!r}: must be one of {CHARGE_SOURCES}")
-    if allow_grid_charge is not None and bool(allow_grid_charge) != (charge_source == "any"):
-        raise DataError(f"allow_grid_charge = {allow_grid_charge!r} contradicts "
-                        f"charge_source = {charge_source!r}")
-    return charge_source
-
-
-def _demand_charges(groups: Sequence[DemandCharge | tuple], t_len: int
+def _demand_charges(groups: Sequence[DemandCharge | tuple], t_len: int,
+                    incumbent_peaks_kw: Sequence[float] | None = None
                     ) -> tuple[DemandCharge, ...]:
+    if incumbent_peaks_kw is not None:
+        if len(incumbent_peaks_kw) != len(groups):
+            raise DataError(f"incumbent_peaks_kw: length {len(incumbent_peaks_kw)} != number of "
+                            f"demand-charge groups {len(groups)}")
+        groups = [DemandCharge(*(g if not isinstance(g, DemandCharge) else
+                                 (g.mask, g.price_per_kw, g.incumbent_kw, g.name)))
+                  for g in groups]
+        groups = [DemandCharge(g.mask, g.price_per_kw, float(p0), g.name)
+                  for g, p0 in zip(groups, incumbent_peaks_kw)]
     out = []
     for g, group in enumerate(groups):
         if not isinstance(group, DemandCharge):

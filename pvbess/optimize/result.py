@@ -105,13 +105,13 @@ class ScheduleResult:
 
 @njit(cache=True)
 def _evaluate(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-              grid_charge, batt_export, curtail):
+              grid_charge, batt_export, curtail, icap, ipen):
     t_len = load.shape[0]
     out = np.empty((t_len, 6))
     for k in range(t_len):
         r = _period(soe[k + 1] - soe[k], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
                     acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                    curtail)
+                    curtail, icap[k], ipen[k])
         for q in range(6):
             out[k, q] = r[q]
     return out
@@ -140,7 +140,8 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
         i = int(bad[0])
         raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
                         f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
-    out = _evaluate(soe, *problem.kernel_args())
+    none = np.full(problem.periods, np.inf)  # the plant: caps are the solvers' business
+    out = _evaluate(soe, *problem.kernel_args(none, none))
     cost_k, c, d, imp, exp, u = (out[:, q] for q in range(6))
     bad = np.flatnonzero(~np.isfinite(cost_k))
     if bad.size:

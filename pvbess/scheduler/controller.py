@@ -21,7 +21,7 @@ import pandas as pd
 from numba import njit
 
 from ..battery import Battery
-from ..physics import site_step, stored_energy, wear_cost
+from ..physics import CHARGE_CODES, resolve_charge_source, site_step, stored_energy, wear_cost
 from ..timeseries import DataError, check_energy_columns, step_hours
 from .events import HourlyEvent, _aware
 
@@ -44,7 +44,7 @@ class Controller(Protocol):
 @njit(cache=True)
 def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, dt_h: float,
              e_min: float, e_max: float, eta_c: float, eta_d: float, p_charge_kw: float,
-             p_discharge_kw: float, allow_grid_charge: bool, allow_battery_export: bool,
+             p_discharge_kw: float, charge_code: int, allow_battery_export: bool,
              import_limit_kw: float, export_limit_kw: float, inverter_ac_limit_kw: float,
              buy_price: float, sell_price: float, allow_curtailment: bool) -> tuple:
     """One period of the plant: :func:`pvbess.physics.site_step` with the limits in kW.
@@ -56,7 +56,7 @@ def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, 
     Returns (charged, discharged, grid_import, grid_export, curtailed, e_end) [kWh].
     """
     return site_step(setpoint_kwh, e_kwh, load_kwh, pv_kwh, buy_price, sell_price, e_min, e_max,
-                     eta_c, eta_d, p_charge_kw * dt_h, p_discharge_kw * dt_h, allow_grid_charge,
+                     eta_c, eta_d, p_charge_kw * dt_h, p_discharge_kw * dt_h, charge_code,
                      allow_battery_export, export_limit_kw * dt_h, import_limit_kw * dt_h,
                      inverter_ac_limit_kw * dt_h, allow_curtailment)
 
@@ -74,8 +74,10 @@ class SimulatedController:
         ``load_kwh``, ``pv_kwh`` [kWh per period], ``buy_price``, ``sell_price``
         [currency/kWh] on a regular tz-aware index.
     battery : Battery
-    allow_grid_charge : bool
-        If False, charging is limited to the actual PV surplus of the period.
+    charge_source : {"any", "pv", "surplus"}, optional
+        Where the battery may charge from (:data:`pvbess.CHARGE_SOURCES`; default ``"any"``).
+    allow_grid_charge : bool, optional
+        The older spelling: True is ``"any"``; False limits charging to the PV surplus.
     allow_battery_export : bool
         If False, discharging is limited to the actual net load of the period.
     import_limit_kw, export_limit_kw : float
@@ -88,7 +90,8 @@ class SimulatedController:
     """
 
     def __init__(self, actual: pd.DataFrame, battery: Battery, *,
-                 allow_grid_charge: bool = True, allow_battery_export: bool = True,
+                 charge_source: str | None = None, allow_grid_charge: bool | None = None,
+                 allow_battery_export: bool = True,
                  import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
                  initial_kwh: float | None = None, start: Any = None) -> None:
         self.dt_h = step_hours(actual.index)
@@ -99,7 +102,8 @@ class SimulatedController:
                                 f"{list(actual.columns)}")
         self.battery = battery
         self.index = actual.index
-        self.allow_grid_charge = bool(allow_grid_charge)
+        self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
+        self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
         self.import_limit_kw = float(import_limit_kw)
         self.export_limit_kw = float(export_limit_kw)
@@ -172,7 +176,7 @@ class SimulatedController:
         c, d, imp, exp, curt, e1 = _execute(
             e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
-            self.allow_grid_charge, self.allow_battery_export, self.import_limit_kw,
+            CHARGE_CODES[self.charge_source], self.allow_battery_export, self.import_limit_kw,
             self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True)
         ts = self.index[k]
         midnight = ts.normalize()

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
-from ..optimize.dp import optimize_schedule
-from ..optimize.problem import SchedulingProblem, resolve_charge_source
+from ..optimize.schedule import optimize_schedule
+from ..optimize.problem import SchedulingProblem
+from ..physics import resolve_charge_source
 from ..tariff import Tariff
 from .controller import Controller, tou_intervals
 from .db import Database, open_database

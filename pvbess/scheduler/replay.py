@@ -30,11 +30,12 @@ import pandas as pd
 from ..balance import simulate
 from ..battery import Battery
 from ..bill import BILL_COLUMNS, bill_table, site_bill
-from ..optimize.dp import optimize_schedule
+from ..optimize.schedule import optimize_schedule
 from ..optimize.exact import exact_schedule
 from ..rules import SixPhaseRules
 from ..site import Site
-from ..optimize.problem import SchedulingProblem, resolve_charge_source
+from ..optimize.problem import SchedulingProblem
+from ..physics import resolve_charge_source
 from ..tariff import Tariff
 from ..timeseries import DataError, step_hours
 from .controller import SimulatedController
@@ -239,9 +240,7 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
     if isinstance(forecast, ForecastProvider) and not provider.index.equals(index):
         raise DataError("forecast: the provider's data index differs from site_table's")
     source = resolve_charge_source(charge_source, allow_grid_charge)
-    if source == "pv":
-        raise DataError("charge_source = 'pv': the simulated plant does not take it yet")
-    plant = dict(allow_grid_charge=source == "any", allow_battery_export=allow_battery_export,
+    plant = dict(charge_source=source, allow_battery_export=allow_battery_export,
                  import_limit_kw=import_limit_kw, export_limit_kw=export_limit_kw)
     engine = OptimizationEngine(battery, tariff=tariff if bill == "full" else None,
                                 terminal_value=terminal_value, energy_step_kwh=energy_step_kwh,

@@ -27,7 +27,7 @@ from ..balance import simulate
 from ..battery import Battery
 from ..bill import BILL_COLUMNS, bill_table, site_bill
 from ..inputs.dataset import load_iquitos
-from ..optimize.dp import optimize_schedule
+from ..optimize.schedule import optimize_schedule
 from ..optimize.exact import exact_schedule
 from ..optimize.problem import SchedulingProblem
 from ..rules import SixPhaseRules

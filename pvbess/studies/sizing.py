@@ -34,7 +34,7 @@ from ..balance import simulate
 from ..batch import simulate_many
 from ..battery import Battery
 from ..indicators import kpis
-from ..optimize.dp import optimize_schedule
+from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..pv import PVPlant
 from ..physics import split_round_trip
