@@ -323,7 +323,8 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
                          p[P_ALLOW_EXPORT] != 0.0, xcap, icap, acap)
     curt = 0.0
     if xcap < np.inf or acap < np.inf:  # else nothing forces curtailment (and no prices here)
-        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
+        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False,
+                     p[P_ALLOW_GRID] != 0.0)[2]
     pv_b = 0.0
     grid_b = 0.0
     export = rest

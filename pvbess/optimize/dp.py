@@ -74,7 +74,7 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     surplus, deficit = surplus_deficit(load, pv)
     if not within_limits(c, d, surplus, deficit, cmax, dmax, grid_charge, batt_export):
         return np.inf, c, d, 0.0, 0.0, 0.0
-    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail)
+    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, grid_charge)
     if not ok:
         return np.inf, c, d, imp, exp, u
     cost = imp * buy - exp * sell
@@ -111,8 +111,8 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     :func:`~pvbess.physics.discharge_bound`). Its kinks besides ``D = 0``: the meter crossing
     zero (the PV surplus or the deficit), the start or end of forced curtailment (inverter limit,
     export limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
-    load``) or reaching the import limit. A missing kink costs accuracy, never feasibility
-    (every move is scored by ``_period``).
+    load``), reaching the import limit or charging at the inverter limit (``c = inverter``). A
+    missing kink costs accuracy, never feasibility (every move is scored by ``_period``).
     """
     surplus, deficit = surplus_deficit(load, pv)
     imax = import_cap(load, pv, ilim, acap)
@@ -122,7 +122,8 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     n = 0
     if chi > 0.0:
         n = _add_break(out, n, stored_energy(chi, eta_c))
-        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0):
+        for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0,
+                  acap if choice else -1.0):
             if 0.0 < c < chi:
                 n = _add_break(out, n, stored_energy(c, eta_c))
     if dhi > 0.0:
