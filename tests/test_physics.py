@@ -306,3 +306,39 @@ def test_every_consumer_meters_a_period_alike(q):
                        b.eta_discharge, b.power_charge_kw * q["dt"],
                        b.power_discharge_kw * q["dt"], 0.0, q["grid"], q["export"],
                        q["curtail"])[0] == np.inf
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5, 7])
+@pytest.mark.parametrize("limits", [dict(inverter_ac_limit_kw=5.0),
+                                    dict(allow_grid_charge=False, allow_battery_export=False,
+                                         export_limit_kw=1.0)])
+def test_exact_plan_meters_to_its_objective_and_bounds_the_dp(seed, limits):
+    """With negative prices, curtailment by choice respects the inverter limit and the
+    no-grid-charging option in the DP, the plan evaluator and the LP alike."""
+    from pvbess import exact_schedule, optimize_schedule
+
+    rng = np.random.default_rng(seed)
+    t, dt = 96, 0.25
+    h = np.arange(t) * dt
+    buy = rng.normal(1.0, 0.4, t) + 0.5 * np.sin(2 * np.pi * (h - 8) / 24)
+    sell = 0.7 * buy - 0.2 + rng.normal(0, 0.1, t)
+    sell[rng.uniform(size=t) < 0.2] *= -1.0
+    sell = np.where(rng.uniform(size=t) < 0.1, -np.abs(sell) - 0.05, sell)
+    buy = np.where(rng.uniform(size=t) < 0.05, -0.1, buy)
+    sell = np.minimum(sell, buy)
+    pv = np.clip(8 * np.sin(np.pi * (h - 6) / 12), 0, None) * dt * rng.uniform(0.4, 1.0, t)
+    load = rng.uniform(0.3, 4.0, t) * dt
+    battery = Battery(capacity_kwh=20.0, power_charge_kw=6.0, power_discharge_kw=6.0,
+                      eta_charge=0.95, eta_discharge=0.95, soc_min=0.1, soc_initial=0.5,
+                      wear_cost_per_kwh=0.01)
+    kw = dict(dt_h=dt, terminal_value=0.3, **limits)
+    ex = exact_schedule(buy, sell, load, pv, battery, **kw)
+    assert ex.info["plant_objective"] == pytest.approx(ex.objective, abs=1e-6)
+    dp = optimize_schedule(buy, sell, load, pv, battery, **kw)
+    assert ex.objective - 1e-6 <= dp.objective <= ex.objective + 0.01
+    p = dp.periods
+    if "inverter_ac_limit_kw" in limits:
+        through = p["pv_kwh"] - p["curtailed_kwh"] - p["charge_kwh"] + p["discharge_kwh"]
+        assert np.abs(through).max() <= 5.0 * dt + 1e-9
+    else:
+        assert p["grid_to_battery_kwh"].max() <= 1e-9
