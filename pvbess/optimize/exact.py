@@ -32,6 +32,18 @@ __all__ = ["exact_schedule"]
 _SIMUL_TOL = 1e-6
 
 
+def _no_grid_charge_rows(inp: _Inputs, iu, ic, idd, nrow: int):
+    """Without grid charging, curtailing PV never makes a charge draw on the grid:
+    ``u + c - d <= pv`` (``net <= load``, as :func:`pvbess.physics.meter`). It can bind only
+    where importing pays (``buy <= 0``), so rows go only there. Returns the block and the rows'
+    upper bounds."""
+    ng = np.flatnonzero((not inp.grid_charge) & inp.curtail & (inp.buy <= 0) & (inp.pv > 0))
+    ra = nrow + np.arange(ng.size)
+    block = (np.repeat(ra, 3), np.stack([iu[ng], ic[ng], idd[ng]], 1).ravel(),
+             np.tile([1.0, 1.0, -1.0], ng.size))
+    return block, inp.pv[ng]
+
+
 def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarray,
            demand: Sequence[tuple[np.ndarray, float]], time_limit: float | None):
     t = inp.t
@@ -133,16 +145,12 @@ def _solve(inp: _Inputs, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarr
         row_lo.append(np.full(fin.size, -big))
         row_hi.append(inp.acap[fin] + inp.pv[fin])
         nrow += fin.size
-    # no grid charging: curtailing PV never makes the charge draw on the grid, u + c - d <= pv
-    # (net <= load, as physics.meter); it can bind only where importing pays (buy <= 0)
-    ng = np.flatnonzero((not inp.grid_charge) & inp.curtail & (inp.buy <= 0) & (inp.pv > 0))
-    if ng.size:
-        ra = nrow + np.arange(ng.size)
-        blocks.append((np.repeat(ra, 3), np.stack([iu[ng], ic[ng], idd[ng]], 1).ravel(),
-                       np.tile([1.0, 1.0, -1.0], ng.size)))
-        row_lo.append(np.full(ng.size, -big))
-        row_hi.append(inp.pv[ng])
-        nrow += ng.size
+    block, hi = _no_grid_charge_rows(inp, iu, ic, idd, nrow)
+    if hi.size:
+        blocks.append(block)
+        row_lo.append(np.full(hi.size, -big))
+        row_hi.append(hi)
+        nrow += hi.size
     # demand peaks: imp_k / dt - P_g <= 0
     for g, (mask, _) in enumerate(demand):
         idx = np.flatnonzero(mask)
