@@ -341,7 +341,7 @@ def _schedule_step(pv, ev, mall, sp, e, dt, p, follow_pv_surplus):
         mall_def = _pos(mall - pv_mall)
     curt = 0.0
     if xcap < np.inf or acap < np.inf:  # else nothing forces curtailment (and no prices here)
-        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False)[2]
+        curt = meter(c, d, load, pv, 0.0, 0.0, xcap, icap, acap, False, source)[2]
     pv_b = 0.0
     grid_b = 0.0
     export = rest

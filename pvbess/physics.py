@@ -467,7 +467,7 @@ def meter_cost(net, buy, sell, icap, ipen):
 
 @njit(cache=True, inline="always")
 def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curtail,
-          icap=np.inf, ipen=np.inf):
+          grid_charge, icap=np.inf, ipen=np.inf):
     """Grid import, export and curtailed PV of a period with AC charge ``c`` or discharge ``d``.
 
     Parameters
@@ -482,6 +482,9 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
         Grid export and import limits, hybrid-inverter AC limit (``inf``: none). [kWh]
     curtail : bool
         Curtail PV wherever that is cheaper (negative prices); else only where forced.
+    grid_charge : int or bool
+        Charging-source code (:data:`CHARGE_CODES`): unless the grid may charge
+        (:data:`CHARGE_ANY`), curtailment never makes a charge draw on the grid.
     icap, ipen : float
         An import cap [kWh] (a demand-charge cap of the full-bill search) and the penalty per
         kWh above it [currency/kWh]: ``ipen = inf`` makes it hard (the battery must keep the
@@ -504,7 +507,11 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
       still above the export limit: ``u_min``; the battery's AC output is never curtailed;
     - curtailment by choice (``curtail``): ``u`` in ``[u_min, pv]`` minimising the cost of the
       meter ``buy * max(net, 0) + sell * min(net, 0)`` with ``net = net0 + u`` kept at or below
-      :func:`import_cap` (ties keep the smaller ``u``);
+      :func:`import_cap`, at or below ``load + inverter`` (the inverter carries at most its limit
+      from the AC side to the battery) and, without grid charging, at or below ``load`` (the PV
+      still covers the charge: ``u <= pv - c``). The candidates are ``u_min``, the largest
+      such ``u`` and the ``u`` that brings ``net`` to 0, in this order; a later one is taken
+      only if it is cheaper by more than 1e-15;
     - ``imp = max(net, 0)``, ``exp = max(-net, 0)``; energy closes:
       ``pv + imp + d = load + c + exp + u``.
     """
@@ -528,6 +535,9 @@ def meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter, curta
         n_lo = net0 + umin
         n_hi = net0 + pv
         n_hi = min(n_hi, imax)
+        n_hi = min(n_hi, load + inverter)
+        if grid_charge != CHARGE_ANY:
+            n_hi = min(n_hi, load)
         if n_hi > n_lo:
             best_n = n_lo
             best = meter_cost(n_lo, buy, sell, icap, ipen)
@@ -576,5 +586,5 @@ def site_step(sp, e, load, pv, buy, sell, e_min, e_max, eta_c, eta_d, charge_max
                          charge_max, discharge_max, grid_charge, battery_export, export_limit,
                          import_limit, inverter)
     imp, exp, u, _ = meter(c, d, load, pv, buy, sell, export_limit, import_limit, inverter,
-                           curtail)
+                           curtail, grid_charge)
     return c, d, imp, exp, u, apply_step(e, c, d, eta_c, eta_d, e_min, e_max)

@@ -25,6 +25,8 @@ from pvbess.scheduler.controller import _execute
 INF = math.inf
 TOL = 1e-9  # [kWh]
 FLOWS = ("c", "d", "imp", "exp", "u")
+SPLIT = ("pv_to_load", "pv_to_battery", "pv_to_grid", "grid_to_battery", "battery_to_load",
+         "battery_to_grid")
 
 
 # -- the battery ------------------------------------------------------------------------------
@@ -50,26 +52,32 @@ def test_battery_helpers_hand_cases():
 
 def test_meter_hand_cases():
     # export limit: PV above it is curtailed
-    assert physics.meter(0.0, 0.0, 10.0, 50.0, 0.3, 0.1, 25.0, INF, INF, False) == \
+    assert physics.meter(0.0, 0.0, 10.0, 50.0, 0.3, 0.1, 25.0, INF, INF, False, True) == \
         (0.0, 25.0, 15.0, True)
     # the battery's output has priority over PV at the export limit
-    assert physics.meter(0.0, 30.0, 10.0, 50.0, 0.3, 0.1, 25.0, INF, INF, False) == \
+    assert physics.meter(0.0, 30.0, 10.0, 50.0, 0.3, 0.1, 25.0, INF, INF, False, True) == \
         (0.0, 25.0, 45.0, True)
     # hybrid inverter: charging absorbs DC PV above the AC limit
-    assert physics.meter(20.0, 0.0, 25.0, 50.0, 0.3, 0.1, INF, INF, 10.0, False) == \
+    assert physics.meter(20.0, 0.0, 25.0, 50.0, 0.3, 0.1, INF, INF, 10.0, False, True) == \
         (15.0, 0.0, 20.0, True)
-    assert not physics.meter(70.0, 0.0, 25.0, 50.0, 0.3, 0.1, INF, INF, 10.0, False)[3]
+    assert not physics.meter(70.0, 0.0, 25.0, 50.0, 0.3, 0.1, INF, INF, 10.0, False, True)[3]
     # negative sell price: the PV export is curtailed, never the battery's
-    assert physics.meter(0.0, 30.0, 10.0, 5.0, 0.3, -0.05, INF, INF, INF, True) == \
+    assert physics.meter(0.0, 30.0, 10.0, 5.0, 0.3, -0.05, INF, INF, INF, True, True) == \
         (0.0, 20.0, 5.0, True)
     # negative buy price: curtail PV and import up to the import limit
-    assert physics.meter(0.0, 0.0, 10.0, 50.0, -0.1, 0.0, INF, 8.0, INF, True) == \
+    assert physics.meter(0.0, 0.0, 10.0, 50.0, -0.1, 0.0, INF, 8.0, INF, True, True) == \
         (8.0, 0.0, 48.0, True)
+    # curtailing by choice never pushes the inverter past its limit, nor makes a charge without
+    # grid charging draw on the grid
+    assert physics.meter(2.0, 0.0, 0.0, 3.0, 0.0, -0.25, INF, INF, 1.0, True, True) == \
+        (1.0, 0.0, 2.0, True)
+    assert physics.meter(2.0, 0.0, 0.0, 3.0, 0.0, -0.25, INF, INF, INF, True, False) == \
+        (0.0, 0.0, 1.0, True)
     # the import limit binds the battery only: load above it is served
     assert physics.import_cap(30.0, 5.0, 10.0, INF) == 25.0
     assert physics.import_cap(30.0, 50.0, 10.0, 20.0) == 10.0
     assert physics.import_cap(30.0, 50.0, 5.0, 20.0) == 10.0
-    assert physics.meter(0.0, 0.0, 30.0, 50.0, 0.3, 0.1, INF, 5.0, 20.0, False) == \
+    assert physics.meter(0.0, 0.0, 30.0, 50.0, 0.3, 0.1, INF, 5.0, 20.0, False, True) == \
         (10.0, 0.0, 30.0, True)
 
 
@@ -133,7 +141,13 @@ def _rules(q):
          "d": o[dispatch.O_BESS_EV] + o[dispatch.O_BESS_MALL] + o[dispatch.O_BESS_EXPORT],
          "imp": o[dispatch.O_GRID_EV] + o[dispatch.O_GRID_MALL] + o[dispatch.O_GRID_BESS],
          "exp": o[dispatch.O_PV_EXPORT] + o[dispatch.O_BESS_EXPORT],
-         "u": o[dispatch.O_PV_CURT], "e_end": o[dispatch.O_SOC]}
+         "u": o[dispatch.O_PV_CURT], "e_end": o[dispatch.O_SOC],
+         # the EV-before-mall split, summed over EV and mall
+         "pv_to_load": o[dispatch.O_PV_EV] + o[dispatch.O_PV_MALL],
+         "pv_to_battery": o[dispatch.O_PV_BESS], "pv_to_grid": o[dispatch.O_PV_EXPORT],
+         "grid_to_battery": o[dispatch.O_GRID_BESS],
+         "battery_to_load": o[dispatch.O_BESS_EV] + o[dispatch.O_BESS_MALL],
+         "battery_to_grid": o[dispatch.O_BESS_EXPORT]}
     assert o.min() >= 0.0
     # the EV-before-mall split adds up
     assert o[dispatch.O_PV_EV] + o[dispatch.O_PV_BESS] + o[dispatch.O_PV_MALL] \
@@ -192,8 +206,11 @@ def _evaluator(q, load, e_end):
     r = evaluate_plan([q["buy"]], [q["sell"]], [load], [q["pv"]], q["battery"],
                       soe_kwh=[q["e"], e_end], **opts)
     row = r.periods.iloc[0]
+    if not q["grid"]:
+        assert row["grid_to_battery_kwh"] <= TOL
     return {"c": row["charge_kwh"], "d": row["discharge_kwh"], "imp": row["import_kwh"],
-            "exp": row["export_kwh"], "u": row["curtailed_kwh"], "cost": r.cost}
+            "exp": row["export_kwh"], "u": row["curtailed_kwh"], "cost": r.cost,
+            **{k: row[f"{k}_kwh"] for k in SPLIT}}
 
 
 def _same(name, got, ref):
@@ -263,6 +280,8 @@ def test_every_consumer_meters_a_period_alike(q):
         rules = _rules(q)
         _same("schedule strategy", rules, ref)
         assert rules["e_end"] == pytest.approx(e_end, abs=TOL)
+        for k in SPLIT:  # the evaluator's split of the same meter
+            assert rules[k] == pytest.approx(plan[k], abs=TOL), (k, rules[k], plan[k])
     if q["acap"] == INF and q["curtail"]:
         public = _public_controller(q, load)
         _same("SimulatedController", {k: public[k] for k in FLOWS}, ref)
@@ -287,3 +306,39 @@ def test_every_consumer_meters_a_period_alike(q):
                        b.eta_discharge, b.power_charge_kw * q["dt"],
                        b.power_discharge_kw * q["dt"], 0.0, q["grid"], q["export"],
                        q["curtail"])[0] == np.inf
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5, 7])
+@pytest.mark.parametrize("limits", [dict(inverter_ac_limit_kw=5.0),
+                                    dict(allow_grid_charge=False, allow_battery_export=False,
+                                         export_limit_kw=1.0)])
+def test_exact_plan_meters_to_its_objective_and_bounds_the_dp(seed, limits):
+    """With negative prices, curtailment by choice respects the inverter limit and the
+    no-grid-charging option in the DP, the plan evaluator and the LP alike."""
+    from pvbess import exact_schedule, optimize_schedule
+
+    rng = np.random.default_rng(seed)
+    t, dt = 96, 0.25
+    h = np.arange(t) * dt
+    buy = rng.normal(1.0, 0.4, t) + 0.5 * np.sin(2 * np.pi * (h - 8) / 24)
+    sell = 0.7 * buy - 0.2 + rng.normal(0, 0.1, t)
+    sell[rng.uniform(size=t) < 0.2] *= -1.0
+    sell = np.where(rng.uniform(size=t) < 0.1, -np.abs(sell) - 0.05, sell)
+    buy = np.where(rng.uniform(size=t) < 0.05, -0.1, buy)
+    sell = np.minimum(sell, buy)
+    pv = np.clip(8 * np.sin(np.pi * (h - 6) / 12), 0, None) * dt * rng.uniform(0.4, 1.0, t)
+    load = rng.uniform(0.3, 4.0, t) * dt
+    battery = Battery(capacity_kwh=20.0, power_charge_kw=6.0, power_discharge_kw=6.0,
+                      eta_charge=0.95, eta_discharge=0.95, soc_min=0.1, soc_initial=0.5,
+                      wear_cost_per_kwh=0.01)
+    kw = dict(dt_h=dt, terminal_value=0.3, **limits)
+    ex = exact_schedule(buy, sell, load, pv, battery, **kw)
+    assert ex.info["plant_objective"] == pytest.approx(ex.objective, abs=1e-6)
+    dp = optimize_schedule(buy, sell, load, pv, battery, **kw)
+    assert ex.objective - 1e-6 <= dp.objective <= ex.objective + 0.01
+    p = dp.periods
+    if "inverter_ac_limit_kw" in limits:
+        through = p["pv_kwh"] - p["curtailed_kwh"] - p["charge_kwh"] + p["discharge_kwh"]
+        assert np.abs(through).max() <= 5.0 * dt + 1e-9
+    else:
+        assert p["grid_to_battery_kwh"].max() <= 1e-9

@@ -31,6 +31,18 @@ __all__ = ["exact_schedule"]
 _SIMUL_TOL = 1e-6
 
 
+def _no_grid_charge_rows(problem: SchedulingProblem, iu, ic, idd, nrow: int):
+    """Without grid charging, curtailing PV never makes a charge draw on the grid:
+    ``u + c - d <= pv`` (``net <= load``, as :func:`pvbess.physics.meter`). It can bind only
+    where importing pays (``buy <= 0``), so rows go only there. Returns the block and the rows'
+    upper bounds."""
+    ng = np.flatnonzero((problem.charge_source != "any") & problem.allow_curtailment & (problem.buy <= 0) & (problem.pv_kwh > 0))
+    ra = nrow + np.arange(ng.size)
+    block = (np.repeat(ra, 3), np.stack([iu[ng], ic[ng], idd[ng]], 1).ravel(),
+             np.tile([1.0, 1.0, -1.0], ng.size))
+    return block, problem.pv_kwh[ng]
+
+
 def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarray,
            demand: Sequence[tuple[np.ndarray, float, float]], time_limit: float | None):
     t = problem.periods
@@ -139,6 +151,12 @@ def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, b
         row_lo.append(np.full(fin.size, -big))
         row_hi.append(problem.inverter_limit_kwh[fin] + problem.pv_kwh[fin])
         nrow += fin.size
+    block, hi = _no_grid_charge_rows(problem, iu, ic, idd, nrow)
+    if hi.size:
+        blocks.append(block)
+        row_lo.append(np.full(hi.size, -big))
+        row_hi.append(hi)
+        nrow += hi.size
     # demand peaks: imp_k / dt - P_g <= 0
     for g, (mask, _, _) in enumerate(demand):
         idx = np.flatnonzero(mask)

@@ -49,7 +49,8 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     surplus, deficit = surplus_deficit(load, pv)
     if not within_limits(c, d, pv, surplus, deficit, cmax, dmax, grid_charge, batt_export):
         return np.inf, c, d, 0.0, 0.0, 0.0
-    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, icap, ipen)
+    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, grid_charge,
+                            icap, ipen)
     if not ok:
         return np.inf, c, d, imp, exp, u
     cost = meter_cost(imp - exp, buy, sell, icap, ipen)
@@ -86,7 +87,8 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     :func:`~pvbess.physics.discharge_bound`). Its kinks besides ``D = 0``: the meter crossing
     zero (the PV surplus or the deficit), the start or end of forced curtailment (inverter limit,
     export limit) and, where curtailment is a choice, the fully curtailed meter crossing zero (``d =
-    load``) or reaching the import limit. A hard import cap ``icap`` below the deficit makes
+    load``), reaching the import limit or charging at the inverter limit (``c = inverter``). A
+    hard import cap ``icap`` below the deficit makes
     idle infeasible: the smallest feasible discharge ``d = load - pv - icap`` is then a feasible
     end (listed as a kink); a soft cap (finite ``ipen``) adds the kinks where the meter (or the
     fully curtailed meter) crosses ``icap``. A missing kink costs accuracy, never feasibility
@@ -107,7 +109,8 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     if chi > 0.0:
         n = _add_break(out, n, stored_energy(chi, eta_c))
         for c in (pv - load, pv - load - xlim, pv - acap, imax - load if choice else -1.0,
-                  icap - load + pv if soft else -1.0, icap - load if soft and choice else -1.0):
+                  acap if choice else -1.0, icap - load + pv if soft else -1.0,
+                  icap - load if soft and choice else -1.0):
             if 0.0 < c < chi:
                 n = _add_break(out, n, stored_energy(c, eta_c))
     if dhi > 0.0:

@@ -30,6 +30,11 @@ savings_vs_solar_only      currency      solar_only_cost - optimized_cost
 action                     -             grid_charging | solar_storage | load_support |
                                          battery_export | solar_export | idle
 ========================== ============= =====================================================
+
+The flows split the meter of :mod:`pvbess.physics` as the rules' schedule strategy does: PV serves
+the load, then the battery, then the grid; curtailed PV comes off the PV export first, then off the
+PV serving the load (displaced by the battery's output or beyond the inverter limit), and only
+then off the PV charging the battery.
 """
 
 from __future__ import annotations
@@ -150,10 +155,17 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
             f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
             "grid-charging/battery-export option or inverter limit)")
     load, pv, buy, sell = problem.load_kwh, problem.pv_kwh, problem.buy, problem.sell
-    pv_used = pv - u
-    pv_to_load = np.minimum(pv_used, load)
-    pv_to_battery = np.minimum(pv_used - pv_to_load, c)
-    pv_to_grid = np.maximum(pv_used - pv_to_load - pv_to_battery, 0.0)
+    # PV serves the load, then the battery, then the grid; the curtailed PV comes off the PV
+    # export first, then off the PV serving the load (the battery's output or the inverter
+    # limit displaced it), and only then off the PV charging the battery
+    pv_to_load = np.minimum(pv, load)
+    pv_to_battery = np.minimum(pv - pv_to_load, c)
+    pv_to_grid = pv - pv_to_load - pv_to_battery
+    beyond = np.maximum(u - pv_to_grid, 0.0)
+    pv_to_grid = np.maximum(pv_to_grid - u, 0.0)
+    off_load = np.minimum(beyond, pv_to_load)
+    pv_to_load = pv_to_load - off_load
+    pv_to_battery = np.maximum(pv_to_battery - (beyond - off_load), 0.0)
     battery_to_load = np.minimum(d, load - pv_to_load)
     battery_to_grid = d - battery_to_load
     grid_to_load = load - pv_to_load - battery_to_load
