@@ -107,7 +107,7 @@ def test_dp_plan_with_limits_replayed_through_the_rules_and_the_controller(
     sp = plan.battery_setpoint_kwh
     # the rules' schedule strategy (the kernel: simulate() has no import or inverter limit)
     params = dispatch.make_params(battery, pvbess.SixPhaseRules(export_limit_kw=export_kw),
-                                  allow_grid_charge=grid_charge,
+                                  charge_source="any" if grid_charge else "surplus",
                                   allow_battery_export=battery_export,
                                   import_limit_kw=import_kw, inverter_ac_limit_kw=inverter_kw)
     hour = np.asarray(site.index.hour, dtype=float)

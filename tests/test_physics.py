@@ -131,7 +131,8 @@ def _rules(q):
     """The rules' schedule strategy (dispatch kernel), one step; curtailment only where forced."""
     b = q["battery"]
     p = dispatch.make_params(b, SixPhaseRules(export_limit_kw=q["xlim"]),
-                             allow_grid_charge=q["grid"], allow_battery_export=q["export"],
+                             charge_source="any" if q["grid"] else "surplus",
+                             allow_battery_export=q["export"],
                              import_limit_kw=q["ilim"], inverter_ac_limit_kw=q["acap"])
     p[dispatch.P_E0] = q["e"]
     one = np.ones(1)

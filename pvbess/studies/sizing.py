@@ -237,17 +237,20 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
                   options: Mapping[str, Any]) -> pd.DataFrame:
     """KPIs of the optimal dispatch: a DP plan per design, replayed by ``simulate``."""
 
-    allow_grid = bool(options.get("allow_grid_charge", False))
+    source = options.get("charge_source") or (
+        "any" if options.get("allow_grid_charge", False) else "pv"
+        if options.get("bill", "full") == "full" else "surplus")
     rows = []
     for row in configs.to_dict("records"):
         b, r, scale = _specs_of(row, battery, rules)
         scaled = _scaled_site(site, scale)
         problem = SchedulingProblem.from_site(
-            scaled, b, tariff, charge_source="any" if allow_grid else "surplus",
-            allow_battery_export=False, export_limit_kw=r.export_limit_kw)
+            scaled, b, tariff, charge_source=source, co2_kg_per_kwh=co2_kg_per_kwh,
+            demand_charges=options.get("bill", "full") == "full", allow_battery_export=False,
+            export_limit_kw=r.export_limit_kw)
         plan = optimize_schedule(problem, energy_step_kwh=options.get("energy_step_kwh"))
         balance = simulate(scaled, b, r, "schedule", tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh,
-                           setpoint_kwh=plan.battery_setpoint_kwh, allow_grid_charge=allow_grid)
+                           setpoint_kwh=plan.battery_setpoint_kwh, charge_source=source)
         rows.append(kpis(balance))
     return pd.DataFrame(rows, index=configs.index)
 
@@ -347,8 +350,8 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         Cost assumptions (default :class:`pvbess.Economics`).
     strategy : {"six_phase", "optimal"}
         The six-phase rules (:func:`pvbess.simulate_many`, fast), or the least-cost dispatch: a
-        dynamic-programming plan (:func:`pvbess.optimize_schedule`, energy prices, no demand
-        charges, battery charged from PV only unless ``optimal_options["allow_grid_charge"]``)
+        dynamic-programming plan (:func:`pvbess.optimize_schedule`) on the full bill (energy
+        and demand charges; battery charged from PV as the rules, see ``optimal_options``)
         replayed by :func:`pvbess.simulate` with ``strategy="schedule"`` (slow: about one
         optimisation per design).
     chunk_size : int
@@ -358,7 +361,10 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
     client : distributed.Client, optional
         Run the chunks on this dask cluster instead of locally.
     optimal_options : mapping, optional
-        ``allow_grid_charge`` (bool) and ``energy_step_kwh`` for the ``"optimal"`` strategy.
+        For the ``"optimal"`` strategy: ``bill`` (``"full"``, the default: the DP sees the
+        demand charges; ``"energy"``: energy prices only), ``charge_source`` (default ``"pv"``
+        on the full bill, as the rules; ``"surplus"`` energy-only; ``allow_grid_charge=True`` is
+        ``"any"``) and ``energy_step_kwh``.
 
     Returns
     -------
@@ -398,7 +404,8 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
     if client is not None and not all(hasattr(client, a) for a in ("submit", "scatter")):
         raise ValueError(f"client: expected a distributed.Client, got {type(client).__name__}")
     options = dict(optimal_options or {})
-    unknown = sorted(set(options) - {"allow_grid_charge", "energy_step_kwh"})
+    unknown = sorted(set(options) - {"allow_grid_charge", "charge_source", "bill",
+                                     "energy_step_kwh"})
     if unknown:
         raise ValueError(f"optimal_options: unknown option(s) {unknown}")
     configs = expand_grid(grid)

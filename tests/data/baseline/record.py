@@ -314,10 +314,12 @@ def compute_sweep_six_phase(site: pd.DataFrame, rec: dict) -> tuple[pd.DataFrame
 
 def compute_sweep_optimal(site: pd.DataFrame, rec: dict) -> pd.DataFrame:
     """The small ``optimal`` sweep (energy-only DP per design, explicit options)."""
+    # deliberate change since 81e1ce0 (issue 11): the optimal sweep is on the full bill unless
+    # bill="energy" (what was recorded)
     return pvbess.sweep(site[["pv_kwh", "ev_kwh", "mall_kwh"]],
                         pd.DataFrame(rec["optimal_designs"]), **_sweep_specs(rec),
                         strategy="optimal", chunk_size=500, progress=False, client=None,
-                        optimal_options=rec["optimal_options"])
+                        optimal_options={**rec["optimal_options"], "bill": "energy"})
 
 
 def replay_kwargs(rec: dict) -> dict:
