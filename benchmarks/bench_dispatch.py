@@ -28,7 +28,7 @@ from pvbess import dispatch
 from pvbess.balance import simulate
 from pvbess.batch import _batch, config_params, simulate_many
 from pvbess.battery import Battery
-from pvbess.indicators import _calendar, kpis
+from pvbess.indicators import kpi_calendar, kpis
 from pvbess.rules import SixPhaseRules
 from pvbess.tariff import Tariff
 from pvbess.timeseries import local_hours
@@ -98,7 +98,7 @@ def main() -> None:
                             "power_kw": rng.uniform(50, 1500, n),
                             "closure_start_h": rng.choice([16.0, 17.0, 18.0], n),
                             "pv_scale": rng.uniform(0.5, 1.5, n)})
-    hour_c, day, month, labels, peak, price = _calendar(site.index, Tariff())
+    hour_c, day, month, labels, peak, price = kpi_calendar(site.index, Tariff())
     params = config_params(configs)
 
     def kernel():

@@ -30,10 +30,10 @@ from numba.core.registry import CPUDispatcher
 
 # submodule imports: run as a script, ``pvbess`` may resolve through the editable install's
 # finder as a bare namespace package without the lazy top-level names
-from pvbess import dispatch
+from pvbess import dispatch, physics
 from pvbess.balance import simulate
 from pvbess.battery import Battery
-from pvbess.dataset import load_iquitos
+from pvbess.inputs.dataset import load_iquitos
 from pvbess.rules import SixPhaseRules
 from pvbess.timeseries import local_hours
 
@@ -41,7 +41,7 @@ from pvbess.timeseries import local_hours
 def plain_python_kernel() -> types.FunctionType:
     """``dispatch.run`` as plain Python: the same source, every numba function it reaches
     (the step functions, the physics helpers) replaced by its pure-Python ``py_func``."""
-    namespace = dict(vars(dispatch))
+    namespace = {**vars(physics), **vars(dispatch)}  # dispatch calls into physics
     for name, obj in list(namespace.items()):
         if isinstance(obj, CPUDispatcher):
             f = obj.py_func
