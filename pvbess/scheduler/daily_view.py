@@ -48,9 +48,12 @@ class DailyView:
         :data:`VIEW_COLUMNS` (recomputed from the flows) and ``source`` (``"actual"``,
         ``"predicted"``, or ``"missing"`` where neither history nor any plan covers a period).
     total_savings : float
-        Savings against grid-only over the whole day (actual + predicted). [currency]
+        Savings against grid-only over the whole day (actual + predicted), on the full bill
+        when the builder has a tariff: the energy savings plus the demand charges the day
+        avoids (:attr:`demand_savings`). [currency]
     total_cost : float
-        Cost over the whole day (import*buy - export*sell + wear). [currency]
+        Cost over the whole day (import*buy - export*sell + wear, plus the day's demand-charge
+        increments with a tariff). [currency]
     total_grid_only_cost : float
         Load * buy over the whole day. [currency]
     actual_periods : int
@@ -59,6 +62,13 @@ class DailyView:
         The ``source`` column as a list.
     schedule_id : int or None
         The stored schedule the predicted periods come from.
+    demand_cost : float
+        What the day adds to the month's demand charges: per group (month x window) the price
+        times the rise of the day's peak above the peak recorded before the day (0 without a
+        tariff). [currency]
+    demand_savings : float
+        The same for grid only (every kWh of load imported) minus :attr:`demand_cost`, both
+        against the month's recorded peak. [currency]
     """
 
     day: str
@@ -70,6 +80,8 @@ class DailyView:
     actual_periods: int
     data_sources: list[str]
     schedule_id: int | None
+    demand_cost: float = 0.0
+    demand_savings: float = 0.0
 
 
 def _economics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,13 +106,42 @@ class DailyViewBuilder:
     schedules : ScheduleStore
     dt_h : float
         Period length. [h]
+    tariff : Tariff, optional
+        With it, the day's savings and cost are on the full bill (demand charges included).
     """
 
     def __init__(self, history: HistoricalDataStore, schedules: ScheduleStore,
-                 dt_h: float = 1.0) -> None:
+                 dt_h: float = 1.0, tariff: Any = None) -> None:
         self.history = history
         self.schedules = schedules
         self.dt_h = float(dt_h)
+        self.tariff = tariff
+
+    def _demand(self, frame: pd.DataFrame, known: np.ndarray) -> tuple[float, float]:
+        """(the day's demand-charge increments, those of grid only) against the peaks recorded
+        in the day's billing months before the day. [currency]"""
+        if self.tariff is None or not known.any():
+            return 0.0, 0.0
+        index = frame.index[known]
+        groups = self.tariff.demand_group(index)
+        prices = self.tariff.demand_prices()
+        before = self.history.to_frame()
+        before = before[before.index < frame.index[0]]
+        recorded = {}
+        if len(before):
+            kw = before["grid_import_kwh"].to_numpy() / self.dt_h
+            names = self.tariff.demand_group(before.index.tz_convert(index.tz))
+            recorded = pd.Series(kw).groupby(names).max().to_dict()
+        plan_kw = frame["import_kwh"].to_numpy()[known] / self.dt_h
+        grid_kw = frame["load_kwh"].to_numpy()[known] / self.dt_h
+        plan = grid = 0.0
+        for name in sorted(set(groups)):
+            in_g = groups == name
+            p0 = float(recorded.get(name, 0.0))
+            price = prices[name.rsplit(" ", 1)[1]]
+            plan += price * (max(p0, float(plan_kw[in_g].max())) - p0)
+            grid += price * (max(p0, float(grid_kw[in_g].max())) - p0)
+        return plan, grid
 
     def build_daily_view(self, current_period: Any) -> DailyView:
         """The day of ``current_period`` as known when that period began.
@@ -148,10 +189,13 @@ class DailyViewBuilder:
         frame = _economics(frame)[list(VIEW_COLUMNS)]
         frame["source"] = source
         known = source != MISSING
+        demand, grid_demand = self._demand(frame, known)
         return DailyView(
             day=day, current_period=k, periods=frame,
-            total_savings=float(frame["savings_vs_grid_only"].to_numpy()[known].sum()),
-            total_cost=float(frame["optimized_cost"].to_numpy()[known].sum()),
-            total_grid_only_cost=float(frame["grid_only_cost"].to_numpy()[known].sum()),
+            total_savings=float(frame["savings_vs_grid_only"].to_numpy()[known].sum())
+            + grid_demand - demand,
+            total_cost=float(frame["optimized_cost"].to_numpy()[known].sum()) + demand,
+            total_grid_only_cost=float(frame["grid_only_cost"].to_numpy()[known].sum())
+            + grid_demand,
             actual_periods=int((source == ACTUAL).sum()), data_sources=source.tolist(),
-            schedule_id=schedule_id)
+            schedule_id=schedule_id, demand_cost=demand, demand_savings=grid_demand - demand)

@@ -14,6 +14,7 @@ from pvbess import (
     PersistenceForecast,
     SimpleBatterySystemManager,
     SimulatedController,
+    Tariff,
 )
 from pvbess.optimize.exact import exact_schedule
 from pvbess.scheduler.db import DatabaseLockedError
@@ -209,3 +210,64 @@ def test_two_managers_cannot_write_one_database(tmp_path):
     second = SimpleBatterySystemManager(engine, ctl, first.forecast, db)  # after release
     assert len(second.schedules) == 1
     second.db.close()
+
+
+def _full_bill_manager(actual, db=":memory:"):
+    battery = small_battery()
+    ctl = SimulatedController(actual, battery)
+    engine = OptimizationEngine(battery, tariff=Tariff(), energy_step_kwh=STEP_KWH)
+    return ctl, SimpleBatterySystemManager(engine, ctl, PerfectForecast(actual), db)
+
+
+def test_incumbent_peaks_are_the_recorded_ones_and_survive_a_restart(tmp_path):
+    actual = site_actuals(make_site(days=2))
+    db = tmp_path / "peaks.sqlite"
+    ctl, mgr = _full_bill_manager(actual, db)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    run(mgr, ctl, 30)
+    events = mgr.history.to_frame()
+    expected = (events["grid_import_kwh"]
+                .groupby(Tariff().demand_group(events.index)).max().to_dict())
+    assert mgr.peaks_kw == pytest.approx(expected, rel=0, abs=0)
+    mgr.db.close()
+    _, again = _full_bill_manager(actual, db)  # a restart reads them back from the history
+    assert again.peaks_kw == mgr.peaks_kw
+    # every plan of the month starts from them: the engine's problem carries them
+    inputs = OptimizationInput(index=actual.index[30:48],
+                               load_kwh=actual["load_kwh"].to_numpy()[30:48],
+                               pv_kwh=actual["pv_kwh"].to_numpy()[30:48],
+                               buy_price=actual["buy_price"].to_numpy()[30:48],
+                               sell_price=actual["sell_price"].to_numpy()[30:48],
+                               initial_kwh=50.0, incumbent_peaks_kw=again.peaks_kw)
+    problem = again.engine.problem(inputs)
+    assert {g.name: g.incumbent_kw for g in problem.demand_charges} == {
+        g.name: again.peaks_kw.get(g.name, 0.0) for g in problem.demand_charges}
+    again.db.close()
+
+
+def test_daily_view_savings_are_on_the_full_bill():
+    actual = site_actuals(make_site(days=2))
+    ctl, mgr = _full_bill_manager(actual)
+    mgr.create_tomorrows_schedule(actual.index[0].date())
+    run(mgr, ctl, 24)
+    mgr.create_tomorrows_schedule(actual.index[24].date())
+    run(mgr, ctl, 10)
+    energy_only = DailyViewBuilder(mgr.history, mgr.schedules).build_daily_view(actual.index[34])
+    view = DailyViewBuilder(mgr.history, mgr.schedules, tariff=Tariff()).build_daily_view(
+        actual.index[34])
+    assert view.demand_cost >= 0.0
+    assert view.total_savings == pytest.approx(energy_only.total_savings + view.demand_savings)
+    assert view.total_cost == pytest.approx(energy_only.total_cost + view.demand_cost)
+    assert view.total_cost + view.total_savings == pytest.approx(view.total_grid_only_cost)
+    # by hand: the day's HFP and HP peaks against those recorded the day before
+    first = mgr.history.to_frame().iloc[:24]
+    tariff = Tariff()
+    before = first["grid_import_kwh"].groupby(tariff.demand_group(first.index)).max()
+    p = view.periods
+    groups = tariff.demand_group(p.index)
+    cost = 0.0
+    for name in set(groups):
+        price = tariff.demand_prices()[name[8:]]
+        p0 = float(before.get(name, 0.0))
+        cost += price * (max(p0, p["import_kwh"][groups == name].max()) - p0)
+    assert view.demand_cost == pytest.approx(cost)
