@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ..scheduler.daily_view import ACTUAL, DailyView
 from .palette import color
 
 
-def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figure:
+def plot_daily_view(view: DailyView, capacity_kwh: float | None = None,
+                    currency: str = "PEN") -> Figure:
     """Load, PV, grid import and battery energy over one day; predicted periods shaded.
 
     Parameters
@@ -21,6 +23,8 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
     view : DailyView
     capacity_kwh : float, optional
         Battery nameplate, to draw the stored energy as a fraction. [kWh]
+    currency : str
+        Unit of the day's savings in the title.
     """
     p = view.periods
     hours = np.asarray(p.index.hour + p.index.minute / 60.0, dtype=float)
@@ -47,7 +51,7 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None) -> Figur
     ax.legend(loc="upper left", fontsize=8, ncols=3)
     ax.set_title(f"{view.day}: {view.actual_periods} actual, "
                  f"{len(p) - view.actual_periods} predicted periods; day savings "
-                 f"{view.total_savings:,.0f} vs grid only")
+                 f"{view.total_savings:,.0f} {currency} vs grid only")
     soe = np.concatenate([p["soe_start_kwh"].to_numpy(), p["soe_end_kwh"].to_numpy()[-1:]])
     x = edges
     scale = 100.0 / capacity_kwh if capacity_kwh else 1.0
@@ -131,5 +135,6 @@ def plot_bill_ladder(table: pd.DataFrame, period: str) -> Figure:
     ax.set_xlabel(f"bill above the exact bound of {bound:,.0f} PEN, {period} [PEN]")
     ax.set_title(f"Full bill by strategy, {period}: the value of forecasts and re-planning",
                  fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.legend(loc="upper right", fontsize=8)  # the top rows (the bound) have no bars
     return fig
