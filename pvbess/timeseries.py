@@ -7,6 +7,7 @@ names the column, the row and the unit, before any work is done.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import tzinfo
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,19 @@ import pandas as pd
 
 class DataError(ValueError):
     """Bad input data; the message names the column, the row and the unit."""
+
+
+def check_tz(tz) -> None:
+    """Require a time zone pandas knows (an IANA name such as 'America/Lima', or 'UTC')."""
+    ok = isinstance(tz, tzinfo) or (isinstance(tz, str) and tz.strip() == tz and tz != "")
+    if ok:
+        try:
+            pd.Timestamp("2000-01-01").tz_localize(tz)
+        except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            ok = False
+    if not ok:
+        raise DataError(f"tz={tz!r}: unknown time zone; give an IANA name such as "
+                        f"'America/Lima' or 'UTC'")
 
 
 def _row_label(index: pd.Index, position: int) -> str:

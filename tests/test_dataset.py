@@ -182,3 +182,53 @@ def test_mall_profile_close_to_the_meter_reference(shared, data):
     ours = data["mall_kwh"].groupby(data.index.hour).mean()
     np.testing.assert_allclose(ours.to_numpy(), ref_mean.to_numpy(), rtol=0.06)
     assert data["mall_kwh"].max() == pytest.approx(ref["mall_demand_kwh"].max(), rel=0.05)
+
+
+def _hourly_lines() -> list[str]:
+    return (IQUITOS_DIR / HOURLY_FILE).read_text().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("column, cell, problem", [
+    ("ev_kwh", "abc", r"non-numeric value 'abc'"),
+    ("pv_kwh", "", r"missing value \(empty cell\)"),
+    ("ghi_wm2", "-3", r"negative value -3"),
+    ("mall_kwh", "1e300", r"above the ceiling"),
+])
+def test_load_errors_name_the_file_line_and_column(tmp_path, column, cell, problem):
+    frame = pd.read_csv(IQUITOS_DIR / HOURLY_FILE, dtype=str, keep_default_na=False)
+    frame.loc[7, column] = cell
+    frame.to_csv(tmp_path / HOURLY_FILE, index=False)
+    with pytest.raises(DataError, match=rf"{HOURLY_FILE}: line 9 \(2025-01-01T07:00:00-0500\), "
+                                        rf"column '{column}' \[[^\]]+\]: {problem}"):
+        load_iquitos(tmp_path)
+
+
+def test_load_errors_name_a_bad_timestamp_and_swapped_rows(tmp_path):
+    lines = _hourly_lines()
+    bad = lines.copy()
+    bad[4] = "not-a-time" + bad[4][bad[4].index(","):]
+    (tmp_path / HOURLY_FILE).write_text("".join(bad))
+    with pytest.raises(DataError, match=rf"{HOURLY_FILE}: line 5, column 'time': unparseable "
+                                        r"timestamp 'not-a-time'"):
+        load_iquitos(tmp_path)
+    swapped = lines.copy()
+    swapped[11], swapped[12] = swapped[12], swapped[11]
+    (tmp_path / HOURLY_FILE).write_text("".join(swapped))
+    with pytest.raises(DataError, match=rf"{HOURLY_FILE}: line 13 \(2025-01-01T10:00:00-0500\): "
+                                        r"out of order"):
+        load_iquitos(tmp_path)
+
+
+def test_load_socket_errors_name_the_socket_file(tmp_path):
+    shutil.copy(IQUITOS_DIR / HOURLY_FILE, tmp_path / HOURLY_FILE)
+    lines = (IQUITOS_DIR / SOCKETS_FILE).read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",", ",x", 1)
+    (tmp_path / SOCKETS_FILE).write_text("".join(lines))
+    with pytest.raises(DataError, match=rf"{SOCKETS_FILE}: line 4 .*column 'socket_00_kwh' "
+                                        r"\[kWh\]: non-numeric value 'x"):
+        load_iquitos(tmp_path, sockets=True)
+
+
+def test_load_refuses_an_unknown_zone(tmp_path):
+    with pytest.raises(DataError, match=r"tz='Mars/Olympus'"):
+        load_iquitos(IQUITOS_DIR, tz="Mars/Olympus")

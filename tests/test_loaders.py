@@ -99,7 +99,8 @@ def test_timestamps_with_utc_offsets_are_converted(tmp_path):
                                           ("kwh", 1.0), (" kW ", 0.25)])
 def test_units_on_15_min_steps(tmp_path, unit, factor):
     values = [0, 4, 8, 12]
-    s = read_meter_csv(write(tmp_path, "u.csv", meter_text(values)), unit=unit)
+    text = meter_text(values, header="FECHAHORA;lectura")  # no unit in the header
+    s = read_meter_csv(write(tmp_path, "u.csv", text), unit=unit)
     np.testing.assert_allclose(s.to_numpy(), np.array(values) * factor, rtol=1e-15)
 
 
@@ -293,7 +294,7 @@ def test_energy_csv_mixed_units_and_renaming(tmp_path):
 def test_energy_csv_errors(tmp_path):
     text = "time,a,b\n2024-06-01 00:00,1,2\n2024-06-01 01:00,1,x\n"
     path = write(tmp_path, "e.csv", text)
-    with pytest.raises(DataError, match=r"column 'a': no unit given"):
+    with pytest.raises(DataError, match=r"column 'a': no unit in the header; pass units="):
         read_energy_csv(path, label="start")
     with pytest.raises(DataError, match=r"value column 'c' is missing"):
         read_energy_csv(path, {"c": "c_kwh"}, units={"c": "kWh"}, label="start")
@@ -403,13 +404,17 @@ def epw_row(year, month, day, hour, temp, ghi, dni, dhi, wind):
     return ",".join(str(f) for f in fields)
 
 
-def write_epw(folder, hours=48, ghi_at=None):
+def write_epw(folder, hours=8760, ghi_at=None):
+    """A typical-year EPW: 1 January from 2011, the rest from 2005; hour i holds GHI 10 * i
+    for i < 100 (then cycles), so the first rows are easy to recognise."""
     rows = []
+    days = pd.date_range("2005-01-01", periods=365, freq="D")
     for i in range(hours):
         day, hour = divmod(i, 24)
-        ghi = (ghi_at or {}).get(i, 10 * i)
-        rows.append(epw_row(2011 if day == 0 else 2005, 1, day + 1, hour + 1, 20 + i / 10, ghi,
-                            2 * i, i, 1.5))
+        k = i % 100
+        ghi = (ghi_at or {}).get(i, 10 * k)
+        rows.append(epw_row(2011 if day == 0 else 2005, days[day].month, days[day].day, hour + 1,
+                            20 + k / 10, ghi, 2 * k, k, 1.5))
     return write(folder, "site.epw", "\n".join(EPW_HEADER + rows) + "\n")
 
 
@@ -417,8 +422,8 @@ def test_read_epw(tmp_path):
     w = read_weather(write_epw(tmp_path))
     assert list(w.columns) == ["ghi_wm2", "dni_wm2", "dhi_wm2", "temp_air_c", "wind_ms"]
     assert w.index[0] == pd.Timestamp("2023-01-01 00:00", tz=LIMA)  # EPW hour 1 = 00:00-01:00
-    assert w.index.freq == pd.Timedelta("1h") and len(w) == 48
-    assert w["ghi_wm2"].tolist() == [10.0 * i for i in range(48)]
+    assert w.index.freq == pd.Timedelta("1h") and len(w) == 8760
+    assert w["ghi_wm2"].iloc[:48].tolist() == [10.0 * i for i in range(48)]
     assert w["dni_wm2"].iloc[5] == 10.0 and w["dhi_wm2"].iloc[5] == 5.0
     assert w["temp_air_c"].iloc[10] == pytest.approx(21.0)
     assert (w["wind_ms"] == 1.5).all()
@@ -583,3 +588,10 @@ def test_real_hourly_file_groups_by_the_label_hour(shared):
     ours = to_hourly(pd.Series(quarter, index=pd.date_range("2024-01-01", periods=35_136,
                                                             freq="15min", tz=LIMA)))
     assert ours.iloc[0] == quarter[:4].sum()
+
+
+@pytest.mark.parametrize("index", [pd.DatetimeIndex([], tz=LIMA),
+                                   pd.date_range("2024-01-01", periods=0, freq="h", tz=LIMA)])
+def test_to_hourly_of_an_empty_series_is_a_data_error(index):
+    with pytest.raises(DataError, match=r"to_hourly: no data \(an empty "):
+        to_hourly(pd.Series([], index=index, dtype=float))

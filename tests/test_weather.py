@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvbess.site import Site
+from pvbess.timeseries import DataError
 from pvbess.inputs.weather import (
     IQUITOS_MONTHLY_GHI_KWH_M2,
     WeatherModel,
@@ -157,3 +158,14 @@ def test_temperature_cycle_shape(t_min, rise, power):
 def test_weather_model_rejects_bad_parameters(change):
     with pytest.raises(ValueError):
         WeatherModel(**change)
+
+
+@pytest.mark.parametrize("freq", ["banana", "-1h", "7min"])
+def test_generate_weather_refuses_a_bad_step(freq):
+    with pytest.raises(DataError, match=rf"freq={freq!r}"):
+        generate_weather(2025, freq=freq)
+
+
+def test_year_index_refuses_a_bad_zone():
+    with pytest.raises(DataError, match=r"tz='Mars/Olympus'"):
+        year_index(2025, tz="Mars/Olympus")

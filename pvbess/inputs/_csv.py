@@ -17,20 +17,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..timeseries import DataError
+from ..timeseries import DataError, check_tz
 
 Label = Literal["start", "end"]
 
 _HOUR_NS = 3_600_000_000_000
 
-#: energy units -> factor to kWh per interval
-_ENERGY_UNITS = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3}
-#: power units (mean over the interval) -> factor to kW
-_POWER_UNITS = {"w": 1e-3, "kw": 1.0, "mw": 1e3}
-_KNOWN_UNITS = "W, kW, MW (mean power over the interval) or Wh, kWh, MWh (energy per interval)"
-
 _SEPARATORS = (";", ",", "\t", "|")
-_NAN_WORDS = {"nan", "na", "n/a", "null", "none", "#n/a", "#value!", "-"}
 _TIME_NAME = re.compile(r"fecha|date|time|hora|timestamp|periodo|period|instant", re.IGNORECASE)
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _H24 = re.compile(r"([ T])24:00(?::00)?$")
@@ -54,6 +47,12 @@ class _Table:
 
 def _decode(path: Path) -> str:
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte-order mark (Excel "Unicode")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: byte {exc.start}: not valid UTF-16 although the file "
+                            f"starts with a UTF-16 byte-order mark") from None
     try:
         return raw.decode("utf-8-sig")  # strips a UTF-8 byte-order mark
     except UnicodeDecodeError:
@@ -230,10 +229,7 @@ def _localize(naive: pd.DatetimeIndex, tz: str, table: _Table, texts: np.ndarray
 def _step_of(index: pd.DatetimeIndex, freq: str | pd.Timedelta | None, where, path: str) -> int:
     """The regular step in ns (from ``freq`` or the most common positive difference)."""
     if freq is not None:
-        try:
-            step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
-        except (ValueError, TypeError):
-            step = pd.Timedelta(freq)
+        step = _freq_step(freq)
         if step <= pd.Timedelta(0):
             raise DataError(f"freq={freq!r}: the step must be positive")
         return int(step.as_unit("ns").value)
@@ -244,6 +240,21 @@ def _step_of(index: pd.DatetimeIndex, freq: str | pd.Timedelta | None, where, pa
                         f"(or only duplicates); pass freq=...")
     values, counts = np.unique(positive, return_counts=True)
     return int(values[np.argmax(counts)])
+
+
+def _freq_step(freq) -> pd.Timedelta:
+    """A step given as ``"15min"``, ``"1h"`` or a Timedelta; anything else is a DataError."""
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (ValueError, TypeError):
+        pass
+    try:
+        step = pd.Timedelta(freq)
+    except (ValueError, TypeError):
+        step = pd.NaT
+    if step is pd.NaT or isinstance(freq, bool):
+        raise DataError(f"freq={freq!r}: not a time step; give one such as '15min' or '1h'")
+    return step
 
 
 def _duration(ns: int) -> str:
@@ -262,6 +273,11 @@ def _check_steps(index: pd.DatetimeIndex, step: int, where, path: str) -> None:
     if not bad.size:
         return
     i = int(bad[0])
+    back = np.flatnonzero(diffs < 0)
+    if back.size and back[0] == i + 1:  # a jump forward then back: rows swapped, not a gap
+        j = int(back[0])
+        raise DataError(f"{path}: {where(j + 1)}: out of order: it comes before {where(j)} "
+                        f"above it")
     d = int(diffs[i])
     td, st = _duration(d), _duration(step)
     before, after = where(i), where(i + 1)
@@ -312,63 +328,6 @@ def _regular_index(starts: pd.DatetimeIndex, step: int, name: str) -> pd.Datetim
 
 
 # -------------------------------------------------------------------------------------------
-# values and units
-# -------------------------------------------------------------------------------------------
-def _unit_factor(unit: str, column: str, path: str) -> tuple[float, bool]:
-    """(factor to kWh or kW, is_power) of a unit name; unknown -> DataError."""
-    key = re.sub(r"\s+", "", str(unit)).lower()
-    if key in _ENERGY_UNITS:
-        return _ENERGY_UNITS[key], False
-    if key in _POWER_UNITS:
-        return _POWER_UNITS[key], True
-    raise DataError(f"{path}: column {column!r}: unknown unit {unit!r}; known units are "
-                    f"{_KNOWN_UNITS}")
-
-
-def _unit_from_name(column: str) -> str | None:
-    """A unit written in a column name: 'pv [kW]', 'pv (kWh)', 'pv_kw', 'kWh'."""
-    m = re.search(r"[\[(]\s*([kKmM]?[wW][hH]?)\s*[\])]\s*$", column)
-    if m:
-        return m.group(1)
-    m = re.search(r"(?:^|[_\s])([kKmM]?[wW][hH]?)$", column)
-    return m.group(1) if m else None
-
-
-def _parse_numbers(table: _Table, col: str, texts: np.ndarray, unit: str,
-                   decimal: str | None, allow_negative: bool, what: str = "value") -> np.ndarray:
-    cells = table.frame[col]
-    raw = cells.to_numpy(dtype=object)
-    if decimal is None:  # "1,5" in a ';' file is a decimal comma
-        has_comma = cells.str.contains(",", regex=False)
-        decimal = "," if has_comma.any() and not cells.str.contains(".", regex=False).any() \
-            else "."
-    if decimal != ".":
-        cells = cells.str.replace(decimal, ".", regex=False)
-    values = np.asarray(pd.to_numeric(cells.to_numpy(dtype=object), errors="coerce"),
-                        dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        i = int(bad[0])
-        cell = raw[i]
-        if cell == "":
-            problem = f"missing {what} (empty cell)"
-        elif cell.lower() in _NAN_WORDS or cell.lower() == "nan":
-            problem = f"missing {what} (NaN: {cell!r})"
-        elif np.isinf(values[i]):
-            problem = f"infinite {what} {cell!r}"
-        else:
-            problem = f"non-numeric {what} {cell!r}"
-        raise DataError(f"{_where(table, texts, i)}, column {col!r} [{unit}]: {problem}")
-    if not allow_negative:
-        neg = np.flatnonzero(values < 0)
-        if neg.size:
-            i = int(neg[0])
-            raise DataError(f"{_where(table, texts, i)}, column {col!r} [{unit}]: negative {what} "
-                            f"{raw[i]} (energy and power must be >= 0)")
-    return values
-
-
-# -------------------------------------------------------------------------------------------
 # shared pipeline of the energy loaders
 # -------------------------------------------------------------------------------------------
 def _check_label(label: str) -> None:
@@ -399,6 +358,7 @@ def _load_times(table: _Table, timestamp_col: str | None, label: str, tz: str, d
                 year: int | None) -> tuple[pd.DatetimeIndex, np.ndarray, int, str]:
     """Parse and validate the time column; returns (interval starts, texts, step ns, column)."""
     _check_label(label)
+    check_tz(tz)
     if ambiguous not in ("raise", "infer"):
         raise DataError(f"ambiguous={ambiguous!r}: must be 'raise' or 'infer'")
     col = (_find_column(table, timestamp_col, "timestamp") if timestamp_col is not None

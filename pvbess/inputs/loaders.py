@@ -26,16 +26,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._csv import (
-    _HOUR_NS,
-    _KNOWN_UNITS,
-    Label,
-    _duration,
-    _find_column,
-    _load_times,
-    _parse_numbers,
-    _read_table,
-    _unit_factor,
+from ._csv import _HOUR_NS, Label, _duration, _find_column, _load_times, _read_table
+from ._numbers import (
+    _energy_kwh,
+    _file_decimal,
+    _same_energy_unit,
+    _settle_unit,
     _unit_from_name,
 )
 from ..timeseries import DataError, step_hours
@@ -43,7 +39,7 @@ from ..timeseries import DataError, step_hours
 
 def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: str | None = None,
                    value_col: str | None = None, label: Label = "end", tz: str = "America/Lima",
-                   dayfirst: bool = True, unit: str | None = "kWh",
+                   dayfirst: bool = True, unit: str | None = None,
                    freq: str | pd.Timedelta | None = None, decimal: str | None = None,
                    time_format: str | None = None, expected_rows: int | None = None,
                    year: int | None = None, ambiguous: Literal["raise", "infer"] = "raise",
@@ -69,11 +65,14 @@ def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: s
         ``1/02/2024`` is 1 February when True, January 2 when False (ISO dates are unaffected).
     unit : str or None
         Unit of the values: ``Wh``, ``kWh``, ``MWh`` per interval or ``W``, ``kW``, ``MW`` mean
-        power; None reads it from the column name (``kWh``, ``P [kW]``, ``load_kw``).
+        power. The unit written in the column name (``kWh``, ``P [kW]``, ``load_kw``) is
+        honoured; ``unit`` is needed only when the header has none, and must agree with it.
     freq : str or Timedelta, optional
         The expected step (``"15min"``); inferred as the most common step when None.
     decimal : str, optional
-        Decimal mark; a comma is detected when values hold commas and no dots.
+        Decimal mark (``'.'`` or ``','``); when None, decided once for the whole file from
+        every value column (``1.200`` beside ``1,5`` is 1200). The other mark may only group
+        thousands.
     time_format : str, optional
         An explicit ``strftime`` format of the timestamps.
     expected_rows : int, optional
@@ -97,7 +96,9 @@ def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: s
     DataError
         Naming the file, the line and the timestamp, for: a missing column, a missing or
         unparseable timestamp, a daylight-saving jump, a duplicate, an unsorted row, a gap,
-        a wrong length, a missing, non-numeric or negative value, or an unknown unit.
+        a wrong length, a missing, non-numeric or negative value, an energy per step above
+        the ceiling of :mod:`pvbess.inputs.limits`, an unknown unit, no unit at all, a unit
+        that contradicts the header, or a cell that contradicts the file's decimal mark.
 
     Examples
     --------
@@ -118,15 +119,11 @@ def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: s
         value_col = others[0]
     else:
         value_col = _find_column(table, value_col, "value")
-    if unit is None:
-        unit = _unit_from_name(value_col)
-        if unit is None:
-            raise DataError(f"{table.path}: column {value_col!r}: no unit in its name; pass "
-                            f"unit=... ({_KNOWN_UNITS})")
-    factor, is_power = _unit_factor(unit, value_col, table.path)
-    values = _parse_numbers(table, value_col, texts, unit, decimal, False)
+    unit = _settle_unit(table.path, value_col, _unit_from_name(value_col), unit,
+                        f"unit={unit!r}", _same_energy_unit(table.path, value_col), "unit")
+    mark = _file_decimal(table, [value_col], texts, decimal)
+    kwh = _energy_kwh(table, value_col, texts, unit, mark, step, False, decimal is not None)
     step_h = step / _HOUR_NS
-    kwh = values * factor * (step_h if is_power else 1.0)
     out = pd.Series(kwh, index=index, name="energy_kwh")
     out.attrs = {"source": table.path, "column": value_col, "unit": unit, "label": label,
                  "step_h": step_h}
@@ -153,8 +150,9 @@ def read_energy_csv(path: str | Path, columns: Mapping[str, str] | Sequence[str]
         under their own names; None keeps every column but the timestamp.
     units : mapping, optional
         Unit per column, keyed by source or target name: ``W``, ``kW``, ``MW`` (mean power over
-        the interval; energy = P * dt) or ``Wh``, ``kWh``, ``MWh`` (energy per interval). A
-        column without an entry takes the unit written in its name (``pv [kW]``, ``pv_kwh``).
+        the interval; energy = P * dt) or ``Wh``, ``kWh``, ``MWh`` (energy per interval). The
+        unit written in a column's name (``pv [kW]``, ``pv_kwh``) is honoured; an entry is
+        needed only for a column without one, and must agree with the name otherwise.
     label : {'start', 'end'}
         Whether a timestamp opens or closes its interval (required: a wrong guess shifts
         everything by one step).
@@ -191,16 +189,17 @@ def read_energy_csv(path: str | Path, columns: Mapping[str, str] | Sequence[str]
     step_h = step / _HOUR_NS
     data: dict[str, np.ndarray] = {}
     used_units: dict[str, str] = {}
+    sources = {target: _find_column(table, source, "value") for source, target in mapping.items()}
+    mark = _file_decimal(table, list(sources.values()), texts, decimal)
     for source, target in mapping.items():
-        col = _find_column(table, source, "value")
-        unit = units.get(source, units.get(target, _unit_from_name(col)))
-        if unit is None:
-            raise DataError(f"{table.path}: column {col!r}: no unit given and none in its name; "
-                            f"pass units={{{col!r}: ...}} ({_KNOWN_UNITS})")
-        factor, is_power = _unit_factor(unit, col, table.path)
-        values = _parse_numbers(table, col, texts, unit, decimal,
-                                source in negative_ok or target in negative_ok)
-        data[target] = values * factor * (step_h if is_power else 1.0)
+        col = sources[target]
+        key = source if source in units else target
+        unit = _settle_unit(table.path, col, _unit_from_name(col), units.get(key),
+                            f"units={{{key!r}: {units.get(key)!r}}}",
+                            _same_energy_unit(table.path, col), "units")
+        data[target] = _energy_kwh(table, col, texts, unit, mark, step,
+                                   source in negative_ok or target in negative_ok,
+                                   decimal is not None)
         used_units[target] = unit
     out = pd.DataFrame(data, index=index)
     out.attrs = {"source": table.path, "units": used_units, "label": label, "step_h": step_h}
@@ -247,6 +246,8 @@ def to_hourly(data: pd.Series | pd.DataFrame, *,
         raise DataError(f"incomplete={incomplete!r}: must be 'raise' or 'drop'")
     if not isinstance(data, (pd.Series, pd.DataFrame)):
         raise DataError(f"to_hourly: expected a Series or DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError("to_hourly: no data (an empty " + type(data).__name__ + ")")
     step_h = step_hours(data.index)  # validates: tz-aware, sorted, regular
     index = pd.DatetimeIndex(data.index).as_unit("ns")
     step = (int(index.asi8[1] - index.asi8[0]) if len(index) > 1

@@ -9,7 +9,6 @@ units converted and names harmonised for :func:`pvbess.inputs.pvmodel.pv_ac_kwh`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -17,66 +16,34 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..site import Site
+from ..timeseries import DataError, check_tz, step_hours
 from ._csv import (
-    _HOUR_NS,
+    _Table,
     Label,
     _check_steps,
     _decode,
-    _find_column,
-    _load_times,
     _new_year,
-    _parse_numbers,
-    _read_table,
     _regular_index,
     _step_of,
 )
-from ..site import Site
-from ..timeseries import DataError, step_hours
+from ._numbers import _parse_numbers
+from ._weather_csv import UNITS_SHOWN, WEATHER_COLUMNS, read_weather_csv
+from .limits import PLAUSIBLE
 
-# -------------------------------------------------------------------------------------------
-# weather
-# -------------------------------------------------------------------------------------------
-WEATHER_COLUMNS = ("ghi_wm2", "dni_wm2", "dhi_wm2", "temp_air_c", "wind_ms")
-
-_PVLIB_NAMES = {"ghi": "ghi_wm2", "dni": "dni_wm2", "dhi": "dhi_wm2", "temp_air": "temp_air_c",
-                "wind_speed": "wind_ms"}
-
-#: normalised source name -> target column (simple weather CSV)
-_WEATHER_ALIASES = {
-    "ghi_wm2": ("ghi", "ghiwm2", "gh", "globalhorizontal", "globalhorizontalirradiance",
-                "irradianciaghi", "irradianceghi", "ghiwm2"),
-    "dni_wm2": ("dni", "dniwm2", "gbn", "directnormal", "directnormalirradiance"),
-    "dhi_wm2": ("dhi", "dhiwm2", "gdh", "diffusehorizontal", "diffusehorizontalirradiance"),
-    "temp_air_c": ("tempair", "tempairc", "t2m", "temperature", "temperaturec", "temp", "tempc",
-                   "temperatura", "temperaturac", "tamb", "tair", "airtemperature", "drybulb"),
-    "wind_ms": ("windspeed", "windms", "ws10m", "wind", "windspeedms", "velocidadviento",
-                "velocidadvientoms", "viento", "ws"),
-}
-
-#: weather units -> (scale, offset) to the target unit; irradiance energy units need dt
-_IRRADIANCE_UNITS = {"w/m2": 1.0, "wm2": 1.0, "w/m^2": 1.0, "kw/m2": 1e3, "kwm2": 1e3,
-                     "kw/m^2": 1e3}
-_IRRADIATION_UNITS = {"wh/m2": 1.0, "whm2": 1.0, "wh/m^2": 1.0, "kwh/m2": 1e3, "kwhm2": 1e3,
-                      "kwh/m^2": 1e3}
-_TEMPERATURE_UNITS = {"c": (1.0, 0.0), "degc": (1.0, 0.0), "°c": (1.0, 0.0),
-                      "k": (1.0, -273.15), "f": (5 / 9, -32 * 5 / 9), "degf": (5 / 9, -32 * 5 / 9),
-                      "°f": (5 / 9, -32 * 5 / 9)}
-_WIND_UNITS = {"m/s": 1.0, "ms": 1.0, "km/h": 1 / 3.6, "kmh": 1 / 3.6, "kph": 1 / 3.6}
-
-#: plausible physical ranges (catch unit mistakes and EPW missing-value codes 9999/99.9/999)
-_RANGES = {"ghi_wm2": (0.0, 1500.0), "dni_wm2": (0.0, 1500.0), "dhi_wm2": (0.0, 1000.0),
-           "temp_air_c": (-70.0, 60.0), "wind_ms": (0.0, 75.0)}
 #: small negative readings (sensor offsets at night, rounding) are set to 0 and counted in
 #: ``attrs["clipped_to_zero"]``; anything below these is an error
 _NEGATIVE_TOLERANCE = {"ghi_wm2": -10.0, "dni_wm2": -10.0, "dhi_wm2": -10.0, "wind_ms": -0.5}
-_UNITS_SHOWN = {"ghi_wm2": "W/m2", "dni_wm2": "W/m2", "dhi_wm2": "W/m2", "temp_air_c": "C",
-                "wind_ms": "m/s"}
+#: rows of a typical (non-leap) year of hourly data
+_TYPICAL_YEAR_ROWS = 8760
+#: PVGIS TMY CSV column -> target column
+_PVGIS_NAMES = {"G(h)": "ghi_wm2", "Gb(n)": "dni_wm2", "Gd(h)": "dhi_wm2", "T2m": "temp_air_c",
+                "WS10m": "wind_ms"}
+_PVGIS_SITE = {"Latitude (decimal degrees)": "latitude", "Longitude (decimal degrees)": "longitude",
+               "Elevation (m)": "elevation_m"}
 
-
-def _norm(name: str) -> str:
-    name = re.sub(r"[\[(].*?[\])]", "", str(name))
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
+_PVLIB_NAMES = {"ghi": "ghi_wm2", "dni": "dni_wm2", "dhi": "dhi_wm2", "temp_air": "temp_air_c",
+                "wind_speed": "wind_ms"}
 
 def _weather_kind(path: Path, kind: str | None) -> tuple[str, str]:
     """('pvgis', 'csv'|'json') or ('epw', '') or ('csv', '')."""
@@ -127,11 +94,66 @@ def _coerce_year(index: pd.DatetimeIndex, year: int, path: str) -> pd.DatetimeIn
     return pd.DatetimeIndex(pd.to_datetime(parts)).tz_localize("UTC").as_unit("ns")
 
 
-def _pvgis_first_line(path: Path) -> int | None:
-    for n, line in enumerate(_decode(path).splitlines(), start=1):
-        if line.startswith("time(UTC)"):
-            return n + 1
-    return None
+def _read_pvgis_csv(path: Path) -> tuple[pd.DataFrame, list[str], dict]:
+    """A PVGIS TMY CSV: data rows from the ``time(UTC)`` header to the first blank line.
+
+    Read here rather than by pvlib so that a bad cell or a row cut short is named by its line
+    and column. Returns the target columns on the UTC index, each row's line, the site.
+    """
+    name = str(path)
+    lines = _decode(path).splitlines()
+    head = next((n for n, line in enumerate(lines) if line.startswith("time(UTC)")), None)
+    if head is None:
+        raise DataError(f"{name}: not a PVGIS TMY csv file (no 'time(UTC),...' header line)")
+    site = {}
+    for line in lines[:head]:
+        key, _, value = line.partition(":")
+        if key.strip() in _PVGIS_SITE:
+            try:
+                site[_PVGIS_SITE[key.strip()]] = float(value)
+            except ValueError:
+                pass  # site metadata is informative only
+    body = []
+    for line in lines[head + 1:]:
+        if not line[:1].isdigit():  # a blank line or the legend ('T2m: 2-m air temperature')
+            break
+        body.append(line.split(","))
+    columns = [c.strip() for c in lines[head].split(",")]
+    for k, cells in enumerate(body):
+        if len(cells) != len(columns):
+            raise DataError(f"{name}: line {head + 2 + k}: {len(cells)} field(s) where the header "
+                            f"(line {head + 1}) has {len(columns)} (a row cut short?)")
+    if not body:
+        raise DataError(f"{name}: no data rows below the header (line {head + 1})")
+    frame = pd.DataFrame(body, columns=columns).apply(lambda col: col.str.strip())
+    table = _Table(path=name, frame=frame, first_line=head + 2)
+    texts = frame["time(UTC)"].to_numpy(dtype=object)
+    stamps = pd.to_datetime(frame["time(UTC)"], format="%Y%m%d:%H%M", utc=True, errors="coerce")
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"{name}: line {table.line(i)}, column 'time(UTC)': unparseable "
+                        f"timestamp {texts[i]!r} (expected YYYYMMDD:HHMM, as line "
+                        f"{table.line(0)}: {texts[0]!r})")
+    missing = [c for c in ("G(h)", "T2m", "WS10m") if c not in columns]
+    if missing:
+        raise DataError(f"{name}: line {head + 1} (header): PVGIS column(s) {missing} missing")
+    data = {target: _parse_numbers(table, source, texts, UNITS_SHOWN[target], ".", True)
+            for source, target in _PVGIS_NAMES.items() if source in columns}
+    out = pd.DataFrame(data, index=pd.DatetimeIndex(stamps).as_unit("ns"))
+    return out, [f"line {table.line(i)}" for i in range(len(out))], site
+
+
+def _check_typical_year(n: int, name: str, kind: str, year: int | None) -> None:
+    """A typical-year file (PVGIS TMY, EPW) must hold a whole year of hourly rows."""
+    if n == 0:
+        raise DataError(f"{name}: no data rows (a {kind.upper()} file holds "
+                        f"{_TYPICAL_YEAR_ROWS:,} hourly rows)")
+    whole = n == _TYPICAL_YEAR_ROWS or (kind == "epw" and year is None and n == 8784)
+    if not whole:
+        hint = "cut short?" if n < _TYPICAL_YEAR_ROWS else "extra rows?"
+        raise DataError(f"{name}: {n:,} hourly rows; a typical year ({kind.upper()}) needs "
+                        f"{_TYPICAL_YEAR_ROWS:,} (the file {hint})")
 
 
 def _finish_weather(frame: pd.DataFrame, rows: Sequence[str], path: str, tz: str,
@@ -164,7 +186,8 @@ def _finish_weather(frame: pd.DataFrame, rows: Sequence[str], path: str, tz: str
         if col not in frame.columns:
             continue
         values = np.array(pd.to_numeric(frame[col], errors="coerce"), dtype=np.float64)
-        lo, hi = _RANGES[col]
+        limit = PLAUSIBLE[col]
+        lo, hi = limit.low, limit.high
         small = (values < lo) & (values >= _NEGATIVE_TOLERANCE.get(col, lo))
         if small.any():
             values[small] = lo
@@ -172,10 +195,14 @@ def _finish_weather(frame: pd.DataFrame, rows: Sequence[str], path: str, tz: str
         bad = np.flatnonzero(~np.isfinite(values) | (values < lo) | (values > hi))
         if bad.size:
             i = int(bad[0])
-            problem = ("missing value" if not np.isfinite(values[i]) else
-                       f"value {values[i]:g} outside the plausible range [{lo:g}, {hi:g}] (wrong "
-                       f"unit, or a missing-value code such as EPW's 9999/99.9/999?)")
-            raise DataError(f"{path}: {where(i)}, column {col!r} [{_UNITS_SHOWN[col]}]: {problem}")
+            v = values[i]
+            bound = (f"above the ceiling of {hi:g} {limit.unit}" if v > hi
+                     else f"below the floor of {lo:g} {limit.unit}")
+            problem = ("missing value" if not np.isfinite(v) else
+                       f"value {v:g} outside the plausible range [{lo:g}, {hi:g}]: {bound} "
+                       f"({limit.why}; pvbess.inputs.limits). A wrong unit, or a missing-value "
+                       f"code such as EPW's 9999/99.9/999?")
+            raise DataError(f"{path}: {where(i)}, column {col!r} [{limit.unit}]: {problem}")
         out[col] = values
     out.attrs["clipped_to_zero"] = clipped
     return out
@@ -243,16 +270,33 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
     name = str(path)
     if not path.is_file():
         raise DataError(f"{name}: file not found")
+    check_tz(tz)
     kind, fmt = _weather_kind(path, kind)
     if kind == "csv":
-        out = _read_weather_csv(path, tz=tz, columns=columns, units=units,
-                                timestamp_col=timestamp_col, label=label, dayfirst=dayfirst,
-                                sep=sep, time_format=time_format, default_wind_ms=default_wind_ms)
+        frame, rows, name, step_h = read_weather_csv(
+            path, tz=tz, columns=columns, units=units, timestamp_col=timestamp_col, label=label,
+            dayfirst=dayfirst, sep=sep, time_format=time_format, default_wind_ms=default_wind_ms)
+        out = _finish_weather(frame, rows, name, tz, None, wrap=False)
+        out.attrs = {**out.attrs, "source": name, "kind": "csv", "step_h": step_h}
         if site is not None and not {"dni_wm2", "dhi_wm2"} <= set(out.columns):
             out = _decompose(out, site)
         return out
+    if kind == "pvgis" and fmt == "csv":
+        data, rows, attrs = _read_pvgis_csv(path)
+    else:
+        data, rows, attrs = _read_with_pvlib(path, kind, fmt)
+    _check_typical_year(len(data), name, kind, year)
+    out = _finish_weather(data, rows, name, tz, year, wrap=True)
+    out.attrs = {**out.attrs, "source": name, "kind": kind,
+                 **{k: v for k, v in attrs.items() if v is not None}}
+    return out
+
+
+def _read_with_pvlib(path: Path, kind: str, fmt: str) -> tuple[pd.DataFrame, list[str], dict]:
+    """An EPW or a PVGIS TMY JSON through pvlib: target columns, each row's place, the site."""
     from pvlib import iotools  # heavy: imported only when a weather file is read
 
+    name = str(path)
     try:
         if kind == "pvgis":
             data, meta = iotools.read_pvgis_tmy(str(path), pvgis_format=fmt, map_variables=True)
@@ -268,19 +312,14 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
     if kind == "pvgis":
         meta_in = meta.get("inputs", {})
         site = meta_in.get("location", meta_in)
-        first = _pvgis_first_line(path) if fmt == "csv" else None
-        rows = ([f"line {first + i}" for i in range(len(data))] if first is not None
-                else [f"record {i}" for i in range(len(data))])
+        rows = [f"record {i}" for i in range(len(data))]
         attrs = {"latitude": site.get("latitude"), "longitude": site.get("longitude"),
                  "elevation_m": site.get("elevation")}
     else:
         rows = [f"line {9 + i}" for i in range(len(data))]  # 8 header lines
         attrs = {"latitude": meta.get("latitude"), "longitude": meta.get("longitude"),
                  "elevation_m": meta.get("altitude"), "city": meta.get("city")}
-    out = _finish_weather(data, rows, name, tz, year, wrap=True)
-    out.attrs = {**out.attrs, "source": name, "kind": kind,
-                 **{k: v for k, v in attrs.items() if v is not None}}
-    return out
+    return data, rows, attrs
 
 
 def _decompose(weather: pd.DataFrame, site: Site) -> pd.DataFrame:
@@ -300,72 +339,4 @@ def _decompose(weather: pd.DataFrame, site: Site) -> pd.DataFrame:
     out.insert(1, "dni_wm2", np.nan_to_num(np.asarray(parts["dni"], dtype=float)))
     out.insert(2, "dhi_wm2", np.nan_to_num(np.asarray(parts["dhi"], dtype=float)))
     out.attrs = {**weather.attrs, "dni_dhi": "erbs"}
-    return out
-
-
-def _read_weather_csv(path: Path, *, tz: str, columns: Mapping[str, str] | None,
-                      units: Mapping[str, str] | None, timestamp_col: str | None, label: str,
-                      dayfirst: bool, sep: str | None, time_format: str | None,
-                      default_wind_ms: float | None) -> pd.DataFrame:
-    table = _read_table(path, sep)
-    index, texts, step, tcol = _load_times(table, timestamp_col, label, tz, dayfirst, None,
-                                           time_format, "raise", None, None)
-    mapping: dict[str, str] = {}  # target -> source
-    for source, target in (columns or {}).items():
-        if target not in WEATHER_COLUMNS:
-            raise DataError(f"{table.path}: columns maps {source!r} to unknown target "
-                            f"{target!r}; targets are {list(WEATHER_COLUMNS)}")
-        mapping[target] = _find_column(table, source, target)
-    for col in table.frame.columns:
-        if col == tcol or col in mapping.values():
-            continue
-        for target, aliases in _WEATHER_ALIASES.items():
-            if target not in mapping and _norm(col) in aliases:
-                mapping[target] = col
-    for target in ("ghi_wm2", "temp_air_c"):
-        if target not in mapping:
-            raise DataError(f"{table.path}: line {table.first_line - 1} (header): no {target} "
-                            f"column among {list(table.frame.columns)}; pass columns=...")
-    if "wind_ms" not in mapping and default_wind_ms is None:
-        raise DataError(f"{table.path}: line {table.first_line - 1} (header): no wind_ms column "
-                        f"among {list(table.frame.columns)}; pass columns=... or "
-                        f"default_wind_ms=...")
-    units = dict(units or {})
-    step_h = step / _HOUR_NS
-    data: dict[str, np.ndarray] = {}
-    for target in WEATHER_COLUMNS:
-        if target not in mapping:
-            continue
-        source = mapping[target]
-        unit = units.get(target, units.get(source))
-        if target.endswith("_wm2"):
-            key = (unit or "W/m2").replace(" ", "").replace("²", "2").lower()
-            if key in _IRRADIANCE_UNITS:
-                scale, offset = _IRRADIANCE_UNITS[key], 0.0
-            elif key in _IRRADIATION_UNITS:
-                scale, offset = _IRRADIATION_UNITS[key] / step_h, 0.0
-            else:
-                raise DataError(f"{table.path}: column {source!r}: unknown unit {unit!r}; known "
-                                f"W/m2, kW/m2 (mean irradiance) or Wh/m2, kWh/m2 (per interval)")
-        elif target == "temp_air_c":
-            key = (unit or "C").replace(" ", "").lower()
-            if key not in _TEMPERATURE_UNITS:
-                raise DataError(f"{table.path}: column {source!r}: unknown unit {unit!r}; known "
-                                f"C, K, F")
-            scale, offset = _TEMPERATURE_UNITS[key]
-        else:
-            key = (unit or "m/s").replace(" ", "").lower()
-            if key not in _WIND_UNITS:
-                raise DataError(f"{table.path}: column {source!r}: unknown unit {unit!r}; known "
-                                f"m/s, km/h")
-            scale, offset = _WIND_UNITS[key], 0.0
-        raw = _parse_numbers(table, source, texts, unit or _UNITS_SHOWN[target], None,
-                             allow_negative=True)
-        data[target] = raw * scale + offset
-    if "wind_ms" not in data:
-        data["wind_ms"] = np.full(len(index), float(default_wind_ms))
-    frame = pd.DataFrame(data, index=index)
-    rows = [f"line {table.line(i)}" for i in range(len(frame))]
-    out = _finish_weather(frame, rows, table.path, tz, None, wrap=False)
-    out.attrs = {**out.attrs, "source": table.path, "kind": "csv", "step_h": step_h}
     return out
