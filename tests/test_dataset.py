@@ -145,12 +145,14 @@ def test_load_errors(tmp_path):
         load_iquitos(tmp_path)
     frame.loc[5, "ev_kwh"] = -1.0
     frame.to_csv(tmp_path / HOURLY_FILE, index=False)
-    with pytest.raises(DataError, match=r"'ev_kwh' \[kWh\]: negative value -1.0 at row 5"):
+    with pytest.raises(DataError, match=r"line 7 \(2025-01-01T05:00:00-0500\), column 'ev_kwh' "
+                                        r"\[kWh\]: negative value -1.0"):
         load_iquitos(tmp_path)
     frame.loc[5, "ev_kwh"] = 0.0
     frame.loc[[10, 11], "time"] = frame.loc[[11, 10], "time"].to_numpy()
     frame.to_csv(tmp_path / HOURLY_FILE, index=False)
-    with pytest.raises(DataError, match=r"index: .* at row 10"):
+    with pytest.raises(DataError, match=r"line 13 \(2025-01-01T10:00:00-0500\): out of order: it "
+                                        r"comes before line 12"):
         load_iquitos(tmp_path)
 
 
@@ -192,7 +194,7 @@ def _hourly_lines() -> list[str]:
     ("ev_kwh", "abc", r"non-numeric value 'abc'"),
     ("pv_kwh", "", r"missing value \(empty cell\)"),
     ("ghi_wm2", "-3", r"negative value -3"),
-    ("mall_kwh", "1e300", r"above the ceiling"),
+    ("mall_kwh", "1e300", r"1e\+300 kWh per step is above the ceiling"),
 ])
 def test_load_errors_name_the_file_line_and_column(tmp_path, column, cell, problem):
     frame = pd.read_csv(IQUITOS_DIR / HOURLY_FILE, dtype=str, keep_default_na=False)

@@ -204,7 +204,7 @@ def _parse_numbers(table: _Table, col: str, texts: np.ndarray, unit: str, decima
         if neg.size:
             i = int(neg[0])
             raise DataError(f"{_where(table, texts, i)}, column {col!r} [{unit}]: negative {what} "
-                            f"{raw[i]} (energy and power must be >= 0)")
+                            f"{raw[i]} (must be >= 0)")
     return values
 
 

@@ -31,7 +31,10 @@ import pandas as pd
 from ..config import IQUITOS_DIR
 from ..pv import PVPlant
 from ..site import Site
-from ..timeseries import DataError, check_energy_columns, step_hours
+from ..timeseries import DataError, check_tz
+from ._csv import _HOUR_NS, _check_steps, _read_table, _where
+from ._numbers import _energy_kwh, _parse_numbers
+from .limits import PLAUSIBLE
 
 if TYPE_CHECKING:  # the models pull in numba and pvlib; load_iquitos needs neither
     from .ev import EVFleet
@@ -231,13 +234,52 @@ def write_iquitos(directory: str | os.PathLike = IQUITOS_DIR, seed: int = DEFAUL
     return directory
 
 
-def _read_table(path: Path, tz: str) -> pd.DataFrame:
+class MissingDatasetError(DataError, FileNotFoundError):
+    """The dataset file is absent: a :class:`DataError` that is also a ``FileNotFoundError``."""
+
+
+def _read_checked(path: Path, tz: str, energies: list[str] | None) -> pd.DataFrame:
+    """A dataset CSV read and checked cell by cell; every error names the file and line.
+
+    ``energies`` lists the energy columns (None: every column is one) [kWh]; the weather
+    columns of :data:`COLUMNS` are held to their plausible ranges.
+    """
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; regenerate it with `python -m pvbess.inputs.dataset`"
-                                " (make data)")
-    frame = pd.read_csv(path, index_col=0, engine="c")
-    index = pd.to_datetime(frame.index, format="%Y-%m-%dT%H:%M:%S%z", utc=True)
-    frame.index = pd.DatetimeIndex(index.tz_convert(tz), name="time")
+        raise MissingDatasetError(f"{path} not found; regenerate it with `python -m "
+                                  f"pvbess.inputs.dataset` (make data)")
+    table = _read_table(path, ",")
+    time_col = table.frame.columns[0]
+    texts = table.frame[time_col].to_numpy(dtype=object)
+    stamps = pd.to_datetime(table.frame[time_col], format="%Y-%m-%dT%H:%M:%S%z", utc=True,
+                            errors="coerce")
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"{path}: line {table.line(i)}, column {time_col!r}: unparseable "
+                        f"timestamp {texts[i]!r} (expected e.g. {texts[0]!r})")
+    index = pd.DatetimeIndex(stamps).as_unit("ns").tz_convert(tz)
+
+    def where(i: int) -> str:
+        return f"line {table.line(i)} ({texts[i]})"
+
+    _check_steps(index, _HOUR_NS, where, str(path))
+    data = {}
+    for col in table.frame.columns[1:]:
+        if energies is None or col in energies:
+            data[col] = _energy_kwh(table, col, texts, "kWh", ".", _HOUR_NS, False, True)
+            continue
+        unit = COLUMNS[col][0] if col in COLUMNS else "-"
+        values = _parse_numbers(table, col, texts, unit, ".", col == "temp_air_c", explicit=True)
+        limit = PLAUSIBLE.get(col)
+        if limit is not None:
+            out = np.flatnonzero((values < limit.low) | (values > limit.high))
+            if out.size:
+                i = int(out[0])
+                raise DataError(f"{_where(table, texts, i)}, column {col!r} [{unit}]: value "
+                                f"{values[i]:g} outside the plausible range [{limit.low:g}, "
+                                f"{limit.high:g}] ({limit.why}; pvbess.inputs.limits)")
+        data[col] = values
+    frame = pd.DataFrame(data, index=pd.DatetimeIndex(index, name="time"))
     return frame
 
 
@@ -262,31 +304,32 @@ def load_iquitos(path: str | os.PathLike = IQUITOS_DIR, sockets: bool = False,
 
     Raises
     ------
-    FileNotFoundError
-        If the files are absent.
+    MissingDatasetError
+        If the files are absent (a ``DataError`` and a ``FileNotFoundError``).
     DataError
-        If rows are missing or irregular, a column is missing, or an energy is negative/NaN.
+        Naming the file, line and column: a bad timestamp, rows out of order or missing, a
+        missing column, a missing, non-numeric or negative value, a value above its ceiling
+        (:mod:`pvbess.inputs.limits`), an unknown time zone.
     """
+    check_tz(tz)
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     hourly_path = path if path.is_file() else folder / HOURLY_FILE
-    frame = _read_table(hourly_path, tz)
+    frame = _read_checked(hourly_path, tz, ["pv_kwh", "ev_kwh", "mall_kwh"])
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{hourly_path}: column(s) {missing} missing; have {list(frame.columns)}")
-    if step_hours(frame.index) != 1.0:
-        raise DataError(f"{hourly_path}: index: expected hourly steps")
+        raise DataError(f"{hourly_path}: line 1 (header): column(s) {missing} missing; have "
+                        f"{list(frame.columns)}")
     frame.index.freq = "h"
     if len(frame) not in (8760, 8784):
         raise DataError(f"{hourly_path}: expected 8,760 hourly rows (a full year), got "
-                        f"{len(frame)}")
-    check_energy_columns(frame, ["pv_kwh", "ev_kwh", "mall_kwh"], unit="kWh")
-    check_energy_columns(frame, ["ghi_wm2", "dni_wm2", "dhi_wm2"], unit="W/m2")
+                        f"{len(frame):,} (lines 2 to {len(frame) + 1})")
     if sockets:
-        socks = _read_table(folder / SOCKETS_FILE, tz)
+        socks = _read_checked(folder / SOCKETS_FILE, tz, None)
         if not socks.index.equals(frame.index):
-            raise DataError(f"{folder / SOCKETS_FILE}: index differs from {hourly_path}")
-        check_energy_columns(socks, socks.columns, unit="kWh")
+            raise DataError(f"{folder / SOCKETS_FILE}: its hours differ from {hourly_path} "
+                            f"({len(socks):,} rows from {socks.index[0]}, against "
+                            f"{len(frame):,} from {frame.index[0]})")
         frame = frame.join(socks)
     return frame
 

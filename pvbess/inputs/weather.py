@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._spec import SpecBase
 from ..site import Site
-from ..timeseries import DataError
+from ..timeseries import DataError, check_tz
 
 #: Monthly GHI of the Iquitos TMY (Jan..Dec). [kWh/m2]
 IQUITOS_MONTHLY_GHI_KWH_M2 = (141.7, 120.6, 146.6, 130.7, 123.4, 123.2,
@@ -126,7 +126,20 @@ class WeatherModel(SpecBase):
 
 
 def year_index(year: int, tz: str = "America/Lima", freq: str = "h") -> pd.DatetimeIndex:
-    """All steps of a calendar year in local time, labelled by interval start."""
+    """All steps of a calendar year in local time, labelled by interval start.
+
+    Raises
+    ------
+    DataError
+        On an unknown time zone, or a step that is not a positive divisor of one hour.
+    """
+    check_tz(tz)
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (ValueError, TypeError):
+        step = None
+    if step is None or step <= pd.Timedelta(0) or pd.Timedelta(hours=1) % step:
+        raise DataError(f"freq={freq!r}: the step must divide one hour (e.g. 'h', '15min')")
     start = pd.Timestamp(year=year, month=1, day=1, tz=tz)
     end = pd.Timestamp(year=year + 1, month=1, day=1, tz=tz)
     return pd.date_range(start, end, freq=freq, inclusive="left")
