@@ -225,3 +225,26 @@ def test_one_corrupted_cell_is_refused_naming_its_line(n, data, bad):
             read_energy_csv(path, label="start")
     message = str(err.value)
     assert f"r.csv: line {row + 2} " in message and repr(col) in message
+
+
+def _written(value: float, decimal: str, grouped: bool) -> str:
+    """``value`` (3 decimals) as a spreadsheet in that locale writes it."""
+    text = f"{value:,.3f}" if grouped else f"{value:.3f}"
+    if decimal == ",":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return text
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(0, 9_999_999), min_size=2, max_size=20),
+       decimal=st.sampled_from([".", ","]), grouped=st.booleans(), data=st.data())
+def test_either_decimal_convention_reads_the_same_numbers(values, decimal, grouped, data):
+    """A file written with a decimal point or comma, thousands grouped or not, reads the same
+    numbers once one cell settles the convention (a fraction that is not three digits)."""
+    kwh = [v / 1000 for v in values] + [0.5]  # '0.500' / '0,500' cannot group thousands
+    order = data.draw(st.permutations(range(len(kwh))))
+    cells = [_written(kwh[i], decimal, grouped) for i in order]
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder), "d.csv", quarter_hours(cells, "time;pv [kWh]"))
+        got = read_meter_csv(path, label="start")
+    np.testing.assert_allclose(got.to_numpy(), [kwh[i] for i in order], rtol=1e-15)

@@ -2,7 +2,8 @@
 
 The private machinery behind :mod:`pvbess.inputs.loaders` (meter and energy files) and
 :mod:`pvbess.inputs.weather_files`: separator and encoding sniffing, timestamp parsing (local time,
-end/start labels, daylight-saving checks), regular-step checks and unit-aware numbers.
+end/start labels, daylight-saving checks) and regular-step checks. Numbers and their units are
+in :mod:`pvbess.inputs._numbers`.
 """
 
 from __future__ import annotations

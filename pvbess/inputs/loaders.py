@@ -11,7 +11,10 @@ Conventions
   the first hour of a year holds three quarter-hours in the raw file and the last row is the next
   year's ``00:00``. ``label="start"``: a timestamp opens its interval.
 - Power units (``W``, ``kW``, ``MW``) are mean power over the interval: energy = P * dt, dt taken
-  from the (regular) time step. Energy units (``Wh``, ``kWh``, ``MWh``) are per interval.
+  from the (regular) time step. Energy units (``Wh``, ``kWh``, ``MWh``) are per interval. The
+  unit written in a header is honoured; a caller's unit only fills in for a header without one.
+- One decimal mark per file, decided from every value column; the other mark may only group
+  thousands. Energy per step above the ceiling of :mod:`pvbess.inputs.limits` is refused.
 - Naive timestamps are local clock times in ``tz``; a local time that does not exist or occurs
   twice in ``tz`` (daylight-saving change) is an error unless ``ambiguous="infer"`` resolves it.
   Timestamps carrying a UTC offset (``2024-01-01 00:00:00-05:00``) are converted to ``tz``.

@@ -238,7 +238,9 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
     units : mapping, optional
         Simple CSV only, keyed by target or source name: irradiance ``W/m2`` (default),
         ``kW/m2``, or irradiation per interval ``Wh/m2``/``kWh/m2`` (divided by dt);
-        temperature ``C`` (default), ``K``, ``F``; wind ``m/s`` (default) or ``km/h``.
+        temperature ``C`` (default), ``K``, ``F``; wind ``m/s`` (default) or ``km/h``. A unit
+        in brackets in the header (``GHI [kW/m2]``, ``temp (F)``) is honoured without it; an
+        entry that contradicts the header is refused.
     timestamp_col, label, dayfirst, sep, time_format
         Simple CSV only, as in :func:`read_meter_csv` (default ``label='start'``).
     default_wind_ms : float, optional
@@ -263,8 +265,10 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
     Raises
     ------
     DataError
-        On an unreadable file, a missing column, an irregular index (gap, duplicate, unsorted,
-        daylight-saving jump), a missing value or a value outside its plausible range.
+        On an unreadable file, a missing column, an irregular index (gap, duplicate, rows out
+        of order, daylight-saving jump), a PVGIS/EPW file that is not a whole typical year
+        (8,760 hourly rows), a missing value, a value outside its plausible range
+        (:mod:`pvbess.inputs.limits`), an unknown or contradicted unit, or an unknown ``tz``.
     """
     path = Path(path)
     name = str(path)
