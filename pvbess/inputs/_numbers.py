@@ -32,6 +32,8 @@ _AMBIGUOUS = {m: re.compile(rf"^[+-]?[1-9]\d{{0,2}}\{m}\d{{3}}$") for m in _MARK
 #: a number whose thousands are grouped by ``m`` (the other mark, if any, is the decimal)
 _GROUPED = {m: re.compile(rf"^[+-]?[1-9]\d{{0,2}}(?:\{m}\d{{3}})+(?:\{o}\d*)?$")
             for m, o in (_MARKS, _MARKS[::-1])}
+#: rows looked at first when a file uses one mark only (the whole file if they settle nothing)
+_SAMPLE_ROWS = 1000
 #: a unit in brackets closing a column name: 'GHI [kW/m2]', 'temp (F)'
 _BRACKET_UNIT = re.compile(r"[\[(]\s*([^\s\[\]()]{1,12})\s*[\])]\s*$")
 
@@ -96,16 +98,24 @@ def _same_energy_unit(path: str, column: str) -> Callable[[str, str], bool]:
 # -------------------------------------------------------------------------------------------
 def _mark_evidence(cells: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per cell: which decimal mark it proves ('.' / ','), and whether it is ambiguous."""
-    count = {m: cells.str.count(re.escape(m)).to_numpy() for m in _MARKS}
-    last = {m: cells.str.rfind(m).to_numpy() for m in _MARKS}
-    proves, ambiguous = {}, np.zeros(len(cells), dtype=bool)
+    joined = "".join(cells.tolist())  # one pass tells which marks occur at all
+    present = [m for m in _MARKS if m in joined]
+    none = np.zeros(len(cells), dtype=bool)
+    if not present:
+        return {m: none for m in _MARKS}, none
+    count = {m: (cells.str.count(re.escape(m)).to_numpy() if m in present
+                 else np.zeros(len(cells), dtype=np.int64)) for m in _MARKS}
+    proves, ambiguous = {}, none.copy()
     for m, o in (_MARKS, _MARKS[::-1]):
         single = (count[m] == 1) & (count[o] == 0)
-        amb = single & cells.str.match(_AMBIGUOUS[m]).to_numpy()
+        amb = single & cells.str.match(_AMBIGUOUS[m]).to_numpy() if single.any() else none
         ambiguous |= amb
-        proves[m] = (((count[m] > 0) & (count[o] > 0) & (last[m] > last[o]))  # 1.200,5
-                     | (single & ~amb)  # 1,5 or 0.250
-                     | ((count[o] > 1) & (count[m] == 0)))  # 1.200.000 groups thousands
+        proves[m] = (single & ~amb) | ((count[o] > 1) & (count[m] == 0))  # 0.250; 1.200.000
+    if len(present) == 2:  # 1.200,5: the mark that comes last is the decimal
+        last = {m: cells.str.rfind(m).to_numpy() for m in _MARKS}
+        both = (count["."] > 0) & (count[","] > 0)
+        for m, o in (_MARKS, _MARKS[::-1]):
+            proves[m] = proves[m] | (both & (last[m] > last[o]))
     return proves, ambiguous
 
 
@@ -126,6 +136,12 @@ def _file_decimal(table: _Table, columns: Sequence[str], texts: np.ndarray,
         if decimal not in _MARKS:
             raise DataError(f"{table.path}: decimal={decimal!r}: must be '.' or ','")
         return decimal
+    present = {m for col in columns for m in _MARKS if m in "".join(table.frame[col].tolist())}
+    if len(present) == 1:  # one mark only: a cell near the top that proves it settles the file
+        (mark,) = present
+        if any(_mark_evidence(table.frame[col].iloc[:_SAMPLE_ROWS])[0][mark].any()
+               for col in columns):
+            return mark
     proves: dict[str, list] = {m: [] for m in _MARKS}
     ambiguous = []
     for col in columns:
@@ -171,8 +187,9 @@ def _parse_numbers(table: _Table, col: str, texts: np.ndarray, unit: str, decima
     cells = table.frame[col]
     raw = cells.to_numpy(dtype=object)
     other = "," if decimal == "." else "."
-    misuse = (cells.str.contains(other, regex=False)
-              & ~cells.str.match(_GROUPED[other])).to_numpy()
+    has_other = other in "".join(cells.tolist())
+    misuse = ((cells.str.contains(other, regex=False) & ~cells.str.match(_GROUPED[other]))
+              .to_numpy() if has_other else np.zeros(len(cells), dtype=bool))
     if misuse.any():
         i = int(np.flatnonzero(misuse)[0])
         cell = raw[i]
@@ -181,7 +198,8 @@ def _parse_numbers(table: _Table, col: str, texts: np.ndarray, unit: str, decima
                    f"{cell!r} is not a number with {decimal!r} as the file's decimal mark (and "
                    f"{other!r} grouping thousands)")
         raise DataError(f"{_where(table, texts, i)}, column {col!r} [{unit}]: {problem}")
-    cells = cells.str.replace(other, "", regex=False)
+    if has_other:
+        cells = cells.str.replace(other, "", regex=False)
     if decimal != ".":
         cells = cells.str.replace(decimal, ".", regex=False)
     values = np.asarray(pd.to_numeric(cells.to_numpy(dtype=object), errors="coerce"),
