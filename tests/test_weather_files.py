@@ -6,9 +6,14 @@ tested in ``test_loaders.py`` (its EPW/PVGIS file builders are reused here).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pvbess import DataError, read_weather
 from pvbess.inputs.limits import PLAUSIBLE
@@ -139,3 +144,22 @@ def test_a_pvgis_timestamp_cut_mid_line_names_its_line(tmp_path):
 def test_an_unknown_time_zone_is_a_data_error(tmp_path, tz):
     with pytest.raises(DataError, match=r"tz="):
         read_weather(write_epw(tmp_path), tz=tz)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ghi=st.lists(st.integers(0, 1400), min_size=2, max_size=10),
+       temp=st.integers(-40, 50), ghi_unit=st.sampled_from(["W/m2", "kW/m2", "Wh/m2"]),
+       temp_unit=st.sampled_from(["C", "K", "F"]), minutes=st.sampled_from([15, 30, 60]))
+def test_weather_written_in_any_known_unit_reads_the_same(ghi, temp, ghi_unit, temp_unit,
+                                                         minutes):
+    """Irradiance in W/m2, kW/m2 or Wh/m2 per step and temperature in C, K or F read back to
+    the same W/m2 and C."""
+    to_file = {"W/m2": 1.0, "kW/m2": 1e-3, "Wh/m2": minutes / 60}[ghi_unit]
+    t_file = {"C": temp, "K": temp + 273.15, "F": temp * 9 / 5 + 32}[temp_unit]
+    stamps = pd.date_range("2024-03-01 10:00", periods=len(ghi), freq=f"{minutes}min")
+    text = f"time;GHI [{ghi_unit}];temp [{temp_unit}];wind [m/s]\n" + "".join(
+        f"{t:%Y-%m-%d %H:%M};{g * to_file!r};{t_file!r};1.5\n" for t, g in zip(stamps, ghi))
+    with tempfile.TemporaryDirectory() as folder:
+        w = read_weather(write(Path(folder), "w.csv", text), decimal=".")
+    np.testing.assert_allclose(w["ghi_wm2"], ghi, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(w["temp_air_c"], temp, rtol=1e-12, atol=1e-9)

@@ -56,6 +56,10 @@ def _unit_factor(unit: str, column: str, path: str) -> tuple[float, bool]:
                     f"{_KNOWN_UNITS}")
 
 
+def _is_energy_unit(unit: str | None) -> bool:
+    return unit is not None and _unit_key(unit) in {**_ENERGY_UNITS, **_POWER_UNITS}
+
+
 def _header_unit(column: str) -> str | None:
     """A unit in brackets closing a column name ('GHI [kW/m2]', 'temp (F)'), else None."""
     m = _BRACKET_UNIT.search(str(column))

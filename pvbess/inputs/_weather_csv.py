@@ -102,7 +102,7 @@ def _map_columns(table, tcol: str, columns: Mapping[str, str] | None,
 def read_weather_csv(path, *, tz: str, columns: Mapping[str, str] | None,
                      units: Mapping[str, str] | None, timestamp_col: str | None, label: str,
                      dayfirst: bool, sep: str | None, time_format: str | None,
-                     default_wind_ms: float | None) -> tuple[pd.DataFrame, list[str], str, float]:
+                     decimal: str | None, default_wind_ms: float | None) -> tuple[pd.DataFrame, list[str], str, float]:
     """The converted columns of a simple weather CSV (not yet range-checked).
 
     Returns the frame on interval starts, the file line of each row, the file name and the
@@ -114,7 +114,7 @@ def read_weather_csv(path, *, tz: str, columns: Mapping[str, str] | None,
     mapping = _map_columns(table, tcol, columns, default_wind_ms)
     units = dict(units or {})
     step_h = step / _HOUR_NS
-    mark = _file_decimal(table, list(mapping.values()), texts, None)
+    mark = _file_decimal(table, list(mapping.values()), texts, decimal)
     data: dict[str, np.ndarray] = {}
     for target, source in mapping.items():
         key = target if target in units else source
@@ -129,7 +129,8 @@ def read_weather_csv(path, *, tz: str, columns: Mapping[str, str] | None,
                              same, "units") if header is not None or given is not None
                 else UNITS_SHOWN[target])
         scale, offset = _conversion(target, unit, source, table.path, step_h)
-        raw = _parse_numbers(table, source, texts, unit, mark, allow_negative=True)
+        raw = _parse_numbers(table, source, texts, unit, mark, allow_negative=True,
+                             explicit=decimal is not None)
         data[target] = raw * scale + offset
     if "wind_ms" not in data:
         data["wind_ms"] = np.full(len(index), float(default_wind_ms))

@@ -32,6 +32,7 @@ import pandas as pd
 from ._csv import _HOUR_NS, Label, _duration, _find_column, _load_times, _read_table
 from ._numbers import (
     _energy_kwh,
+    _is_energy_unit,
     _file_decimal,
     _same_energy_unit,
     _settle_unit,
@@ -114,7 +115,7 @@ def read_meter_csv(path: str | Path, *, sep: str | None = None, timestamp_col: s
     if value_col is None:
         others = [c for c in table.frame.columns if c != tcol]
         if len(others) != 1:
-            hinted = [c for c in others if _unit_from_name(c) is not None]
+            hinted = [c for c in others if _is_energy_unit(_unit_from_name(c))]
             if len(hinted) != 1:
                 raise DataError(f"{table.path}: line {table.first_line - 1} (header): cannot tell "
                                 f"the value column among {others}; pass value_col=...")

@@ -213,7 +213,8 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
                  columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
                  timestamp_col: str | None = None, label: Label = "start",
                  dayfirst: bool = True, sep: str | None = None, time_format: str | None = None,
-                 default_wind_ms: float | None = None, site: Site | None = None) -> pd.DataFrame:
+                 decimal: str | None = None, default_wind_ms: float | None = None,
+                 site: Site | None = None) -> pd.DataFrame:
     """Read a weather file (PVGIS TMY csv/json, EPW, or a simple CSV) into harmonised columns.
 
     Parameters
@@ -241,7 +242,7 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
         temperature ``C`` (default), ``K``, ``F``; wind ``m/s`` (default) or ``km/h``. A unit
         in brackets in the header (``GHI [kW/m2]``, ``temp (F)``) is honoured without it; an
         entry that contradicts the header is refused.
-    timestamp_col, label, dayfirst, sep, time_format
+    timestamp_col, label, dayfirst, sep, time_format, decimal
         Simple CSV only, as in :func:`read_meter_csv` (default ``label='start'``).
     default_wind_ms : float, optional
         Constant wind speed when a simple CSV has no wind column (otherwise an error). [m/s]
@@ -279,7 +280,8 @@ def read_weather(path: str | Path, kind: Literal["pvgis", "epw", "csv"] | None =
     if kind == "csv":
         frame, rows, name, step_h = read_weather_csv(
             path, tz=tz, columns=columns, units=units, timestamp_col=timestamp_col, label=label,
-            dayfirst=dayfirst, sep=sep, time_format=time_format, default_wind_ms=default_wind_ms)
+            dayfirst=dayfirst, sep=sep, time_format=time_format, decimal=decimal,
+            default_wind_ms=default_wind_ms)
         out = _finish_weather(frame, rows, name, tz, None, wrap=False)
         out.attrs = {**out.attrs, "source": name, "kind": "csv", "step_h": step_h}
         if site is not None and not {"dni_wm2", "dhi_wm2"} <= set(out.columns):
