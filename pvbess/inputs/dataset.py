@@ -257,12 +257,12 @@ def _read_checked(path: Path, tz: str, energies: list[str] | None) -> pd.DataFra
         i = int(bad[0])
         raise DataError(f"{path}: line {table.line(i)}, column {time_col!r}: unparseable "
                         f"timestamp {texts[i]!r} (expected e.g. {texts[0]!r})")
-    index = pd.DatetimeIndex(stamps).as_unit("ns").tz_convert(tz)
+    index = pd.DatetimeIndex(stamps).tz_convert(tz)  # its unit as pandas parses it (recorded)
 
     def where(i: int) -> str:
         return f"line {table.line(i)} ({texts[i]})"
 
-    _check_steps(index, _HOUR_NS, where, str(path))
+    _check_steps(index.as_unit("ns"), _HOUR_NS, where, str(path))
     data = {}
     for col in table.frame.columns[1:]:
         if energies is None or col in energies:
