@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "STRATEGIES": "balance",
     "kpis": "indicators",
     "VARIABLES": "variables",
+    "TABLE_COLUMNS": "variables",
     "simulate_many": "batch",
     # --- optimal scheduling (issue 4) ---
     "SchedulingProblem": "optimize.problem",

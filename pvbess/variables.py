@@ -1,4 +1,5 @@
-"""The variables table: name, unit, sign and meaning of every balance column and every KPI.
+"""The variables table: name, unit, sign and meaning of every balance column, KPI and scheduler
+column (plans, stored schedules, recorded events, the daily view).
 
 One source of truth for notebooks, reports and tests (tests hold :func:`pvbess.simulate`'s columns
 and :func:`pvbess.kpis`' names equal to the rows here).
@@ -43,9 +44,9 @@ _ROWS = (
      "(removes this / eta_d from storage)"),
     ("bess_loss_kwh", "balance", "kWh", ">= 0",
      "conversion loss = (1 - eta_c) * bess_charge + bess_discharge * (1/eta_d - 1)"),
-    ("soc_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
+    ("soe_end_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
     ("soc_frac", "balance", "-", "in [soc_min, soc_max]",
-     "state of charge at the END of the step = soc_kwh / capacity_kwh"),
+     "state of charge at the END of the step = soe_end_kwh / capacity_kwh"),
     ("phase", "balance", "-", "0..6",
      "six-phase label: 6 night idle, 1 morning charge, 2 day charging/available, 3 holding, "
      "4 peak shaving moved energy (PV taken back from the charge or battery delivery), 5 the "
@@ -112,19 +113,79 @@ _KPI_ROWS = (
 )
 
 
+# Columns of the scheduler's tables that the balance table does not have (kind "scheduler").
+# Shared quantities (bess_charge_kwh, grid_import_kwh, soe_end_kwh, setpoint_kwh, ...) are the
+# balance rows above: one name, one meaning, whichever table holds them.
+_SCHEDULER_ROWS = (
+    ("dt_h", "h", "> 0", "period length"),
+    ("load_kwh", "kWh", ">= 0", "site demand in the period (input; ev + mall at Iquitos)"),
+    ("buy_price", "currency/kWh", "", "price of imported energy, incl. any CO2 price"),
+    ("sell_price", "currency/kWh", "", "price paid for exported energy"),
+    ("soe_start_kwh", "kWh", "in [E_min, E_max]", "stored energy at the START of the period"),
+    ("pv_to_load_kwh", "kWh", ">= 0", "PV serving the load"),
+    ("grid_to_load_kwh", "kWh", ">= 0", "grid import serving the load"),
+    ("bess_to_load_kwh", "kWh", ">= 0", "battery AC delivery to the load"),
+    ("grid_export_kwh", "kWh", ">= 0", "total grid export = pv_export + bess_export"),
+    ("wear_cost", "currency", ">= 0", "battery wear: wear_cost_per_kwh * eta_c * bess_charge"),
+    ("grid_only_cost", "currency", "", "load * buy_price: no PV, no battery"),
+    ("solar_only_cost", "currency", "",
+     "max(load - pv, 0) * buy_price - max(pv - load, 0) * sell_price: PV, no battery"),
+    ("optimized_cost", "currency", "",
+     "grid_import * buy_price - grid_export * sell_price + wear_cost"),
+    ("savings_vs_grid_only", "currency", "+ saved", "grid_only_cost - optimized_cost"),
+    ("savings_vs_solar_only", "currency", "+ saved", "solar_only_cost - optimized_cost"),
+    ("action", "-", "", "grid_charging | solar_storage | load_support | battery_export | "
+     "solar_export | idle"),
+)
+
+#: The scheduler's tables, column by column (every name is a row of :data:`VARIABLES`):
+#: ``plan`` = ``ScheduleResult.periods``, ``schedule`` = a stored plan, ``event`` = a recorded
+#: period, ``daily_view`` = ``DailyView.periods``.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "plan": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "pv_to_load_kwh",
+        "pv_to_bess_kwh", "pv_export_kwh", "grid_to_load_kwh", "grid_to_bess_kwh",
+        "bess_to_load_kwh", "bess_export_kwh", "pv_curtailed_kwh", "grid_import_kwh",
+        "grid_export_kwh", "co2_kg", "wear_cost", "grid_only_cost", "solar_only_cost",
+        "optimized_cost", "savings_vs_grid_only", "savings_vs_solar_only", "action",
+    ),
+    "schedule": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "grid_import_kwh",
+        "grid_export_kwh", "pv_curtailed_kwh", "wear_cost", "optimized_cost",
+    ),
+    "event": (
+        "dt_h", "soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
+        "grid_export_kwh", "bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh",
+        "buy_price", "sell_price", "wear_cost",
+    ),
+    "daily_view": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "grid_import_kwh", "grid_export_kwh",
+        "pv_curtailed_kwh", "wear_cost", "grid_only_cost", "solar_only_cost", "optimized_cost",
+        "savings_vs_grid_only", "savings_vs_solar_only",
+    ),
+}
+
+
 def _build() -> pd.DataFrame:
     rows = [dict(name=n, kind=k, unit=u, sign=s, meaning=m) for n, k, u, s, m in _ROWS]
     sums = [r for r in rows if r["name"] not in ("pv_kwh", "ev_kwh", "mall_kwh")
-            and r["unit"] == "kWh" and r["name"] not in ("soc_kwh", "setpoint_kwh",
+            and r["unit"] == "kWh" and r["name"] not in ("soe_end_kwh", "setpoint_kwh",
                                                          "setpoint_deviation_kwh")]
     kpi_rows = [dict(name=r["name"], kind="kpi", unit="kWh", sign=">= 0",
                      meaning=f"sum over the period of {r['name']}")
                 for r in rows[:3] + sums]
     kpi_rows += [dict(name=n, kind="kpi", unit=u, sign=s, meaning=m) for n, u, s, m in _KPI_ROWS]
-    table = pd.DataFrame(rows + kpi_rows, columns=["name", "kind", "unit", "sign", "meaning"])
+    scheduler_rows = [dict(name=n, kind="scheduler", unit=u, sign=s, meaning=m)
+                      for n, u, s, m in _SCHEDULER_ROWS]
+    table = pd.DataFrame(rows + kpi_rows + scheduler_rows,
+                         columns=["name", "kind", "unit", "sign", "meaning"])
     return table
 
 
-#: Every balance column (kind ``"balance"``) and KPI (kind ``"kpi"``): name, kind, unit, sign,
-#: meaning. Balance energies are per step of the index; KPI energies are sums over the period.
+#: Every balance column (kind ``"balance"``), KPI (kind ``"kpi"``) and scheduler-only column
+#: (kind ``"scheduler"``): name, kind, unit, sign, meaning. Balance and scheduler energies are
+#: per step (period) of the index; KPI energies are sums over the period.
 VARIABLES: pd.DataFrame = _build()

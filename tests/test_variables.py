@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvbess import STRATEGIES, VARIABLES, kpis, simulate
+from pvbess import STRATEGIES, TABLE_COLUMNS, VARIABLES, kpis, simulate
+from pvbess.optimize.result import PERIOD_COLUMNS
+from pvbess.scheduler.daily_view import VIEW_COLUMNS
+from pvbess.scheduler.events import EVENT_VALUES, HourlyEvent
+from pvbess.scheduler.manager import PLAN_COLUMNS
 
 SUFFIX_UNITS = {"_kwh": "kWh", "_frac": "-", "_pen": "PEN", "_kg": "kg", "_t": "t", "_kw": "kW",
-                "_h": "h", "_days": "d", "_pen_per_kwh": "PEN/kWh"}
+                "_h": "h", "_days": "d", "_pen_per_kwh": "PEN/kWh", "_price": "currency/kWh",
+                "_cost": "currency", "savings_vs_grid_only": "currency",
+                "savings_vs_solar_only": "currency"}
 
 
 def small_site() -> pd.DataFrame:
@@ -40,10 +46,33 @@ def test_rows_are_complete_and_units_match_names():
     assert set(VARIABLES.columns) == {"name", "kind", "unit", "sign", "meaning"}
     assert not VARIABLES.duplicated(["name", "kind"]).any()
     assert (VARIABLES["meaning"].str.len() > 5).all()
-    assert VARIABLES["kind"].isin(["balance", "kpi"]).all()
+    assert VARIABLES["kind"].isin(["balance", "kpi", "scheduler"]).all()
     for _, row in VARIABLES.iterrows():
         suffix = max((s for s in SUFFIX_UNITS if row["name"].endswith(s)), key=len, default=None)
         if suffix is not None:
             assert row["unit"] == SUFFIX_UNITS[suffix], row["name"]
         else:  # unitless names: phase, tariff_period, equivalent_full_cycles
             assert row["unit"] == "-", row["name"]
+
+
+def test_one_name_per_quantity_across_the_tables():
+    """Every column of the scheduler's tables has exactly one documenting row, a balance row when
+    the balance table holds the same quantity (no second name, no second meaning)."""
+    per_step = VARIABLES[VARIABLES.kind != "kpi"]
+    assert not per_step["name"].duplicated().any()
+    documented = set(per_step["name"])
+    for table, columns in TABLE_COLUMNS.items():
+        assert len(set(columns)) == len(columns), table
+        assert set(columns) <= documented, (table, set(columns) - documented)
+    scheduler_only = set(VARIABLES.loc[VARIABLES.kind == "scheduler", "name"])
+    used = set().union(*TABLE_COLUMNS.values())
+    assert scheduler_only <= used, scheduler_only - used
+
+
+def test_the_modules_use_the_one_column_list():
+    assert PERIOD_COLUMNS == TABLE_COLUMNS["plan"]
+    assert PLAN_COLUMNS == TABLE_COLUMNS["schedule"]
+    assert EVENT_VALUES == TABLE_COLUMNS["event"]
+    assert VIEW_COLUMNS == TABLE_COLUMNS["daily_view"]
+    fields = [f for f in HourlyEvent.__dataclass_fields__ if f not in ("timestamp", "period")]
+    assert set(fields) == set(EVENT_VALUES)

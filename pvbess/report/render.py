@@ -31,8 +31,10 @@ from .artefacts import (
     SUMMARY_NAME,
     SWEEP_SUMMARY_NAME,
     atomic_path,
-    current_umask,
+    clean_leftovers,
     read_summary,
+    replace_dir,
+    work_dir,
     write_text,
 )
 from .params import (
@@ -159,9 +161,9 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
     params = load_params(params_file, notebooks_dir)
     run_id = params["run_id"]
     steps = run_steps(params)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=reports_dir))
-    os.chmod(work, 0o777 & ~current_umask())
+    for line in clean_leftovers(reports_dir):
+        log(f"  {line}")
+    work = work_dir(reports_dir, run_id)
     try:
         for k, step in enumerate(steps, start=1):
             name = step.notebook
@@ -199,13 +201,7 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                                       f"{type(exc).__name__}: {exc}") from None
             log(f"  {run_id}: {name} and its HTML done in {time.perf_counter() - t0:.1f} s")
         final = reports_dir / run_id
-        old = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".old", dir=reports_dir))
-            os.replace(final, old / run_id)
-        os.replace(work, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(work, final)
         log(f"  {run_id}: report ({len(steps)} notebook{'' if len(steps) == 1 else 's'}) done in "
             f"{time.perf_counter() - t_run:.1f} s wall")
         return final

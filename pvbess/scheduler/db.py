@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - Windows
 #: ``PRAGMA application_id`` of a pvbess scheduler database ("PVBS").
 APPLICATION_ID = 0x50564253
 #: ``PRAGMA user_version``: the schema version this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: columns named as in the variables table (bess_charge_kwh, ...)
 
 MEMORY = ":memory:"
 
@@ -50,9 +50,9 @@ CREATE TABLE events (
     load_kwh REAL NOT NULL,
     grid_import_kwh REAL NOT NULL,
     grid_export_kwh REAL NOT NULL,
-    battery_charged_kwh REAL NOT NULL,
-    battery_discharged_kwh REAL NOT NULL,
-    curtailed_kwh REAL NOT NULL,
+    bess_charge_kwh REAL NOT NULL,
+    bess_discharge_kwh REAL NOT NULL,
+    pv_curtailed_kwh REAL NOT NULL,
     buy_price REAL NOT NULL,
     sell_price REAL NOT NULL,
     wear_cost REAL NOT NULL,
