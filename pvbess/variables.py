@@ -189,3 +189,94 @@ def _build() -> pd.DataFrame:
 #: (kind ``"scheduler"``): name, kind, unit, sign, meaning. Balance and scheduler energies are
 #: per step (period) of the index; KPI energies are sums over the period.
 VARIABLES: pd.DataFrame = _build()
+
+
+# --- words and numbers for readers --------------------------------------------------------------
+#: Unit of a name by its suffix (longest suffix wins), for names outside :data:`VARIABLES`
+#: (sweep and economics columns).
+_SUFFIX_UNITS = (
+    ("_pen_per_kwh", "PEN/kWh"), ("_pen_per_year", "PEN/yr"), ("_pen_per_usd", "PEN/USD"),
+    ("_usd_per_kwh", "USD/kWh"), ("_usd_per_kw", "USD/kW"), ("_years", "yr"), ("_kwh", "kWh"),
+    ("_kwp", "kWp"), ("_kw", "kW"), ("_frac", "-"), ("_pen", "PEN"), ("_usd", "USD"),
+    ("_kg", "kg"), ("_t", "t"), ("_h", "h"), ("_days", "d"), ("_pct", "%"),
+)
+#: Words for the parts of a name (an acronym keeps its capitals).
+_WORDS = {
+    "pv": "PV", "bess": "battery", "ev": "EV", "co2": "CO2", "hp": "HP", "hfp": "HFP",
+    "npv": "NPV", "lcos": "LCOS", "eac": "equivalent annual cost", "soe": "stored energy",
+    "soc": "state of charge", "kpi": "KPI", "irr": "IRR", "dp": "DP", "lp": "LP",
+    "frac": "", "vs": "vs", "pen": "", "kwh": "", "kw": "", "kg": "", "t": "", "h": "",
+}
+#: Labels where the rule would read badly.
+_LABELS = {
+    "capacity_kwh": "battery capacity", "power_kw": "battery power", "pv_scale": "PV scale",
+    "peak_threshold_kw": "peak-shaving threshold", "grid_import_kwh": "grid import",
+    "grid_export_kwh": "grid export", "pv_curtailed_kwh": "PV curtailed",
+    "soe_start_kwh": "stored energy at the start", "soe_end_kwh": "stored energy at the end",
+    "bess_charge_kwh": "battery charge (AC)", "bess_discharge_kwh": "battery discharge (AC)",
+    "setpoint_kwh": "battery setpoint (+ charge)", "co2_t": "CO2 of grid imports",
+    "co2_kg": "CO2 of grid imports", "total_cost_pen": "total cost",
+    "self_sufficiency_frac": "self-sufficiency", "self_consumption_frac": "self-consumption",
+    "equivalent_full_cycles": "equivalent full cycles", "closure_miss_days": "closure misses",
+    "payback_vs_pv_years": "payback vs PV only", "npv_vs_pv_pen": "NPV vs PV only",
+    "pv_kwh": "PV generation", "ev_kwh": "EV charging demand", "mall_kwh": "mall demand",
+    "load_kwh": "load", "closure_days": "closure days", "pen_per_usd": "exchange rate",
+    "gap_vs_exact": "gap to the exact optimum", "peak_grid_kw": "peak grid import",
+    "peak_grid_hp_kw": "peak grid import in HP", "peak_grid_hfp_kw": "peak grid import in HFP",
+}
+#: Units of names that neither :data:`VARIABLES` nor a suffix tells.
+_UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN"}
+
+
+def unit_of(name: str) -> str:
+    """The unit of a column or KPI: its :data:`VARIABLES` row, else its name's suffix, else "-"."""
+    if name in _UNITS:
+        return _UNITS[name]
+    rows = VARIABLES.loc[VARIABLES["name"] == name, "unit"]
+    if len(rows):
+        return str(rows.iloc[0])
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix):
+            return unit
+    return "-"
+
+
+def label(name: str, *, unit: bool = True) -> str:
+    """Words for a column or KPI name, with its unit: ``"grid import [kWh]"``.
+
+    Fractions read as percentages (``"self-sufficiency [%]"``), as :func:`format_value` prints
+    them.
+    """
+    words = _LABELS.get(name)
+    if words is None:
+        stem = name
+        for suffix, _ in _SUFFIX_UNITS:
+            if name.endswith(suffix):
+                stem = name[: -len(suffix)]
+                break
+        words = " ".join(w for w in (_WORDS.get(p, p) for p in stem.split("_")) if w)
+    u = unit_of(name)
+    if not unit or u == "-" and not name.endswith("_frac"):
+        return words
+    return f"{words} [{'%' if u == '-' else u}]"
+
+
+def format_value(name: str, value: object) -> str:
+    """A value as a reader wants it: thousands separators, digits by unit, fractions in %."""
+    if value is None or isinstance(value, str):
+        return "n/a" if value is None else value
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if x != x or x in (float("inf"), float("-inf")):
+        return "n/a"
+    u = unit_of(name)
+    if name.endswith("_frac"):
+        return f"{100 * x:,.1f}"
+    if u in ("d", "h") or float(x).is_integer() and abs(x) >= 1:
+        return f"{x:,.0f}"
+    digits = {"PEN/kWh": 4, "USD/kWh": 4, "t": 1, "yr": 1, "-": 2, "%": 2}.get(u)
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
+    return f"{x:,.{digits}f}"

@@ -76,3 +76,25 @@ def test_the_modules_use_the_one_column_list():
     assert VIEW_COLUMNS == TABLE_COLUMNS["daily_view"]
     fields = [f for f in HourlyEvent.__dataclass_fields__ if f not in ("timestamp", "period")]
     assert set(fields) == set(EVENT_VALUES)
+
+
+def test_labels_are_words_with_units():
+    from pvbess.variables import format_value, label, unit_of
+
+    assert label("grid_import_kwh") == "grid import [kWh]"
+    assert label("self_sufficiency_frac") == "self-sufficiency [%]"
+    assert label("npv_vs_pv_pen") == "NPV vs PV only [PEN]"
+    assert label("lcos_pen_per_kwh") == "LCOS [PEN/kWh]"
+    assert label("equivalent_full_cycles") == "equivalent full cycles"
+    for name in VARIABLES["name"]:  # every documented name reads as words, unit as documented
+        text = label(name)
+        assert "_" not in text, text
+        unit = VARIABLES.loc[VARIABLES.name == name, "unit"].iloc[0]
+        assert unit_of(name) == unit
+        if unit != "-":
+            assert text.endswith(f"[{unit}]"), text
+    assert format_value("grid_import_kwh", 8188386.54) == "8,188,387"
+    assert format_value("self_sufficiency_frac", 0.35906) == "35.9"
+    assert format_value("closure_miss_days", 0.0) == "0"
+    assert format_value("lcos_pen_per_kwh", 0.51234) == "0.5123"
+    assert format_value("co2_t", float("nan")) == "n/a"

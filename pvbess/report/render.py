@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from ..variables import format_value, label, unit_of
 from .artefacts import (
     REPLAY_NAME,
     SUMMARY_NAME,
@@ -230,6 +231,25 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
            f"<tbody>{body}</tbody></table>"
 
 
+#: Decimals of a KPI in summary.csv, by unit (fractions keep 4: 0.1 % resolution).
+_CSV_DECIMALS = {"kWh": 1, "kW": 1, "PEN": 2, "t": 3, "kg": 1, "h": 0, "d": 0, "-": 4,
+                 "PEN/kWh": 4}
+
+
+def summary_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """The KPIs of the runs (one column a run) with their unit and words, rounded by unit."""
+    out = table.copy().astype(object)
+    for name in out.index:
+        if name == "scenario":
+            continue
+        decimals = _CSV_DECIMALS.get(unit_of(name), 4)
+        out.loc[name] = [round(float(v), decimals) if v is not None and v == v else v
+                         for v in out.loc[name]]
+    out.insert(0, "label", [label(n, unit=False) for n in out.index])
+    out.insert(0, "unit", ["" if n == "scenario" else unit_of(n) for n in out.index])
+    return out
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -283,7 +303,7 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
         runs.append([e(folder.name), e(scenario), links])
     table = pd.DataFrame(rows)
     with atomic_path(reports_dir / "summary.csv") as tmp:
-        table.to_csv(tmp, index_label="kpi")
+        summary_csv(table).to_csv(tmp, index_label="kpi")
     headline = ["pv_kwh", "load_kwh", "grid_import_kwh", "self_sufficiency_frac",
                 "self_consumption_frac", "equivalent_full_cycles", "closure_miss_days",
                 "hours_above_peak_after_h", "co2_t", "co2_avoided_vs_grid_only_t",
@@ -294,11 +314,11 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
               "<body><h1>pvbess reports</h1><h2>Runs</h2>"),
              _html_table(["run", "scenario", "notebooks"], runs)]
     if len(table):
-        shown = table.loc[[h for h in headline if h in table.index]]
+        shown = [[e(label(h))] + [e(format_value(h, v)) for v in table.loc[h]]
+                 for h in headline if h in table.index]
         parts += ["<h2>Annual simulations (headline KPIs)</h2>",
-                  shown.to_html(float_format=_fmt, na_rep="n/a"),
-                  ("<p>See summary.csv for every KPI. Units are in the KPI names (kwh, frac, "
-                   "h, t, pen).</p>")]
+                  _html_table(["KPI", *map(e, table.columns)], shown),
+                  "<p>summary.csv holds every KPI, with its unit.</p>"]
     if sweeps:
         parts += ["<h2>Sizing sweeps (best design by NPV against PV only)</h2>",
                   _html_table(["run", "strategy", "designs", "Pareto front", "capacity [kWh]",

@@ -53,8 +53,19 @@ def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
     assert "persistence forecast, 504 periods" in page
     assert report.remote_references(page) == []
     table = pd.read_csv(tmp_path / "summary.csv", index_col="kpi")
-    assert list(table.columns) == ["design"]  # the KPIs of the annual simulations only
-    assert float(table.loc["co2_t", "design"]) == pytest.approx(pvbess.kpis(balance)["co2_t"])
+    assert list(table.columns) == ["unit", "label", "design"]  # the annual simulations only
+    k = pvbess.kpis(balance)
+    assert float(table.loc["co2_t", "design"]) == pytest.approx(k["co2_t"], abs=5e-4)
+    assert table.loc["co2_t", "unit"] == "t" and table.loc["grid_import_kwh", "unit"] == "kWh"
+    assert table.loc["self_sufficiency_frac", "label"] == "self-sufficiency"
+    for name in ("grid_import_kwh", "total_cost_pen", "closure_miss_days"):  # rounded by unit
+        text = (tmp_path / "summary.csv").read_text().split(f"\n{name},")[1].split("\n")[0]
+        assert len(text.rsplit(",", 1)[1].partition(".")[2]) <= 2, (name, text)
+    # the page: words and units, numbers formatted per quantity (days as integers, % for fractions)
+    assert "self-sufficiency [%]" in page and "grid import [kWh]" in page
+    assert f"<td>{k['grid_import_kwh']:,.0f}</td>" in page
+    assert f"<td>{100 * k['self_sufficiency_frac']:,.1f}</td>" in page
+    assert f"<td>{k['closure_miss_days']:,.0f}</td>" in page and ".000<" not in page
 
 
 def test_strip_notebook(tmp_path):
