@@ -58,6 +58,10 @@ _REMOTE = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
+#: The kernels' own log shows errors only: its transport warning (a local kernel on loopback,
+#: started and stopped by this process) says nothing to a reader of the run.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
 
 def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | None = None) -> Path:
     """Convert an executed notebook to self-contained HTML (no network needed to view it).
@@ -177,7 +181,8 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                     papermill.execute_notebook(
                         str(notebooks_dir / name), str(work / name), parameters=parameters,
                         progress_bar=progress, cwd=str(PROJECT_ROOT), kernel_name=kernel_name,
-                        report_mode=False, execution_timeout=CELL_TIMEOUT_S)
+                        report_mode=False, execution_timeout=CELL_TIMEOUT_S,
+                        extra_arguments=KERNEL_ARGUMENTS)
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run_id}-"))
                 if (work / name).exists():
