@@ -193,6 +193,7 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                 raise ReportError(f"{params_file}: notebook {name} failed in cell "
                                   f"{_unfinished_cell(work / name)}: {type(exc).__name__}: "
                                   f"{exc}") from None
+            _show_final_paths(work / name, work, reports_dir / run_id)
             notebook_to_html(work / name, work / step.html,
                              title=f"{run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
             missing = [f for f in step.files if not (work / f).is_file()]
@@ -214,6 +215,19 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _show_final_paths(notebook: Path, work: Path, final: Path) -> None:
+    """The executed notebook names the report's folder, not the temporary one it was built in."""
+    text = notebook.read_text(encoding="utf-8")
+    try:
+        shown = final.resolve().relative_to(PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        shown = str(final)
+    for built in {str(work), str(work.resolve())}:
+        text = text.replace(json.dumps(built)[1:-1], json.dumps(shown)[1:-1])
+    with atomic_path(notebook) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _fmt(value: Any) -> str:

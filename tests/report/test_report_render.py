@@ -166,6 +166,12 @@ def _check_complete_report(rendered):
         assert errors == []
         html = path.with_suffix(".html").read_text(encoding="utf-8")
         assert report.remote_references(html) == [], path.name  # opens without network
+        # the build's temporary folder appears nowhere: the outputs name the report's folder
+        assert ".partial" not in path.read_text(encoding="utf-8"), path.name
+        assert str(path.parent) in path.read_text(encoding="utf-8"), path.name
+        # no database side files (lock, WAL) left in a finished report
+        assert not [p.name for p in path.parent.rglob("*")
+                    if p.name.endswith((".lock", "-wal", "-shm"))], path.name
     html1 = (folder / "01_annual_simulation.html").read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html1 and "plotly.js" in html1.lower()
     html2 = (folder / "02_energy_balance_report.html").read_text(encoding="utf-8")
