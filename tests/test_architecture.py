@@ -12,6 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pvbess"
 
 #: Layers from the bottom; a module may import its own layer and the ones below.
 LAYERS = ("", "inputs", "optimize", "scheduler", "studies", "plotting", "report")
+#: Packages that belong to the root layer: one root module filed as a few (README, "Layout").
+ROOT_PACKAGES = ("physics",)
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -64,7 +66,8 @@ def _subpackage(module: str) -> str:
 
 
 def _layer(module: str) -> int:
-    return LAYERS.index(_subpackage(module))
+    sub = _subpackage(module)
+    return 0 if sub in ROOT_PACKAGES else LAYERS.index(sub)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if n != "pvbess"))
