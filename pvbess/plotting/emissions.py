@@ -96,8 +96,8 @@ def plot_co2(balance: pd.DataFrame, baselines: dict[str, pd.DataFrame] | None = 
     ax2.text(0.02, 0.98,
              f"avoided vs no PV, no battery: {tot[NO_PV_NO_BESS] - tot['site']:,.1f} t\n"
              f"avoided vs PV only: {tot[PV_ONLY] - tot['site']:,.1f} t\n"
-             f"separately, exported energy (PV and battery) displaces "
-             f"{tot['export displaced']:,.1f} t elsewhere\n"
+             f"separately, exported energy (PV and battery)\n"
+             f"  displaces {tot['export displaced']:,.1f} t elsewhere\n"
              f"grid factor {f:.4f} kg CO2/kWh",
              transform=ax2.transAxes, va="top", fontsize=8)
     title(fig, "Fig. 15  CO2 of grid imports against the baselines [t]", balance, scenario)
