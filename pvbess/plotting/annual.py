@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from .palette import COLORS
 from ..run_specs import run_specs
 from .common import (
-    figure_specs,
     col,
     daily,
+    figure_specs,
     kw,
     naive_local,
     peak_shaving_kwh,

@@ -12,8 +12,8 @@ from .. import physics
 from ..timeseries import local_hours
 from ..run_specs import run_specs
 from .common import (
-    figure_specs,
     col,
+    figure_specs,
     kw,
     monthly,
     naive_local,

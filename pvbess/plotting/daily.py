@@ -13,10 +13,10 @@ from matplotlib.patches import Patch
 from .palette import COLORS, PHASE_COLORS, PHASE_NAMES
 from ..timeseries import local_hours
 from .common import (
-    figure_specs,
     col,
     daily,
     day_slice,
+    figure_specs,
     kw,
     naive_local,
     representative_day,

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .common import (
-    figure_specs,
     col,
+    figure_specs,
     kw,
     naive_local,
     representative_day,
