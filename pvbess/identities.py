@@ -14,7 +14,7 @@ import pandas as pd
 
 from .balance import BALANCE_COLUMNS
 from .physics import removed_energy, step_loss, stored_energy
-from .run_specs import RunSpecs, run_specs
+from .balance_specs import RunSpecs, run_specs
 from .timeseries import DataError
 
 #: Tolerance of the per-step energy identities. [kWh]

@@ -44,7 +44,7 @@ from numba import njit
 from .battery import Battery
 from .physics import deliverable, equivalent_full_cycles
 from .rules import SixPhaseRules
-from .run_specs import run_specs
+from .balance_specs import run_specs
 from .step_calendar import step_calendar
 from .tariff import Tariff
 from .timeseries import DataError, step_hours

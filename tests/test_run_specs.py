@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import pvbess
 from pvbess.plotting import FIGURES
-from pvbess.run_specs import REQUIRED_ATTRS, run_specs
+from pvbess.balance_specs import REQUIRED_ATTRS, run_specs
 from pvbess.timeseries import DataError
 
 

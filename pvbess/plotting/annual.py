@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .palette import COLORS
-from ..run_specs import run_specs
+from ..balance_specs import run_specs
 from .common import (
     col,
     daily,

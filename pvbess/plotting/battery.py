@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from .palette import COLORS
 from .. import physics
 from ..timeseries import local_hours
-from ..run_specs import run_specs
+from ..balance_specs import run_specs
 from .common import (
     col,
     figure_specs,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..run_specs import RunSpecs, run_specs
+from ..balance_specs import RunSpecs, run_specs
 from ..timeseries import DataError
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).

@@ -10,7 +10,7 @@ from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path
 
 from .palette import COLORS
-from ..run_specs import run_specs
+from ..balance_specs import run_specs
 from .common import col, figure_specs, monthly, title
 
 #: PV destinations in drawing order: (column, label, palette key).
