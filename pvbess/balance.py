@@ -43,7 +43,7 @@ BALANCE_COLUMNS = (
     "bess_to_ev_kwh", "bess_to_mall_kwh", "bess_export_kwh",
     "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "grid_import_kwh",
     "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh",
-    "soc_kwh", "soc_frac", "phase",
+    "soe_end_kwh", "soc_frac", "phase",
     "setpoint_kwh", "setpoint_deviation_kwh",
     "tariff_period", "energy_price_pen_per_kwh", "energy_cost_pen", "co2_kg",
 )
@@ -53,7 +53,7 @@ _OUT_NAMES = {
     _d.O_PV_EXPORT: "pv_export_kwh", _d.O_PV_CURT: "pv_curtailed_kwh",
     _d.O_BESS_EV: "bess_to_ev_kwh", _d.O_BESS_MALL: "bess_to_mall_kwh",
     _d.O_BESS_EXPORT: "bess_export_kwh", _d.O_GRID_EV: "grid_to_ev_kwh",
-    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soc_kwh",
+    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soe_end_kwh",
 }
 #: The float columns, in table order (one block); ``phase`` and ``tariff_period`` go in between.
 _FLOAT_COLUMNS = tuple(c for c in BALANCE_COLUMNS if c not in ("phase", "tariff_period"))
@@ -252,7 +252,7 @@ def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall
     col["bess_loss_kwh"][:] = step_loss(charge, discharge, battery.eta_charge,
                                         battery.eta_discharge)
     if battery.capacity_kwh > 0:
-        np.divide(col["soc_kwh"], battery.capacity_kwh, out=col["soc_frac"])
+        np.divide(col["soe_end_kwh"], battery.capacity_kwh, out=col["soc_frac"])
     else:
         col["soc_frac"][:] = 0.0
     if setpoint is not None:

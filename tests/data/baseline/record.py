@@ -240,7 +240,7 @@ def compute_design(site: pd.DataFrame, p: dict, energy_step_kwh: float | None) -
                "initial_kwh": battery.e_initial_kwh, "allow_grid_charge": False,
                "allow_battery_export": False, "energy_step_kwh": energy_step_kwh})
         optimal = pvbess.simulate(site, battery, rules, "schedule", tariff=tariff,
-                                  co2_kg_per_kwh=co2, setpoint_kwh=plan.battery_setpoint_kwh,
+                                  co2_kg_per_kwh=co2, setpoint_kwh=plan.setpoint_kwh,
                                   allow_grid_charge=False, allow_battery_export=False)
         baseline_kpis["optimal"] = pvbess.kpis(optimal)
     attrs = balance.attrs
@@ -279,7 +279,7 @@ def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
     The recorded rows are the same computations under other names: ``dp``/``exact`` are today's
     ``bill="energy"`` rows, ``exact_demand`` is today's full-bill ``exact`` row, with
     ``allow_grid_charge=True`` spelled ``charge_source="any"``; columns ``co2_kg``,
-    ``import_kwh``, ``export_kwh`` are now ``co2_site_kg``, ``grid_import_kwh``,
+    ``grid_import_kwh``, ``grid_export_kwh`` are now ``co2_site_kg``, ``grid_import_kwh``,
     ``grid_export_kwh``. Without the DP (the full-bill DP is not part of the record).
     """
     a = dict(optimal_dispatch_kwargs(rec))
@@ -292,10 +292,10 @@ def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
                                             "exact_energy_only": "exact"}),
                        full.rename(index={"exact": "exact_demand"})])
     table = table.loc[["dp", "exact", "exact_demand", "six_phase"]]
-    table = table.rename(columns={"co2_site_kg": "co2_kg", "grid_import_kwh": "import_kwh",
-                                  "grid_export_kwh": "export_kwh"})
+    table = table.rename(columns={"co2_site_kg": "co2_kg", "grid_import_kwh": "grid_import_kwh",
+                                  "grid_export_kwh": "grid_export_kwh"})
     return table[["energy_cost_pen", "demand_cost_pen", "wear_cost_pen", "co2_kg",
-                  "co2_cost_pen", "total_cost_pen", "import_kwh", "export_kwh"]]
+                  "co2_cost_pen", "total_cost_pen", "grid_import_kwh", "grid_export_kwh"]]
 
 
 def _sweep_specs(rec: dict) -> dict:
@@ -374,7 +374,7 @@ def schedule_record(res) -> tuple[dict, dict[str, np.ndarray]]:
     scal = {"objective": res.objective, "cost": res.cost, "method": res.method,
             "summary": dict(res.summary)}
     arrays = {"soe_kwh": np.asarray(res.soe_kwh, dtype=float),
-              "battery_setpoint_kwh": np.asarray(res.battery_setpoint_kwh, dtype=float)}
+              "setpoint_kwh": np.asarray(res.setpoint_kwh, dtype=float)}
     return plain(scal), arrays
 
 
@@ -675,7 +675,7 @@ def record(reports: Path | None) -> None:
         res = compute_schedule(kind, inputs, sc_battery, kwargs)
         if kind == "dp":
             assert np.array_equal(res.soe_kwh, probe.soe_kwh) and res.cost == probe.cost
-            dp_setpoint = res.battery_setpoint_kwh
+            dp_setpoint = res.setpoint_kwh
         scal, arr = schedule_record(res)
         sc_rec["runs"][f"iquitos_{kind}"] = {"kind": kind, "kwargs": plain(kwargs), **scal}
         for k, v in arr.items():
