@@ -278,7 +278,7 @@ def make_summary(balance: pd.DataFrame, *, run_id: str, kpis: pd.Series | Mappin
     records :func:`pvbess.max_residuals` (the largest violation of each energy identity).
     """
     # imported here, not at the top: this module stays importable without numba or matplotlib
-    from ..balance import max_residuals
+    from ..identities import max_residuals
     from ..plotting import scenario_label
 
     attrs = balance.attrs
