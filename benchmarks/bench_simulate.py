@@ -7,10 +7,10 @@ six-phase rules:
   of the index is computed once and reused; target <= 2 ms);
 - the median time of the compiled kernel alone (``pvbess.dispatch.run``);
 - the median time of the same kernel source run as plain Python: every numba function of
-  :mod:`pvbess.dispatch` and :mod:`pvbess.physics` rebound to its ``py_func`` (numba's
-  ``run.py_func`` alone would still call the compiled step functions), once on the kernel's
-  arrays (NumPy scalars in the loop) and once on Python lists (Python floats, the faster of the
-  two); each output is checked to be bit-identical to the kernel's;
+  :mod:`pvbess.dispatch` and :mod:`pvbess.physics` (both its modules) rebound to its
+  ``py_func`` (numba's ``run.py_func`` alone would still call the compiled step functions),
+  once on the kernel's arrays (NumPy scalars in the loop) and once on Python lists (Python
+  floats, the faster of the two); each output is checked to be bit-identical to the kernel's;
 - the ratios (target: simulate >= 30x faster than the faster plain-Python loop).
 
 Run: ``.venv/bin/python benchmarks/bench_simulate.py [--repeat 200] [--python-repeat 3]``.
@@ -41,7 +41,8 @@ from pvbess.timeseries import local_hours
 def plain_python_kernel() -> types.FunctionType:
     """``dispatch.run`` as plain Python: the same source, every numba function it reaches
     (the step functions, the physics helpers) replaced by its pure-Python ``py_func``."""
-    namespace = {**vars(physics), **vars(dispatch)}  # dispatch calls into physics
+    # dispatch calls into the physics, whose meter calls into its storage math
+    namespace = {**vars(physics.storage), **vars(physics.site_meter), **vars(dispatch)}
     for name, obj in list(namespace.items()):
         if isinstance(obj, CPUDispatcher):
             f = obj.py_func

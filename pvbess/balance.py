@@ -6,17 +6,11 @@ runs the kernel and returns one row per step with the columns documented in
 clock, tariff periods and prices) is computed once per index object and reused, and the float
 columns are built as one block, so a call costs little more than the kernel.
 
-It also holds the one implementation of the energy identities of a balance table
-(:data:`IDENTITIES`): :func:`balance_residuals` (per step), :func:`flow_residuals` (the flow
-identities, also for sums of steps), :func:`max_residuals` (what the report records) and
-:func:`check_balance` (raises on the first violation).
+The energy identities of the table are in :mod:`pvbess.identities`; the index's calendar in
+:mod:`pvbess.step_calendar` (shared with :func:`pvbess.kpis`).
 """
 
 from __future__ import annotations
-
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,10 +18,12 @@ import pandas as pd
 from . import dispatch as _d
 from .battery import Battery
 
-from .physics import removed_energy, resolve_charge_source, step_loss, stored_energy
+from .physics import resolve_charge_source, step_loss
 from .rules import SixPhaseRules
+from .site import Site
+from .step_calendar import step_calendar
 from .tariff import Tariff
-from .timeseries import DataError, check_energy_columns, local_hours, step_hours
+from .timeseries import DataError, check_energy_columns
 
 #: The strategies :func:`simulate` knows, with a one-line description.
 STRATEGIES: dict[str, str] = {
@@ -47,7 +43,7 @@ BALANCE_COLUMNS = (
     "bess_to_ev_kwh", "bess_to_mall_kwh", "bess_export_kwh",
     "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "grid_import_kwh",
     "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh",
-    "soc_kwh", "soc_frac", "phase",
+    "soe_end_kwh", "soc_frac", "phase",
     "setpoint_kwh", "setpoint_deviation_kwh",
     "tariff_period", "energy_price_pen_per_kwh", "energy_cost_pen", "co2_kg",
 )
@@ -57,7 +53,7 @@ _OUT_NAMES = {
     _d.O_PV_EXPORT: "pv_export_kwh", _d.O_PV_CURT: "pv_curtailed_kwh",
     _d.O_BESS_EV: "bess_to_ev_kwh", _d.O_BESS_MALL: "bess_to_mall_kwh",
     _d.O_BESS_EXPORT: "bess_export_kwh", _d.O_GRID_EV: "grid_to_ev_kwh",
-    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soc_kwh",
+    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soe_end_kwh",
 }
 #: The float columns, in table order (one block); ``phase`` and ``tariff_period`` go in between.
 _FLOAT_COLUMNS = tuple(c for c in BALANCE_COLUMNS if c not in ("phase", "tariff_period"))
@@ -69,82 +65,6 @@ try:  # a DataFrame straight from its blocks (recent pandas): 0.2 ms less for a 
     from pandas.api.internals import create_dataframe_from_blocks as _from_blocks
 except ImportError:  # pragma: no cover - older pandas: the constructor and two inserts
     _from_blocks = None
-
-
-#: How many index objects :func:`_calendar` remembers (the least recently used is dropped).
-CALENDAR_CACHE_SIZE = 8
-#: How many tariffs each remembered index keeps the columns of.
-TARIFF_CACHE_SIZE = 4
-
-
-@dataclass(frozen=True)
-class _Calendar:
-    """What :func:`simulate` needs of a site index, computed once per index object.
-
-    A DatetimeIndex is immutable, so everything derived from it stays valid while the cache
-    holds the index itself (which also keeps its ``id`` from being reused). No array leaves
-    :func:`simulate`: the kernel reads ``hour_h``, the table gets copies. ``tariffs`` maps a
-    tariff to its ``tariff_period`` column and energy prices.
-    """
-
-    index: pd.DatetimeIndex
-    dt_h: float
-    hour_h: np.ndarray
-    tariffs: dict = field(default_factory=dict, compare=False)
-
-
-_CALENDARS: OrderedDict[int, _Calendar] = OrderedDict()
-_CALENDAR_LOCK = threading.Lock()
-
-
-def _readonly(values: np.ndarray) -> np.ndarray:
-    values.flags.writeable = False
-    return values
-
-
-def _calendar(index: pd.Index) -> _Calendar:
-    """The step length and local clock of ``index``, from a small cache keyed by the object.
-
-    Raises
-    ------
-    DataError
-        The index is not regular and tz-aware (:func:`pvbess.timeseries.step_hours`); nothing
-        is cached then.
-    """
-    key = id(index)
-    with _CALENDAR_LOCK:
-        cal = _CALENDARS.get(key)
-        if cal is not None and cal.index is index:
-            _CALENDARS.move_to_end(key)
-            return cal
-    # hour_h only goes to the kernel, which reads it (a read-only array would make numba
-    # compile a second signature of the kernel)
-    cal = _Calendar(index, step_hours(index),
-                    np.ascontiguousarray(local_hours(index), dtype=np.float64))
-    with _CALENDAR_LOCK:
-        _CALENDARS[key] = cal
-        _CALENDARS.move_to_end(key)
-        while len(_CALENDARS) > CALENDAR_CACHE_SIZE:
-            _CALENDARS.popitem(last=False)
-    return cal
-
-
-def _tariff_columns(cal: _Calendar, tariff: Tariff):
-    """``tariff_period`` (a pandas string array, never handed out itself) and the energy price
-    per step of ``cal.index`` under ``tariff``, computed once per (index, tariff)."""
-    key = (type(tariff), tariff)
-    with _CALENDAR_LOCK:
-        got = cal.tariffs.get(key)
-    if got is None:
-        period = pd.Series(tariff.period(cal.index)).array
-        price = _readonly(np.ascontiguousarray(tariff.energy_price(cal.index),
-                                               dtype=np.float64))
-        got = (period, price)
-        with _CALENDAR_LOCK:
-            cal.tariffs[key] = got
-            while len(cal.tariffs) > TARIFF_CACHE_SIZE:
-                cal.tariffs.pop(next(iter(cal.tariffs)))
-    return got
 
 
 def _input_arrays(site: pd.DataFrame) -> list[np.ndarray] | None:
@@ -172,7 +92,7 @@ def site_arrays(site: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                         f"got {type(site).__name__}")
     if len(site) == 0:
         raise DataError(f"site: the table has no rows (need {list(INPUT_COLUMNS)} per step)")
-    dt = _calendar(site.index).dt_h
+    dt = step_calendar(site.index).dt_h
     arrays = _input_arrays(site)
     if arrays is None:
         check_energy_columns(site, INPUT_COLUMNS, unit="kWh per step")  # raises, naming the row
@@ -205,7 +125,7 @@ def _setpoint_array(setpoint_kwh, index: pd.DatetimeIndex) -> np.ndarray:
 
 def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - frozen specs
              rules: SixPhaseRules = SixPhaseRules(), strategy: str = "six_phase",  # noqa: B008
-             *, tariff: Tariff = Tariff(), co2_kg_per_kwh: float = 0.4521,  # noqa: B008
+             *, tariff: Tariff = Tariff(), co2_kg_per_kwh: float = Site.co2_kg_per_kwh,  # noqa: B008
              setpoint_kwh=None, charge_source: str | None = None,
              allow_grid_charge: bool | None = None,
              allow_battery_export: bool = False) -> pd.DataFrame:
@@ -225,7 +145,7 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     tariff : Tariff
         Energy prices for ``tariff_period``, ``energy_price_pen_per_kwh``, ``energy_cost_pen``.
     co2_kg_per_kwh : float
-        Emission factor of grid imports. [kg/kWh]
+        Emission factor of grid imports (default: the :class:`pvbess.Site` default). [kg/kWh]
     setpoint_kwh : array-like or Series, optional
         ``schedule`` only: AC battery energy per step, + charge, - discharge. [kWh]
     charge_source : {"any", "pv", "surplus"}, optional
@@ -256,8 +176,8 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     -----
     The step, the local clock and the tariff columns of ``site.index`` are computed on the first
     call and reused while the same index object is among the last
-    :data:`CALENDAR_CACHE_SIZE` seen (a DatetimeIndex cannot change), so repeated runs on one
-    site cost little more than the kernel (about 1 ms for a year of hours against 0.25 ms;
+    :data:`pvbess.step_calendar.CALENDAR_CACHE_SIZE` seen (a DatetimeIndex cannot change), so
+    repeated runs on one site cost little more than the kernel (about 1 ms for a year of hours against 0.25 ms;
     ``benchmarks/bench_simulate.py``).
 
     Examples
@@ -282,7 +202,7 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
     pv, ev, mall, dt = site_arrays(site)
     index = site.index
-    cal = _calendar(index)
+    cal = step_calendar(index)
     if strategy == "schedule":
         setpoint = _setpoint_array(setpoint_kwh, index)
     else:
@@ -292,7 +212,7 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
     p = _d.make_params(battery, rules, charge_source=source,
                        allow_battery_export=allow_battery_export)
     out = _d.run(_d.STRATEGY_CODES[strategy], pv, ev, mall, cal.hour_h, setpoint, dt, p)
-    period, price = _tariff_columns(cal, tariff)
+    period, price, _ = cal.tariff_columns(tariff)
     frame = _balance_frame(index, pv, ev, mall, out, setpoint if strategy == "schedule" else None,
                            battery, period, price, float(co2_kg_per_kwh))
     frame.attrs.update({
@@ -332,7 +252,7 @@ def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall
     col["bess_loss_kwh"][:] = step_loss(charge, discharge, battery.eta_charge,
                                         battery.eta_discharge)
     if battery.capacity_kwh > 0:
-        np.divide(col["soc_kwh"], battery.capacity_kwh, out=col["soc_frac"])
+        np.divide(col["soe_end_kwh"], battery.capacity_kwh, out=col["soc_frac"])
     else:
         col["soc_frac"][:] = 0.0
     if setpoint is not None:
@@ -354,246 +274,3 @@ def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall
     frame.insert(_PHASE_AT, "phase", phase)
     frame.insert(_PERIOD_AT, "tariff_period", period.copy())
     return frame
-
-
-# -- the energy identities ------------------------------------------------------------------------
-#: Tolerance of the per-step energy identities. [kWh]
-TOL_KWH = 1e-9
-
-#: The energy identities of a balance table (../shared/specs/six_phase_dispatch.md), by the name
-#: :func:`balance_residuals` and :func:`max_residuals` give each. The first six are linear in
-#: the flows, so they also hold for sums of steps (:func:`flow_residuals`).
-IDENTITIES: dict[str, str] = {
-    "pv_split": "pv = pv_to_ev + pv_to_bess + pv_to_mall + pv_export + pv_curtailed",
-    "ev_supply": "ev = pv_to_ev + bess_to_ev + grid_to_ev",
-    "mall_supply": "mall = pv_to_mall + bess_to_mall + grid_to_mall",
-    "grid_import": "grid_import = grid_to_ev + grid_to_mall + grid_to_bess",
-    "charge_column": "bess_charge = pv_to_bess + grid_to_bess",
-    "discharge_column": "bess_discharge = bess_to_ev + bess_to_mall + bess_export",
-    "storage": "E_next = E + eta_c * bess_charge - bess_discharge / eta_d",
-    "soc_bounds": "E_min <= E <= E_max",
-    "charge_and_discharge": "min(bess_charge, bess_discharge) == 0 (no step charges and "
-                            "discharges)",
-    "charge_power": "bess_charge <= power_charge_kw * dt",
-    "discharge_power": "bess_discharge <= power_discharge_kw * dt",
-    "run_closure": "sum(pv) + sum(grid_import) + E_0 = sum(ev) + sum(mall) + sum(pv_export) "
-                   "+ sum(bess_export) + sum(pv_curtailed) + sum(bess_loss) + E_final",
-}
-
-_FLOW_SUMS = {  # identity -> (left side, right side): left - right is its residual
-    "pv_split": ("pv_kwh", ("pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh",
-                            "pv_curtailed_kwh")),
-    "ev_supply": ("ev_kwh", ("pv_to_ev_kwh", "bess_to_ev_kwh", "grid_to_ev_kwh")),
-    "mall_supply": ("mall_kwh", ("pv_to_mall_kwh", "bess_to_mall_kwh", "grid_to_mall_kwh")),
-    "grid_import": ("grid_import_kwh", ("grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh")),
-    "charge_column": ("bess_charge_kwh", ("pv_to_bess_kwh", "grid_to_bess_kwh")),
-    "discharge_column": ("bess_discharge_kwh", ("bess_to_ev_kwh", "bess_to_mall_kwh",
-                                                "bess_export_kwh")),
-}
-_RUN_IN = ("pv_kwh", "grid_import_kwh")
-_RUN_OUT = ("ev_kwh", "mall_kwh", "pv_export_kwh", "bess_export_kwh", "pv_curtailed_kwh",
-            "bess_loss_kwh")
-
-
-def _columns(table: pd.DataFrame, names) -> dict[str, np.ndarray]:
-    missing = [n for n in names if n not in table.columns]
-    if missing:
-        raise DataError(f"balance: column(s) {missing} [kWh per step] missing; a balance table "
-                        f"has the columns of pvbess.balance.BALANCE_COLUMNS")
-    return {n: table[n].to_numpy(dtype=float) for n in names}
-
-
-def _run_specs(balance: pd.DataFrame) -> tuple[Battery, float, float]:
-    """The battery, the step length [h] and the initial stored energy [kWh] of a run."""
-    spec = balance.attrs.get("battery")
-    if spec is None:
-        raise DataError("balance: attrs['battery'] is missing (the run's battery: a table from "
-                        "pvbess.simulate or pvbess.read_balance has it)")
-    battery = spec if isinstance(spec, Battery) else Battery.from_dict(spec)
-    dt = balance.attrs.get("dt_h")
-    dt = float(dt) if dt else step_hours(balance.index)
-    e0 = balance.attrs.get("e_initial_kwh")
-    return battery, dt, float(e0) if e0 is not None else battery.e_initial_kwh
-
-
-def flow_residuals(table: pd.DataFrame) -> pd.DataFrame:
-    """Residuals of the six flow identities of :data:`IDENTITIES`, row by row. [kWh]
-
-    ``pv_split``, ``ev_supply``, ``mall_supply``, ``grid_import``, ``charge_column`` and
-    ``discharge_column``: left side minus right side. They are linear in the flows, so they hold
-    for any rows with the balance columns: steps, or sums over steps (days, months, the designs
-    of a sizing sweep).
-
-    Parameters
-    ----------
-    table : DataFrame
-        The flow columns of :data:`BALANCE_COLUMNS`. [kWh]
-
-    Returns
-    -------
-    DataFrame
-        ``table``'s index, one column per identity. [kWh]
-    """
-    names = {n for left, right in _FLOW_SUMS.values() for n in (left, *right)}
-    c = _columns(table, sorted(names))
-    out = {}
-    for name, (left, right) in _FLOW_SUMS.items():
-        total = c[right[0]] + c[right[1]]
-        for extra in right[2:]:
-            total = total + c[extra]
-        out[name] = c[left] - total
-    return pd.DataFrame(out, index=table.index)
-
-
-def balance_residuals(balance: pd.DataFrame) -> pd.DataFrame:
-    """Residual of every per-step energy identity of a balance table. [kWh]
-
-    The one implementation of the identities of :data:`IDENTITIES` (all but ``run_closure``,
-    which :func:`max_residuals` adds): :func:`check_balance`, :func:`max_residuals`, the report's
-    ``summary.json`` and the notebooks' sanity cells all use it. Each identity holds when its
-    residual is 0 (to :data:`TOL_KWH`).
-
-    Parameters
-    ----------
-    balance : DataFrame
-        A table from :func:`simulate` (or :func:`pvbess.read_balance`); its ``attrs`` give the
-        battery (efficiencies, window, power limits), ``dt_h`` and ``e_initial_kwh``.
-
-    Returns
-    -------
-    DataFrame
-        The balance's index and one column per identity. [kWh]
-
-    Notes
-    -----
-    Equalities give left side minus right side: the six flow identities of
-    :func:`flow_residuals` and ``storage``, ``E - (E_prev + eta_c * bess_charge -
-    bess_discharge / eta_d)`` with ``E = soc_kwh`` at the end of the step and ``E_prev`` at its
-    start (``e_initial_kwh`` before the first step). Inequalities give the amount by which they
-    are violated (0 when they hold): ``soc_bounds`` (distance of E outside [E_min, E_max]),
-    ``charge_and_discharge`` (the smaller of the two), ``charge_power`` and ``discharge_power``
-    (energy above ``P * dt``).
-
-    Raises
-    ------
-    DataError
-        A balance column or ``attrs['battery']`` is missing.
-
-    Examples
-    --------
-    >>> import pandas as pd, pvbess
-    >>> idx = pd.date_range("2024-01-01 06:00", periods=4, freq="h", tz="America/Lima")
-    >>> site = pd.DataFrame({"pv_kwh": 500.0, "ev_kwh": 0.0, "mall_kwh": 100.0}, index=idx)
-    >>> res = pvbess.balance_residuals(pvbess.simulate(site))
-    >>> float(res.abs().max().max())
-    0.0
-    """
-    res = flow_residuals(balance)
-    battery, dt, e0 = _run_specs(balance)
-    c = _columns(balance, ("bess_charge_kwh", "bess_discharge_kwh", "soc_kwh"))
-    charge, discharge, e = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
-    e_prev = np.concatenate([[e0], e[:-1]])
-    res["storage"] = e - (e_prev + stored_energy(charge, battery.eta_charge)
-                          - removed_energy(discharge, battery.eta_discharge))
-    res["soc_bounds"] = np.maximum.reduce([battery.e_min_kwh - e, e - battery.e_max_kwh,
-                                           np.zeros(len(e))])
-    res["charge_and_discharge"] = np.minimum(charge, discharge)
-    res["charge_power"] = np.maximum(charge - battery.power_charge_kw * dt, 0.0)
-    res["discharge_power"] = np.maximum(discharge - battery.power_discharge_kw * dt, 0.0)
-    return res
-
-
-def _run_totals(balance: pd.DataFrame) -> tuple[float, float]:
-    """Energy into and out of the site over the run (``run_closure``'s two sides). [kWh]"""
-    _, _, e0 = _run_specs(balance)
-    c = _columns(balance, (*_RUN_IN, *_RUN_OUT, "soc_kwh"))
-    inflow = c["pv_kwh"].sum() + c["grid_import_kwh"].sum() + e0
-    outflow = (c["ev_kwh"].sum() + c["mall_kwh"].sum() + c["pv_export_kwh"].sum()
-               + c["bess_export_kwh"].sum() + c["pv_curtailed_kwh"].sum()
-               + c["bess_loss_kwh"].sum() + (c["soc_kwh"][-1] if len(balance) else 0.0))
-    return float(inflow), float(outflow)
-
-
-def max_residuals(balance: pd.DataFrame) -> pd.Series:
-    """The largest violation of each identity of :data:`IDENTITIES` over all steps. [kWh]
-
-    The maximum absolute value of each column of :func:`balance_residuals` (NaN if a step is
-    NaN), and ``run_closure``: the whole-run energy account ``|in - out|`` divided by the run's
-    inflow (at least 1 kWh), so that it is comparable to :data:`TOL_KWH` per step. All should be
-    <= :data:`TOL_KWH`; the report records them in ``summary.json``.
-
-    Examples
-    --------
-    >>> import pandas as pd, pvbess
-    >>> idx = pd.date_range("2024-01-01", periods=48, freq="h", tz="America/Lima")
-    >>> site = pd.DataFrame({"pv_kwh": 0.0, "ev_kwh": 10.0, "mall_kwh": 100.0}, index=idx)
-    >>> bool((pvbess.max_residuals(pvbess.simulate(site)) <= 1e-9).all())
-    True
-    """
-    res = balance_residuals(balance)
-    values = np.abs(res.to_numpy()).max(axis=0) if len(res) else np.zeros(res.shape[1])
-    out = pd.Series(values, index=list(res.columns), dtype=float)
-    inflow, outflow = _run_totals(balance)
-    out["run_closure"] = abs(inflow - outflow) / max(inflow, 1.0)
-    return out
-
-
-def check_balance(balance: pd.DataFrame, tol_kwh: float = TOL_KWH) -> None:
-    """Check a balance table; raise on the first violation, naming it and its step.
-
-    In order (to ``tol_kwh`` per step): every flow >= 0; every identity of
-    :func:`balance_residuals` (:data:`IDENTITIES`); the derived columns ``bess_loss_kwh`` =
-    ``(1 - eta_c) * bess_charge + bess_discharge * (1/eta_d - 1)`` and ``soc_frac`` =
-    ``soc_kwh / capacity_kwh``; exports within ``export_limit_kw * dt``; no grid charging and no
-    battery export unless the run allowed them; and the whole-run identity ``run_closure`` (to
-    ``tol_kwh`` per step).
-
-    Parameters
-    ----------
-    balance : DataFrame
-        A table from :func:`simulate` (its ``attrs`` give the battery and the rules).
-    tol_kwh : float
-        Tolerance per step. [kWh]
-
-    Raises
-    ------
-    DataError
-        Names the identity, the size of the error, the first offending row and its timestamp.
-    """
-    battery, dt, _ = _run_specs(balance)
-    rules = SixPhaseRules.from_dict(balance.attrs["rules"])
-    c = _columns(balance, [n for n in BALANCE_COLUMNS
-                           if n.endswith("_kwh") and not n.startswith("setpoint")])
-    index = balance.index
-
-    def fail(what: str, residual: np.ndarray) -> None:
-        bad = np.flatnonzero(~(np.abs(residual) <= tol_kwh))
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(f"balance: {what} violated by {residual[i]!r} kWh at row {i} "
-                            f"({index[i]})")
-
-    for name, values in c.items():
-        if name != "soc_kwh":
-            fail(f"{name} >= 0", np.minimum(values, 0.0))
-    for name, residual in balance_residuals(balance).items():
-        fail(f"{IDENTITIES[name]} [{name}]", residual.to_numpy())
-    charge, discharge, soc = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
-    eta_c, eta_d = battery.eta_charge, battery.eta_discharge
-    fail("bess_loss = (1 - eta_c) * charge + discharge * (1/eta_d - 1)",
-         c["bess_loss_kwh"] - step_loss(charge, discharge, eta_c, eta_d))
-    if battery.capacity_kwh > 0:
-        fail("soc_frac = soc_kwh / capacity_kwh (x capacity)",
-             (balance["soc_frac"].to_numpy(dtype=float) - soc / battery.capacity_kwh)
-             * battery.capacity_kwh)
-    fail("pv_export + bess_export <= export_limit_kw * dt",
-         np.maximum(c["pv_export_kwh"] + c["bess_export_kwh"] - rules.export_limit_kw * dt, 0.0))
-    if not balance.attrs.get("allow_grid_charge", False):
-        fail("no grid charging (grid_to_bess == 0)", c["grid_to_bess_kwh"])
-    if not balance.attrs.get("allow_battery_export", False):
-        fail("no battery export (bess_export == 0)", c["bess_export_kwh"])
-    inflow, outflow = _run_totals(balance)
-    if not abs(inflow - outflow) <= tol_kwh * max(len(soc), 1):
-        raise DataError(f"balance: whole-run energy identity {IDENTITIES['run_closure']} "
-                        f"[run_closure] violated by {inflow - outflow!r} kWh (in {inflow!r}, "
-                        f"out {outflow!r})")

@@ -42,10 +42,12 @@ import pandas as pd
 from numba import njit
 
 from .battery import Battery
-from .physics import deliverable, equivalent_full_cycles, removed_energy, stored_energy
+from .physics import deliverable, equivalent_full_cycles
 from .rules import SixPhaseRules
+from .balance_specs import run_specs
+from .step_calendar import step_calendar
 from .tariff import Tariff
-from .timeseries import DataError, local_hours, step_hours
+from .timeseries import DataError, step_hours
 
 # -- accumulator fields (per group) ----------------------------------------------------------
 _SUM_FIELDS = (
@@ -180,7 +182,7 @@ def _closure_step(cst, sums, day, g, t, dt, e_start, e_end, closure_start, close
 @njit(cache=True)
 def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups, n_months, dt,
                         thr_kwh, closure_start, close_h, emin, etad, pd_kw):
-    """Reduce balance columns (rows in ``_SUM_FIELDS`` order, then soc_kwh) to sums per group."""
+    """Reduce balance columns (rows in ``_SUM_FIELDS`` order, then soe_end_kwh) to sums per group."""
     sums = np.zeros((n_groups, N_FIELDS))
     mmax = np.zeros((n_months, 2))
     cst = np.zeros(7)
@@ -200,18 +202,27 @@ def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups
 
 
 def kpi_calendar(index: pd.DatetimeIndex, tariff: Tariff):
-    """Per-step local hour, day key, month code (0..M-1), month labels, HP flag and price."""
-    hour = np.ascontiguousarray(local_hours(index))
-    year = np.asarray(index.year, dtype=np.int64)
-    mon = np.asarray(index.month, dtype=np.int64)
-    day = year * 10000 + mon * 100 + np.asarray(index.day, dtype=np.int64)
-    mkey = year * 12 + (mon - 1)
-    keys, month = np.unique(mkey, return_inverse=True)
-    labels = pd.PeriodIndex([pd.Period(year=int(k // 12), month=int(k % 12) + 1, freq="M")
-                             for k in keys], freq="M", name="month")
-    peak = np.ascontiguousarray(tariff.is_peak(index), dtype=np.bool_)
-    price = np.ascontiguousarray(tariff.energy_price(index), dtype=np.float64)
-    return hour, day, np.ascontiguousarray(month, dtype=np.int64), labels, peak, price
+    """Per-step local hour, day key, month code (0..M-1), month labels, HP flag and price.
+
+    From the index's one calendar (:func:`pvbess.step_calendar.step_calendar`, shared with
+    :func:`pvbess.simulate`); the arrays are the caller's own copies.
+    """
+    cal = step_calendar(index)
+    day, month, labels = cal.local_days()
+    _, price, peak = cal.tariff_columns(tariff)
+    return cal.hour_h.copy(), day.copy(), month.copy(), labels, peak.copy(), price.copy()
+
+
+def exported_kwh(pv_export_kwh, bess_export_kwh):
+    """Energy the site feeds into the grid: PV export plus battery export. [kWh]
+
+    The one definition of what displaces generation elsewhere (``co2_export_displaced_t``,
+    figure 15) and what earns the export price (``export_revenue_pen``). Battery export counts
+    whatever charged the battery: a grid-charged kWh is already in the site's own imports, so
+    its export displaces the same diesel as exported PV does. Floats or arrays (per step or
+    summed), as long as both are of one kind.
+    """
+    return pv_export_kwh + bess_export_kwh
 
 
 def _ratio(num, den):
@@ -254,7 +265,7 @@ def finalize_kpis(sums: np.ndarray, peak_hp_kw, peak_hfp_kw, demand_hp_pen, dema
     out["co2_baseline_pv_only_t"] = sums[:, F_PVONLY_GRID] * f
     out["co2_avoided_vs_grid_only_t"] = out["co2_baseline_grid_only_t"] - out["co2_t"]
     out["co2_avoided_vs_pv_only_t"] = out["co2_baseline_pv_only_t"] - out["co2_t"]
-    exported = s["pv_export_kwh"] + s["bess_export_kwh"]
+    exported = exported_kwh(s["pv_export_kwh"], s["bess_export_kwh"])
     out["co2_export_displaced_t"] = exported * f
     out["grid_import_hp_kwh"] = sums[:, F_GRID_HP]
     out["grid_import_hfp_kwh"] = sums[:, F_GRID_HFP]
@@ -270,15 +281,6 @@ def finalize_kpis(sums: np.ndarray, peak_hp_kw, peak_hfp_kw, demand_hp_pen, dema
     return {name: np.asarray(out[name], dtype=float) for name in KPI_NAMES}
 
 
-def _from_attrs(balance: pd.DataFrame, key: str, cls, given):
-    if given is not None:
-        if not isinstance(given, cls):
-            raise TypeError(f"{key}: expected a {cls.__name__}, got {type(given).__name__}")
-        return given
-    stored = balance.attrs.get(key)
-    return cls.from_dict(stored) if stored is not None else cls()
-
-
 def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
          rules: SixPhaseRules | None = None, tariff: Tariff | None = None,
          co2_kg_per_kwh: float | None = None, freq: str = "annual"):
@@ -287,13 +289,14 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     Parameters
     ----------
     balance : DataFrame
-        A table from :func:`pvbess.simulate` (at least the flow columns and ``soc_kwh``).
+        A table from :func:`pvbess.simulate` (at least the flow columns and ``soe_end_kwh``).
     battery, rules, tariff : optional
-        Default: the ones stored in ``balance.attrs`` by :func:`pvbess.simulate`, else the
-        Iquitos defaults. ``battery`` gives eta_d, the usable window and the power limit of the
-        closure test; ``rules`` the closure hours and the peak threshold; ``tariff`` the prices.
+        Default: the ones stored in ``balance.attrs`` by :func:`pvbess.simulate`
+        (:func:`pvbess.run_specs`). ``battery`` gives eta_d, the usable window and the power
+        limit of the closure test; ``rules`` the closure hours and the peak threshold; ``tariff``
+        the prices.
     co2_kg_per_kwh : float, optional
-        Emission factor of grid imports (default: ``balance.attrs``, else 0.4521). [kg/kWh]
+        Emission factor of grid imports (default: the one in ``balance.attrs``). [kg/kWh]
     freq : {"annual", "monthly"}
         ``"annual"``: one figure per KPI over the whole table (one year in practice; demand charges
         summed over its calendar months). ``"monthly"``: one row per local calendar month.
@@ -304,6 +307,12 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
         ``"annual"``: a Series indexed by KPI name (:data:`KPI_NAMES`); ``"monthly"``: a DataFrame
         with one row per month (PeriodIndex ``month``) and one column per KPI. Units are in the
         names and in :data:`pvbess.VARIABLES`. Ratios with a zero denominator are NaN.
+
+    Raises
+    ------
+    DataError
+        A column is missing, the table is empty, or a spec of the run that was not given is
+        missing from ``attrs`` (:func:`pvbess.run_specs`).
 
     Examples
     --------
@@ -318,26 +327,20 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
         raise ValueError(f"freq = {freq!r}: must be 'annual' or 'monthly'")
     if not isinstance(balance, pd.DataFrame):
         raise DataError(f"balance: expected a DataFrame, got {type(balance).__name__}")
-    need = (*_SUM_FIELDS, "soc_kwh")
+    need = (*_SUM_FIELDS, "soe_end_kwh")
     missing = [c for c in need if c not in balance.columns]
     if missing:
         raise DataError(f"balance: missing column(s) {missing} [kWh per step]; "
                         "pass a table from pvbess.simulate")
     if len(balance) == 0:
         raise DataError("balance: the table has no rows")
-    battery = _from_attrs(balance, "battery", Battery, battery)
-    rules = _from_attrs(balance, "rules", SixPhaseRules, rules)
-    tariff = _from_attrs(balance, "tariff", Tariff, tariff)
-    if co2_kg_per_kwh is None:
-        co2_kg_per_kwh = float(balance.attrs.get("co2_kg_per_kwh", 0.4521))
+    specs = run_specs(balance, battery=battery, rules=rules, tariff=tariff,
+                      co2_kg_per_kwh=co2_kg_per_kwh)
+    battery, rules, tariff = specs.battery, specs.rules, specs.tariff
+    co2_kg_per_kwh, e0 = specs.co2_kg_per_kwh, specs.e_initial_kwh
     index = balance.index
     dt = step_hours(index)
     cols = np.ascontiguousarray(np.vstack([balance[c].to_numpy(dtype=np.float64) for c in need]))
-    if "e_initial_kwh" in balance.attrs:
-        e0 = float(balance.attrs["e_initial_kwh"])
-    else:  # undo the first step: E0 = E1 - eta_c * charge + discharge / eta_d
-        e0 = float(cols[18, 0] - stored_energy(cols[15, 0], battery.eta_charge)
-                   + removed_energy(cols[16, 0], battery.eta_discharge))
     hour, day, month, labels, peak, price = kpi_calendar(index, tariff)
     n_months = len(labels)
     if freq == "monthly":

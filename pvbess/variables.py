@@ -1,4 +1,5 @@
-"""The variables table: name, unit, sign and meaning of every balance column and every KPI.
+"""The variables table: name, unit, sign and meaning of every balance column, KPI and scheduler
+column (plans, stored schedules, recorded events, the daily view).
 
 One source of truth for notebooks, reports and tests (tests hold :func:`pvbess.simulate`'s columns
 and :func:`pvbess.kpis`' names equal to the rows here).
@@ -43,9 +44,9 @@ _ROWS = (
      "(removes this / eta_d from storage)"),
     ("bess_loss_kwh", "balance", "kWh", ">= 0",
      "conversion loss = (1 - eta_c) * bess_charge + bess_discharge * (1/eta_d - 1)"),
-    ("soc_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
+    ("soe_end_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
     ("soc_frac", "balance", "-", "in [soc_min, soc_max]",
-     "state of charge at the END of the step = soc_kwh / capacity_kwh"),
+     "state of charge at the END of the step = soe_end_kwh / capacity_kwh"),
     ("phase", "balance", "-", "0..6",
      "six-phase label: 6 night idle, 1 morning charge, 2 day charging/available, 3 holding, "
      "4 peak shaving moved energy (PV taken back from the charge or battery delivery), 5 the "
@@ -112,19 +113,170 @@ _KPI_ROWS = (
 )
 
 
+# Columns of the scheduler's tables that the balance table does not have (kind "scheduler").
+# Shared quantities (bess_charge_kwh, grid_import_kwh, soe_end_kwh, setpoint_kwh, ...) are the
+# balance rows above: one name, one meaning, whichever table holds them.
+_SCHEDULER_ROWS = (
+    ("dt_h", "h", "> 0", "period length"),
+    ("load_kwh", "kWh", ">= 0", "site demand in the period (input; ev + mall at Iquitos)"),
+    ("buy_price", "currency/kWh", "", "price of imported energy, incl. any CO2 price"),
+    ("sell_price", "currency/kWh", "", "price paid for exported energy"),
+    ("soe_start_kwh", "kWh", "in [E_min, E_max]", "stored energy at the START of the period"),
+    ("pv_to_load_kwh", "kWh", ">= 0", "PV serving the load"),
+    ("grid_to_load_kwh", "kWh", ">= 0", "grid import serving the load"),
+    ("bess_to_load_kwh", "kWh", ">= 0", "battery AC delivery to the load"),
+    ("grid_export_kwh", "kWh", ">= 0", "total grid export = pv_export + bess_export"),
+    ("wear_cost", "currency", ">= 0", "battery wear: wear_cost_per_kwh * eta_c * bess_charge"),
+    ("grid_only_cost", "currency", "", "load * buy_price: no PV, no battery"),
+    ("solar_only_cost", "currency", "",
+     "max(load - pv, 0) * buy_price - max(pv - load, 0) * sell_price: PV, no battery"),
+    ("optimized_cost", "currency", "",
+     "grid_import * buy_price - grid_export * sell_price + wear_cost"),
+    ("savings_vs_grid_only", "currency", "+ saved", "grid_only_cost - optimized_cost"),
+    ("savings_vs_solar_only", "currency", "+ saved", "solar_only_cost - optimized_cost"),
+    ("action", "-", "", "grid_charging | solar_storage | load_support | battery_export | "
+     "solar_export | idle"),
+)
+
+#: The scheduler's tables, column by column (every name is a row of :data:`VARIABLES`):
+#: ``plan`` = ``ScheduleResult.periods``, ``schedule`` = a stored plan, ``event`` = a recorded
+#: period, ``daily_view`` = ``DailyView.periods``.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "plan": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "pv_to_load_kwh",
+        "pv_to_bess_kwh", "pv_export_kwh", "grid_to_load_kwh", "grid_to_bess_kwh",
+        "bess_to_load_kwh", "bess_export_kwh", "pv_curtailed_kwh", "grid_import_kwh",
+        "grid_export_kwh", "co2_kg", "wear_cost", "grid_only_cost", "solar_only_cost",
+        "optimized_cost", "savings_vs_grid_only", "savings_vs_solar_only", "action",
+    ),
+    "schedule": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "grid_import_kwh",
+        "grid_export_kwh", "pv_curtailed_kwh", "wear_cost", "optimized_cost",
+    ),
+    "event": (
+        "dt_h", "soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
+        "grid_export_kwh", "bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh",
+        "buy_price", "sell_price", "wear_cost",
+    ),
+    "daily_view": (
+        "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+        "bess_charge_kwh", "bess_discharge_kwh", "grid_import_kwh", "grid_export_kwh",
+        "pv_curtailed_kwh", "wear_cost", "grid_only_cost", "solar_only_cost", "optimized_cost",
+        "savings_vs_grid_only", "savings_vs_solar_only",
+    ),
+}
+
+
 def _build() -> pd.DataFrame:
     rows = [dict(name=n, kind=k, unit=u, sign=s, meaning=m) for n, k, u, s, m in _ROWS]
     sums = [r for r in rows if r["name"] not in ("pv_kwh", "ev_kwh", "mall_kwh")
-            and r["unit"] == "kWh" and r["name"] not in ("soc_kwh", "setpoint_kwh",
+            and r["unit"] == "kWh" and r["name"] not in ("soe_end_kwh", "setpoint_kwh",
                                                          "setpoint_deviation_kwh")]
     kpi_rows = [dict(name=r["name"], kind="kpi", unit="kWh", sign=">= 0",
                      meaning=f"sum over the period of {r['name']}")
                 for r in rows[:3] + sums]
     kpi_rows += [dict(name=n, kind="kpi", unit=u, sign=s, meaning=m) for n, u, s, m in _KPI_ROWS]
-    table = pd.DataFrame(rows + kpi_rows, columns=["name", "kind", "unit", "sign", "meaning"])
+    scheduler_rows = [dict(name=n, kind="scheduler", unit=u, sign=s, meaning=m)
+                      for n, u, s, m in _SCHEDULER_ROWS]
+    table = pd.DataFrame(rows + kpi_rows + scheduler_rows,
+                         columns=["name", "kind", "unit", "sign", "meaning"])
     return table
 
 
-#: Every balance column (kind ``"balance"``) and KPI (kind ``"kpi"``): name, kind, unit, sign,
-#: meaning. Balance energies are per step of the index; KPI energies are sums over the period.
+#: Every balance column (kind ``"balance"``), KPI (kind ``"kpi"``) and scheduler-only column
+#: (kind ``"scheduler"``): name, kind, unit, sign, meaning. Balance and scheduler energies are
+#: per step (period) of the index; KPI energies are sums over the period.
 VARIABLES: pd.DataFrame = _build()
+
+
+# --- words and numbers for readers --------------------------------------------------------------
+#: Unit of a name by its suffix (longest suffix wins), for names outside :data:`VARIABLES`
+#: (sweep and economics columns).
+_SUFFIX_UNITS = (
+    ("_pen_per_kwh", "PEN/kWh"), ("_pen_per_year", "PEN/yr"), ("_pen_per_usd", "PEN/USD"),
+    ("_usd_per_kwh", "USD/kWh"), ("_usd_per_kw", "USD/kW"), ("_years", "yr"), ("_kwh", "kWh"),
+    ("_kwp", "kWp"), ("_kw", "kW"), ("_frac", "-"), ("_pen", "PEN"), ("_usd", "USD"),
+    ("_kg", "kg"), ("_t", "t"), ("_h", "h"), ("_days", "d"), ("_pct", "%"),
+)
+#: Words for the parts of a name (an acronym keeps its capitals).
+_WORDS = {
+    "pv": "PV", "bess": "battery", "ev": "EV", "co2": "CO2", "hp": "HP", "hfp": "HFP",
+    "npv": "NPV", "lcos": "LCOS", "eac": "equivalent annual cost", "soe": "stored energy",
+    "soc": "state of charge", "kpi": "KPI", "irr": "IRR", "dp": "DP", "lp": "LP",
+    "frac": "", "vs": "vs", "pen": "", "kwh": "", "kw": "", "kg": "", "t": "", "h": "",
+}
+#: Labels where the rule would read badly.
+_LABELS = {
+    "capacity_kwh": "battery capacity", "power_kw": "battery power", "pv_scale": "PV scale",
+    "peak_threshold_kw": "peak-shaving threshold", "grid_import_kwh": "grid import",
+    "grid_export_kwh": "grid export", "pv_curtailed_kwh": "PV curtailed",
+    "soe_start_kwh": "stored energy at the start", "soe_end_kwh": "stored energy at the end",
+    "bess_charge_kwh": "battery charge (AC)", "bess_discharge_kwh": "battery discharge (AC)",
+    "setpoint_kwh": "battery setpoint (+ charge)", "co2_t": "CO2 of grid imports",
+    "co2_kg": "CO2 of grid imports", "total_cost_pen": "total cost",
+    "self_sufficiency_frac": "self-sufficiency", "self_consumption_frac": "self-consumption",
+    "equivalent_full_cycles": "equivalent full cycles", "closure_miss_days": "closure misses",
+    "payback_vs_pv_years": "payback vs PV only", "npv_vs_pv_pen": "NPV vs PV only",
+    "pv_kwh": "PV generation", "ev_kwh": "EV charging demand", "mall_kwh": "mall demand",
+    "load_kwh": "load", "closure_days": "closure days", "pen_per_usd": "exchange rate",
+    "gap_vs_exact": "gap to the exact optimum", "peak_grid_kw": "peak grid import",
+    "peak_grid_hp_kw": "peak grid import in HP", "peak_grid_hfp_kw": "peak grid import in HFP",
+}
+#: Units of names that neither :data:`VARIABLES` nor a suffix tells.
+_UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN"}
+
+
+def unit_of(name: str) -> str:
+    """The unit of a column or KPI: its :data:`VARIABLES` row, else its name's suffix, else "-"."""
+    if name in _UNITS:
+        return _UNITS[name]
+    rows = VARIABLES.loc[VARIABLES["name"] == name, "unit"]
+    if len(rows):
+        return str(rows.iloc[0])
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix):
+            return unit
+    return "-"
+
+
+def label(name: str, *, unit: bool = True) -> str:
+    """Words for a column or KPI name, with its unit: ``"grid import [kWh]"``.
+
+    Fractions read as percentages (``"self-sufficiency [%]"``), as :func:`format_value` prints
+    them.
+    """
+    words = _LABELS.get(name)
+    if words is None:
+        stem = name
+        for suffix, _ in _SUFFIX_UNITS:
+            if name.endswith(suffix):
+                stem = name[: -len(suffix)]
+                break
+        words = " ".join(w for w in (_WORDS.get(p, p) for p in stem.split("_")) if w)
+    u = unit_of(name)
+    if not unit or u == "-" and not name.endswith("_frac"):
+        return words
+    return f"{words} [{'%' if u == '-' else u}]"
+
+
+def format_value(name: str, value: object) -> str:
+    """A value as a reader wants it: thousands separators, digits by unit, fractions in %."""
+    if value is None or isinstance(value, str):
+        return "n/a" if value is None else value
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if x != x or x in (float("inf"), float("-inf")):
+        return "n/a"
+    u = unit_of(name)
+    if name.endswith("_frac"):
+        return f"{100 * x:,.1f}"
+    if u in ("d", "h") or float(x).is_integer() and abs(x) >= 1:
+        return f"{x:,.0f}"
+    digits = {"PEN/kWh": 4, "USD/kWh": 4, "t": 1, "yr": 1, "-": 2, "%": 2}.get(u)
+    if digits is None:
+        digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
+    return f"{x:,.{digits}f}"

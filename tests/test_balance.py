@@ -1,5 +1,6 @@
-"""pvbess.balance: simulate's table (against a slow construction), its calendar cache, and the
-one implementation of the energy identities (balance_residuals, max_residuals, check_balance)."""
+"""pvbess.balance: simulate's table (against a slow construction), its calendar cache
+(pvbess.step_calendar), and the one implementation of the energy identities
+(pvbess.identities: balance_residuals, max_residuals, check_balance)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pandas as pd
 import pytest
 
 import pvbess
-from pvbess import balance as bal
-from pvbess import dispatch
+from pvbess import identities as ident
+from pvbess import step_calendar as cal
+from pvbess import balance, dispatch
+from pvbess.balance import BALANCE_COLUMNS
 from pvbess.timeseries import DataError, local_hours, step_hours
 
 STRATEGIES = ("six_phase", "grid_only", "pv_only", "self_consumption", "schedule")
@@ -36,7 +39,7 @@ def slow_balance(site, battery, rules, strategy, tariff, co2_kg_per_kwh, setpoin
     cols = {"pv_kwh": pv, "ev_kwh": ev, "mall_kwh": mall}
     names = ["pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh",
              "pv_curtailed_kwh", "bess_to_ev_kwh", "bess_to_mall_kwh", "bess_export_kwh",
-             "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "soc_kwh"]
+             "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "soe_end_kwh"]
     for row, name in enumerate(names):  # the O_* rows, in order
         cols[name] = out[row]
     cols["grid_import_kwh"] = (cols["grid_to_ev_kwh"] + cols["grid_to_mall_kwh"]
@@ -56,7 +59,7 @@ def slow_balance(site, battery, rules, strategy, tariff, co2_kg_per_kwh, setpoin
     cols["energy_price_pen_per_kwh"] = tariff.energy_price(index)
     cols["energy_cost_pen"] = cols["grid_import_kwh"] * cols["energy_price_pen_per_kwh"]
     cols["co2_kg"] = cols["grid_import_kwh"] * float(co2_kg_per_kwh)
-    frame = pd.DataFrame({name: cols[name] for name in bal.BALANCE_COLUMNS}, index=index)
+    frame = pd.DataFrame({name: cols[name] for name in BALANCE_COLUMNS}, index=index)
     frame.attrs.update({
         "strategy": strategy, "battery": battery.asdict(), "rules": rules.asdict(),
         "tariff": tariff.asdict(), "co2_kg_per_kwh": float(co2_kg_per_kwh), "dt_h": dt,
@@ -102,7 +105,7 @@ def test_simulate_equals_the_slow_construction_other_specs_and_15_min_steps(year
 def test_simulate_without_building_from_blocks(year, monkeypatch):
     """The path for a pandas without pandas.api.internals.create_dataframe_from_blocks."""
     expected = pvbess.simulate(year, strategy="self_consumption")
-    monkeypatch.setattr(bal, "_from_blocks", None)
+    monkeypatch.setattr(balance, "_from_blocks", None)
     assert_same_table(pvbess.simulate(year, strategy="self_consumption"), expected)
 
 
@@ -125,14 +128,14 @@ def test_calendar_cache_is_keyed_by_the_index_object_and_bounded(year):
     twin.index = site.index.copy(deep=True)  # equal values, another object
     assert twin.index is not site.index
     assert_same_table(pvbess.simulate(twin), pvbess.simulate(site))
-    for k in range(bal.CALENDAR_CACHE_SIZE + 3):
+    for k in range(cal.CALENDAR_CACHE_SIZE + 3):
         other = year.iloc[k:k + 48]
         pvbess.simulate(other)
-        assert bal._calendar(other.index).index is other.index
-    assert len(bal._CALENDARS) <= bal.CALENDAR_CACHE_SIZE
-    for k in range(bal.TARIFF_CACHE_SIZE + 3):
+        assert cal.step_calendar(other.index).index is other.index
+    assert len(cal._CALENDARS) <= cal.CALENDAR_CACHE_SIZE
+    for k in range(cal.TARIFF_CACHE_SIZE + 3):
         pvbess.simulate(site, tariff=pvbess.Tariff(energy_hp_pen_per_kwh=1.0 + k))
-    assert len(bal._calendar(site.index).tariffs) <= bal.TARIFF_CACHE_SIZE
+    assert len(cal.step_calendar(site.index).tariffs) <= cal.TARIFF_CACHE_SIZE
 
 
 def test_a_bad_index_is_an_error_every_time_and_not_cached(year):
@@ -140,7 +143,7 @@ def test_a_bad_index_is_an_error_every_time_and_not_cached(year):
     for _ in range(2):
         with pytest.raises(DataError, match="gap"):
             pvbess.simulate(site)
-    assert all(c.index is not site.index for c in bal._CALENDARS.values())
+    assert all(c.index is not site.index for c in cal._CALENDARS.values())
 
 
 # -- the energy identities -------------------------------------------------------------------------
@@ -151,23 +154,23 @@ def two_weeks(year) -> pd.DataFrame:
 
 def test_balance_residuals_one_column_per_identity_all_zero(year, two_weeks):
     res = pvbess.balance_residuals(two_weeks)
-    assert list(res.columns) == [k for k in bal.IDENTITIES if k != "run_closure"]
+    assert list(res.columns) == [k for k in ident.IDENTITIES if k != "run_closure"]
     assert res.index.equals(two_weeks.index)
-    assert (res.abs() <= bal.TOL_KWH).all().all()
+    assert (res.abs() <= ident.TOL_KWH).all().all()
     top = pvbess.max_residuals(two_weeks)
-    assert list(top.index) == list(bal.IDENTITIES)
-    assert (top <= bal.TOL_KWH).all(), top
+    assert list(top.index) == list(ident.IDENTITIES)
+    assert (top <= ident.TOL_KWH).all(), top
     for strategy in STRATEGIES:
         b = pvbess.simulate(year, strategy=strategy,
                             setpoint_kwh=setpoint_of(year) if strategy == "schedule" else None)
-        assert (pvbess.max_residuals(b) <= bal.TOL_KWH).all(), strategy
+        assert (pvbess.max_residuals(b) <= ident.TOL_KWH).all(), strategy
         pvbess.check_balance(b)
 
 
 def test_flow_identities_hold_for_sums_of_steps(two_weeks):
     daily = two_weeks.drop(columns=["tariff_period"]).resample("D").sum()
     assert (pvbess.flow_residuals(daily).abs() <= 1e-9 * daily["pv_kwh"].max()).all().all()
-    assert list(pvbess.flow_residuals(daily).columns) == list(bal.IDENTITIES)[:6]
+    assert list(pvbess.flow_residuals(daily).columns) == list(ident.IDENTITIES)[:6]
 
 
 def broken(balance: pd.DataFrame, row: int, column: str, delta: float) -> pd.DataFrame:
@@ -182,7 +185,7 @@ def broken(balance: pd.DataFrame, row: int, column: str, delta: float) -> pd.Dat
     ("grid_to_ev_kwh", 1e-6, "ev_supply", "ev = pv_to_ev"),
     ("grid_import_kwh", 1e-6, "grid_import", "grid_import = grid_to_ev"),
     ("bess_charge_kwh", 1e-6, "charge_column", "bess_charge = pv_to_bess"),
-    ("soc_kwh", 0.5, "storage", "E_next = E"),
+    ("soe_end_kwh", 0.5, "storage", "E_next = E"),
 ])
 def test_a_broken_identity_is_measured_and_named(two_weeks, column, delta, identity, message):
     row = 30
@@ -190,7 +193,7 @@ def test_a_broken_identity_is_measured_and_named(two_weeks, column, delta, ident
     res = pvbess.balance_residuals(table)
     assert abs(res[identity].iloc[row]) == pytest.approx(delta, rel=1e-3)
     assert pvbess.max_residuals(table)[identity] == pytest.approx(delta, rel=1e-3)
-    assert res.drop(columns=[identity]).iloc[:row].abs().max().max() <= bal.TOL_KWH
+    assert res.drop(columns=[identity]).iloc[:row].abs().max().max() <= ident.TOL_KWH
     stamp = str(two_weeks.index[row])
     with pytest.raises(DataError, match=rf"{message}.*\[{identity}\].*row {row} \({stamp}\)"):
         pvbess.check_balance(table)
@@ -198,7 +201,7 @@ def test_a_broken_identity_is_measured_and_named(two_weeks, column, delta, ident
 
 def test_window_power_and_whole_run_identities(two_weeks):
     battery = pvbess.Battery()
-    assert pvbess.max_residuals(broken(two_weeks, 3, "soc_kwh", -1.0))["soc_bounds"] == \
+    assert pvbess.max_residuals(broken(two_weeks, 3, "soe_end_kwh", -1.0))["soc_bounds"] == \
         pytest.approx(1.0)  # the night's SOC sits at E_min
     charging = int(np.flatnonzero(two_weeks["bess_charge_kwh"].to_numpy() > 0)[0])
     both = broken(two_weeks, charging, "bess_to_mall_kwh", 2.0)
@@ -210,7 +213,7 @@ def test_window_power_and_whole_run_identities(two_weeks):
     assert pvbess.max_residuals(over)["charge_power"] > 0
     lost = broken(two_weeks, 40, "bess_loss_kwh", 1.0)  # energy vanishes: only the run notices
     top = pvbess.max_residuals(lost)
-    assert top.drop("run_closure").max() <= bal.TOL_KWH
+    assert top.drop("run_closure").max() <= ident.TOL_KWH
     assert top["run_closure"] * two_weeks[["pv_kwh", "grid_import_kwh"]].sum().sum() == \
         pytest.approx(1.0, rel=1e-3)
     with pytest.raises(DataError, match="bess_loss"):
@@ -220,7 +223,7 @@ def test_window_power_and_whole_run_identities(two_weeks):
 def test_identities_need_the_run_specs(two_weeks):
     table = two_weeks.copy()
     table.attrs = {}
-    with pytest.raises(DataError, match=r"attrs\['battery'\]"):
+    with pytest.raises(DataError, match=r"specs \['strategy', 'battery', 'rules'.*missing"):
         pvbess.balance_residuals(table)
-    with pytest.raises(DataError, match="soc_kwh"):
-        pvbess.balance_residuals(two_weeks.drop(columns=["soc_kwh"]))
+    with pytest.raises(DataError, match="soe_end_kwh"):
+        pvbess.balance_residuals(two_weeks.drop(columns=["soe_end_kwh"]))

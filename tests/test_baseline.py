@@ -52,13 +52,22 @@ DESIGNS = ("iquitos", "large_battery", "pv_only")
 
 
 # ------------------------------------------------------------------------------ helpers
+def _renamed(value: Any) -> Any:
+    """The recorded value with the names renamed since the record (``rec.RENAMED``)."""
+    if isinstance(value, dict):
+        return {rec.RENAMED.get(k, k): _renamed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v) for v in value]
+    return rec.RENAMED.get(value, value) if isinstance(value, str) else value
+
+
 def _load(name: str) -> dict:
-    return json.loads((BASELINE / name).read_text(encoding="utf-8"))
+    return _renamed(json.loads((BASELINE / name).read_text(encoding="utf-8")))
 
 
 def _npz(name: str) -> dict[str, np.ndarray]:
     with np.load(BASELINE / name, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+        return {rec.GROUP_SEP.join(_renamed(k.split(rec.GROUP_SEP))): data[k] for k in data.files}
 
 
 def _is_number(x: Any) -> bool:
@@ -249,6 +258,6 @@ def test_simulate_many(site):
 def test_strategy_kpis(site):
     r = _load("batch.json")
     assert r["strategies"] == sorted(pvbess.STRATEGIES)
-    setpoint = _npz("schedules.npz")[f"iquitos_dp{rec.GROUP_SEP}battery_setpoint_kwh"]
+    setpoint = _npz("schedules.npz")[f"iquitos_dp{rec.GROUP_SEP}setpoint_kwh"]
     assert_frame(rec.compute_strategy_kpis(site, r, setpoint), r["strategy_kpis"],
                  "kpis of the strategies")

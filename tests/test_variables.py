@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvbess import STRATEGIES, VARIABLES, kpis, simulate
+from pvbess import STRATEGIES, TABLE_COLUMNS, VARIABLES, kpis, simulate
+from pvbess.optimize.result import PERIOD_COLUMNS
+from pvbess.scheduler.daily_view import VIEW_COLUMNS
+from pvbess.scheduler.events import EVENT_VALUES, HourlyEvent
+from pvbess.scheduler.manager import PLAN_COLUMNS
 
 SUFFIX_UNITS = {"_kwh": "kWh", "_frac": "-", "_pen": "PEN", "_kg": "kg", "_t": "t", "_kw": "kW",
-                "_h": "h", "_days": "d", "_pen_per_kwh": "PEN/kWh"}
+                "_h": "h", "_days": "d", "_pen_per_kwh": "PEN/kWh", "_price": "currency/kWh",
+                "_cost": "currency", "savings_vs_grid_only": "currency",
+                "savings_vs_solar_only": "currency"}
 
 
 def small_site() -> pd.DataFrame:
@@ -40,10 +46,55 @@ def test_rows_are_complete_and_units_match_names():
     assert set(VARIABLES.columns) == {"name", "kind", "unit", "sign", "meaning"}
     assert not VARIABLES.duplicated(["name", "kind"]).any()
     assert (VARIABLES["meaning"].str.len() > 5).all()
-    assert VARIABLES["kind"].isin(["balance", "kpi"]).all()
+    assert VARIABLES["kind"].isin(["balance", "kpi", "scheduler"]).all()
     for _, row in VARIABLES.iterrows():
         suffix = max((s for s in SUFFIX_UNITS if row["name"].endswith(s)), key=len, default=None)
         if suffix is not None:
             assert row["unit"] == SUFFIX_UNITS[suffix], row["name"]
         else:  # unitless names: phase, tariff_period, equivalent_full_cycles
             assert row["unit"] == "-", row["name"]
+
+
+def test_one_name_per_quantity_across_the_tables():
+    """Every column of the scheduler's tables has exactly one documenting row, a balance row when
+    the balance table holds the same quantity (no second name, no second meaning)."""
+    per_step = VARIABLES[VARIABLES.kind != "kpi"]
+    assert not per_step["name"].duplicated().any()
+    documented = set(per_step["name"])
+    for table, columns in TABLE_COLUMNS.items():
+        assert len(set(columns)) == len(columns), table
+        assert set(columns) <= documented, (table, set(columns) - documented)
+    scheduler_only = set(VARIABLES.loc[VARIABLES.kind == "scheduler", "name"])
+    used = set().union(*TABLE_COLUMNS.values())
+    assert scheduler_only <= used, scheduler_only - used
+
+
+def test_the_modules_use_the_one_column_list():
+    assert PERIOD_COLUMNS == TABLE_COLUMNS["plan"]
+    assert PLAN_COLUMNS == TABLE_COLUMNS["schedule"]
+    assert EVENT_VALUES == TABLE_COLUMNS["event"]
+    assert VIEW_COLUMNS == TABLE_COLUMNS["daily_view"]
+    fields = [f for f in HourlyEvent.__dataclass_fields__ if f not in ("timestamp", "period")]
+    assert set(fields) == set(EVENT_VALUES)
+
+
+def test_labels_are_words_with_units():
+    from pvbess.variables import format_value, label, unit_of
+
+    assert label("grid_import_kwh") == "grid import [kWh]"
+    assert label("self_sufficiency_frac") == "self-sufficiency [%]"
+    assert label("npv_vs_pv_pen") == "NPV vs PV only [PEN]"
+    assert label("lcos_pen_per_kwh") == "LCOS [PEN/kWh]"
+    assert label("equivalent_full_cycles") == "equivalent full cycles"
+    for name in VARIABLES["name"]:  # every documented name reads as words, unit as documented
+        text = label(name)
+        assert "_" not in text, text
+        unit = VARIABLES.loc[VARIABLES.name == name, "unit"].iloc[0]
+        assert unit_of(name) == unit
+        if unit != "-":
+            assert text.endswith(f"[{unit}]"), text
+    assert format_value("grid_import_kwh", 8188386.54) == "8,188,387"
+    assert format_value("self_sufficiency_frac", 0.35906) == "35.9"
+    assert format_value("closure_miss_days", 0.0) == "0"
+    assert format_value("lcos_pen_per_kwh", 0.51234) == "0.5123"
+    assert format_value("co2_t", float("nan")) == "n/a"

@@ -5,31 +5,9 @@ section 1's meter and cost rules period by period and returns the same :class:`S
 the optimizers, so "re-evaluating the DP's plan through the plant gives its reported cost" is a
 direct comparison.
 
-Columns of ``ScheduleResult.periods`` (one row per period; energies per period):
-
-========================== ============= =====================================================
-column                     unit          meaning
-========================== ============= =====================================================
-load_kwh, pv_kwh           kWh           inputs
-buy_price, sell_price      currency/kWh  buy includes the CO2 price (buy + co2_price * factor)
-soe_start_kwh, soe_end_kwh kWh           stored energy at the start / end of the period
-charge_kwh                 kWh           AC energy drawn by the battery (stores eta_c * charge)
-discharge_kwh              kWh           AC energy delivered by the battery
-battery_setpoint_kwh       kWh           charge - discharge (+ charge, - discharge, AC)
-pv_to_load_kwh ...         kWh           pv_to_load, pv_to_battery, pv_to_grid, grid_to_load,
-                                         grid_to_battery, battery_to_load, battery_to_grid
-curtailed_kwh              kWh           PV not used (export/inverter limits, negative prices)
-import_kwh, export_kwh     kWh           grid meter
-co2_kg                     kg            import * co2_kg_per_kwh
-wear_cost                  currency      wear_cost_per_kwh * energy stored
-grid_only_cost             currency      load * buy
-solar_only_cost            currency      max(load - pv, 0) * buy - max(pv - load, 0) * sell
-optimized_cost             currency      import * buy - export * sell + wear_cost
-savings_vs_grid_only       currency      grid_only_cost - optimized_cost
-savings_vs_solar_only      currency      solar_only_cost - optimized_cost
-action                     -             grid_charging | solar_storage | load_support |
-                                         battery_export | solar_export | idle
-========================== ============= =====================================================
+Columns of ``ScheduleResult.periods`` (one row per period; energies per period): the ``"plan"``
+columns of :data:`pvbess.variables.TABLE_COLUMNS`, each with its unit and meaning in
+:data:`pvbess.VARIABLES` (the names of the balance table wherever the quantity is the same).
 
 The flows split the meter of :mod:`pvbess.physics` as the rules' schedule strategy does: PV serves
 the load, then the battery, then the grid; curtailed PV comes off the PV export first, then off the
@@ -47,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from ..variables import TABLE_COLUMNS
 from .period import _period
 from .problem import SchedulingProblem, as_problem
 from ..physics import energy_change, wear_cost
@@ -57,14 +36,7 @@ __all__ = ["ACTIONS", "PERIOD_COLUMNS", "ScheduleResult", "evaluate_plan"]
 ACTIONS = ("grid_charging", "solar_storage", "load_support", "battery_export", "solar_export",
            "idle")
 
-PERIOD_COLUMNS = (
-    "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
-    "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "pv_to_load_kwh", "pv_to_battery_kwh",
-    "pv_to_grid_kwh", "grid_to_load_kwh", "grid_to_battery_kwh", "battery_to_load_kwh",
-    "battery_to_grid_kwh", "curtailed_kwh", "import_kwh", "export_kwh", "co2_kg", "wear_cost",
-    "grid_only_cost", "solar_only_cost", "optimized_cost", "savings_vs_grid_only",
-    "savings_vs_solar_only", "action",
-)
+PERIOD_COLUMNS = TABLE_COLUMNS["plan"]
 
 _EPS = 1e-9
 
@@ -82,7 +54,7 @@ class ScheduleResult:
         [currency]
     soe_kwh : numpy.ndarray
         Stored energy, length T+1 (start of each period, then the end). [kWh]
-    battery_setpoint_kwh : numpy.ndarray
+    setpoint_kwh : numpy.ndarray
         AC setpoint per period, + charge / - discharge. [kWh]
     periods : pandas.DataFrame
         Per-period table (columns in :data:`PERIOD_COLUMNS`, see the module docstring); its index
@@ -100,7 +72,7 @@ class ScheduleResult:
     objective: float
     cost: float
     soe_kwh: np.ndarray
-    battery_setpoint_kwh: np.ndarray
+    setpoint_kwh: np.ndarray
     periods: pd.DataFrame
     summary: dict
     method: str
@@ -180,12 +152,12 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
                      pv_to_grid)
     cols = {
         "load_kwh": load, "pv_kwh": pv, "buy_price": buy, "sell_price": sell,
-        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "charge_kwh": c,
-        "discharge_kwh": d, "battery_setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
-        "pv_to_battery_kwh": pv_to_battery, "pv_to_grid_kwh": pv_to_grid,
-        "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
-        "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
-        "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
+        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "bess_charge_kwh": c,
+        "bess_discharge_kwh": d, "setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
+        "pv_to_bess_kwh": pv_to_battery, "pv_export_kwh": pv_to_grid,
+        "grid_to_load_kwh": grid_to_load, "grid_to_bess_kwh": grid_to_battery,
+        "bess_to_load_kwh": battery_to_load, "bess_export_kwh": battery_to_grid,
+        "pv_curtailed_kwh": u, "grid_import_kwh": imp, "grid_export_kwh": exp,
         "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear, "grid_only_cost": grid_only,
         "solar_only_cost": solar_only, "optimized_cost": cost_k,
         "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
@@ -202,14 +174,14 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
         "savings_vs_grid_only_pct": 100.0 * (grid_total - cost) / grid_total
         if grid_total else float("nan"),
         "savings_vs_solar_only": float(solar_only.sum()) - cost,
-        "charged_kwh": float(c.sum()), "discharged_kwh": float(d.sum()),
-        "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
-        "curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
+        "bess_charge_kwh": float(c.sum()), "bess_discharge_kwh": float(d.sum()),
+        "grid_import_kwh": float(imp.sum()), "grid_export_kwh": float(exp.sum()),
+        "pv_curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
         "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
         "terminal_value": problem.terminal_value, "objective": objective,
     }
     return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
-                          battery_setpoint_kwh=setpoint, periods=periods, summary=summary,
+                          setpoint_kwh=setpoint, periods=periods, summary=summary,
                           method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
 
 

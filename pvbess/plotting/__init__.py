@@ -1,8 +1,9 @@
 """The 16 figures of the energy balance report (../shared/specs/figures.md).
 
 Each figure is a function ``plot_<name>(balance, ...) -> matplotlib.figure.Figure`` drawn from the
-balance table of :func:`pvbess.simulate` alone (plus the battery and rules stored in its
-``attrs`` for titles and thresholds), so every number traces to a column. The functions never
+balance table of :func:`pvbess.simulate` alone (plus the run's specs stored in its ``attrs``,
+read by :func:`pvbess.run_specs`, for titles and thresholds: a table without them is a
+``DataError``, never a figure of the Iquitos defaults), so every number traces to a column. The functions never
 save or show; they build a bare :class:`~matplotlib.figure.Figure` (no pyplot state), so a
 notebook decides where the PNG goes. Colours come from :mod:`pvbess.plotting.palette`.
 

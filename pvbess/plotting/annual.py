@@ -9,15 +9,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .palette import COLORS
+from ..balance_specs import run_specs
 from .common import (
-    check_balance_columns,
     col,
     daily,
-    dt_hours,
+    figure_specs,
     kw,
     naive_local,
     peak_shaving_kwh,
-    rules_of,
     title,
 )
 
@@ -34,9 +33,9 @@ def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None 
     0))``: the battery's delivery to the mall that lowered the mall's grid draw above the threshold.
     Both panels in mean power over the step [kW]; annual totals in the legend [MWh].
     """
-    check_balance_columns(balance)
-    dt = dt_hours(balance)
-    rules = rules_of(balance)
+    specs = figure_specs(balance)
+    dt = specs.dt_h
+    rules = specs.rules
     t = naive_local(balance.index)
     export, curtailed = col(balance, "pv_export_kwh"), col(balance, "pv_curtailed_kwh")
     shaving = peak_shaving_kwh(balance)
@@ -68,7 +67,7 @@ def plot_pv_local_vs_export(balance: pd.DataFrame, *, scenario: str | None = Non
 
     Stacked daily totals [MWh/day]; the stack height is the day's PV generation.
     """
-    check_balance_columns(balance)
+    figure_specs(balance)
     d = daily(balance, {
         "site": col(balance, "pv_to_ev_kwh") + col(balance, "pv_to_mall_kwh")
         + col(balance, "pv_to_bess_kwh"),
@@ -103,7 +102,7 @@ def mall_draw_kw(balance: pd.DataFrame) -> pd.DataFrame:
     ``after battery`` (``grid_to_mall`` of this run); the definitions of
     ``hours_above_peak_{before,pv_only,after}_h`` in :func:`pvbess.kpis`.
     """
-    dt = dt_hours(balance)
+    dt = run_specs(balance).dt_h
     mall = col(balance, "mall_kwh")
     surplus = (col(balance, "pv_kwh") - col(balance, "ev_kwh")).clip(lower=0.0)
     return pd.DataFrame({"demand": kw(mall, dt),
@@ -118,9 +117,9 @@ def plot_mall_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None
     :func:`mall_draw_kw`). Left: daily maxima [kW]; right: duration curves [kW] with the hours
     above the threshold (the same counts as ``pvbess.kpis``' ``hours_above_peak_*_h``).
     """
-    check_balance_columns(balance)
-    dt = dt_hours(balance)
-    thr = rules_of(balance).peak_threshold_kw
+    specs = figure_specs(balance)
+    dt = specs.dt_h
+    thr = specs.rules.peak_threshold_kw
     draw = mall_draw_kw(balance)
     dmax = draw.groupby(naive_local(balance.index).normalize()).max()
     above = {c: float((draw[c] * dt > thr * dt + 1e-9).sum() * dt) for c in draw}
@@ -153,7 +152,7 @@ def plot_mall_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None
 
 def plot_daily_balance(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 9: daily totals: PV, demand (EV + mall), grid import, export. [MWh/day]"""
-    check_balance_columns(balance)
+    figure_specs(balance)
     d = daily(balance, {
         "pv": col(balance, "pv_kwh"),
         "demand": col(balance, "ev_kwh") + col(balance, "mall_kwh"),
@@ -182,7 +181,7 @@ def supply_shares(balance: pd.DataFrame) -> pd.DataFrame:
 
     Values in kWh; ``.attrs['shares']`` holds the same as fractions of each row's demand. [-]
     """
-    check_balance_columns(balance)
+    figure_specs(balance)
     rows = {}
     for load in ("ev", "mall"):
         rows[load.upper() if load == "ev" else "mall"] = {

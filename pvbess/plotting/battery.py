@@ -10,15 +10,13 @@ from matplotlib.figure import Figure
 from .palette import COLORS
 from .. import physics
 from ..timeseries import local_hours
+from ..balance_specs import run_specs
 from .common import (
-    battery_of,
-    check_balance_columns,
     col,
-    dt_hours,
+    figure_specs,
     kw,
     monthly,
     naive_local,
-    rules_of,
     title,
 )
 
@@ -28,21 +26,21 @@ def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
 
     Morning window: ``charge_start_h <= t < ev_start_h``; evening: ``closure_start_h <= t <
     close_h`` (t = local clock time of the step start, rules from ``balance.attrs``). Columns
-    charge_kwh, charge_morning_kwh, discharge_kwh, discharge_evening_kwh [kWh] and
+    bess_charge_kwh, charge_morning_kwh, bess_discharge_kwh, discharge_evening_kwh [kWh] and
     charge_morning_frac, discharge_evening_frac [-] (NaN in months without any).
     """
-    check_balance_columns(balance)
-    r = rules_of(balance)
+    specs = figure_specs(balance)
+    r = specs.rules
     h = local_hours(balance.index)
     morning = (h >= r.charge_start_h) & (h < r.ev_start_h)
     evening = (h >= r.closure_start_h) & (h < r.close_h)
     ch, dis = col(balance, "bess_charge_kwh"), col(balance, "bess_discharge_kwh")
-    m = monthly(pd.DataFrame({"charge_kwh": ch, "charge_morning_kwh": ch.where(morning, 0.0),
-                              "discharge_kwh": dis,
+    m = monthly(pd.DataFrame({"bess_charge_kwh": ch, "charge_morning_kwh": ch.where(morning, 0.0),
+                              "bess_discharge_kwh": dis,
                               "discharge_evening_kwh": dis.where(evening, 0.0)}))
-    m["charge_morning_frac"] = m["charge_morning_kwh"] / m["charge_kwh"].where(m["charge_kwh"] > 0)
+    m["charge_morning_frac"] = m["charge_morning_kwh"] / m["bess_charge_kwh"].where(m["bess_charge_kwh"] > 0)
     m["discharge_evening_frac"] = (m["discharge_evening_kwh"]
-                                   / m["discharge_kwh"].where(m["discharge_kwh"] > 0))
+                                   / m["bess_discharge_kwh"].where(m["bess_discharge_kwh"] > 0))
     return m
 
 
@@ -53,8 +51,8 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     of the charged energy drawn in the morning window and of the discharged energy delivered in
     the evening window [%] (see :func:`window_shares`).
     """
-    dt = dt_hours(balance)
-    r = rules_of(balance)
+    specs = figure_specs(balance)
+    dt, r = specs.dt_h, specs.rules
     shares = window_shares(balance)
     t = naive_local(balance.index)
     fig = Figure(figsize=(13, 7.5), layout="constrained")
@@ -79,9 +77,9 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     ax2.legend(loc="upper left", fontsize=8, ncol=2)
     ax2.grid(axis="y", alpha=0.3)
     tot = shares.sum()
-    if tot["charge_kwh"] > 0 and tot["discharge_kwh"] > 0:
-        morning = tot["charge_morning_kwh"] / tot["charge_kwh"] * 100
-        evening = tot["discharge_evening_kwh"] / tot["discharge_kwh"] * 100
+    if tot["bess_charge_kwh"] > 0 and tot["bess_discharge_kwh"] > 0:
+        morning = tot["charge_morning_kwh"] / tot["bess_charge_kwh"] * 100
+        evening = tot["discharge_evening_kwh"] / tot["bess_discharge_kwh"] * 100
         ax2.set_title(f"whole run: {morning:.1f} % of charging in the morning window, "
                       f"{evening:.1f} % of discharging in the evening window", fontsize=10)
     title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)
@@ -93,7 +91,7 @@ def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
 
     Rows are local calendar days, columns the local clock time of the step start [h].
     """
-    check_balance_columns(balance)
+    figure_specs(balance)
     local = naive_local(balance.index)
     frame = pd.DataFrame({"day": local.normalize(), "hour": local_hours(balance.index),
                           "soc": balance["soc_frac"].to_numpy() * 100})
@@ -102,8 +100,8 @@ def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
 
 def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 12: SOC by day (x) and hour (y) for the whole run, and the SOC line. [%]"""
-    dt = dt_hours(balance)
-    bat = battery_of(balance)
+    specs = figure_specs(balance)
+    dt, bat = specs.dt_h, specs.battery
     mat = soc_matrix(balance)
     fig = Figure(figsize=(13, 7.5), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
@@ -134,7 +132,7 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
 
 def equivalent_full_cycles(balance: pd.DataFrame) -> pd.Series:
     """Per step: energy taken out of storage per usable window, discharge/eta_d/usable. [-]"""
-    bat = battery_of(balance)
+    bat = run_specs(balance).battery
     if bat.usable_kwh <= 0 or bat.capacity_kwh <= 0:
         return pd.Series(0.0, index=balance.index)
     discharge = col(balance, "bess_discharge_kwh")
@@ -150,8 +148,8 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     [MWh]; monthly discharge split EV vs mall [MWh]; equivalent full cycles per month and
     cumulative (discharge / eta_d / usable capacity) [-].
     """
-    check_balance_columns(balance)
-    dt = dt_hours(balance)
+    specs = figure_specs(balance)
+    dt = specs.dt_h
     fig = Figure(figsize=(13, 8.5), layout="constrained")
     (a, b), (c, d) = fig.subplots(2, 2)
     h = local_hours(balance.index)

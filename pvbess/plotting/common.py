@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..battery import Battery
-from ..rules import SixPhaseRules
-from ..timeseries import DataError, step_hours
+from ..balance_specs import RunSpecs, run_specs
+from ..timeseries import DataError
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
 BALANCE_COLUMNS: tuple[str, ...] = (
@@ -22,7 +21,7 @@ BALANCE_COLUMNS: tuple[str, ...] = (
     "pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
     "bess_to_ev_kwh", "bess_to_mall_kwh",
     "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_import_kwh",
-    "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh", "soc_kwh", "soc_frac",
+    "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh", "soe_end_kwh", "soc_frac",
 )
 
 STRATEGY_LABELS: dict[str, str] = {
@@ -34,9 +33,16 @@ STRATEGY_LABELS: dict[str, str] = {
 }
 
 
-def check_balance_columns(balance: pd.DataFrame,
-                          columns: tuple[str, ...] = BALANCE_COLUMNS) -> None:
-    """Raise a DataError naming the first missing balance column."""
+def figure_specs(balance: pd.DataFrame,
+                 columns: tuple[str, ...] = BALANCE_COLUMNS) -> RunSpecs:
+    """The run's specs (:func:`pvbess.run_specs`) after checking the columns a figure draws.
+
+    Raises
+    ------
+    DataError
+        Names the first missing balance column, an empty table, or the run's missing specs (a
+        figure never falls back to the Iquitos design).
+    """
     if not isinstance(balance, pd.DataFrame):
         raise DataError(f"balance: expected a DataFrame, got {type(balance).__name__}")
     missing = [c for c in columns if c not in balance.columns]
@@ -45,6 +51,7 @@ def check_balance_columns(balance: pd.DataFrame,
                         f"table? have {list(balance.columns)}")
     if len(balance) == 0:
         raise DataError("balance: the table has no rows")
+    return run_specs(balance)
 
 
 def col(balance: pd.DataFrame, name: str) -> pd.Series:
@@ -54,60 +61,15 @@ def col(balance: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(0.0, index=balance.index, name=name)
 
 
-def dt_hours(balance: pd.DataFrame) -> float:
-    """The time step of the balance. [h]"""
-    dt = balance.attrs.get("dt_h")
-    return float(dt) if dt else step_hours(balance.index)
-
-
-def battery_of(balance: pd.DataFrame) -> Battery:
-    """The battery stored in ``balance.attrs['battery']`` (defaults when absent)."""
-    spec = balance.attrs.get("battery")
-    if isinstance(spec, Battery):
-        return spec
-    return Battery.from_dict(spec) if spec else Battery()
-
-
-def rules_of(balance: pd.DataFrame) -> SixPhaseRules:
-    """The rules stored in ``balance.attrs['rules']`` (defaults when absent)."""
-    spec = balance.attrs.get("rules")
-    if isinstance(spec, SixPhaseRules):
-        return spec
-    return SixPhaseRules.from_dict(spec) if spec else SixPhaseRules()
-
-
-def e_initial_kwh(balance: pd.DataFrame) -> float:
-    """Stored energy before the first step: ``attrs['e_initial_kwh']``, else the battery's. [kWh]"""
-    value = balance.attrs.get("e_initial_kwh")
-    return float(value) if value is not None else battery_of(balance).e_initial_kwh
-
-
-def co2_factor(balance: pd.DataFrame, default: float = 0.4521) -> float:
-    """The grid emission factor of the run. [kg CO2/kWh]
-
-    From ``attrs['co2_kg_per_kwh']`` when present, else the ratio of the ``co2_kg`` and
-    ``grid_import_kwh`` columns, else ``default``.
-    """
-    value = balance.attrs.get("co2_kg_per_kwh")
-    if value is not None:
-        return float(value)
-    if "co2_kg" in balance.columns:
-        imp = float(balance["grid_import_kwh"].sum())
-        if imp > 0:
-            return float(balance["co2_kg"].sum()) / imp
-    return float(default)
-
-
 def scenario_label(balance: pd.DataFrame, pv_kwp: float | None = None) -> str:
     """One line describing the scenario: strategy, PV size, battery size, rules.
 
     The PV size comes from ``pv_kwp`` or ``balance.attrs['pv_kwp']``; without either the annual
     PV energy of the table is shown instead. ``attrs['run_id']`` prefixes the line when set.
     """
-    attrs = balance.attrs
-    strategy = str(attrs.get("strategy", "six_phase"))
-    bat = battery_of(balance)
-    pv_kwp = pv_kwp if pv_kwp is not None else attrs.get("pv_kwp")
+    specs = run_specs(balance)
+    strategy, bat = specs.strategy, specs.battery
+    pv_kwp = pv_kwp if pv_kwp is not None else specs.pv_kwp
     if pv_kwp is not None:
         pv = f"PV {float(pv_kwp):,.0f} kWp"
     else:
@@ -118,13 +80,12 @@ def scenario_label(balance: pd.DataFrame, pv_kwp: float | None = None) -> str:
         bess = "no BESS"
     parts = [pv, bess, STRATEGY_LABELS.get(strategy, strategy)]
     if strategy == "six_phase":
-        r = rules_of(balance)
+        r = specs.rules
         parts.append(f"peak threshold {r.peak_threshold_kw:,.0f} kW, "
                      f"hours {_h(r.charge_start_h)}/{_h(r.ev_start_h)}/{_h(r.peak_start_h)}/"
                      f"{_h(r.closure_start_h)}/{_h(r.close_h)} h")
     label = " · ".join(parts)
-    run_id = attrs.get("run_id")
-    return f"[{run_id}] {label}" if run_id else label
+    return f"[{specs.run_id}] {label}" if specs.run_id else label
 
 
 def _h(hour: float) -> str:
@@ -170,8 +131,9 @@ def peak_shaving_kwh(balance: pd.DataFrame, threshold_kw: float | None = None) -
     ``min(bess_to_mall, max(grid_to_mall + bess_to_mall - threshold*dt, 0))`` per step: the part of
     the battery's delivery to the mall above the peak threshold. [kWh]
     """
-    thr = rules_of(balance).peak_threshold_kw if threshold_kw is None else threshold_kw
-    excess = (mall_draw_before_battery_kwh(balance) - thr * dt_hours(balance)).clip(lower=0.0)
+    specs = run_specs(balance)
+    thr = specs.rules.peak_threshold_kw if threshold_kw is None else threshold_kw
+    excess = (mall_draw_before_battery_kwh(balance) - thr * specs.dt_h).clip(lower=0.0)
     return np.minimum(col(balance, "bess_to_mall_kwh"), excess)
 
 
@@ -187,7 +149,7 @@ def representative_day(balance: pd.DataFrame) -> pd.Timestamp:
 def _full_days(balance: pd.DataFrame) -> pd.Index:
     local = naive_local(balance.index).normalize()
     counts = pd.Series(1, index=local).groupby(level=0).sum()
-    steps = round(24 / dt_hours(balance))
+    steps = round(24 / run_specs(balance).dt_h)
     return counts.index[counts.to_numpy() == steps]
 
 

@@ -13,17 +13,13 @@ from matplotlib.patches import Patch
 from .palette import COLORS, PHASE_COLORS, PHASE_NAMES
 from ..timeseries import local_hours
 from .common import (
-    battery_of,
-    check_balance_columns,
     col,
     daily,
     day_slice,
-    dt_hours,
-    e_initial_kwh,
+    figure_specs,
     kw,
     naive_local,
     representative_day,
-    rules_of,
     title,
 )
 
@@ -64,11 +60,11 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     -------
     matplotlib.figure.Figure
     """
-    check_balance_columns(balance)
+    specs = figure_specs(balance)
     day = representative_day(balance) if day is None else pd.Timestamp(day)
     d = day_slice(balance, day)
-    dt = dt_hours(balance)
-    bat, rules = battery_of(balance), rules_of(balance)
+    dt = specs.dt_h
+    bat, rules = specs.battery, specs.rules
     hours = local_hours(d.index)
     x = hours + dt / 2
 
@@ -128,7 +124,7 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     if pos > 0:
         soc_start = balance["soc_frac"].iloc[pos - 1] * 100
     else:
-        soc_start = e_initial_kwh(balance) / bat.capacity_kwh * 100 if bat.capacity_kwh else 0.0
+        soc_start = specs.e_initial_kwh / bat.capacity_kwh * 100 if bat.capacity_kwh else 0.0
     ax2.plot(np.append(hours[0], hours + dt), np.append(soc_start, soc_end),
              color=COLORS["soc"], marker=".", label="SOC (end of step)")
     ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8, label="SOC limits")
@@ -153,12 +149,12 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     Panels: PV, mall, EV and total load [kW]; battery charge (positive) and discharge (negative)
     [kW]; state of charge [%]; grid import [kW].
     """
-    check_balance_columns(balance)
-    dt = dt_hours(balance)
+    specs = figure_specs(balance)
+    dt = specs.dt_h
     n = round(days * 24 / dt)
     w = balance.iloc[:n]
     t = naive_local(w.index)
-    bat = battery_of(balance)
+    bat = specs.battery
     fig = Figure(figsize=(13, 9), layout="constrained")
     axes = fig.subplots(4, 1, sharex=True, height_ratios=[2, 1.2, 1, 1.2])
     ax = axes[0]
@@ -213,8 +209,8 @@ def representative_pv_days(balance: pd.DataFrame) -> pd.Series:
 def plot_pv_representative_days(balance: pd.DataFrame, *,
                                 scenario: str | None = None) -> Figure:
     """Figure 8: PV power on five representative days (min, quartiles and max of daily PV)."""
-    check_balance_columns(balance)
-    dt = dt_hours(balance)
+    specs = figure_specs(balance)
+    dt = specs.dt_h
     days = representative_pv_days(balance)
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.subplots()

@@ -10,7 +10,8 @@ from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path
 
 from .palette import COLORS
-from .common import check_balance_columns, col, e_initial_kwh, monthly, title
+from ..balance_specs import run_specs
+from .common import col, figure_specs, monthly, title
 
 #: PV destinations in drawing order: (column, label, palette key).
 PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (
@@ -23,8 +24,8 @@ PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (
 
 
 def stored_change_kwh(balance: pd.DataFrame) -> float:
-    """Stored energy at the end minus at the start of the run: soc_kwh[-1] - e_initial. [kWh]"""
-    return float(balance["soc_kwh"].iloc[-1]) - e_initial_kwh(balance)
+    """Stored energy at the end minus at the start of the run: soe_end_kwh[-1] - e_initial. [kWh]"""
+    return float(balance["soe_end_kwh"].iloc[-1]) - run_specs(balance).e_initial_kwh
 
 
 def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:
     "stored" (the net gain of stored energy). Battery in = battery out + losses + stored holds
     when the balance conserves energy. Zero flows are left out. [kWh]
     """
-    check_balance_columns(balance)
+    figure_specs(balance)
     s = lambda name: float(col(balance, name).sum())
     d_e = stored_change_kwh(balance)
     links = [
@@ -142,7 +143,7 @@ def energy_waterfall_steps(balance: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     Battery: charged (PV + grid), - losses, - net stored, - exported by the battery,
     = battery out. Each chain's deltas add up to its totals when energy is conserved. [kWh]
     """
-    check_balance_columns(balance)
+    figure_specs(balance)
     s = lambda name: float(col(balance, name).sum())
     pv_direct = s("pv_to_ev_kwh") + s("pv_to_mall_kwh")
     bess_out = s("bess_to_ev_kwh") + s("bess_to_mall_kwh")
@@ -214,7 +215,7 @@ def plot_energy_waterfall(balance: pd.DataFrame, *, scenario: str | None = None)
 
 def pv_destinations(balance: pd.DataFrame) -> pd.Series:
     """Annual PV energy by destination (EV, mall, battery, export, curtailed). [kWh]"""
-    check_balance_columns(balance)
+    figure_specs(balance)
     return pd.Series({label: float(col(balance, c).sum()) for c, label, _ in PV_DESTINATIONS})
 
 
@@ -251,7 +252,7 @@ def plot_pv_destinations(balance: pd.DataFrame, *, scenario: str | None = None) 
 
 def plot_pv_utilization(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 16: monthly PV use by destination (stacked) with the monthly PV total. [MWh]"""
-    check_balance_columns(balance)
+    figure_specs(balance)
     m = monthly(pd.DataFrame({label: col(balance, c) for c, label, _ in PV_DESTINATIONS}
                              | {"PV": col(balance, "pv_kwh")})) / 1000
     fig = Figure(figsize=(12, 5.5), layout="constrained")

@@ -17,14 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .common import (
-    battery_of,
-    check_balance_columns,
     col,
-    dt_hours,
+    figure_specs,
     kw,
     naive_local,
     representative_day,
-    rules_of,
     scenario_label,
 )
 from .battery import soc_matrix
@@ -77,10 +74,10 @@ def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None =
 
     from .common import day_slice
 
-    check_balance_columns(balance)
+    specs = figure_specs(balance)
     day = representative_day(balance) if day is None else pd.Timestamp(day)
     d = day_slice(balance, day)
-    dt = dt_hours(balance)
+    dt = specs.dt_h
     t = naive_local(d.index)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
                         vertical_spacing=0.06)
@@ -100,14 +97,14 @@ def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None =
                                     ("mall grid draw", col(d, "grid_to_mall_kwh"), "grid", "dot")]:
         fig.add_trace(go.Scatter(x=t, y=kw(energy, dt), name=name, line_shape="hv",
                                  line={"color": COLORS[key], "dash": dash}), row=1, col=1)
-    thr = rules_of(balance).peak_threshold_kw
+    thr = specs.rules.peak_threshold_kw
     if np.isfinite(thr):
         fig.add_hline(y=thr, line_dash="dash", line_color=COLORS["threshold"], row=1, col=1,
                       annotation_text=f"peak threshold {thr:,.0f} kW")
     fig.add_trace(go.Scatter(x=t + pd.Timedelta(hours=dt), y=d["soc_frac"] * 100,
                              name="SOC (end of step)", line={"color": COLORS["soc"]}),
                   row=2, col=1)
-    bat = battery_of(balance)
+    bat = specs.battery
     fig.update_yaxes(title_text="power [kW]", row=1, col=1)
     fig.update_yaxes(title_text="SOC [%]", range=[0, 105], row=2, col=1)
     for y in (bat.soc_min * 100, bat.soc_max * 100):
@@ -165,7 +162,7 @@ def day_picker(balance: pd.DataFrame, day: Any = None):
     """
     import ipywidgets as widgets
 
-    check_balance_columns(balance)
+    figure_specs(balance)
     days = pd.Index(naive_local(balance.index).normalize().unique())
     start = representative_day(balance) if day is None else pd.Timestamp(day)
     slider = widgets.SelectionSlider(options=[(f"{d:%Y-%m-%d}", d) for d in days],

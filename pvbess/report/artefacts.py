@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -59,6 +60,102 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# -- atomic folders -------------------------------------------------------------------------------
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths in one step (Linux >= 3.15)
+_LEFTOVER = re.compile(r"^\.(?P<run>[^.].*)\.(?P<pid>\d+)\.[^.]+\.(?P<kind>partial|old)$")
+
+
+def work_dir(reports_dir: Path, run_id: str) -> Path:
+    """A new hidden sibling folder ``.<run-id>.<pid>.<random>.partial`` to build a report in.
+
+    The process id in its name lets a later run tell a killed run's leftover from a running one
+    (:func:`clean_leftovers`).
+    """
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{run_id}.{os.getpid()}.", suffix=".partial",
+                                 dir=reports_dir))
+    os.chmod(work, 0o777 & ~current_umask())
+    return work
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (``renameat2(RENAME_EXCHANGE)``); False if not supported."""
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Put the folder ``new`` in place of ``final``; a reader sees the old or the new, whole.
+
+    Where the file system can swap two folders in one step, it does so, and the old report ends
+    in ``new``'s place, removed afterwards. Elsewhere the old folder is first moved into a
+    ``.<run-id>.<pid>.<random>.old`` sibling: a kill between the two renames leaves it there,
+    and the next run puts it back (:func:`clean_leftovers`).
+    """
+    new, final = Path(new), Path(final)
+    if not final.exists():
+        os.replace(new, final)
+        return
+    if _exchange(new, final):
+        shutil.rmtree(new, ignore_errors=True)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".old",
+                                dir=final.parent))
+    os.replace(final, old / final.name)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_leftovers(reports_dir: Path) -> list[str]:
+    """Undo what killed runs left in ``reports_dir``; returns what was done, one line each.
+
+    A ``.partial`` build folder of a dead process is removed; a ``.old`` folder of a dead
+    process whose report is missing is put back in place (the kill fell between the two renames
+    of :func:`replace_dir`), otherwise removed. Folders of live processes are left alone.
+    """
+    done: list[str] = []
+    reports_dir = Path(reports_dir)
+    if not reports_dir.is_dir():
+        return done
+    for path in sorted(reports_dir.iterdir()):
+        match = _LEFTOVER.match(path.name)
+        if not path.is_dir() or match is None or _alive(int(match["pid"])):
+            continue
+        run_id, kept = match["run"], path / match["run"]
+        if match["kind"] == "old" and kept.is_dir() and not (reports_dir / run_id).exists():
+            os.replace(kept, reports_dir / run_id)
+            done.append(f"restored {reports_dir / run_id} (a killed run had moved it aside)")
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"removed {path.name} (left by a killed run)")
+    return done
 
 
 def current_umask() -> int:
@@ -181,7 +278,7 @@ def make_summary(balance: pd.DataFrame, *, run_id: str, kpis: pd.Series | Mappin
     records :func:`pvbess.max_residuals` (the largest violation of each energy identity).
     """
     # imported here, not at the top: this module stays importable without numba or matplotlib
-    from ..balance import max_residuals
+    from ..identities import max_residuals
     from ..plotting import scenario_label
 
     attrs = balance.attrs

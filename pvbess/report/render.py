@@ -26,13 +26,16 @@ from typing import Any
 import pandas as pd
 
 from ..config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+from ..variables import format_value, label, unit_of
 from .artefacts import (
     REPLAY_NAME,
     SUMMARY_NAME,
     SWEEP_SUMMARY_NAME,
     atomic_path,
-    current_umask,
+    clean_leftovers,
     read_summary,
+    replace_dir,
+    work_dir,
     write_text,
 )
 from .params import (
@@ -54,6 +57,10 @@ _REMOTE = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>
 
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+#: The kernels' own log shows errors only: its transport warning (a local kernel on loopback,
+#: started and stopped by this process) says nothing to a reader of the run.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | None = None) -> Path:
@@ -159,9 +166,9 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
     params = load_params(params_file, notebooks_dir)
     run_id = params["run_id"]
     steps = run_steps(params)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=reports_dir))
-    os.chmod(work, 0o777 & ~current_umask())
+    for line in clean_leftovers(reports_dir):
+        log(f"  {line}")
+    work = work_dir(reports_dir, run_id)
     try:
         for k, step in enumerate(steps, start=1):
             name = step.notebook
@@ -174,7 +181,8 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                     papermill.execute_notebook(
                         str(notebooks_dir / name), str(work / name), parameters=parameters,
                         progress_bar=progress, cwd=str(PROJECT_ROOT), kernel_name=kernel_name,
-                        report_mode=False, execution_timeout=CELL_TIMEOUT_S)
+                        report_mode=False, execution_timeout=CELL_TIMEOUT_S,
+                        extra_arguments=KERNEL_ARGUMENTS)
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run_id}-"))
                 if (work / name).exists():
@@ -185,6 +193,7 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                 raise ReportError(f"{params_file}: notebook {name} failed in cell "
                                   f"{_unfinished_cell(work / name)}: {type(exc).__name__}: "
                                   f"{exc}") from None
+            _show_final_paths(work / name, work, reports_dir / run_id)
             notebook_to_html(work / name, work / step.html,
                              title=f"{run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
             missing = [f for f in step.files if not (work / f).is_file()]
@@ -199,19 +208,26 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                                       f"{type(exc).__name__}: {exc}") from None
             log(f"  {run_id}: {name} and its HTML done in {time.perf_counter() - t0:.1f} s")
         final = reports_dir / run_id
-        old = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".old", dir=reports_dir))
-            os.replace(final, old / run_id)
-        os.replace(work, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(work, final)
         log(f"  {run_id}: report ({len(steps)} notebook{'' if len(steps) == 1 else 's'}) done in "
             f"{time.perf_counter() - t_run:.1f} s wall")
         return final
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _show_final_paths(notebook: Path, work: Path, final: Path) -> None:
+    """The executed notebook names the report's folder, not the temporary one it was built in."""
+    text = notebook.read_text(encoding="utf-8")
+    try:
+        shown = final.resolve().relative_to(PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        shown = str(final)
+    for built in {str(work), str(work.resolve())}:
+        text = text.replace(json.dumps(built)[1:-1], json.dumps(shown)[1:-1])
+    with atomic_path(notebook) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _fmt(value: Any) -> str:
@@ -232,6 +248,25 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table border='1' class='dataframe'><thead><tr>{head}</tr></thead>" \
            f"<tbody>{body}</tbody></table>"
+
+
+#: Decimals of a KPI in summary.csv, by unit (fractions keep 4: 0.1 % resolution).
+_CSV_DECIMALS = {"kWh": 1, "kW": 1, "PEN": 2, "t": 3, "kg": 1, "h": 0, "d": 0, "-": 4,
+                 "PEN/kWh": 4}
+
+
+def summary_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """The KPIs of the runs (one column a run) with their unit and words, rounded by unit."""
+    out = table.copy().astype(object)
+    for name in out.index:
+        if name == "scenario":
+            continue
+        decimals = _CSV_DECIMALS.get(unit_of(name), 4)
+        out.loc[name] = [round(float(v), decimals) if v is not None and v == v else v
+                         for v in out.loc[name]]
+    out.insert(0, "label", [label(n, unit=False) for n in out.index])
+    out.insert(0, "unit", ["" if n == "scenario" else unit_of(n) for n in out.index])
+    return out
 
 
 def _read_json(path: Path) -> dict | None:
@@ -287,7 +322,7 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
         runs.append([e(folder.name), e(scenario), links])
     table = pd.DataFrame(rows)
     with atomic_path(reports_dir / "summary.csv") as tmp:
-        table.to_csv(tmp, index_label="kpi")
+        summary_csv(table).to_csv(tmp, index_label="kpi")
     headline = ["pv_kwh", "load_kwh", "grid_import_kwh", "self_sufficiency_frac",
                 "self_consumption_frac", "equivalent_full_cycles", "closure_miss_days",
                 "hours_above_peak_after_h", "co2_t", "co2_avoided_vs_grid_only_t",
@@ -298,11 +333,11 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
               "<body><h1>pvbess reports</h1><h2>Runs</h2>"),
              _html_table(["run", "scenario", "notebooks"], runs)]
     if len(table):
-        shown = table.loc[[h for h in headline if h in table.index]]
+        shown = [[e(label(h))] + [e(format_value(h, v)) for v in table.loc[h]]
+                 for h in headline if h in table.index]
         parts += ["<h2>Annual simulations (headline KPIs)</h2>",
-                  shown.to_html(float_format=_fmt, na_rep="n/a"),
-                  ("<p>See summary.csv for every KPI. Units are in the KPI names (kwh, frac, "
-                   "h, t, pen).</p>")]
+                  _html_table(["KPI", *map(e, table.columns)], shown),
+                  "<p>summary.csv holds every KPI, with its unit.</p>"]
     if sweeps:
         parts += ["<h2>Sizing sweeps (best design by NPV against PV only)</h2>",
                   _html_table(["run", "strategy", "designs", "Pareto front", "capacity [kWh]",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..variables import TABLE_COLUMNS
 from .events import HistoricalDataStore, _aware, day_index, period_of
 from .schedules import ScheduleStore
 
@@ -17,20 +18,9 @@ MISSING = "missing"
 
 #: Columns of :attr:`DailyView.periods` (energies per period [kWh], prices [currency/kWh],
 #: costs [currency]) besides ``source``.
-VIEW_COLUMNS: tuple[str, ...] = (
-    "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
-    "charge_kwh", "discharge_kwh", "import_kwh", "export_kwh", "curtailed_kwh", "wear_cost",
-    "grid_only_cost", "solar_only_cost", "optimized_cost", "savings_vs_grid_only",
-    "savings_vs_solar_only",
-)
-_EVENT_TO_VIEW = {
-    "load_kwh": "load_kwh", "pv_kwh": "pv_kwh", "buy_price": "buy_price",
-    "sell_price": "sell_price", "soe_start_kwh": "soe_start_kwh", "soe_end_kwh": "soe_end_kwh",
-    "battery_charged_kwh": "charge_kwh", "battery_discharged_kwh": "discharge_kwh",
-    "grid_import_kwh": "import_kwh", "grid_export_kwh": "export_kwh",
-    "curtailed_kwh": "curtailed_kwh", "wear_cost": "wear_cost",
-}
-_FLOWS = tuple(_EVENT_TO_VIEW.values())
+VIEW_COLUMNS: tuple[str, ...] = TABLE_COLUMNS["daily_view"]
+#: The recorded flows a view takes from an event (same names: one name per quantity).
+_FLOWS = tuple(c for c in VIEW_COLUMNS if c in TABLE_COLUMNS["event"])
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ def _economics(frame: pd.DataFrame) -> pd.DataFrame:
     frame["grid_only_cost"] = load * buy
     frame["solar_only_cost"] = ((load - pv).clip(lower=0.0) * buy
                                 - (pv - load).clip(lower=0.0) * sell)
-    frame["optimized_cost"] = (frame["import_kwh"] * buy - frame["export_kwh"] * sell
+    frame["optimized_cost"] = (frame["grid_import_kwh"] * buy - frame["grid_export_kwh"] * sell
                                + frame["wear_cost"])
     frame["savings_vs_grid_only"] = frame["grid_only_cost"] - frame["optimized_cost"]
     frame["savings_vs_solar_only"] = frame["solar_only_cost"] - frame["optimized_cost"]
@@ -132,7 +122,7 @@ class DailyViewBuilder:
             kw = before["grid_import_kwh"].to_numpy() / self.dt_h
             names = self.tariff.demand_group(before.index.tz_convert(index.tz))
             recorded = pd.Series(kw).groupby(names).max().to_dict()
-        plan_kw = frame["import_kwh"].to_numpy()[known] / self.dt_h
+        plan_kw = frame["grid_import_kwh"].to_numpy()[known] / self.dt_h
         grid_kw = frame["load_kwh"].to_numpy()[known] / self.dt_h
         plan = grid = 0.0
         for name in sorted(set(groups)):
@@ -167,8 +157,8 @@ class DailyViewBuilder:
         if len(events):
             events = events[events["period"] < k]
             pos = events["period"].to_numpy(dtype=np.int64)
-            for col, view in _EVENT_TO_VIEW.items():
-                frame.iloc[pos, frame.columns.get_loc(view)] = events[col].to_numpy()
+            for col in _FLOWS:
+                frame.iloc[pos, frame.columns.get_loc(col)] = events[col].to_numpy()
             source[pos] = ACTUAL
         schedules = [s for s in self.schedules.get_all_schedules(day) if s.start_period <= k]
         schedule_id = None

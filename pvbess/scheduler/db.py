@@ -10,8 +10,8 @@ Guarantees
 ----------
 - Append-only: the stores only ever ``INSERT``; triggers make SQLite itself reject any
   ``UPDATE`` or ``DELETE`` on the data tables.
-- One writer: opening a file for writing takes an exclusive, non-blocking ``flock`` on
-  ``<file>.lock`` for the life of the :class:`Database`. The operating system releases it when
+- One writer: opening a file for writing takes an exclusive, non-blocking ``flock`` on the
+  database file itself for the life of the :class:`Database` (no lock file beside it). The operating system releases it when
   the process dies (even on SIGKILL), so a killed writer never leaves a stale lock; a second
   writer (another process, or another :class:`Database` in the same process) is refused with
   :class:`DatabaseLockedError`. Readers (``read_only=True``) take no lock.
@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - Windows
 #: ``PRAGMA application_id`` of a pvbess scheduler database ("PVBS").
 APPLICATION_ID = 0x50564253
 #: ``PRAGMA user_version``: the schema version this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: columns named as in the variables table (bess_charge_kwh, ...)
 
 MEMORY = ":memory:"
 
@@ -50,9 +50,9 @@ CREATE TABLE events (
     load_kwh REAL NOT NULL,
     grid_import_kwh REAL NOT NULL,
     grid_export_kwh REAL NOT NULL,
-    battery_charged_kwh REAL NOT NULL,
-    battery_discharged_kwh REAL NOT NULL,
-    curtailed_kwh REAL NOT NULL,
+    bess_charge_kwh REAL NOT NULL,
+    bess_discharge_kwh REAL NOT NULL,
+    pv_curtailed_kwh REAL NOT NULL,
     buy_price REAL NOT NULL,
     sell_price REAL NOT NULL,
     wear_cost REAL NOT NULL,
@@ -149,18 +149,19 @@ class Database:
 
     # -- opening ------------------------------------------------------------------------
     def _acquire_lock(self) -> None:
-        lock_path = self.path + ".lock"
+        # flock on the database file itself: no lock file beside it, and independent of the
+        # POSIX (fcntl) locks SQLite takes on the same file
         if fcntl is None:  # pragma: no cover - Windows
             raise DatabaseLockedError(
                 f"{self.path}: file locking needs fcntl (POSIX); use ':memory:' on this system")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # SQLite takes an empty file
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise DatabaseLockedError(
-                f"{self.path}: another manager is writing this database (lock {lock_path} is "
-                "held); open it with read_only=True to read, or stop the other writer") from None
+                f"{self.path}: another manager is writing this database (it is locked); open "
+                "it with read_only=True to read, or stop the other writer") from None
         self._lock_fd = fd
 
     def _connect(self) -> sqlite3.Connection:

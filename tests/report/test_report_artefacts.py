@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import pvbess
-from pvbess.balance import TOL_KWH
+from pvbess.identities import TOL_KWH
 from pvbess.config import PROJECT_ROOT
 from pvbess.report import artefacts
 

@@ -53,8 +53,19 @@ def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
     assert "persistence forecast, 504 periods" in page
     assert report.remote_references(page) == []
     table = pd.read_csv(tmp_path / "summary.csv", index_col="kpi")
-    assert list(table.columns) == ["design"]  # the KPIs of the annual simulations only
-    assert float(table.loc["co2_t", "design"]) == pytest.approx(pvbess.kpis(balance)["co2_t"])
+    assert list(table.columns) == ["unit", "label", "design"]  # the annual simulations only
+    k = pvbess.kpis(balance)
+    assert float(table.loc["co2_t", "design"]) == pytest.approx(k["co2_t"], abs=5e-4)
+    assert table.loc["co2_t", "unit"] == "t" and table.loc["grid_import_kwh", "unit"] == "kWh"
+    assert table.loc["self_sufficiency_frac", "label"] == "self-sufficiency"
+    for name in ("grid_import_kwh", "total_cost_pen", "closure_miss_days"):  # rounded by unit
+        text = (tmp_path / "summary.csv").read_text().split(f"\n{name},")[1].split("\n")[0]
+        assert len(text.rsplit(",", 1)[1].partition(".")[2]) <= 2, (name, text)
+    # the page: words and units, numbers formatted per quantity (days as integers, % for fractions)
+    assert "self-sufficiency [%]" in page and "grid import [kWh]" in page
+    assert f"<td>{k['grid_import_kwh']:,.0f}</td>" in page
+    assert f"<td>{100 * k['self_sufficiency_frac']:,.1f}</td>" in page
+    assert f"<td>{k['closure_miss_days']:,.0f}</td>" in page and ".000<" not in page
 
 
 def test_strip_notebook(tmp_path):
@@ -155,6 +166,12 @@ def _check_complete_report(rendered):
         assert errors == []
         html = path.with_suffix(".html").read_text(encoding="utf-8")
         assert report.remote_references(html) == [], path.name  # opens without network
+        # the build's temporary folder appears nowhere: the outputs name the report's folder
+        assert ".partial" not in path.read_text(encoding="utf-8"), path.name
+        assert str(path.parent) in path.read_text(encoding="utf-8"), path.name
+        # no database side files (lock, WAL) left in a finished report
+        assert not [p.name for p in path.parent.rglob("*")
+                    if p.name.endswith((".lock", "-wal", "-shm"))], path.name
     html1 = (folder / "01_annual_simulation.html").read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html1 and "plotly.js" in html1.lower()
     html2 = (folder / "02_energy_balance_report.html").read_text(encoding="utf-8")
@@ -196,7 +213,7 @@ def _check_summary_equals_kpis_of_the_same_run(rendered):
                                              power_discharge_kw=300.0)
     rules = pvbess.SixPhaseRules(peak_threshold_kw=1800.0)
     expected = pvbess.simulate(site, battery, rules)
-    np.testing.assert_array_equal(balance["soc_kwh"].to_numpy(), expected["soc_kwh"].to_numpy())
+    np.testing.assert_array_equal(balance["soe_end_kwh"].to_numpy(), expected["soe_end_kwh"].to_numpy())
     assert report.summary_matches(summary, pvbess.kpis(expected)) == []
     assert summary["run_id"] == "tiny" and summary["n_steps"] == DAYS * 24
     assert "BESS 1,500 kWh / 300 kW" in summary["scenario"]

@@ -117,6 +117,22 @@ OPTIMIZE_DEFAULTS = dict(dt_h=None, initial_kwh=None, terminal_value=0.0, allow_
 #: ``exact_schedule``'s extra keywords at 81e1ce0: no demand charges (energy only), no time limit.
 EXACT_EXTRA = dict(demand_charges=(), time_limit_s=None)
 
+#: Deliberate renames since the record (issue 10: one name per quantity, as in
+#: ``pvbess.VARIABLES``): recorded name -> today's. ``tests/test_baseline.py`` reads the recorded
+#: files through this map (keys, column lists and ``.npz`` names), so the numbers stay the
+#: recorded ones.
+RENAMED = {
+    "soc_kwh": "soe_end_kwh",
+    "battery_charged_kwh": "bess_charge_kwh", "battery_discharged_kwh": "bess_discharge_kwh",
+    "charge_kwh": "bess_charge_kwh", "discharge_kwh": "bess_discharge_kwh",
+    "charged_kwh": "bess_charge_kwh", "discharged_kwh": "bess_discharge_kwh",
+    "import_kwh": "grid_import_kwh", "export_kwh": "grid_export_kwh",
+    "curtailed_kwh": "pv_curtailed_kwh", "battery_setpoint_kwh": "setpoint_kwh",
+    "pv_to_battery_kwh": "pv_to_bess_kwh", "grid_to_battery_kwh": "grid_to_bess_kwh",
+    "battery_to_load_kwh": "bess_to_load_kwh", "battery_to_grid_kwh": "bess_export_kwh",
+    "pv_to_grid_kwh": "pv_export_kwh",
+}
+
 #: ``simulate_many`` configurations (columns of the configs table).
 BATCH_CONFIGS = {
     "capacity_kwh": [2000.0, 1000.0, 4000.0, 0.0],
@@ -240,7 +256,7 @@ def compute_design(site: pd.DataFrame, p: dict, energy_step_kwh: float | None) -
                "initial_kwh": battery.e_initial_kwh, "allow_grid_charge": False,
                "allow_battery_export": False, "energy_step_kwh": energy_step_kwh})
         optimal = pvbess.simulate(site, battery, rules, "schedule", tariff=tariff,
-                                  co2_kg_per_kwh=co2, setpoint_kwh=plan.battery_setpoint_kwh,
+                                  co2_kg_per_kwh=co2, setpoint_kwh=plan.setpoint_kwh,
                                   allow_grid_charge=False, allow_battery_export=False)
         baseline_kpis["optimal"] = pvbess.kpis(optimal)
     attrs = balance.attrs
@@ -278,9 +294,8 @@ def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
     rows ``dp``, ``exact``, ``six_phase``, ``no_battery`` and :data:`pvbess.bill.BILL_COLUMNS`.
     The recorded rows are the same computations under other names: ``dp``/``exact`` are today's
     ``bill="energy"`` rows, ``exact_demand`` is today's full-bill ``exact`` row, with
-    ``allow_grid_charge=True`` spelled ``charge_source="any"``; columns ``co2_kg``,
-    ``import_kwh``, ``export_kwh`` are now ``co2_site_kg``, ``grid_import_kwh``,
-    ``grid_export_kwh``. Without the DP (the full-bill DP is not part of the record).
+    ``allow_grid_charge=True`` spelled ``charge_source="any"``; column ``co2_kg`` is now
+    ``co2_site_kg`` (``import_kwh``, ``export_kwh``: see :data:`RENAMED`). Without the DP (the full-bill DP is not part of the record).
     """
     a = dict(optimal_dispatch_kwargs(rec))
     a["charge_source"] = "any" if a.pop("allow_grid_charge") else "surplus"
@@ -292,10 +307,9 @@ def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
                                             "exact_energy_only": "exact"}),
                        full.rename(index={"exact": "exact_demand"})])
     table = table.loc[["dp", "exact", "exact_demand", "six_phase"]]
-    table = table.rename(columns={"co2_site_kg": "co2_kg", "grid_import_kwh": "import_kwh",
-                                  "grid_export_kwh": "export_kwh"})
+    table = table.rename(columns={"co2_site_kg": "co2_kg"})
     return table[["energy_cost_pen", "demand_cost_pen", "wear_cost_pen", "co2_kg",
-                  "co2_cost_pen", "total_cost_pen", "import_kwh", "export_kwh"]]
+                  "co2_cost_pen", "total_cost_pen", "grid_import_kwh", "grid_export_kwh"]]
 
 
 def _sweep_specs(rec: dict) -> dict:
@@ -346,7 +360,7 @@ def compute_replay(site: pd.DataFrame, rec: dict):
         "cost": c["energy_cost_pen"] + c["wear_cost_pen"] + c["co2_cost_pen"],
         "energy_cost_pen": c["energy_cost_pen"], "co2_kg": c["co2_site_kg"],
         "grid_import_kwh": c["grid_import_kwh"], "grid_export_kwh": c["grid_export_kwh"],
-        "charged_kwh": c["bess_charge_kwh"], "discharged_kwh": c["bess_discharge_kwh"],
+        "bess_charge_kwh": c["bess_charge_kwh"], "bess_discharge_kwh": c["bess_discharge_kwh"],
         "final_soe_kwh": c["final_stored_kwh"]}, index=c.index)
     old["gap_vs_exact"] = old["cost"] - old.loc["exact_bound", "cost"]
     return dataclasses.replace(result, comparison=old)
@@ -374,7 +388,7 @@ def schedule_record(res) -> tuple[dict, dict[str, np.ndarray]]:
     scal = {"objective": res.objective, "cost": res.cost, "method": res.method,
             "summary": dict(res.summary)}
     arrays = {"soe_kwh": np.asarray(res.soe_kwh, dtype=float),
-              "battery_setpoint_kwh": np.asarray(res.battery_setpoint_kwh, dtype=float)}
+              "setpoint_kwh": np.asarray(res.setpoint_kwh, dtype=float)}
     return plain(scal), arrays
 
 
@@ -675,7 +689,7 @@ def record(reports: Path | None) -> None:
         res = compute_schedule(kind, inputs, sc_battery, kwargs)
         if kind == "dp":
             assert np.array_equal(res.soe_kwh, probe.soe_kwh) and res.cost == probe.cost
-            dp_setpoint = res.battery_setpoint_kwh
+            dp_setpoint = res.setpoint_kwh
         scal, arr = schedule_record(res)
         sc_rec["runs"][f"iquitos_{kind}"] = {"kind": kind, "kwargs": plain(kwargs), **scal}
         for k, v in arr.items():
