@@ -122,15 +122,15 @@ EXACT_EXTRA = dict(demand_charges=(), time_limit_s=None)
 #: files through this map (keys, column lists and ``.npz`` names), so the numbers stay the
 #: recorded ones.
 RENAMED = {
-    "soe_end_kwh": "soe_end_kwh",
-    "bess_charge_kwh": "bess_charge_kwh", "bess_discharge_kwh": "bess_discharge_kwh",
-    "bess_charge_kwh": "bess_charge_kwh", "bess_discharge_kwh": "bess_discharge_kwh",
+    "soc_kwh": "soe_end_kwh",
+    "battery_charged_kwh": "bess_charge_kwh", "battery_discharged_kwh": "bess_discharge_kwh",
+    "charge_kwh": "bess_charge_kwh", "discharge_kwh": "bess_discharge_kwh",
     "charged_kwh": "bess_charge_kwh", "discharged_kwh": "bess_discharge_kwh",
-    "grid_import_kwh": "grid_import_kwh", "grid_export_kwh": "grid_export_kwh",
-    "pv_curtailed_kwh": "pv_curtailed_kwh", "setpoint_kwh": "setpoint_kwh",
-    "pv_to_bess_kwh": "pv_to_bess_kwh", "grid_to_bess_kwh": "grid_to_bess_kwh",
-    "bess_to_load_kwh": "bess_to_load_kwh", "bess_export_kwh": "bess_export_kwh",
-    "pv_export_kwh": "pv_export_kwh",
+    "import_kwh": "grid_import_kwh", "export_kwh": "grid_export_kwh",
+    "curtailed_kwh": "pv_curtailed_kwh", "battery_setpoint_kwh": "setpoint_kwh",
+    "pv_to_battery_kwh": "pv_to_bess_kwh", "grid_to_battery_kwh": "grid_to_bess_kwh",
+    "battery_to_load_kwh": "bess_to_load_kwh", "battery_to_grid_kwh": "bess_export_kwh",
+    "pv_to_grid_kwh": "pv_export_kwh",
 }
 
 #: ``simulate_many`` configurations (columns of the configs table).
@@ -295,7 +295,7 @@ def compute_optimal_dispatch(rec: dict) -> pd.DataFrame:
     The recorded rows are the same computations under other names: ``dp``/``exact`` are today's
     ``bill="energy"`` rows, ``exact_demand`` is today's full-bill ``exact`` row, with
     ``allow_grid_charge=True`` spelled ``charge_source="any"``; column ``co2_kg`` is now
-    ``co2_site_kg`` (``grid_import_kwh``, ``grid_export_kwh``: see :data:`RENAMED`). Without the DP (the full-bill DP is not part of the record).
+    ``co2_site_kg`` (``import_kwh``, ``export_kwh``: see :data:`RENAMED`). Without the DP (the full-bill DP is not part of the record).
     """
     a = dict(optimal_dispatch_kwargs(rec))
     a["charge_source"] = "any" if a.pop("allow_grid_charge") else "surplus"
