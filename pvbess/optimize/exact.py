@@ -14,6 +14,8 @@ and HP/HFP window), bounded below by the group's incumbent peak.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -356,8 +358,7 @@ def _run_highs(col: _Columns, rows: _Rows, cost: np.ndarray, offset: float, lowe
         for j in binaries:
             integ[int(j)] = highspy.HighsVarType.kInteger
         lp.integrality_ = integ
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("threads", 1)
     if binaries.size:
         h.setOptionValue("mip_rel_gap", 1e-9)
@@ -371,6 +372,22 @@ def _run_highs(col: _Columns, rows: _Rows, cost: np.ndarray, offset: float, lowe
         raise RuntimeError(f"exact_schedule: HiGHS status {status!r}")
     return (np.asarray(h.getSolution().col_value),
             float(h.getInfo().objective_function_value), status)
+
+
+def _quiet_highs():
+    """A HiGHS instance that prints nothing: the banner HiGHS writes to the process's standard
+    output when the first instance is made (before any option can be set) is discarded."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def _solve(problem: SchedulingProblem, bin_cd: np.ndarray, bin_ie: np.ndarray, bin_u: np.ndarray,
