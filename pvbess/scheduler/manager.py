@@ -239,11 +239,19 @@ class SimpleBatterySystemManager:
         local time zone.
     db : Database, path or ``":memory:"``
         Where the history and the schedules are kept (one file, one writer).
+    peak_guard : bool
+        With a full-bill engine (a tariff with demand charges), program the controller with an
+        import cap per period besides the setpoints: the higher of the month's recorded peak
+        of the period's demand-charge group and the peak the plan itself sets in that group
+        (:meth:`import_caps`). The plant then holds an import the forecast missed under that
+        peak as far as the battery allows (:func:`~pvbess.scheduler.controller.guarded_step`).
+        No effect on energy-only plans.
     """
 
     def __init__(self, engine: OptimizationEngine, controller: Controller,
                  forecast: ForecastProvider,
-                 db: Database | str | os.PathLike[str] = ":memory:") -> None:
+                 db: Database | str | os.PathLike[str] = ":memory:", *,
+                 peak_guard: bool = True) -> None:
         self.engine = engine
         self.controller = controller
         self.forecast = forecast
@@ -255,7 +263,21 @@ class SimpleBatterySystemManager:
         self.tz = str(forecast.index.tz)
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
+        self.peak_guard = bool(peak_guard)
+        # the demand-charge group of every period of the data, once (timestamp work is slow)
+        self._groups: np.ndarray | None = None
+        if engine.tariff is not None:
+            self._groups = np.asarray(
+                engine.tariff.demand_group(forecast.index.tz_convert(self.tz)), dtype=object)
         self.peaks_kw: dict[str, float] = self._recorded_peaks()
+
+    def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
+        """The demand-charge group of each period (the tariff's :meth:`~pvbess.Tariff.demand_group`)."""
+        rows = self.forecast.index.get_indexer(timestamps)
+        if self._groups is None or np.any(rows < 0):  # outside the data: ask the tariff
+            return np.asarray(self.engine.tariff.demand_group(timestamps.tz_convert(self.tz)),
+                              dtype=object)
+        return self._groups[rows]
 
     def _recorded_peaks(self) -> dict[str, float]:
         """Highest recorded import power per demand-charge group (billing month x window),
@@ -265,8 +287,28 @@ class SimpleBatterySystemManager:
         if tariff is None or frame.empty:
             return {}
         kw = frame["grid_import_kwh"].to_numpy() / self.dt_h
-        groups = tariff.demand_group(frame.index.tz_convert(self.tz))
+        groups = self._group_of(frame.index)
         return {str(g): float(v) for g, v in pd.Series(kw).groupby(groups).max().items()}
+
+    def import_caps(self, plan: Plan) -> np.ndarray | None:
+        """The peak guard's import cap of each period of ``plan`` [kWh per period], or None
+        (no guard: energy-only engine, or ``peak_guard=False``).
+
+        The cap of a period in demand-charge group ``g`` is ``max(P_g, plan peak_g) * dt``:
+        ``P_g`` the highest import power recorded so far in ``g`` (:attr:`peaks_kw`), ``plan
+        peak_g`` the highest the plan imports in ``g``. Up to it the import costs no more
+        demand charge than the plan already accepts.
+        """
+        if not self.peak_guard or self.engine.tariff is None:
+            return None
+        groups = self._group_of(plan.index)
+        planned = plan.column("import_kwh")
+        caps = np.empty(len(planned))
+        for name in dict.fromkeys(groups):
+            mask = groups == name
+            kw = max(self.peaks_kw.get(str(name), 0.0), float(planned[mask].max()) / self.dt_h)
+            caps[mask] = kw * self.dt_h
+        return caps
 
     # -- helpers --------------------------------------------------------------------------
     def day_index(self, day: Any) -> pd.DatetimeIndex:
@@ -296,7 +338,12 @@ class SimpleBatterySystemManager:
             start_period=start, scenario=scenario, objective=plan.objective,
             method=plan.method, dt_h=self.dt_h, day_periods=len(index), summary=plan.summary,
             index=rows)
-        self.controller.apply(plan.setpoints)
+        caps = self.import_caps(plan)
+        if caps is None:
+            self.controller.apply(plan.setpoints)
+        else:
+            self.controller.apply(plan.setpoints,
+                                  import_cap_kwh=pd.Series(caps, index=plan.index))
         self.current_plan = plan
         return plan
 
@@ -305,8 +352,7 @@ class SimpleBatterySystemManager:
         if event is not None:
             self.history.record_event(event)
             if self.engine.tariff is not None:
-                stamp = pd.DatetimeIndex([event.timestamp]).tz_convert(self.tz)
-                group = str(self.engine.tariff.demand_group(stamp)[0])
+                group = str(self._group_of(pd.DatetimeIndex([event.timestamp]))[0])
                 kw = event.grid_import_kwh / self.dt_h
                 self.peaks_kw[group] = max(self.peaks_kw.get(group, 0.0), kw)
         return event

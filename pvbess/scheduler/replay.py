@@ -173,7 +173,8 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
            export_limit_kw: float = math.inf, energy_step_kwh: float | None = None,
            forecast_options: dict[str, Any] | None = None, compare: bool = True,
            rules: SixPhaseRules | None = None, stop_after: int | None = None,
-           on_period: Callable[[HourlyEvent], None] | None = None) -> ReplayResult:
+           on_period: Callable[[HourlyEvent], None] | None = None,
+           peak_guard: bool = True) -> ReplayResult:
     """Run the scheduler over a dataset with a chosen forecast on a simulated plant.
 
     Parameters
@@ -218,6 +219,12 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         periods remain); call again with ``resume=True`` to continue.
     on_period : callable, optional
         Called with each recorded event once the period's re-plan is stored.
+    peak_guard : bool
+        With ``bill="full"``, the plant holds each period's import under the month's recorded
+        peak of its demand-charge group or the plan's own peak there, whichever is higher, as
+        far as the battery allows (:class:`SimpleBatterySystemManager`'s ``peak_guard``):
+        a persistence forecast that misses a load peak otherwise lets it set the month's
+        demand charge. No effect with ``bill="energy"``.
 
     Returns
     -------
@@ -252,6 +259,7 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         "terminal_value": float(terminal_value), "energy_step_kwh": energy_step_kwh,
         **{k: repr(v) for k, v in plant.items()},
         **({"bill": bill, "tariff": tariff.asdict()} if bill != "energy" else {}),
+        **({"peak_guard": True} if bill != "energy" and peak_guard else {}),
     }, sort_keys=True)
 
     database = open_database(db)
@@ -276,7 +284,8 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
             pos = int(index.get_loc(last.timestamp)) + 1
             controller = SimulatedController(actual, battery, start=index[min(pos, stop - 1)],
                                              initial_kwh=last.soe_end_kwh, **plant)
-        manager = SimpleBatterySystemManager(engine, controller, provider, database)
+        manager = SimpleBatterySystemManager(engine, controller, provider, database,
+                                             peak_guard=peak_guard)
         plans = 0
         budget = stop - pos if stop_after is None else min(int(stop_after), stop - pos)
         if pos < stop and budget > 0:
