@@ -158,6 +158,7 @@ class SimulatedController:
                                 f"{list(actual.columns)}")
         self.battery = battery
         self.index = actual.index
+        self._ns = self.index.asi8  # period starts, int64 ns (compared without boxing)
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -200,12 +201,12 @@ class SimulatedController:
         if not np.all(np.isfinite(values)):
             raise ValueError("SimulatedController.apply: program has non-finite setpoints")
         if first + len(values) > len(self.index) or \
-                self.index[first + len(values) - 1] != program.index[-1]:
+                self._ns[first + len(values) - 1] != program.index.asi8[-1]:
             raise DataError("SimulatedController.apply: the program is not a contiguous run "
                             "of the data's periods")
         caps = np.full(len(values), np.inf)
         if import_cap_kwh is not None:
-            if not import_cap_kwh.index.equals(program.index):
+            if not np.array_equal(import_cap_kwh.index.asi8, program.index.asi8):
                 raise DataError("SimulatedController.apply: import_cap_kwh is not on the "
                                 "program's periods")
             caps = np.asarray(import_cap_kwh, dtype=np.float64)

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
+from ..optimize.full_bill import full_bill_schedule
+from ..optimize.result import plan_arrays
 from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
@@ -172,17 +174,26 @@ class OptimizationEngine:
     optimizer : callable, optional
         A function with the signature of :func:`pvbess.optimize_schedule` returning a
         ``ScheduleResult`` (default the DP; e.g. ``pvbess.exact_schedule`` for the LP/MILP).
+    search_states : int, optional
+        States of the full-bill cap search's coarse grid
+        (:func:`pvbess.optimize.full_bill.full_bill_schedule`) for the default optimizer;
+        default that function's (1,024 for a day).
     """
 
     def __init__(self, battery: Battery, *, tariff: Tariff | None = None,
                  terminal_value: float = 0.0, charge_source: str | None = None,
                  allow_grid_charge: bool | None = None, allow_battery_export: bool = True,
                  import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
-                 energy_step_kwh: float | None = None, optimizer: Any = None) -> None:
+                 energy_step_kwh: float | None = None, optimizer: Any = None,
+                 search_states: int | None = None) -> None:
         self.battery = battery
         self.tariff = tariff
         self.optimizer = optimize_schedule if optimizer is None else optimizer
         self.energy_step_kwh = energy_step_kwh
+        self.search_states = None if optimizer is not None else search_states
+        # the demand-charge groups of the last plan's index (the re-plans of a day are
+        # suffixes of one index): (last period, periods, step, groups)
+        self._charges: tuple[pd.Timestamp, int, float, list] | None = None
         self.options: dict[str, Any] = dict(
             terminal_value=float(terminal_value),
             charge_source=resolve_charge_source(charge_source, allow_grid_charge),
@@ -192,30 +203,56 @@ class OptimizationEngine:
     def problem(self, inputs: OptimizationInput) -> SchedulingProblem:
         """The scheduling problem of ``inputs`` (with the demand charges of the engine's tariff,
         each group at its incumbent peak)."""
+        dt_h = _step(inputs.index)
         groups = ()
         if self.tariff is not None:
             groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
-                      for mask, price, _, name in self.tariff.demand_charges(inputs.index)]
+                      for mask, price, _, name in self._demand_charges(inputs.index, dt_h)]
         return SchedulingProblem.build(
             inputs.buy_price, inputs.sell_price, inputs.load_kwh, inputs.pv_kwh, self.battery,
-            dt_h=_step(inputs.index), initial_kwh=float(inputs.initial_kwh),
+            dt_h=dt_h, initial_kwh=float(inputs.initial_kwh),
             demand_charges=groups, **self.options)
+
+    def _demand_charges(self, index: pd.DatetimeIndex, dt_h: float) -> list:
+        """``tariff.demand_charges(index)``, the groups of a suffix of the last index cut
+        from its groups (same order, empty groups left out, as the tariff does): a day's
+        re-plans then cost no calendar work."""
+        last = self._charges
+        if last is not None and last[0] == index[-1] and last[1] >= len(index) \
+                and last[2] == dt_h:
+            cut = last[1] - len(index)
+            return [(mask[cut:], price, incumbent, name)
+                    for mask, price, incumbent, name in last[3] if mask[cut:].any()]
+        charges = self.tariff.demand_charges(index)
+        self._charges = (index[-1], len(index), dt_h, charges)
+        return charges
 
     def optimize(self, inputs: OptimizationInput) -> Plan:
         """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: no side effects."""
-        result = self.optimizer(self.problem(inputs), energy_step_kwh=self.energy_step_kwh)
-        periods = result.periods
+        problem = self.problem(inputs)
+        if self.search_states is not None and problem.demand_charges:
+            result = full_bill_schedule(problem, energy_step_kwh=self.energy_step_kwh,
+                                        search_states=self.search_states)
+        else:
+            result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
+        if self.optimizer is optimize_schedule:
+            # the DP's table is its trajectory through the plant: the arrays, without a table
+            columns = plan_arrays(problem, result.soe_kwh)
+        else:
+            columns = {name: result.periods[name].to_numpy() for name in (*PLAN_COLUMNS,
+                                                                          "action")}
         values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
         for i, name in enumerate(PLAN_COLUMNS):
-            values[i] = periods[name].to_numpy(dtype=np.float64)
+            values[i] = columns[name]
         return Plan(index=inputs.index, values=values,
-                    actions=tuple(str(a) for a in periods["action"].to_numpy()),
+                    actions=tuple(columns["action"].tolist()),
                     objective=float(result.objective), method=str(result.method),
                     solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
 
     def __repr__(self) -> str:
         return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "
-                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r})")
+                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r}, "
+                f"search_states={self.search_states!r})")
 
 
 def _step(index: pd.DatetimeIndex) -> float:
@@ -264,20 +301,31 @@ class SimpleBatterySystemManager:
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
         self.peak_guard = bool(peak_guard)
-        # the demand-charge group of every period of the data, once (timestamp work is slow)
-        self._groups: np.ndarray | None = None
+        # the demand-charge group of every period of the data, once (timestamp work is slow):
+        # a code per row into the group names
+        self._group_code = np.zeros(len(forecast.index), dtype=np.int64)
+        self._group_names: list[str] = []
         if engine.tariff is not None:
-            self._groups = np.asarray(
-                engine.tariff.demand_group(forecast.index.tz_convert(self.tz)), dtype=object)
+            codes, names = pd.factorize(
+                engine.tariff.demand_group(forecast.index.tz_convert(self.tz)))
+            self._group_code = codes.astype(np.int64)
+            self._group_names = [str(n) for n in names]
         self.peaks_kw: dict[str, float] = self._recorded_peaks()
 
     def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
         """The demand-charge group of each period (the tariff's :meth:`~pvbess.Tariff.demand_group`)."""
         rows = self.forecast.index.get_indexer(timestamps)
-        if self._groups is None or np.any(rows < 0):  # outside the data: ask the tariff
+        if np.any(rows < 0):  # outside the data: ask the tariff
             return np.asarray(self.engine.tariff.demand_group(timestamps.tz_convert(self.tz)),
                               dtype=object)
-        return self._groups[rows]
+        return np.asarray(self._group_names, dtype=object)[self._group_code[rows]]
+
+    def _group_at(self, timestamp: pd.Timestamp) -> str:
+        """The demand-charge group of one period."""
+        try:
+            return self._group_names[self._group_code[self.forecast.index.get_loc(timestamp)]]
+        except KeyError:  # outside the data: ask the tariff
+            return str(self._group_of(pd.DatetimeIndex([timestamp]))[0])
 
     def _recorded_peaks(self) -> dict[str, float]:
         """Highest recorded import power per demand-charge group (billing month x window),
@@ -301,13 +349,14 @@ class SimpleBatterySystemManager:
         """
         if not self.peak_guard or self.engine.tariff is None:
             return None
-        groups = self._group_of(plan.index)
+        first, stop = self.forecast.positions(plan.index)
+        codes = self._group_code[first:stop]
         planned = plan.column("import_kwh")
         caps = np.empty(len(planned))
-        for name in dict.fromkeys(groups):
-            mask = groups == name
-            kw = max(self.peaks_kw.get(str(name), 0.0), float(planned[mask].max()) / self.dt_h)
-            caps[mask] = kw * self.dt_h
+        for code in np.unique(codes):
+            mask = codes == code
+            recorded = self.peaks_kw.get(self._group_names[code], 0.0)
+            caps[mask] = max(recorded * self.dt_h, float(planned[mask].max()))
         return caps
 
     # -- helpers --------------------------------------------------------------------------
@@ -352,7 +401,7 @@ class SimpleBatterySystemManager:
         if event is not None:
             self.history.record_event(event)
             if self.engine.tariff is not None:
-                group = str(self._group_of(pd.DatetimeIndex([event.timestamp]))[0])
+                group = self._group_at(event.timestamp)
                 kw = event.grid_import_kwh / self.dt_h
                 self.peaks_kw[group] = max(self.peaks_kw.get(group, 0.0), kw)
         return event
