@@ -230,7 +230,7 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
     """Evaluate a stored-energy trajectory with the plant rules into a :class:`ScheduleResult`."""
     soe = np.asarray(soe, dtype=np.float64)
     values = plan_arrays(problem, soe)
-    load, buy, imp = values["load_kwh"], values["buy_price"], values["import_kwh"]
+    imp = values["import_kwh"]
     c, d, u, exp = (values[n] for n in ("charge_kwh", "discharge_kwh", "curtailed_kwh",
                                         "export_kwh"))
     wear, grid_only, solar_only = (values[n] for n in ("wear_cost", "grid_only_cost",

@@ -23,7 +23,7 @@ from numba import njit
 from ..battery import Battery
 from ..physics import CHARGE_CODES, resolve_charge_source, site_step, stored_energy, wear_cost
 from ..timeseries import DataError, check_energy_columns, step_hours
-from .events import HourlyEvent, _aware
+from .events import HourlyEvent, _aware, period_of
 
 
 @runtime_checkable
@@ -158,7 +158,7 @@ class SimulatedController:
                                 f"{list(actual.columns)}")
         self.battery = battery
         self.index = actual.index
-        self._ns = self.index.asi8  # period starts, int64 ns (compared without boxing)
+        self._ns = self.index.as_unit("ns").asi8  # period starts [ns], compared unboxed
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -180,11 +180,11 @@ class SimulatedController:
 
     def _row(self, timestamp: Any) -> int:
         ts = _aware(timestamp)
-        try:
-            return int(self.index.get_loc(ts))
-        except KeyError:
-            raise DataError(f"{ts} is not a period of the data "
-                            f"({self.index[0]} .. {self.index[-1]})") from None
+        row = int(np.searchsorted(self._ns, ts.value))  # int64 ns: no index lookup machinery
+        if row < len(self._ns) and self._ns[row] == ts.value:
+            return row
+        raise DataError(f"{ts} is not a period of the data "
+                        f"({self.index[0]} .. {self.index[-1]})")
 
     # -- the Controller protocol ------------------------------------------------------
     def read_energy_kwh(self) -> float:
@@ -201,12 +201,12 @@ class SimulatedController:
         if not np.all(np.isfinite(values)):
             raise ValueError("SimulatedController.apply: program has non-finite setpoints")
         if first + len(values) > len(self.index) or \
-                self._ns[first + len(values) - 1] != program.index.asi8[-1]:
+                self._ns[first + len(values) - 1] != program.index.as_unit("ns").asi8[-1]:
             raise DataError("SimulatedController.apply: the program is not a contiguous run "
                             "of the data's periods")
         caps = np.full(len(values), np.inf)
         if import_cap_kwh is not None:
-            if not np.array_equal(import_cap_kwh.index.asi8, program.index.asi8):
+            if not import_cap_kwh.index.equals(program.index):
                 raise DataError("SimulatedController.apply: import_cap_kwh is not on the "
                                 "program's periods")
             caps = np.asarray(import_cap_kwh, dtype=np.float64)
@@ -252,8 +252,7 @@ class SimulatedController:
             CHARGE_CODES[self.charge_source], self.allow_battery_export, self.import_limit_kw,
             self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True, self._cap[k])
         ts = self.index[k]
-        midnight = ts.normalize()
-        period = int(round((ts - midnight) / pd.Timedelta(hours=self.dt_h)))
+        period = period_of(ts, self.dt_h)[1]
         event = HourlyEvent(
             timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,
             pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,

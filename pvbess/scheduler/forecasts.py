@@ -58,7 +58,7 @@ class ForecastProvider(ABC):
     def __init__(self, actual: pd.DataFrame) -> None:
         self.dt_h = _check_actual(actual)
         self.index = actual.index
-        self._ns = self.index.asi8  # the period starts as int64 UTC nanoseconds (increasing)
+        self._ns = self.index.as_unit("ns").asi8  # the period starts, int64 UTC [ns]
         self.periods_per_day = int(round(24.0 / self.dt_h))
         self._load = actual["load_kwh"].to_numpy(dtype=np.float64).copy()
         self._pv = actual["pv_kwh"].to_numpy(dtype=np.float64).copy()
@@ -75,7 +75,7 @@ class ForecastProvider(ABC):
             raise DataError(f"forecast: the periods must be a tz-aware DatetimeIndex, got "
                             f"{type(index).__name__} {index[:1]!r}")
         # on the int64 nanoseconds: no Timestamp boxing (this runs for every plan)
-        ns, mine = index.asi8, self._ns
+        ns, mine = index.as_unit("ns").asi8, self._ns
         start = int(np.searchsorted(mine, ns[0]))
         if start >= len(mine) or mine[start] != ns[0]:
             raise DataError(f"forecast: {index[0]} is outside the data "

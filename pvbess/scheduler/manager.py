@@ -257,7 +257,8 @@ class OptimizationEngine:
 
 def _step(index: pd.DatetimeIndex) -> float:
     if len(index) > 1:
-        return (index[1] - index[0]) / pd.Timedelta(hours=1)
+        ns = index.as_unit("ns").asi8
+        return int(ns[1] - ns[0]) / 3_600_000_000_000  # ns per hour
     if index.freq is not None:
         return pd.Timedelta(index.freq) / pd.Timedelta(hours=1)
     raise ValueError("a one-period plan needs an index with a frequency")
@@ -313,7 +314,7 @@ class SimpleBatterySystemManager:
         self.peaks_kw: dict[str, float] = self._recorded_peaks()
 
     def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
-        """The demand-charge group of each period (the tariff's :meth:`~pvbess.Tariff.demand_group`)."""
+        """The demand-charge group of each period (:meth:`pvbess.Tariff.demand_group`)."""
         rows = self.forecast.index.get_indexer(timestamps)
         if np.any(rows < 0):  # outside the data: ask the tariff
             return np.asarray(self.engine.tariff.demand_group(timestamps.tz_convert(self.tz)),

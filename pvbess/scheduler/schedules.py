@@ -217,7 +217,8 @@ class ScheduleStore:
         tz = str(index.tz)
         expected = day_index(day, head["dt_h"], tz)
         if len(expected) != periods or len(index) != periods - start or \
-                not np.array_equal(index.asi8, expected.asi8[start:]):
+                not np.array_equal(index.as_unit("ns").asi8,
+                                   expected.as_unit("ns").asi8[start:]):
             raise ValueError(f"schedule for {day}: the plan's index is not periods "
                              f"{start}..{periods - 1} of that day at {head['dt_h']} h")
         cur = self.db.conn.execute(_INSERT, (
