@@ -306,11 +306,13 @@ class SimpleBatterySystemManager:
         # a code per row into the group names
         self._group_code = np.zeros(len(forecast.index), dtype=np.int64)
         self._group_names: list[str] = []
+        self._priced: set[str] = set()  # the groups with a demand charge (price > 0)
         if engine.tariff is not None:
-            codes, names = pd.factorize(
-                engine.tariff.demand_group(forecast.index.tz_convert(self.tz)))
+            local = forecast.index.tz_convert(self.tz)
+            codes, names = pd.factorize(engine.tariff.demand_group(local))
             self._group_code = codes.astype(np.int64)
             self._group_names = [str(n) for n in names]
+            self._priced = {str(g[3]) for g in engine.tariff.demand_charges(local)}
         self.peaks_kw: dict[str, float] = self._recorded_peaks()
 
     def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
@@ -346,7 +348,8 @@ class SimpleBatterySystemManager:
         The cap of a period in demand-charge group ``g`` is ``max(P_g, plan peak_g) * dt``:
         ``P_g`` the highest import power recorded so far in ``g`` (:attr:`peaks_kw`), ``plan
         peak_g`` the highest the plan imports in ``g``. Up to it the import costs no more
-        demand charge than the plan already accepts.
+        demand charge than the plan already accepts. Periods of a group without a charge
+        (price 0) have no cap (``inf``).
         """
         if not self.peak_guard or self.engine.tariff is None:
             return None
@@ -356,8 +359,10 @@ class SimpleBatterySystemManager:
         caps = np.empty(len(planned))
         for code in np.unique(codes):
             mask = codes == code
-            recorded = self.peaks_kw.get(self._group_names[code], 0.0)
-            caps[mask] = max(recorded * self.dt_h, float(planned[mask].max()))
+            name = self._group_names[code]
+            recorded = self.peaks_kw.get(name, 0.0)
+            caps[mask] = max(recorded * self.dt_h, float(planned[mask].max())) \
+                if name in self._priced else np.inf
         return caps
 
     # -- helpers --------------------------------------------------------------------------

@@ -96,3 +96,18 @@ def test_no_guard_on_energy_only_plans():
     on = _replay(peak_guard=True, bill="energy", compare=False)
     off = _replay(peak_guard=False, bill="energy", compare=False)
     pd.testing.assert_frame_equal(on.balance, off.balance, check_exact=True)
+
+
+def test_no_cap_where_the_tariff_charges_no_demand():
+    """A window without a demand charge is not guarded: holding its import would buy nothing."""
+    actual = site_actuals(SITE)
+    battery = small_battery()
+    tariff = Tariff(demand_hfp_pen_per_kw_month=0.0)
+    ctl = SimulatedController(actual, battery)
+    engine = OptimizationEngine(battery, tariff=tariff, energy_step_kwh=STEP_KWH)
+    mgr = SimpleBatterySystemManager(engine, ctl, LowForecast(actual))
+    plan = mgr.create_tomorrows_schedule(actual.index[0].date())
+    caps = mgr.import_caps(plan)
+    peak = tariff.is_peak(plan.index)
+    assert np.isinf(caps[~peak]).all() and np.isfinite(caps[peak]).all()
+    assert caps[peak] == pytest.approx(np.full(peak.sum(), plan.column("import_kwh")[peak].max()))
