@@ -44,7 +44,7 @@ def drive(peak_guard: bool):
     while not ctl.finished:
         ts = ctl.now
         k = int(actual.index.get_loc(ts))
-        planned = float(mgr.current_plan.column("import_kwh")[0])
+        planned = float(mgr.current_plan.column("grid_import_kwh")[0])
         before = mgr.peaks_kw.get(str(groups[k]), 0.0)
         cap = ctl.import_cap(ts)
         event = ctl.run_period()
@@ -63,7 +63,7 @@ def test_the_cap_is_the_recorded_or_planned_peak_and_holds_where_the_battery_can
         assert cap >= planned - 1e-9 and cap >= before * dt - 1e-9
         assert cap == pytest.approx(max(before * dt, cap))
         at_limit = ev.soe_end_kwh <= battery.e_min_kwh + 1e-9 or \
-            ev.battery_discharged_kwh >= battery.power_discharge_kw * dt - 1e-9
+            ev.bess_discharge_kwh >= battery.power_discharge_kw * dt - 1e-9
         assert ev.grid_import_kwh <= cap + 1e-9 or at_limit
         guarded += ev.grid_import_kwh > planned + 1e-6
     assert guarded < len(rows)
@@ -86,9 +86,9 @@ def test_the_guard_lowers_the_demand_charges_a_low_forecast_lets_through():
     assert c_on["demand_cost_pen"] < c_off["demand_cost_pen"]
     assert c_on["total_cost_pen"] < c_off["total_cost_pen"]
     bal = on.balance
-    lhs = bal["load_kwh"] + bal["battery_charged_kwh"] + bal["grid_export_kwh"] \
-        + bal["curtailed_kwh"]
-    rhs = bal["pv_kwh"] + bal["battery_discharged_kwh"] + bal["grid_import_kwh"]
+    lhs = bal["load_kwh"] + bal["bess_charge_kwh"] + bal["grid_export_kwh"] \
+        + bal["pv_curtailed_kwh"]
+    rhs = bal["pv_kwh"] + bal["bess_discharge_kwh"] + bal["grid_import_kwh"]
     np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-9)
 
 
@@ -110,4 +110,4 @@ def test_no_cap_where_the_tariff_charges_no_demand():
     caps = mgr.import_caps(plan)
     peak = tariff.is_peak(plan.index)
     assert np.isinf(caps[~peak]).all() and np.isfinite(caps[peak]).all()
-    assert caps[peak] == pytest.approx(np.full(peak.sum(), plan.column("import_kwh")[peak].max()))
+    assert caps[peak] == pytest.approx(np.full(peak.sum(), plan.column("grid_import_kwh")[peak].max()))
