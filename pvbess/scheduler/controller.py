@@ -23,7 +23,7 @@ from numba import njit
 from ..battery import Battery
 from ..physics import CHARGE_CODES, resolve_charge_source, site_step, stored_energy, wear_cost
 from ..timeseries import DataError, check_energy_columns, step_hours
-from .events import HourlyEvent, _aware
+from .events import HourlyEvent, _aware, period_of
 
 
 @runtime_checkable
@@ -33,12 +33,65 @@ class Controller(Protocol):
     def read_energy_kwh(self) -> float:
         """Stored energy now. [kWh]"""
 
-    def apply(self, program: pd.Series) -> None:
+    def apply(self, program: pd.Series, import_cap_kwh: pd.Series | None = None) -> None:
         """Run ``program`` (setpoints [kWh AC per period], + charge / - discharge) from its
-        first period on, replacing whatever was programmed for those periods."""
+        first period on, replacing whatever was programmed for those periods.
+
+        ``import_cap_kwh`` (same index; None: no cap) is the peak guard's cap on grid import
+        per period [kWh]: where the program would import more, the plant charges less or
+        discharges more, as far as the battery allows (:func:`guarded_step`), as an
+        inverter's peak-shaving (grid import limit) mode does."""
 
     def read_period(self, timestamp: Any) -> HourlyEvent | None:
         """The measurements of the completed period starting at ``timestamp`` (None if unknown)."""
+
+
+#: Import above the guard's cap by at most this much is left alone. [kWh]
+GUARD_TOL_KWH = 1e-9
+
+
+@njit(cache=True)
+def guarded_step(setpoint_kwh, import_cap_kwh, e, load, pv, buy, sell, e_min, e_max, eta_c,
+                 eta_d, charge_max, discharge_max, grid_charge, battery_export, export_limit,
+                 import_limit, inverter, curtail):
+    """One period of the plant with the peak guard: :func:`pvbess.physics.site_step`, and
+    where the programmed setpoint would import more than ``import_cap_kwh``, the setpoint
+    lowered by the excess (less charge, or more discharge), clipped again by the physics.
+
+    Parameters are those of :func:`~pvbess.physics.site_step` plus the cap [kWh per period]
+    (``inf``: no guard).
+
+    Returns
+    -------
+    tuple
+        ``(c, d, imp, exp, u, e_end)`` [kWh], as :func:`~pvbess.physics.site_step`.
+
+    Notes
+    -----
+    The rule: with the programmed setpoint ``s``, the charge ``c`` or discharge ``d`` the
+    physics let through and its import ``i``, if ``i > cap + GUARD_TOL_KWH`` the plant runs
+    ``c - d - (i - cap)`` instead, which
+    :func:`~pvbess.physics.clip_setpoint` limits to what the battery (energy, power) and the
+    site (no discharge into the grid unless allowed) allow; so the import becomes
+    ``max(cap, i(full discharge))``. The guarded step is kept only if it imports less than
+    the programmed one, so the guard never raises the import. The demand charge is on the
+    month's peak, so holding an import the plan did not expect under the peak the plan (or
+    the month) already pays for saves ``price_g`` per kW; the next re-plan starts from the
+    energy the guard left.
+    """
+    r = site_step(setpoint_kwh, e, load, pv, buy, sell, e_min, e_max, eta_c, eta_d, charge_max,
+                  discharge_max, grid_charge, battery_export, export_limit, import_limit,
+                  inverter, curtail)
+    excess = r[2] - import_cap_kwh
+    if excess > GUARD_TOL_KWH:
+        # from the setpoint the physics let through (a programmed charge above the battery's
+        # limits would otherwise absorb the correction)
+        g = site_step(r[0] - r[1] - excess, e, load, pv, buy, sell, e_min, e_max, eta_c, eta_d,
+                      charge_max, discharge_max, grid_charge, battery_export, export_limit,
+                      import_limit, inverter, curtail)
+        if g[2] < r[2]:
+            return g
+    return r
 
 
 @njit(cache=True)
@@ -46,19 +99,22 @@ def _execute(e_kwh: float, setpoint_kwh: float, load_kwh: float, pv_kwh: float, 
              e_min: float, e_max: float, eta_c: float, eta_d: float, p_charge_kw: float,
              p_discharge_kw: float, charge_code: int, allow_battery_export: bool,
              import_limit_kw: float, export_limit_kw: float, inverter_ac_limit_kw: float,
-             buy_price: float, sell_price: float, allow_curtailment: bool) -> tuple:
-    """One period of the plant: :func:`pvbess.physics.site_step` with the limits in kW.
+             buy_price: float, sell_price: float, allow_curtailment: bool,
+             import_cap_kwh: float = math.inf) -> tuple:
+    """One period of the plant: :func:`guarded_step` with the limits in kW.
 
     The setpoint is clipped to what the battery and the site allow, then metered; PV that cannot
     be exported (export or inverter limit) is curtailed, and so is PV wherever curtailing is
     cheaper (negative prices) when ``allow_curtailment``, as the optimizer's plans assume.
+    ``import_cap_kwh`` is the peak guard's cap (``inf``: none).
 
     Returns (charged, discharged, grid_import, grid_export, curtailed, e_end) [kWh].
     """
-    return site_step(setpoint_kwh, e_kwh, load_kwh, pv_kwh, buy_price, sell_price, e_min, e_max,
-                     eta_c, eta_d, p_charge_kw * dt_h, p_discharge_kw * dt_h, charge_code,
-                     allow_battery_export, export_limit_kw * dt_h, import_limit_kw * dt_h,
-                     inverter_ac_limit_kw * dt_h, allow_curtailment)
+    return guarded_step(setpoint_kwh, import_cap_kwh, e_kwh, load_kwh, pv_kwh, buy_price,
+                        sell_price, e_min, e_max, eta_c, eta_d, p_charge_kw * dt_h,
+                        p_discharge_kw * dt_h, charge_code, allow_battery_export,
+                        export_limit_kw * dt_h, import_limit_kw * dt_h,
+                        inverter_ac_limit_kw * dt_h, allow_curtailment)
 
 
 class SimulatedController:
@@ -102,6 +158,7 @@ class SimulatedController:
                                 f"{list(actual.columns)}")
         self.battery = battery
         self.index = actual.index
+        self._ns = self.index.as_unit("ns").asi8  # period starts [ns], compared unboxed
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -112,6 +169,7 @@ class SimulatedController:
         self._buy = actual["buy_price"].to_numpy(dtype=np.float64)
         self._sell = actual["sell_price"].to_numpy(dtype=np.float64)
         self._program = np.zeros(len(self.index))  # setpoint per row, 0 = idle
+        self._cap = np.full(len(self.index), np.inf)  # the peak guard's import cap per row
         self._records: dict[int, HourlyEvent] = {}
         self._pos = 0 if start is None else self._row(start)
         e0 = battery.e_initial_kwh if initial_kwh is None else float(initial_kwh)
@@ -122,19 +180,20 @@ class SimulatedController:
 
     def _row(self, timestamp: Any) -> int:
         ts = _aware(timestamp)
-        try:
-            return int(self.index.get_loc(ts))
-        except KeyError:
-            raise DataError(f"{ts} is not a period of the data "
-                            f"({self.index[0]} .. {self.index[-1]})") from None
+        row = int(np.searchsorted(self._ns, ts.value))  # int64 ns: no index lookup machinery
+        if row < len(self._ns) and self._ns[row] == ts.value:
+            return row
+        raise DataError(f"{ts} is not a period of the data "
+                        f"({self.index[0]} .. {self.index[-1]})")
 
     # -- the Controller protocol ------------------------------------------------------
     def read_energy_kwh(self) -> float:
         """Stored energy at the start of the next period. [kWh]"""
         return self._e
 
-    def apply(self, program: pd.Series) -> None:
-        """Program setpoints [kWh AC per period] from ``program.index[0]`` on."""
+    def apply(self, program: pd.Series, import_cap_kwh: pd.Series | None = None) -> None:
+        """Program setpoints [kWh AC per period] from ``program.index[0]`` on, and the peak
+        guard's import caps [kWh per period] over the same periods (None: no guard there)."""
         if len(program) == 0:
             return
         first = self._row(program.index[0])
@@ -142,10 +201,20 @@ class SimulatedController:
         if not np.all(np.isfinite(values)):
             raise ValueError("SimulatedController.apply: program has non-finite setpoints")
         if first + len(values) > len(self.index) or \
-                self.index[first + len(values) - 1] != program.index[-1]:
+                self._ns[first + len(values) - 1] != program.index.as_unit("ns").asi8[-1]:
             raise DataError("SimulatedController.apply: the program is not a contiguous run "
                             "of the data's periods")
+        caps = np.full(len(values), np.inf)
+        if import_cap_kwh is not None:
+            if not import_cap_kwh.index.equals(program.index):
+                raise DataError("SimulatedController.apply: import_cap_kwh is not on the "
+                                "program's periods")
+            caps = np.asarray(import_cap_kwh, dtype=np.float64)
+            if np.any(np.isnan(caps)) or np.any(caps < 0):
+                raise ValueError("SimulatedController.apply: import_cap_kwh must be >= 0 "
+                                 "(inf: no cap) [kWh]")
         self._program[first:first + len(values)] = values
+        self._cap[first:first + len(values)] = caps
 
     def read_period(self, timestamp: Any) -> HourlyEvent | None:
         """The measured event of a completed period, or None if this controller has no record."""
@@ -166,6 +235,10 @@ class SimulatedController:
         """The setpoint programmed for a period. [kWh AC]"""
         return float(self._program[self._row(timestamp)])
 
+    def import_cap(self, timestamp: Any) -> float:
+        """The peak guard's import cap for a period (``inf``: none). [kWh]"""
+        return float(self._cap[self._row(timestamp)])
+
     def run_period(self) -> HourlyEvent:
         """Execute the next period with its programmed setpoint; returns its measurements."""
         if self.finished:
@@ -177,10 +250,9 @@ class SimulatedController:
             e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
             CHARGE_CODES[self.charge_source], self.allow_battery_export, self.import_limit_kw,
-            self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True)
+            self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True, self._cap[k])
         ts = self.index[k]
-        midnight = ts.normalize()
-        period = int(round((ts - midnight) / pd.Timedelta(hours=self.dt_h)))
+        period = period_of(ts, self.dt_h)[1]
         event = HourlyEvent(
             timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,
             pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,

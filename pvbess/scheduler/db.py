@@ -21,6 +21,7 @@ Guarantees
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -224,6 +225,11 @@ class Database:
         """Close the connection and release the writer lock (idempotent)."""
         conn = getattr(self, "conn", None)
         if conn is not None:
+            if not self.read_only and self.path != MEMORY:
+                # at rest the file is a plain rollback-journal database: a later reader then
+                # leaves no -wal/-shm side files (the next writer switches back to WAL)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA journal_mode=DELETE")
             conn.close()
             self.conn = None  # type: ignore[assignment]
         if self._lock_fd is not None:

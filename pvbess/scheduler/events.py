@@ -56,6 +56,13 @@ def _day_index(day: str, dt_h: float, tz: str) -> pd.DatetimeIndex:
 def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
     """(local ISO day, index within the day) of a tz-aware period start."""
     ts = _aware(timestamp)
+    return _period_of(ts, ts.tz, float(dt_h))
+
+
+# the scheduler asks for each period several times (its event, its record, its re-plan); the
+# time zone is part of the key because equal instants in two zones are equal timestamps
+@functools.lru_cache(maxsize=4096)
+def _period_of(ts: pd.Timestamp, tz: Any, dt_h: float) -> tuple[str, int]:
     midnight = ts.normalize()
     offset_h = (ts - midnight) / pd.Timedelta(hours=1)
     k = offset_h / dt_h
@@ -141,7 +148,7 @@ class HourlyEvent:
     @property
     def day(self) -> str:
         """Local date of the period, ISO (``'2024-03-01'``)."""
-        return self.timestamp.normalize().date().isoformat()
+        return period_of(self.timestamp, self.dt_h)[0]
 
     @property
     def cost(self) -> float:

@@ -58,6 +58,7 @@ class ForecastProvider(ABC):
     def __init__(self, actual: pd.DataFrame) -> None:
         self.dt_h = _check_actual(actual)
         self.index = actual.index
+        self._ns = self.index.as_unit("ns").asi8  # the period starts, int64 UTC [ns]
         self.periods_per_day = int(round(24.0 / self.dt_h))
         self._load = actual["load_kwh"].to_numpy(dtype=np.float64).copy()
         self._pv = actual["pv_kwh"].to_numpy(dtype=np.float64).copy()
@@ -70,13 +71,17 @@ class ForecastProvider(ABC):
         """(start, stop) rows of the actual table covered by ``index`` (contiguous)."""
         if len(index) == 0:
             raise ValueError("forecast: empty index")
-        try:
-            start = int(self.index.get_loc(index[0]))
-        except KeyError:
+        if getattr(index, "tz", None) is None:
+            raise DataError(f"forecast: the periods must be a tz-aware DatetimeIndex, got "
+                            f"{type(index).__name__} {index[:1]!r}")
+        # on the int64 nanoseconds: no Timestamp boxing (this runs for every plan)
+        ns, mine = index.as_unit("ns").asi8, self._ns
+        start = int(np.searchsorted(mine, ns[0]))
+        if start >= len(mine) or mine[start] != ns[0]:
             raise DataError(f"forecast: {index[0]} is outside the data "
                             f"({self.index[0]} .. {self.index[-1]})") from None
         stop = start + len(index)
-        if stop > len(self.index) or self.index[stop - 1] != index[-1]:
+        if stop > len(mine) or mine[stop - 1] != ns[-1]:
             raise DataError(f"forecast: periods {index[0]} .. {index[-1]} are not a contiguous "
                             f"run of the data ({self.index[0]} .. {self.index[-1]})")
         return start, stop

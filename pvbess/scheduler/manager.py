@@ -27,6 +27,8 @@ import pandas as pd
 
 from ..battery import Battery
 from ..variables import TABLE_COLUMNS
+from ..optimize.full_bill import full_bill_schedule
+from ..optimize.result import plan_arrays
 from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
@@ -169,17 +171,26 @@ class OptimizationEngine:
     optimizer : callable, optional
         A function with the signature of :func:`pvbess.optimize_schedule` returning a
         ``ScheduleResult`` (default the DP; e.g. ``pvbess.exact_schedule`` for the LP/MILP).
+    search_states : int, optional
+        States of the full-bill cap search's coarse grid
+        (:func:`pvbess.optimize.full_bill.full_bill_schedule`) for the default optimizer;
+        default that function's (1,024 for a day).
     """
 
     def __init__(self, battery: Battery, *, tariff: Tariff | None = None,
                  terminal_value: float = 0.0, charge_source: str | None = None,
                  allow_grid_charge: bool | None = None, allow_battery_export: bool = True,
                  import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
-                 energy_step_kwh: float | None = None, optimizer: Any = None) -> None:
+                 energy_step_kwh: float | None = None, optimizer: Any = None,
+                 search_states: int | None = None) -> None:
         self.battery = battery
         self.tariff = tariff
         self.optimizer = optimize_schedule if optimizer is None else optimizer
         self.energy_step_kwh = energy_step_kwh
+        self.search_states = None if optimizer is not None else search_states
+        # the demand-charge groups of the last plan's index (the re-plans of a day are
+        # suffixes of one index): (last period, periods, step, groups)
+        self._charges: tuple[pd.Timestamp, int, float, list] | None = None
         self.options: dict[str, Any] = dict(
             terminal_value=float(terminal_value),
             charge_source=resolve_charge_source(charge_source, allow_grid_charge),
@@ -189,35 +200,62 @@ class OptimizationEngine:
     def problem(self, inputs: OptimizationInput) -> SchedulingProblem:
         """The scheduling problem of ``inputs`` (with the demand charges of the engine's tariff,
         each group at its incumbent peak)."""
+        dt_h = _step(inputs.index)
         groups = ()
         if self.tariff is not None:
             groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
-                      for mask, price, _, name in self.tariff.demand_charges(inputs.index)]
+                      for mask, price, _, name in self._demand_charges(inputs.index, dt_h)]
         return SchedulingProblem.build(
             inputs.buy_price, inputs.sell_price, inputs.load_kwh, inputs.pv_kwh, self.battery,
-            dt_h=_step(inputs.index), initial_kwh=float(inputs.initial_kwh),
+            dt_h=dt_h, initial_kwh=float(inputs.initial_kwh),
             demand_charges=groups, **self.options)
+
+    def _demand_charges(self, index: pd.DatetimeIndex, dt_h: float) -> list:
+        """``tariff.demand_charges(index)``, the groups of a suffix of the last index cut
+        from its groups (same order, empty groups left out, as the tariff does): a day's
+        re-plans then cost no calendar work."""
+        last = self._charges
+        if last is not None and last[0] == index[-1] and last[1] >= len(index) \
+                and last[2] == dt_h:
+            cut = last[1] - len(index)
+            return [(mask[cut:], price, incumbent, name)
+                    for mask, price, incumbent, name in last[3] if mask[cut:].any()]
+        charges = self.tariff.demand_charges(index)
+        self._charges = (index[-1], len(index), dt_h, charges)
+        return charges
 
     def optimize(self, inputs: OptimizationInput) -> Plan:
         """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: no side effects."""
-        result = self.optimizer(self.problem(inputs), energy_step_kwh=self.energy_step_kwh)
-        periods = result.periods
+        problem = self.problem(inputs)
+        if self.search_states is not None and problem.demand_charges:
+            result = full_bill_schedule(problem, energy_step_kwh=self.energy_step_kwh,
+                                        search_states=self.search_states)
+        else:
+            result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
+        if self.optimizer is optimize_schedule:
+            # the DP's table is its trajectory through the plant: the arrays, without a table
+            columns = plan_arrays(problem, result.soe_kwh)
+        else:
+            columns = {name: result.periods[name].to_numpy() for name in (*PLAN_COLUMNS,
+                                                                          "action")}
         values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
         for i, name in enumerate(PLAN_COLUMNS):
-            values[i] = periods[name].to_numpy(dtype=np.float64)
+            values[i] = columns[name]
         return Plan(index=inputs.index, values=values,
-                    actions=tuple(str(a) for a in periods["action"].to_numpy()),
+                    actions=tuple(columns["action"].tolist()),
                     objective=float(result.objective), method=str(result.method),
                     solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
 
     def __repr__(self) -> str:
         return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "
-                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r})")
+                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r}, "
+                f"search_states={self.search_states!r})")
 
 
 def _step(index: pd.DatetimeIndex) -> float:
     if len(index) > 1:
-        return (index[1] - index[0]) / pd.Timedelta(hours=1)
+        ns = index.as_unit("ns").asi8
+        return int(ns[1] - ns[0]) / 3_600_000_000_000  # ns per hour
     if index.freq is not None:
         return pd.Timedelta(index.freq) / pd.Timedelta(hours=1)
     raise ValueError("a one-period plan needs an index with a frequency")
@@ -236,11 +274,19 @@ class SimpleBatterySystemManager:
         local time zone.
     db : Database, path or ``":memory:"``
         Where the history and the schedules are kept (one file, one writer).
+    peak_guard : bool
+        With a full-bill engine (a tariff with demand charges), program the controller with an
+        import cap per period besides the setpoints: the higher of the month's recorded peak
+        of the period's demand-charge group and the peak the plan itself sets in that group
+        (:meth:`import_caps`). The plant then holds an import the forecast missed under that
+        peak as far as the battery allows (:func:`~pvbess.scheduler.controller.guarded_step`).
+        No effect on energy-only plans.
     """
 
     def __init__(self, engine: OptimizationEngine, controller: Controller,
                  forecast: ForecastProvider,
-                 db: Database | str | os.PathLike[str] = ":memory:") -> None:
+                 db: Database | str | os.PathLike[str] = ":memory:", *,
+                 peak_guard: bool = True) -> None:
         self.engine = engine
         self.controller = controller
         self.forecast = forecast
@@ -252,7 +298,34 @@ class SimpleBatterySystemManager:
         self.tz = str(forecast.index.tz)
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
+        self.peak_guard = bool(peak_guard)
+        # the demand-charge group of every period of the data, once (timestamp work is slow):
+        # a code per row into the group names
+        self._group_code = np.zeros(len(forecast.index), dtype=np.int64)
+        self._group_names: list[str] = []
+        self._priced: set[str] = set()  # the groups with a demand charge (price > 0)
+        if engine.tariff is not None:
+            local = forecast.index.tz_convert(self.tz)
+            codes, names = pd.factorize(engine.tariff.demand_group(local))
+            self._group_code = codes.astype(np.int64)
+            self._group_names = [str(n) for n in names]
+            self._priced = {str(g[3]) for g in engine.tariff.demand_charges(local)}
         self.peaks_kw: dict[str, float] = self._recorded_peaks()
+
+    def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
+        """The demand-charge group of each period (:meth:`pvbess.Tariff.demand_group`)."""
+        rows = self.forecast.index.get_indexer(timestamps)
+        if np.any(rows < 0):  # outside the data: ask the tariff
+            return np.asarray(self.engine.tariff.demand_group(timestamps.tz_convert(self.tz)),
+                              dtype=object)
+        return np.asarray(self._group_names, dtype=object)[self._group_code[rows]]
+
+    def _group_at(self, timestamp: pd.Timestamp) -> str:
+        """The demand-charge group of one period."""
+        try:
+            return self._group_names[self._group_code[self.forecast.index.get_loc(timestamp)]]
+        except KeyError:  # outside the data: ask the tariff
+            return str(self._group_of(pd.DatetimeIndex([timestamp]))[0])
 
     def _recorded_peaks(self) -> dict[str, float]:
         """Highest recorded import power per demand-charge group (billing month x window),
@@ -262,8 +335,32 @@ class SimpleBatterySystemManager:
         if tariff is None or frame.empty:
             return {}
         kw = frame["grid_import_kwh"].to_numpy() / self.dt_h
-        groups = tariff.demand_group(frame.index.tz_convert(self.tz))
+        groups = self._group_of(frame.index)
         return {str(g): float(v) for g, v in pd.Series(kw).groupby(groups).max().items()}
+
+    def import_caps(self, plan: Plan) -> np.ndarray | None:
+        """The peak guard's import cap of each period of ``plan`` [kWh per period], or None
+        (no guard: energy-only engine, or ``peak_guard=False``).
+
+        The cap of a period in demand-charge group ``g`` is ``max(P_g, plan peak_g) * dt``:
+        ``P_g`` the highest import power recorded so far in ``g`` (:attr:`peaks_kw`), ``plan
+        peak_g`` the highest the plan imports in ``g``. Up to it the import costs no more
+        demand charge than the plan already accepts. Periods of a group without a charge
+        (price 0) have no cap (``inf``).
+        """
+        if not self.peak_guard or self.engine.tariff is None:
+            return None
+        first, stop = self.forecast.positions(plan.index)
+        codes = self._group_code[first:stop]
+        planned = plan.column("grid_import_kwh")
+        caps = np.empty(len(planned))
+        for code in np.unique(codes):
+            mask = codes == code
+            name = self._group_names[code]
+            recorded = self.peaks_kw.get(name, 0.0)
+            caps[mask] = max(recorded * self.dt_h, float(planned[mask].max())) \
+                if name in self._priced else np.inf
+        return caps
 
     # -- helpers --------------------------------------------------------------------------
     def day_index(self, day: Any) -> pd.DatetimeIndex:
@@ -293,7 +390,12 @@ class SimpleBatterySystemManager:
             start_period=start, scenario=scenario, objective=plan.objective,
             method=plan.method, dt_h=self.dt_h, day_periods=len(index), summary=plan.summary,
             index=rows)
-        self.controller.apply(plan.setpoints)
+        caps = self.import_caps(plan)
+        if caps is None:
+            self.controller.apply(plan.setpoints)
+        else:
+            self.controller.apply(plan.setpoints,
+                                  import_cap_kwh=pd.Series(caps, index=plan.index))
         self.current_plan = plan
         return plan
 
@@ -302,8 +404,7 @@ class SimpleBatterySystemManager:
         if event is not None:
             self.history.record_event(event)
             if self.engine.tariff is not None:
-                stamp = pd.DatetimeIndex([event.timestamp]).tz_convert(self.tz)
-                group = str(self.engine.tariff.demand_group(stamp)[0])
+                group = self._group_at(event.timestamp)
                 kw = event.grid_import_kwh / self.dt_h
                 self.peaks_kw[group] = max(self.peaks_kw.get(group, 0.0), kw)
         return event

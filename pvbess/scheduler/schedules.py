@@ -71,24 +71,31 @@ class StoredSchedule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", _aware(self.created_at))
         object.__setattr__(self, "day", str(self.day))
-        if self.scenario not in SCENARIOS:
-            raise ValueError(f"StoredSchedule.scenario = {self.scenario!r}: must be one of "
-                             f"{SCENARIOS}")
-        if not 0 <= self.start_period < self.day_periods:
-            raise ValueError(f"StoredSchedule.start_period = {self.start_period!r}: must lie in "
-                             f"[0, {self.day_periods})")
         if not isinstance(self.plan, pd.DataFrame) or not isinstance(self.plan.index,
                                                                       pd.DatetimeIndex):
             raise ValueError("StoredSchedule.plan: expected a DataFrame on a DatetimeIndex")
-        expected = self.day_periods - self.start_period
-        if len(self.plan) != expected:
-            raise ValueError(f"StoredSchedule.plan: {len(self.plan)} rows, expected {expected} "
-                             f"(periods {self.start_period}..{self.day_periods - 1} of {self.day})")
+        _check_head(self.day, self.start_period, self.scenario, self.day_periods,
+                    len(self.plan))
 
     @property
     def end_period(self) -> int:
         """One past the last planned period of the day."""
         return self.day_periods
+
+
+def _check_head(day: str, start_period: int, scenario: str, day_periods: int,
+                rows: int) -> None:
+    """A schedule's scenario, start and number of planned periods (the rest of the day)."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"StoredSchedule.scenario = {scenario!r}: must be one of "
+                         f"{SCENARIOS}")
+    if not 0 <= start_period < day_periods:
+        raise ValueError(f"StoredSchedule.start_period = {start_period!r}: must lie in "
+                         f"[0, {day_periods})")
+    expected = day_periods - start_period
+    if rows != expected:
+        raise ValueError(f"StoredSchedule.plan: {rows} rows, expected {expected} "
+                         f"(periods {start_period}..{day_periods - 1} of {day})")
 
 
 def _pack(values: np.ndarray, names: Any, actions: Any) -> tuple[str, bytes, str]:
@@ -139,7 +146,6 @@ def _schedule_from_row(row: tuple) -> StoredSchedule:
         summary=json.loads(summary), id=int(sid))
 
 
-_EMPTY = pd.DataFrame()
 
 
 class ScheduleStore:
@@ -162,8 +168,12 @@ class ScheduleStore:
             raise TypeError(f"expected a StoredSchedule, got {type(schedule).__name__}")
         self.db.check_writable()
         columns, data, labels = _encode(schedule.plan)
-        return self._insert(schedule.created_at, str(schedule.plan.index.tz), schedule,
-                            columns, data, labels)
+        head = {"day": schedule.day, "start_period": int(schedule.start_period),
+                "scenario": schedule.scenario, "day_periods": int(schedule.day_periods),
+                "dt_h": float(schedule.dt_h), "method": str(schedule.method),
+                "objective": float(schedule.objective), "summary": schedule.summary}
+        return self._insert(schedule.created_at, schedule.plan.index, head, columns, data,
+                            labels)
 
     def store_plan(self, values: np.ndarray, columns: Any, actions: Any, *, index: Any,
                    created_at: Any, day: str, start_period: int, scenario: str,
@@ -191,30 +201,30 @@ class ScheduleStore:
         if values.shape != (len(columns), len(index)) or len(actions) != len(index):
             raise ValueError(f"schedule for {day}: values {values.shape}, {len(actions)} actions "
                              f"and {len(index)} periods do not match {len(columns)} columns")
-        head = StoredSchedule(created_at=created_at, day=day, start_period=start_period,
-                              scenario=scenario, plan=_EMPTY.reindex(index), objective=objective,
-                              method=method, dt_h=dt_h, day_periods=day_periods,
-                              summary=summary or {})
-        return self._insert(head.created_at, str(index.tz), head, *_pack(values, columns,
-                                                                        actions))
+        # the same checks as StoredSchedule, without building its (empty) plan table
+        _check_head(str(day), start_period, scenario, day_periods, len(index))
+        head = {"day": str(day), "start_period": int(start_period), "scenario": scenario,
+                "day_periods": int(day_periods), "dt_h": float(dt_h), "method": str(method),
+                "objective": float(objective), "summary": summary or {}}
+        return self._insert(_aware(created_at), index, head, *_pack(values, columns, actions))
 
-    def _insert(self, created_at: pd.Timestamp, tz: str, schedule: StoredSchedule,
+    def _insert(self, created_at: pd.Timestamp, index: pd.DatetimeIndex, head: dict[str, Any],
                 columns: str, data: bytes, labels: str) -> int:
-        if not math.isfinite(schedule.objective):
-            raise ValueError(f"schedule for {schedule.day}: objective {schedule.objective!r} "
+        day, start, periods = head["day"], head["start_period"], head["day_periods"]
+        if not math.isfinite(head["objective"]):
+            raise ValueError(f"schedule for {day}: objective {head['objective']!r} "
                              "is not finite")
-        index = schedule.plan.index
-        expected = day_index(schedule.day, schedule.dt_h, tz)
-        if len(expected) != schedule.day_periods or \
-                not index.equals(expected[schedule.start_period:]):
-            raise ValueError(f"schedule for {schedule.day}: the plan's index is not periods "
-                             f"{schedule.start_period}..{schedule.day_periods - 1} of that day "
-                             f"at {schedule.dt_h} h")
+        tz = str(index.tz)
+        expected = day_index(day, head["dt_h"], tz)
+        if len(expected) != periods or len(index) != periods - start or \
+                not np.array_equal(index.as_unit("ns").asi8,
+                                   expected.as_unit("ns").asi8[start:]):
+            raise ValueError(f"schedule for {day}: the plan's index is not periods "
+                             f"{start}..{periods - 1} of that day at {head['dt_h']} h")
         cur = self.db.conn.execute(_INSERT, (
-            int(created_at.value), tz, schedule.day, int(schedule.start_period),
-            int(schedule.day_periods), float(schedule.dt_h), schedule.scenario,
-            str(schedule.method), float(schedule.objective), columns, data, labels,
-            json.dumps(_jsonable(schedule.summary))))
+            int(created_at.value), tz, day, start, periods, head["dt_h"], head["scenario"],
+            head["method"], head["objective"], columns, data, labels,
+            json.dumps(_jsonable(head["summary"]))))
         return int(cur.lastrowid)
 
     def get_latest_schedule(self, day: dt.date | str | None = None) -> StoredSchedule | None:

@@ -13,7 +13,9 @@ from sched_synthetic import make_site, small_battery
 
 from pvbess import Battery, SimulatedController, tou_intervals
 from pvbess.optimize.result import evaluate_plan
-from pvbess.scheduler.controller import Controller, program_from_intervals
+from pvbess.physics import site_step
+from pvbess.scheduler.controller import (GUARD_TOL_KWH, Controller, guarded_step,
+                                         program_from_intervals)
 from pvbess.scheduler.replay import site_actuals
 
 TZ = "America/Lima"
@@ -137,3 +139,56 @@ def test_tou_round_trip(values, dt_h):
     assert not same.any()  # neighbouring windows always differ
     back = program_from_intervals(tou, idx)
     np.testing.assert_allclose(back.to_numpy(), program.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+# -- the peak guard --------------------------------------------------------------------------
+
+def _step_args(load, pv, e, b, grid_charge, export, xlim, sell):
+    return (e, load, pv, 0.3, sell, b.e_min_kwh, b.e_max_kwh, b.eta_charge, b.eta_discharge,
+            b.power_charge_kw, b.power_discharge_kw, grid_charge, export, xlim, math.inf,
+            math.inf, True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(load=st.floats(0, 500), pv=st.floats(0, 500), setpoint=st.floats(-400, 400),
+       cap=st.one_of(st.floats(0, 600), st.just(math.inf)), soc=st.floats(0.2, 1.0),
+       grid_charge=st.sampled_from([0, 1, 2]), export=st.booleans(),
+       xlim=st.sampled_from([math.inf, 0.0, 50.0]), sell=st.sampled_from([0.1, -0.1]))
+def test_peak_guard_invariants(load, pv, setpoint, cap, soc, grid_charge, export, xlim, sell):
+    """The guard: energy closes, the window holds, never charge and discharge at once, never
+    more import than the program, and above the cap only what a full discharge leaves."""
+    b = Battery(capacity_kwh=1000, power_charge_kw=200, power_discharge_kw=150)
+    args = _step_args(load, pv, soc * 1000, b, grid_charge, export, xlim, sell)
+    plain = site_step(setpoint, *args)
+    c, d, imp, exp, u, e1 = guarded_step(setpoint, cap, *args)
+    lhs = load + c + exp + u
+    assert lhs == pytest.approx(pv + d + imp, abs=1e-9 * (1 + lhs))
+    assert b.e_min_kwh <= e1 <= b.e_max_kwh
+    assert e1 - soc * 1000 == pytest.approx(b.eta_charge * c - d / b.eta_discharge, abs=1e-9)
+    assert c * d == 0 and c >= 0 and d >= 0
+    assert imp <= plain[2] + 1e-12
+    if plain[2] <= cap + GUARD_TOL_KWH:
+        assert (c, d, imp, exp, u, e1) == plain  # nothing to guard: the program runs
+    else:
+        full = site_step(-1e9, *args)[2]  # the import left by the largest discharge
+        assert imp == pytest.approx(max(cap, full), abs=1e-9)
+
+
+def test_peak_guard_hand_case():
+    b = Battery(capacity_kwh=100, power_charge_kw=20, power_discharge_kw=30, eta_charge=0.9,
+                eta_discharge=0.8, soc_min=0.1, soc_max=0.9, soc_initial=0.5)
+    idx = pd.date_range("2024-03-01 10:00", periods=2, freq="h", tz=TZ)
+    actual = pd.DataFrame({"load_kwh": [100.0, 100.0], "pv_kwh": [0.0, 0.0],
+                           "buy_price": [0.3, 0.3], "sell_price": [0.1, 0.1]}, index=idx)
+    ctl = SimulatedController(actual, b, initial_kwh=50.0)
+    # planned: charge 10; cap 85: the guard drops the charge and discharges 5
+    ctl.apply(pd.Series([10.0, -5.0], index=idx), import_cap_kwh=pd.Series([85.0, 0.0], idx))
+    assert ctl.import_cap(idx[0]) == 85.0
+    e = ctl.run_period()
+    assert e.bess_charge_kwh == 0.0 and e.bess_discharge_kwh == pytest.approx(15.0)
+    assert e.grid_import_kwh == pytest.approx(85.0)
+    e = ctl.run_period()  # cap 0: all that is left above soc_min, (31.25 - 10) * 0.8
+    assert e.bess_discharge_kwh == pytest.approx(17.0) and e.grid_import_kwh == \
+        pytest.approx(83.0) and e.soe_end_kwh == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="import_cap_kwh"):
+        ctl.apply(pd.Series([0.0], index=idx[:1]), import_cap_kwh=pd.Series([-1.0], idx[:1]))

@@ -271,3 +271,53 @@ def test_daily_view_savings_are_on_the_full_bill():
         p0 = float(before.get(name, 0.0))
         cost += price * (max(p0, p["grid_import_kwh"][groups == name].max()) - p0)
     assert view.demand_cost == pytest.approx(cost)
+
+
+@pytest.mark.parametrize("tariff", [None, Tariff()])
+def test_engine_plan_is_the_optimizers_table(tariff):
+    """The plan's columns (read as arrays, without the result's table) are the optimizer's."""
+    from pvbess import optimize_schedule
+    from pvbess.optimize.full_bill import full_bill_schedule
+    from pvbess.scheduler.manager import PLAN_COLUMNS
+
+    actual = site_actuals(make_site(days=1, seed=3))
+    for search_states in (None, 32):
+        engine = OptimizationEngine(small_battery(), tariff=tariff, energy_step_kwh=STEP_KWH,
+                                    search_states=search_states)
+        rows = actual.index[5:]
+        inputs = OptimizationInput(
+            index=rows, load_kwh=actual["load_kwh"].to_numpy()[5:],
+            pv_kwh=actual["pv_kwh"].to_numpy()[5:], buy_price=actual["buy_price"].to_numpy()[5:],
+            sell_price=actual["sell_price"].to_numpy()[5:], initial_kwh=70.0,
+            incumbent_peaks_kw={"2024-03 HFP": 150.0})
+        plan = engine.optimize(inputs)
+        problem = engine.problem(inputs)
+        if tariff is not None and search_states is not None:
+            ref = full_bill_schedule(problem, energy_step_kwh=STEP_KWH,
+                                     search_states=search_states)
+        else:
+            ref = optimize_schedule(problem, energy_step_kwh=STEP_KWH)
+        for name in PLAN_COLUMNS:
+            np.testing.assert_array_equal(plan.column(name), ref.periods[name].to_numpy(),
+                                          err_msg=name)
+        assert list(plan.actions) == ref.periods["action"].tolist()
+        assert plan.objective == ref.objective
+
+
+def test_engine_demand_groups_of_suffixes_are_the_tariffs():
+    """The engine cuts a day's re-plans' groups from the first plan's: same as the tariff's."""
+    tariff = Tariff()
+    engine = OptimizationEngine(small_battery(), tariff=tariff)
+    index = pd.date_range("2024-01-31 12:00", periods=24, freq="h", tz=TZ)  # two months
+    for cut in (0, 3, 11, 12, 17, 23, 5):
+        rows = index[cut:]
+        n = len(rows)
+        inputs = OptimizationInput(index=rows, load_kwh=np.ones(n), pv_kwh=np.zeros(n),
+                                   buy_price=np.ones(n), sell_price=np.zeros(n),
+                                   initial_kwh=50.0)
+        got = engine.problem(inputs).demand_charges
+        want = tariff.demand_charges(rows)
+        assert [g.name for g in got] == [w[3] for w in want]
+        for g, (mask, price, _, _) in zip(got, want):
+            np.testing.assert_array_equal(g.mask, mask)
+            assert g.price_per_kw == price
