@@ -31,9 +31,11 @@ and the caps are searched on a coarse energy grid (:func:`default_search_states`
 block-length DP (:func:`pvbess.optimize.dp._backward_into`) that ends in the value of the later
 blocks:
 
-1. The energy-only plan (no demand charges) gives each block a predicted start energy and each
-   group an upper bound on its cap (its peak there: above it ``F`` only grows); the lower bound
-   is the import no plan can avoid (full discharge, inverter limit) or the incumbent peak.
+1. The energy-only plan (no demand charges) gives each block a predicted start energy. Each
+   group's cap lies between the import no plan can avoid (full discharge, inverter limit) or
+   the incumbent peak, and the highest import any plan can draw (load plus a full grid charge):
+   above it ``F`` only grows. (The energy-only plan's peak is no upper bound: the full bill may
+   raise one group's peak above it to keep the battery's energy for a dearer group's peak.)
 2. Backward over the blocks (last first): the caps are searched for the predicted start energy,
    with the block's terminal row ``W`` = the value of the later blocks at *their* best caps.
    Fixed later caps would undervalue energy carried across a boundary (more energy at the start
@@ -221,6 +223,18 @@ def _lower_caps(inp: SchedulingProblem, groups: _Groups) -> np.ndarray:
     least = np.maximum(inp.load_kwh - inp.pv_kwh - dmax, inp.load_kwh - inp.inverter_limit_kwh)
     least = np.maximum(least, 0.0)
     return np.maximum(groups.incumbent, groups.peaks(least))
+
+
+def _upper_caps(inp: SchedulingProblem, groups: _Groups, lower: np.ndarray) -> np.ndarray:
+    """Per group, the highest import power any plan can draw (the load, plus a full charge
+    where the grid may charge; at most the import limit): above it ``F`` only grows. [kW]
+
+    Not the energy-only plan's peak: the full bill can raise one group's peak above it to
+    spend the battery's energy where another group's peak costs more (e.g. importing in HP so
+    that a dear HFP peak is shaved before the battery is recharged)."""
+    most = inp.load_kwh + (inp.charge_max_kwh if inp.grid_charge else 0.0)
+    most = np.minimum(most, inp.import_limit_kwh)
+    return np.maximum(groups.peaks(most), lower)
 
 
 def _search_pair(block_f, cur: list[float], jo: int, ji: int, lower: np.ndarray,
@@ -469,8 +483,8 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
         States of the coarse energy grid of the cap search. Default
         :func:`default_search_states` (64 for an hourly year, 537 for a month).
     cap_tol : float
-        Width to which each cap is searched, as a fraction of its upper bound (the group's peak
-        in the energy-only plan): 2e-4 is about 0.5 kW at Iquitos. [-]
+        Width to which each cap is searched, as a fraction of its upper bound (the highest
+        import any plan can draw in the group): 2e-4 is about 0.6 kW at Iquitos. [-]
 
     Returns
     -------
@@ -517,7 +531,7 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
         n_s = min(n_s, 32)
     h_s = (inp.e_max_kwh - inp.e_min_kwh) / n_s
     e_lo_s, h_s, n_s, i_min_s = _grid(inp, h_s)
-    # the energy-only plan on the search grid: the first caps (its peaks) and the upper bounds
+    # the energy-only plan on the search grid: the first caps (its peaks)
     args = inp.kernel_args()
     v, _ = _backward(*args, e_lo_s, h_s, n_s, inp.terminal_value, inp.e_min_kwh, i_min_s)
     soe, _ = _replay(*args, e_lo_s, h_s, n_s, v, inp.initial_kwh, inp.e_min_kwh, inp.e_max_kwh)
@@ -526,9 +540,10 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
     if groups.n:
         
         out = _evaluate(soe, *args)
-        upper = np.maximum(groups.peaks(out[:, 3]), lower)
+        guess = np.clip(groups.peaks(out[:, 3]), lower, None)
+        upper = _upper_caps(inp, groups, lower)
         tol = np.maximum(float(cap_tol) * upper, 1e-9)
-        caps, evaluations, counts = _search(inp, groups, upper.copy(), lower, upper, soe,
+        caps, evaluations, counts = _search(inp, groups, guess, lower, upper, soe,
                                             e_lo_s, h_s, n_s, i_min_s, tol)
     else:
         caps, counts = np.zeros(0), {"coupling_samples": 0, "forward_searches": 0}
