@@ -1,5 +1,6 @@
 """The cap search of the full-bill DP: each block's import caps by nested convex searches, the
-blocks coupled through a backward and a forward sweep (the method: :mod:`pvbess.optimize.full_bill`).
+blocks coupled through a backward and a forward sweep (the method:
+:mod:`pvbess.optimize.full_bill`).
 
 A block's ``F(caps)`` is one block-length DP (:func:`pvbess.optimize.dp._backward_into`) on the
 coarse search grid with soft import caps, ending in the value of the later blocks, plus
@@ -29,8 +30,8 @@ _ICAP, _IPEN = 15, 16
 class BlockDP:
     """One block's DP on the search grid: ``F(caps)`` from a start energy to a terminal row."""
 
-    def __init__(self, inp: SchedulingProblem, groups: DemandGroups, start: int, end: int, gs: list[int],
-                 e_lo: float, h: float, n: int, i_min: int) -> None:
+    def __init__(self, inp: SchedulingProblem, groups: DemandGroups, start: int, end: int,
+                 gs: list[int], e_lo: float, h: float, n: int, i_min: int) -> None:
         self.start, self.end, self.gs = start, end, gs
         args = list(inp.kernel_args())
         for q, a in enumerate(args):
@@ -71,7 +72,9 @@ class BlockDP:
 def lower_caps(inp: SchedulingProblem, groups: DemandGroups) -> np.ndarray:
     """Per group, the import power no plan can avoid (full discharge, inverter limit) or the
     incumbent peak, whichever is higher: the lowest useful cap. [kW]"""
-    dmax = inp.discharge_max_kwh if inp.allow_battery_export else np.minimum(inp.discharge_max_kwh, np.maximum(inp.load_kwh - inp.pv_kwh, 0))
+    dmax = inp.discharge_max_kwh
+    if not inp.allow_battery_export:
+        dmax = np.minimum(dmax, np.maximum(inp.load_kwh - inp.pv_kwh, 0))
     least = np.maximum(inp.load_kwh - inp.pv_kwh - dmax, inp.load_kwh - inp.inverter_limit_kwh)
     least = np.maximum(least, 0.0)
     return np.maximum(groups.incumbent, groups.peaks(least))
