@@ -73,6 +73,10 @@ critical stretch is rounded up), so the caps come out slightly high: about 0.04 
 year's bill, up to a few tenths of a percent on short random months. Limitations: groups must be
 disjoint (one cap per period); blocks of three or more groups are searched by rounds of nested
 pair searches; the coupling samples are a full and an empty battery only.
+
+Where the parts are: the groups and blocks in :mod:`pvbess.optimize.demand_groups`, the cap
+search (block DP, cap bounds, nested searches, the two sweeps) in
+:mod:`pvbess.optimize.cap_search`, the 1-D minimiser in :mod:`pvbess.optimize.convex_search`.
 """
 
 from __future__ import annotations
