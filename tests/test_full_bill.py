@@ -3,9 +3,10 @@
 - the Iquitos year (default design, charge source "pv", MT3 tariff): DP within 0.5 % of the LP
   and below the six-phase rules; the LP reproduces the spec's reference numbers;
 - the LP against a second formulation written here with scipy's linprog;
-- random months and designs: LP <= DP <= 1.01 LP;
+- random months and designs: LP <= DP <= 1.01 LP (with regression examples found by hypothesis);
 - a mid-month re-plan that knows the month's incumbent peaks never bills more than one that
-  ignores them;
+  ignores them, and materially less where the incumbents are well above what the rest of the
+  month needs (Iquitos months; random months);
 - invariants of the DP's plans (energy closes, window, no simultaneous charge and discharge,
   charge sources, hard caps).
 """
