@@ -81,12 +81,12 @@ class DemandGroups:
         ipen[inside] = self.price[self.of[inside]] / self.dt
         return icap, ipen
 
-    def peaks(self, import_kwh: np.ndarray) -> np.ndarray:
+    def peaks(self, grid_import_kwh: np.ndarray) -> np.ndarray:
         """Peak import power per group. [kW]"""
-        return np.array([float(import_kwh[m].max()) / self.dt for m in self.masks])
+        return np.array([float(grid_import_kwh[m].max()) / self.dt for m in self.masks])
 
-    def demand_cost(self, import_kwh: np.ndarray) -> float:
+    def demand_cost(self, grid_import_kwh: np.ndarray) -> float:
         """``sum_g price_g * max(P_g0, peak_g)``. [currency]"""
         if self.n == 0:
             return 0.0
-        return float(self.price @ np.maximum(self.incumbent, self.peaks(import_kwh)))
+        return float(self.price @ np.maximum(self.incumbent, self.peaks(grid_import_kwh)))

@@ -208,7 +208,7 @@ def _with_demand_charges(res: ScheduleResult, groups: DemandGroups, info: dict
                          ) -> ScheduleResult:
     """The plan's result with its demand charges (its actual peaks, the incumbents) added to
     its true period costs."""
-    imp = res.periods["import_kwh"].to_numpy()
+    imp = res.periods["grid_import_kwh"].to_numpy()
     peaks = groups.peaks(imp) if groups.n else np.zeros(0)
     demand = groups.demand_cost(imp)
     energy = res.cost
@@ -216,6 +216,6 @@ def _with_demand_charges(res: ScheduleResult, groups: DemandGroups, info: dict
     summary.update({"energy_cost": energy, "demand_cost": demand,
                     "peaks_kw": peaks.tolist(), "objective": res.objective + demand})
     return ScheduleResult(objective=res.objective + demand, cost=energy + demand,
-                          soe_kwh=res.soe_kwh, battery_setpoint_kwh=res.battery_setpoint_kwh,
+                          soe_kwh=res.soe_kwh, setpoint_kwh=res.setpoint_kwh,
                           periods=res.periods, summary=summary, method="dp",
                           solve_time_s=res.solve_time_s, info=info)
