@@ -76,6 +76,29 @@ class Tariff(SpecBase):
         except (TypeError, ValueError) as exc:
             raise DataError(f"{where}: {exc}") from None
 
+    @classmethod
+    def from_params(cls, tariff: Mapping[str, Any] | None = None,
+                    tariff_path: str | os.PathLike[str] = "") -> Tariff:
+        """The tariff of a notebook's (or params file's) ``tariff`` and ``tariff_path``.
+
+        The YAML file ``tariff_path`` if given (else MT3), with the fields of the ``tariff``
+        mapping set over it: every notebook that bills takes these two parameters, so a params
+        file sets the whole tariff with either (``tariff: {demand_hp_pen_per_kw_month: 30.0}``).
+
+        Examples
+        --------
+        >>> t = Tariff.from_params({"hp_start_h": 17.0, "export_pen_per_kwh": 0.1})
+        >>> t.hp_start_h, t.hp_end_h, t.export_pen_per_kwh
+        (17.0, 23.0, 0.1)
+        """
+        base = cls.from_yaml(tariff_path) if str(tariff_path) else cls()
+        if tariff is None or (isinstance(tariff, Mapping) and not tariff):
+            return base
+        if not isinstance(tariff, Mapping):
+            raise DataError(f"tariff: expected a mapping of tariff fields, got "
+                            f"{type(tariff).__name__}")
+        return cls.from_yaml({**base.asdict(), **tariff})
+
     def __post_init__(self) -> None:
         self._hour("hp_start_h", "hp_end_h")
         if self.hp_start_h >= self.hp_end_h:

@@ -3,9 +3,10 @@
 - the Iquitos year (default design, charge source "pv", MT3 tariff): DP within 0.5 % of the LP
   and below the six-phase rules; the LP reproduces the spec's reference numbers;
 - the LP against a second formulation written here with scipy's linprog;
-- random months and designs: LP <= DP <= 1.01 LP;
+- random months and designs: LP <= DP <= 1.01 LP (with regression examples found by hypothesis);
 - a mid-month re-plan that knows the month's incumbent peaks never bills more than one that
-  ignores them;
+  ignores them, and materially less where the incumbents are well above what the rest of the
+  month needs (Iquitos months; random months);
 - invariants of the DP's plans (energy closes, window, no simultaneous charge and discharge,
   charge sources, hard caps).
 """
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -131,31 +132,44 @@ def _month(rng, *, days, dt=1.0, month=None, day0=1):
     return {"buy": buy, "sell": sell, "load_kwh": load, "pv_kwh": pv}, idx, tariff, scale
 
 
-@st.composite
-def months(draw, max_days=28):
-    seed = draw(st.integers(0, 2**31 - 1))
+def month_case(seed, *, quarter, days, cap, charge_frac, discharge_frac, eta_c, eta_d, soc_min,
+               wear, start_frac, terminal_value, source, batt_export, incumbent_frac=None):
+    """A random month and design from explicit draws (so that a found case can be replayed as
+    an ``@example``): the month from ``seed``, the battery and options from the rest."""
     rng = np.random.default_rng(seed)
-    quarter = draw(st.integers(0, 4)) == 0
     dt = 0.25 if quarter else 1.0
-    days = draw(st.integers(2, min(max_days, 6) if quarter else max_days))
     inputs, idx, tariff, scale = _month(rng, days=days, dt=dt)
-    cap = draw(st.floats(0.1, 3.0)) * scale
-    battery = Battery(capacity_kwh=cap, power_charge_kw=cap * draw(st.floats(0.05, 1.0)),
-                      power_discharge_kw=cap * draw(st.floats(0.05, 1.0)),
-                      eta_charge=draw(st.floats(0.85, 1.0)),
-                      eta_discharge=draw(st.floats(0.85, 1.0)), soc_min=draw(st.floats(0.0, 0.3)),
-                      soc_initial=0.3, wear_cost_per_kwh=draw(st.floats(0.0, 0.05)))
-    e0 = battery.e_min_kwh + draw(st.floats(0.0, 1.0)) * battery.usable_kwh
+    cap = cap * scale
+    battery = Battery(capacity_kwh=cap, power_charge_kw=cap * charge_frac,
+                      power_discharge_kw=cap * discharge_frac, eta_charge=eta_c,
+                      eta_discharge=eta_d, soc_min=soc_min, soc_initial=0.3,
+                      wear_cost_per_kwh=wear)
+    e0 = battery.e_min_kwh + start_frac * battery.usable_kwh
     groups = demand_charge_groups(idx, tariff)
     incumbent = None
-    if draw(st.booleans()):  # a mid-month plan: peaks already recorded this month
+    if incumbent_frac is not None:  # a mid-month plan: peaks already recorded this month
         net = np.maximum(inputs["load_kwh"] - inputs["pv_kwh"], 0.0) / dt
-        incumbent = [float(net[m].max()) * draw(st.floats(0.0, 1.0)) for m, _ in groups]
-    opts = {"dt_h": dt, "initial_kwh": e0, "terminal_value": draw(st.floats(0.0, 0.3)),
-            "charge_source": draw(st.sampled_from(SOURCES)),
-            "allow_battery_export": draw(st.booleans()), "demand_charges": groups,
-            "incumbent_peaks_kw": incumbent}
+        incumbent = [float(net[m].max()) * f for (m, _), f in zip(groups, incumbent_frac)]
+    opts = {"dt_h": dt, "initial_kwh": e0, "terminal_value": terminal_value,
+            "charge_source": source, "allow_battery_export": batt_export,
+            "demand_charges": groups, "incumbent_peaks_kw": incumbent}
     return {**inputs, "battery": battery}, opts
+
+
+@st.composite
+def month_draws(draw, max_days=28):
+    """The draws of :func:`month_case`."""
+    quarter = draw(st.integers(0, 4)) == 0
+    unit = st.floats(0.0, 1.0)
+    return {"seed": draw(st.integers(0, 2**31 - 1)), "quarter": quarter,
+            "days": draw(st.integers(2, min(max_days, 6) if quarter else max_days)),
+            "cap": draw(st.floats(0.1, 3.0)), "charge_frac": draw(st.floats(0.05, 1.0)),
+            "discharge_frac": draw(st.floats(0.05, 1.0)), "eta_c": draw(st.floats(0.85, 1.0)),
+            "eta_d": draw(st.floats(0.85, 1.0)), "soc_min": draw(st.floats(0.0, 0.3)),
+            "wear": draw(st.floats(0.0, 0.05)), "start_frac": draw(unit),
+            "terminal_value": draw(st.floats(0.0, 0.3)), "source": draw(st.sampled_from(SOURCES)),
+            "batt_export": draw(st.booleans()),
+            "incumbent_frac": draw(st.one_of(st.none(), st.tuples(unit, unit)))}
 
 
 def _lp_tolerance(objective: float) -> float:
@@ -165,10 +179,21 @@ def _lp_tolerance(objective: float) -> float:
     return 1e-6 * abs(objective) + 1e-6
 
 
+#: found by hypothesis: the cap search bounded each cap by the energy-only plan's peak, but the
+#: full bill may raise a peak above it (HP import 0 there, so the HP cap was held at 0 where the
+#: LP imports 216-593 kW in HP to keep the battery for a dearer HFP peak): +1.3 % and +6.0 %
+_OVER_ENERGY_ONLY_PEAK = {"quarter": False, "days": 16, "cap": 3.0, "charge_frac": 1.0,
+                          "discharge_frac": 1.0, "eta_c": 1.0, "eta_d": 0.875, "soc_min": 0.0,
+                          "wear": 0.0, "start_frac": 0.0, "terminal_value": 0.0, "source": "any",
+                          "batt_export": False, "incumbent_frac": None}
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(months())
-def test_dp_between_lp_and_one_percent_above(case):
-    inputs, opts = case
+@given(month_draws())
+@example({**_OVER_ENERGY_ONLY_PEAK, "seed": 1916})
+@example({**_OVER_ENERGY_ONLY_PEAK, "seed": 2310})
+def test_dp_between_lp_and_one_percent_above(draws):
+    inputs, opts = month_case(**draws)
     lp = exact_schedule(**inputs, **opts)
     dp = optimize_schedule(**inputs, **opts)
     assert lp.method == "lp"
@@ -179,9 +204,9 @@ def test_dp_between_lp_and_one_percent_above(case):
 
 # ---------------------------------------------------------------- the LP against linprog
 @settings(max_examples=25, deadline=None)
-@given(months(max_days=4))
-def test_lp_matches_independent_linprog_on_random_cases(case):
-    inputs, opts = case
+@given(month_draws(max_days=4))
+def test_lp_matches_independent_linprog_on_random_cases(draws):
+    inputs, opts = month_case(**draws)
     lp = exact_schedule(**inputs, **opts)
     b = inputs["battery"]
     groups = opts["demand_charges"]
@@ -292,42 +317,79 @@ def test_iquitos_full_bill_dp_within_half_a_percent_of_lp_and_below_the_rules(iq
 
 
 # ---------------------------------------------------------------- re-planning mid-month
-def _bill(groups, dt, energy_first, imp_first, energy_second, imp_second):
-    imp = np.concatenate([imp_first, imp_second])
-    return energy_first + energy_second + sum(price * imp[m].max() / dt for m, price in groups)
+def _first_half_with_a_spike(inputs, groups, half, dt):
+    """The first half of a month as metered without the battery (out of service: import = net
+    load), with one spike per window to 1.2 x the month's highest net load there: incumbent
+    peaks well above anything the second half needs. Returns its imports [kWh], its energy
+    cost and the incumbent peaks [kW]."""
+    net = np.maximum(inputs["load_kwh"] - inputs["pv_kwh"], 0.0)
+    imp = net[:half].copy()
+    for mask, _ in groups:
+        inside = np.flatnonzero(mask[:half])
+        imp[inside[np.argmax(imp[inside])]] = 1.2 * net[mask].max()
+    incumbent = [float(imp[m[:half]].max()) / dt for m, _ in groups]
+    return imp, float((imp * inputs["buy"][:half]).sum()), incumbent
+
+
+def _replan_bills(inputs, opts, half):
+    """The month's true bill (first half metered, second half re-planned from ``half``) for a
+    re-plan that knows the first half's peaks and one that ignores them, and the plans."""
+    dt = opts["dt_h"]
+    groups = opts["demand_charges"]
+    imp_first, energy_first, incumbent = _first_half_with_a_spike(inputs, groups, half, dt)
+    second = {k: (v[half:] if isinstance(v, np.ndarray) else v) for k, v in inputs.items()}
+    kw = {**opts, "demand_charges": [(m[half:], price) for m, price in groups]}
+    bills, plans = {}, {}
+    for name, inc in (("knows", incumbent), ("ignores", None)):
+        plan = optimize_schedule(**second, **{**kw, "incumbent_peaks_kw": inc})
+        imp = np.concatenate([imp_first, plan.periods["grid_import_kwh"].to_numpy()])
+        demand = sum(price * imp[m].max() / dt for m, price in groups)
+        bills[name] = energy_first + plan.summary["energy_cost"] + demand
+        plans[name] = plan
+    return bills, plans, incumbent
 
 
 @pytest.mark.parametrize("month", range(1, 13))
 def test_replan_with_the_incumbent_peak_never_bills_more(iquitos, month):
-    """From the 16th, re-plan the rest of the month. The first half ran the six-phase rules
-    (its peaks are on the meter); a re-plan that knows them does not pay to shave the second
-    half below them. True month bill = realised first half + re-planned second half."""
-    from pvbess import simulate
-
+    """From the 16th, re-plan the rest of the month after a first half metered without the
+    battery and with a spike: its peaks are on the meter, well above what the second half
+    needs. A re-plan that knows them does not pay to shave below them; one that ignores them
+    shaves its peaks 200-400 kW below them for nothing (at Iquitos 170-610 PEN a half month,
+    the energy spent discharging for the HFP peak instead of the HP price)."""
     site, tariff, inputs, opts = iquitos
     in_month = np.flatnonzero(site.index.month == month)
-    first = in_month[: 15 * 24]
-    second = in_month[15 * 24:]
-    bal = simulate(site.iloc[first], Battery(), strategy="six_phase", tariff=tariff)
-    imp_first = bal["grid_import_kwh"].to_numpy(float)
-    energy_first = float((imp_first * inputs["buy"][first]).sum())
-    e_mid = float(bal["soe_end_kwh"].iloc[-1])
-    groups_month = demand_charge_groups(site.index[in_month], tariff)
-    groups_second = [(m[15 * 24:], price) for m, price in groups_month]
-    incumbent = [float(imp_first[m[: 15 * 24]].max()) for m, _ in groups_month]
-    second_inputs = {k: (v[second] if isinstance(v, np.ndarray) else v)
-                     for k, v in inputs.items()}
-    kw = {**opts, "charge_source": "pv", "initial_kwh": e_mid, "demand_charges": groups_second}
-    bills = {}
-    for name, inc in (("knows", incumbent), ("ignores", None)):
-        plan = optimize_schedule(**second_inputs, **kw, incumbent_peaks_kw=inc)
-        bills[name] = _bill(groups_month, 1.0, energy_first, imp_first,
-                            plan.summary["energy_cost"], plan.periods["grid_import_kwh"].to_numpy())
-        if inc is not None:  # the plan's own bill of the second half counts the incumbents
-            peaks = np.maximum(incumbent, plan.summary["peaks_kw"])
-            assert plan.summary["demand_cost"] == pytest.approx(
-                sum(p * pk for (_, p), pk in zip(groups_second, peaks)), rel=1e-12)
+    month_inputs = {k: (v[in_month] if isinstance(v, np.ndarray) else v)
+                    for k, v in inputs.items()}
+    kw = {**opts, "charge_source": "pv", "initial_kwh": Battery().e_min_kwh,
+          "demand_charges": demand_charge_groups(site.index[in_month], tariff)}
+    bills, plans, incumbent = _replan_bills(month_inputs, kw, 15 * 24)
+    # the plan that knows bills its demand at the incumbents (it never pays to raise them)
+    knows = plans["knows"]
+    assert (np.asarray(knows.summary["peaks_kw"]) <= np.asarray(incumbent) + 1e-9).all()
+    assert knows.summary["demand_cost"] == pytest.approx(
+        sum(p * p0 for (_, p), p0 in zip(kw["demand_charges"], incumbent)), rel=1e-12)
+    # the one that ignores them shaves below them, which the true bill does not reward
+    assert (np.asarray(plans["ignores"].summary["peaks_kw"]) < np.asarray(incumbent) - 100.0).all()
     assert bills["knows"] <= bills["ignores"]
+    assert bills["ignores"] - bills["knows"] > 100.0  # PEN: material, not rounding
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(month_draws(max_days=20))
+def test_replan_with_the_incumbent_on_random_months(draws):
+    """As above on random months and designs: knowing the incumbents never bills more than
+    ignoring them (up to the DP's accuracy, far below the ignoring plan's shaving cost), and a
+    plan that knows them keeps its peaks at or below them unless raising them pays."""
+    inputs, opts = month_case(**{**draws, "incumbent_frac": None})
+    half = len(inputs["buy"]) // 2
+    bills, plans, incumbent = _replan_bills(inputs, opts, half)
+    assert bills["knows"] <= bills["ignores"] + 1e-4 * abs(bills["ignores"])
+    for name, plan in plans.items():
+        _check_full_bill_plan(plan, {k: (v[half:] if isinstance(v, np.ndarray) else v)
+                                     for k, v in inputs.items()},
+                              {**opts, "demand_charges": [(m[half:], p) for m, p in
+                                                          opts["demand_charges"]],
+                               "incumbent_peaks_kw": incumbent if name == "knows" else None})
 
 
 # ---------------------------------------------------------------- plan invariants

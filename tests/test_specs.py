@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvbess import Battery, PVPlant, Site, SixPhaseRules, Tariff
+from pvbess import Battery, DataError, PVPlant, Site, SixPhaseRules, Tariff
 
 SPECS = [Battery, PVPlant, Site, Tariff, SixPhaseRules]
 
@@ -268,3 +268,21 @@ def test_tariff_period_uses_the_local_clock_of_the_index():
     lima = utc.tz_convert("America/Lima")
     assert sorted(lima[h].hour for h in range(24) if t.is_peak(lima)[h]) == [18, 19, 20, 21, 22]
     assert t.is_peak(lima)[23] and not t.is_peak(utc)[23]
+
+
+def test_tariff_from_params_file_then_mapping(tmp_path):
+    """A notebook's tariff: the YAML file's fields, the mapping's over them, MT3 for the rest;
+    bad input is a DataError naming the field or the file."""
+    path = tmp_path / "t.yaml"
+    path.write_text("hp_start_h: 17.0\nenergy_hp_pen_per_kwh: 0.6\n")
+    t = Tariff.from_params({"energy_hp_pen_per_kwh": 0.7, "export_pen_per_kwh": 0.1}, path)
+    assert (t.hp_start_h, t.energy_hp_pen_per_kwh, t.export_pen_per_kwh) == (17.0, 0.7, 0.1)
+    assert t.demand_hp_pen_per_kw_month == Tariff().demand_hp_pen_per_kw_month
+    assert Tariff.from_params({}, "") == Tariff() == Tariff.from_params()
+    assert Tariff.from_params(None, path) == Tariff.from_yaml(path)
+    with pytest.raises(DataError, match="demand_hp_pen_per_kw"):
+        Tariff.from_params({"demand_hp_pen_per_kw": 1.0})
+    with pytest.raises(DataError, match="tariff: expected a mapping"):
+        Tariff.from_params([1.0])
+    with pytest.raises(DataError, match="hp_start_h"):
+        Tariff.from_params({"hp_start_h": 23.5})

@@ -1,8 +1,8 @@
 """Small tools for convex functions known by their values: a 1-D minimiser and a lower envelope.
 
-Used by :mod:`pvbess.full_bill` to search demand-charge caps (each value of the function is a DP)
-and to build the value of a month's start energy from a few sampled cap choices. Plain Python on
-floats: the work is in the function evaluations.
+Used by :mod:`pvbess.optimize.cap_search` to search demand-charge caps (each value of the
+function is a DP) and to build the value of a month's start energy from a few sampled cap
+choices. Plain Python on floats: the work is in the function evaluations.
 """
 
 from __future__ import annotations

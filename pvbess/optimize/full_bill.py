@@ -31,9 +31,11 @@ and the caps are searched on a coarse energy grid (:func:`default_search_states`
 block-length DP (:func:`pvbess.optimize.dp._backward_into`) that ends in the value of the later
 blocks:
 
-1. The energy-only plan (no demand charges) gives each block a predicted start energy and each
-   group an upper bound on its cap (its peak there: above it ``F`` only grows); the lower bound
-   is the import no plan can avoid (full discharge, inverter limit) or the incumbent peak.
+1. The energy-only plan (no demand charges) gives each block a predicted start energy. Each
+   group's cap lies between the import no plan can avoid (full discharge, inverter limit) or
+   the incumbent peak, and the highest import any plan can draw (load plus a full grid charge):
+   above it ``F`` only grows. (The energy-only plan's peak is no upper bound: the full bill may
+   raise one group's peak above it to keep the battery's energy for a dearer group's peak.)
 2. Backward over the blocks (last first): the caps are searched for the predicted start energy,
    with the block's terminal row ``W`` = the value of the later blocks at *their* best caps.
    Fixed later caps would undervalue energy carried across a boundary (more energy at the start
@@ -71,372 +73,26 @@ critical stretch is rounded up), so the caps come out slightly high: about 0.04 
 year's bill, up to a few tenths of a percent on short random months. Limitations: groups must be
 disjoint (one cap per period); blocks of three or more groups are searched by rounds of nested
 pair searches; the coupling samples are a full and an empty battery only.
+
+Where the parts are: the groups and blocks in :mod:`pvbess.optimize.demand_groups`, the cap
+search (block DP, cap bounds, nested searches, the two sweeps) in
+:mod:`pvbess.optimize.cap_search`, the 1-D minimiser in :mod:`pvbess.optimize.convex_search`.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..timeseries import DataError
-from .convex_search import lower_convex_hull, minimise_convex
-from .dp import _backward, _backward_into, _grid, _interp, _last_nonconvex, _replay
+from .cap_search import lower_caps, search_caps, upper_caps
+from .demand_groups import DemandGroups
+from .dp import _backward, _grid, _last_nonconvex, _replay
 from .problem import SchedulingProblem
 from .result import ScheduleResult, _evaluate, build_result
 
 __all__ = ["default_search_states", "full_bill_schedule"]
-
-#: indices of the import-cap arrays in ``SchedulingProblem.kernel_args()``
-_ICAP, _IPEN = 15, 16
-
-
-# ----------------------------------------------------------------------------------------------
-# demand-charge groups and blocks
-# ----------------------------------------------------------------------------------------------
-class _Groups:
-    """Validated demand-charge groups: period -> group index, prices, incumbents, blocks."""
-
-    def __init__(self, demand_charges: Sequence[tuple[Any, float]], incumbent: Any, t: int,
-                 dt: float) -> None:
-        masks, prices = [], []
-        for mask, price in demand_charges:
-            m = np.asarray(mask, dtype=bool).reshape(-1)
-            if m.shape[0] != t:
-                raise DataError(f"demand_charges: mask length {m.shape[0]} != periods {t}")
-            p = float(price)
-            if not (math.isfinite(p) and p >= 0):
-                raise DataError(f"demand_charges: price {price!r} [currency/kW] must be >= 0")
-            if m.any():
-                masks.append(m)
-                prices.append(p)
-        self.n = len(masks)
-        self.masks = masks
-        self.price = np.array(prices, dtype=float)
-        if incumbent is None:
-            inc = np.zeros(len(demand_charges))
-        else:
-            inc = np.asarray(incumbent, dtype=float).reshape(-1)
-            if inc.shape[0] != len(demand_charges):
-                raise DataError(f"incumbent_peaks_kw: length {inc.shape[0]} != number of "
-                                f"demand-charge groups {len(demand_charges)}")
-            if not (np.isfinite(inc).all() and (inc >= 0).all()):
-                raise DataError("incumbent_peaks_kw [kW]: must be finite and >= 0")
-        keep = [i for i, (mask, _) in enumerate(demand_charges)
-                if np.asarray(mask, dtype=bool).any()]
-        self.incumbent = inc[keep] if len(keep) else np.zeros(0)
-        self.of = np.full(t, -1, dtype=np.int64)
-        for g, m in enumerate(masks):
-            if (self.of[m] >= 0).any():
-                raise DataError("demand_charges: groups overlap (the DP takes one cap per "
-                                "period); use disjoint masks, e.g. month x window")
-            self.of[m] = g
-        self.first = np.array([int(np.flatnonzero(m)[0]) for m in masks], dtype=np.int64)
-        self.last = np.array([int(np.flatnonzero(m)[-1]) for m in masks], dtype=np.int64)
-        # blocks: groups whose spans overlap, in time order -> [(start, end, [groups])]
-        order = np.argsort(self.first, kind="stable")
-        blocks: list[tuple[int, int, list[int]]] = []
-        for g in order:
-            s, e = int(self.first[g]), int(self.last[g]) + 1
-            if blocks and s < blocks[-1][1]:
-                bs, be, gs = blocks[-1]
-                blocks[-1] = (bs, max(be, e), gs + [int(g)])
-            else:
-                blocks.append((s, e, [int(g)]))
-        self.blocks = blocks
-        self.dt = dt
-
-    def soft_caps(self, caps: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-period soft cap [kWh] and penalty [currency/kWh] for group caps [kW]."""
-        icap = np.full(t, np.inf)
-        ipen = np.full(t, np.inf)
-        inside = self.of >= 0
-        icap[inside] = caps[self.of[inside]] * self.dt
-        ipen[inside] = self.price[self.of[inside]] / self.dt
-        return icap, ipen
-
-    def peaks(self, grid_import_kwh: np.ndarray) -> np.ndarray:
-        """Peak import power per group. [kW]"""
-        return np.array([float(grid_import_kwh[m].max()) / self.dt for m in self.masks])
-
-    def demand_cost(self, grid_import_kwh: np.ndarray) -> float:
-        """``sum_g price_g * max(P_g0, peak_g)``. [currency]"""
-        if self.n == 0:
-            return 0.0
-        return float(self.price @ np.maximum(self.incumbent, self.peaks(grid_import_kwh)))
-
-
-# ----------------------------------------------------------------------------------------------
-# the cap search
-# ----------------------------------------------------------------------------------------------
-class _Block:
-    """One block's DP on the search grid: ``F(caps)`` from a start energy to a terminal row."""
-
-    def __init__(self, inp: SchedulingProblem, groups: _Groups, start: int, end: int, gs: list[int],
-                 e_lo: float, h: float, n: int, i_min: int) -> None:
-        self.start, self.end, self.gs = start, end, gs
-        args = list(inp.kernel_args())
-        for q, a in enumerate(args):
-            if isinstance(a, np.ndarray):
-                args[q] = a[start:end]
-        self.icap = np.array(args[_ICAP], dtype=float)
-        self.ipen = np.array(args[_IPEN], dtype=float)
-        args[_ICAP] = self.icap
-        args[_IPEN] = self.ipen
-        self.args = tuple(args)
-        self.member = [np.flatnonzero(groups.of[start:end] == g) for g in gs]
-        self.price = groups.price[gs]
-        self.dt = groups.dt
-        self.e_lo, self.h, self.n, self.i_min = e_lo, h, n, i_min
-        self.v = np.empty((end - start + 1, n + 1))
-        self.evaluations = 0
-
-    def set_caps(self, caps: Sequence[float]) -> None:
-        for idx, c, p in zip(self.member, caps, self.price):
-            self.icap[idx] = c * self.dt
-            self.ipen[idx] = p / self.dt
-
-    def value(self, caps: Sequence[float], terminal: np.ndarray, e_start: float) -> float:
-        """``F``: the block's DP value at ``e_start`` plus ``sum_g price_g * c_g``."""
-        self.set_caps(caps)
-        self.v[-1] = terminal
-        _backward_into(self.v, *self.args, self.h, self.n, self.i_min)
-        self.evaluations += 1
-        val = _interp(self.v[0], e_start, self.e_lo, self.h, self.n)
-        return float(val + float(np.dot(self.price, caps)))
-
-    def replay(self, e_start: float, e_min: float, e_max: float) -> np.ndarray:
-        """The stored energy along the block from the last :meth:`value`'s value functions."""
-        soe, _ = _replay(*self.args, self.e_lo, self.h, self.n, self.v, e_start, e_min, e_max)
-        return soe
-
-
-def _lower_caps(inp: SchedulingProblem, groups: _Groups) -> np.ndarray:
-    """Per group, the import power no plan can avoid (full discharge, inverter limit) or the
-    incumbent peak, whichever is higher: the lowest useful cap. [kW]"""
-    dmax = inp.discharge_max_kwh if inp.allow_battery_export else np.minimum(inp.discharge_max_kwh, np.maximum(inp.load_kwh - inp.pv_kwh, 0))
-    least = np.maximum(inp.load_kwh - inp.pv_kwh - dmax, inp.load_kwh - inp.inverter_limit_kwh)
-    least = np.maximum(least, 0.0)
-    return np.maximum(groups.incumbent, groups.peaks(least))
-
-
-def _search_pair(block_f, cur: list[float], jo: int, ji: int, lower: np.ndarray,
-                 upper: np.ndarray, x0: float, step: float, tol: np.ndarray, cold: bool,
-                 eps_o: float, eps_i: float) -> None:
-    """Minimise ``block_f`` over caps ``cur[jo]`` (outer) and ``cur[ji]`` (inner), in place:
-    ``phi(x) = min_y F(x, y)`` is convex in ``x`` (a partial minimum of a convex function), so a
-    1-D search on ``phi`` whose every value is a 1-D search on ``y`` finds the joint minimum even
-    where the caps trade off along a diagonal valley (there every point of the valley floor is a
-    coordinate-wise minimum, which stalls a coordinate search). Each inner search starts from
-    the inner optimum of the nearest outer values already tried (a cold search starts the first
-    at the inner cap's lower bound). ``phi`` is known only to the inner search's ``eps_i``, so
-    the outer certificate allows for it."""
-    seen: list[tuple[float, float]] = []  # (x, y*(x))
-    span_i = upper[ji] - lower[ji]
-
-    def inner(x: float) -> tuple[float, float]:
-        trial = list(cur)
-        trial[jo] = x
-        if seen:
-            near = sorted(seen, key=lambda q: abs(q[0] - x))
-            y0 = near[0][1]
-            spread = 0.0
-            if len(near) > 1:  # along the valley y*(x) is locally linear: extrapolate
-                (x1, y1), (x2, y2) = near[0], near[1]
-                spread = abs(y2 - y1)
-                if x2 != x1:
-                    y0 = min(max(y1 + (y2 - y1) * (x - x1) / (x2 - x1), lower[ji]), upper[ji])
-            step_i = max(2.0 * tol[ji], 0.25 * spread)
-        else:
-            y0 = lower[ji] if cold else cur[ji]
-            step_i = max(2.0 * tol[ji], (0.01 if cold else 0.002) * span_i)
-
-        def g(y: float) -> float:
-            trial[ji] = y
-            return block_f(trial)
-
-        y, fy = minimise_convex(g, y0, lower[ji], upper[ji], step_i, tol[ji], eps_i)
-        seen.append((x, y))
-        return y, fy
-
-    x, _ = minimise_convex(lambda x: inner(x)[1], x0, lower[jo], upper[jo], step, tol[jo],
-                        eps_o + 2.0 * eps_i)
-    y = min(seen, key=lambda q: abs(q[0] - x))[1]
-    cur[jo], cur[ji] = x, y
-
-
-def _search_block(block: _Block, start_caps: Sequence[float], lower: np.ndarray,
-                  upper: np.ndarray, terminal: np.ndarray, e_start: float, tol: np.ndarray,
-                  cold: bool) -> list[float]:
-    """The block's caps minimising ``F``: 1-D for one group, nested for two, and for more a few
-    rounds of nested searches over consecutive pairs. A cold search starts every cap at its
-    lower bound with steps of 1 % of its range; a warm one at ``start_caps`` with small steps.
-    ``tol`` is the width to which each cap is searched (per group). [kW]"""
-    gs = block.gs
-    cur = [float(c) for c in start_caps]
-    lo = lower[gs]
-    hi = upper[gs]
-    tl = tol[gs]
-    # the certificate's slack per cap: the cost of a fifth of the cap tolerance
-    eps = 0.2 * tl * block.price + 1e-12
-
-    def block_f(trial: list[float]) -> float:
-        return block.value(trial, terminal, e_start)
-
-    def first(j: int) -> tuple[float, float]:
-        span = hi[j] - lo[j]
-        if cold:
-            return lo[j], max(2.0 * tl[j], 0.01 * span)
-        return cur[j], max(2.0 * tl[j], 0.002 * span)
-
-    if len(gs) == 1:
-        x0, step = first(0)
-        cur[0], _ = minimise_convex(lambda x: block_f([x]), x0, lo[0], hi[0], step, tl[0],
-                                    eps[0])
-        return cur
-    # inner: the group with the highest price (its optimum most often sits at its lower bound,
-    # which makes the inner searches short)
-    order = sorted(range(len(gs)), key=lambda j: block.price[j])
-    pairs = [(order[q], order[q + 1]) for q in range(len(gs) - 1)]
-    rounds = 1 if len(gs) == 2 else 3
-    for r in range(rounds):
-        before = list(cur)
-        for jo, ji in pairs:
-            x0, step = first(jo)
-            if r or not cold:
-                x0 = cur[jo]
-            _search_pair(block_f, cur, jo, ji, lo, hi, x0, step, tl, cold and r == 0, eps[jo],
-                         eps[ji])
-        if all(abs(a - b) <= t for a, b, t in zip(before, cur, tl)):
-            break
-    return cur
-
-
-def _binds_before_full(block: _Block, soe: np.ndarray, caps: Sequence[float], e_max: float
-                       ) -> bool:
-    """Whether more energy at the block's start could lower its caps: the replayed plan meets a
-    binding cap (import at or above it) before the battery has once been full. Once it has been
-    full, a higher start only saves charging (which the fixed-cap value function prices)."""
-    full = np.flatnonzero(soe >= e_max - 0.5 * block.h)
-    first_full = int(full[0]) if full.size else soe.shape[0]
-    if first_full == 0:
-        return False
-    
-    out = _evaluate(soe, *block.args)
-    imp = out[:, 3]
-    for idx, c in zip(block.member, caps):
-        hit = idx[imp[idx] >= c * block.dt - 1e-6]
-        if hit.size and int(hit[0]) < first_full:
-            return True
-    return False
-
-
-def _stretch_back(inp: SchedulingProblem, start: int, end: int, row: np.ndarray, h: float, n: int,
-                  i_min: int) -> np.ndarray:
-    """The value row at ``start`` from ``row`` at ``end`` over an uncapped stretch."""
-    if end <= start:
-        return row
-    args = tuple(a[start:end] if isinstance(a, np.ndarray) else a for a in inp.kernel_args())
-    v = np.empty((end - start + 1, n + 1))
-    v[-1] = row
-    _backward_into(v, *args, h, n, i_min)
-    return v[0].copy()
-
-
-def _search(inp: SchedulingProblem, groups: _Groups, guess: np.ndarray, lower: np.ndarray,
-            upper: np.ndarray, e_guess: np.ndarray, e_lo: float, h: float, n: int, i_min: int,
-            tol: np.ndarray) -> tuple[np.ndarray, int, dict]:
-    """The caps of every block: a backward sweep over the blocks, then a forward one.
-
-    Backward (last block first): the block's terminal row is the value of the later blocks at
-    their best caps, ``W``; the caps are searched for the start energy the energy-only plan has
-    there (``e_guess``) and, where more (or less) energy at the start could move them, also for
-    a full (or empty) battery; ``W`` at the block's start is the lower convex envelope of the
-    sampled ``V(E; c) + price . c`` (the exact ``W`` is convex). Forward: from the true start
-    energy of each block (the replay of the blocks before it), the caps are searched again,
-    warm, where that energy differs from the sampled ones; the block is replayed.
-    Returns the caps, the number of block DPs and the counts of extra (coupling) samples and
-    forward re-searches.
-    """
-    blocks = groups.blocks
-    nb = len(blocks)
-    row = np.array([-inp.terminal_value * (e_lo + i * h - inp.e_min_kwh) for i in range(n + 1)])
-    row_end = inp.periods
-    terminals: list[np.ndarray] = [row] * nb
-    start_rows: list[np.ndarray] = [row] * nb
-    samples: list[list[tuple[float, np.ndarray]]] = [[] for _ in range(nb)]
-    made: list[_Block | None] = [None] * nb
-    caps = guess.copy()
-    extra = 0
-    researched = 0
-    for b in range(nb - 1, -1, -1):
-        start, end, gs = blocks[b]
-        row = _stretch_back(inp, end, row_end, row, h, n, i_min)
-        terminals[b] = row
-        block = _Block(inp, groups, start, end, gs, e_lo, h, n, i_min)
-        made[b] = block
-        e0 = float(e_guess[start])
-        c0 = _search_block(block, caps[gs], lower, upper, row, e0, tol, cold=True)
-        block.value(c0, row, e0)
-        env = block.v[0] + float(np.dot(block.price, c0))
-        samples[b].append((e0, np.array(c0)))
-        others = []
-        # (the first block's start value is needed only to replay a stretch before it)
-        needed = b > 0 or start > 0
-        if e0 > inp.e_min_kwh + h and needed:
-            others.append(inp.e_min_kwh)
-        if needed and e0 < inp.e_max_kwh - h:
-            soe0 = block.replay(e0, inp.e_min_kwh, inp.e_max_kwh)
-            if _binds_before_full(block, soe0, c0, inp.e_max_kwh):
-                others.append(inp.e_max_kwh)
-        for e1 in others:
-            c1 = _search_block(block, c0, lower, upper, row, e1, tol, cold=False)
-            block.value(c1, row, e1)
-            env = np.minimum(env, block.v[0] + float(np.dot(block.price, c1)))
-            samples[b].append((e1, np.array(c1)))
-            extra += 1
-        row = lower_convex_hull(env, i_min)
-        start_rows[b] = row
-        row_end = start
-        for j, g in enumerate(gs):
-            caps[g] = c0[j]
-    # forward
-    e = inp.initial_kwh
-    done = 0
-    for b in range(nb):
-        start, end, gs = blocks[b]
-        block = made[b]
-        if start > done:  # uncapped stretch: replay it on its own values
-            args = tuple(a[done:start] if isinstance(a, np.ndarray) else a
-                         for a in inp.kernel_args())
-            v = np.empty((start - done + 1, n + 1))
-            v[-1] = start_rows[b]
-            _backward_into(v, *args, h, n, i_min)
-            soe, _ = _replay(*args, e_lo, h, n, v, e, inp.e_min_kwh, inp.e_max_kwh)
-            e = float(soe[-1])
-        near = min(samples[b], key=lambda q: abs(q[0] - e))
-        cb = list(near[1])
-        if abs(near[0] - e) > 0.5 * h:
-            # warm start: the caps interpolated between the samples around the true start
-            below = [q for q in samples[b] if q[0] <= e]
-            above = [q for q in samples[b] if q[0] > e]
-            if below and above:
-                e1, c1 = max(below, key=lambda q: q[0])
-                e2, c2 = min(above, key=lambda q: q[0])
-                cb = list(c1 + (c2 - c1) * (e - e1) / (e2 - e1))
-            cb = _search_block(block, cb, lower, upper, terminals[b], e, tol, cold=False)
-            researched += 1
-        block.value(cb, terminals[b], e)
-        soe = block.replay(e, inp.e_min_kwh, inp.e_max_kwh)
-        e = float(soe[-1])
-        done = end
-        for j, g in enumerate(gs):
-            caps[g] = cb[j]
-    evaluations = sum(blk.evaluations for blk in made if blk is not None)
-    return caps, evaluations, {"coupling_samples": extra, "forward_searches": researched}
 
 
 def default_search_states(periods: int) -> int:
@@ -469,8 +125,8 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
         States of the coarse energy grid of the cap search. Default
         :func:`default_search_states` (64 for an hourly year, 537 for a month).
     cap_tol : float
-        Width to which each cap is searched, as a fraction of its upper bound (the group's peak
-        in the energy-only plan): 2e-4 is about 0.5 kW at Iquitos. [-]
+        Width to which each cap is searched, as a fraction of its upper bound (the highest
+        import any plan can draw in the group): 2e-4 is about 0.6 kW at Iquitos. [-]
 
     Returns
     -------
@@ -502,7 +158,7 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
         raise DataError("import_cap_kw with demand charges is not supported: the demand charges "
                         "already set the (soft) caps")
     inp = problem
-    groups = _Groups([(g.mask, g.price_per_kw) for g in problem.demand_charges],
+    groups = DemandGroups([(g.mask, g.price_per_kw) for g in problem.demand_charges],
                      [g.incumbent_kw for g in problem.demand_charges], inp.periods, inp.dt_h)
     if search_states is None:
         search_states = default_search_states(inp.periods)
@@ -517,19 +173,20 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
         n_s = min(n_s, 32)
     h_s = (inp.e_max_kwh - inp.e_min_kwh) / n_s
     e_lo_s, h_s, n_s, i_min_s = _grid(inp, h_s)
-    # the energy-only plan on the search grid: the first caps (its peaks) and the upper bounds
+    # the energy-only plan on the search grid: the first caps (its peaks)
     args = inp.kernel_args()
     v, _ = _backward(*args, e_lo_s, h_s, n_s, inp.terminal_value, inp.e_min_kwh, i_min_s)
     soe, _ = _replay(*args, e_lo_s, h_s, n_s, v, inp.initial_kwh, inp.e_min_kwh, inp.e_max_kwh)
     evaluations = 0
-    lower = _lower_caps(inp, groups)
+    lower = lower_caps(inp, groups)
     if groups.n:
         
         out = _evaluate(soe, *args)
-        upper = np.maximum(groups.peaks(out[:, 3]), lower)
+        guess = np.clip(groups.peaks(out[:, 3]), lower, None)
+        upper = upper_caps(inp, groups, lower)
         tol = np.maximum(float(cap_tol) * upper, 1e-9)
-        caps, evaluations, counts = _search(inp, groups, upper.copy(), lower, upper, soe,
-                                            e_lo_s, h_s, n_s, i_min_s, tol)
+        caps, evaluations, counts = search_caps(inp, groups, guess, lower, upper, soe,
+                                                 e_lo_s, h_s, n_s, i_min_s, tol)
     else:
         caps, counts = np.zeros(0), {"coupling_samples": 0, "forward_searches": 0}
     t_search = time.perf_counter() - t0
@@ -540,6 +197,17 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
     # the plan through the plant without the soft caps: true period costs
     elapsed = time.perf_counter() - t0
     res = build_result(inp, soe, method="dp", solve_time_s=elapsed)
+    info = {"energy_step_kwh": h_f, "states": n_f + 1, "convex_periods": int(fast.sum()),
+            "caps_kw": caps.tolist(), "lower_caps_kw": lower.tolist(),
+            "search_states": n_s + 1 - i_min_s, "block_evaluations": evaluations, **counts,
+            "search_time_s": t_search, "final_time_s": elapsed - t_search}
+    return _with_demand_charges(res, groups, info)
+
+
+def _with_demand_charges(res: ScheduleResult, groups: DemandGroups, info: dict
+                         ) -> ScheduleResult:
+    """The plan's result with its demand charges (its actual peaks, the incumbents) added to
+    its true period costs."""
     imp = res.periods["grid_import_kwh"].to_numpy()
     peaks = groups.peaks(imp) if groups.n else np.zeros(0)
     demand = groups.demand_cost(imp)
@@ -547,11 +215,7 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
     summary = dict(res.summary)
     summary.update({"energy_cost": energy, "demand_cost": demand,
                     "peaks_kw": peaks.tolist(), "objective": res.objective + demand})
-    info = {"energy_step_kwh": h_f, "states": n_f + 1, "convex_periods": int(fast.sum()),
-            "caps_kw": caps.tolist(), "lower_caps_kw": lower.tolist(),
-            "search_states": n_s + 1 - i_min_s, "block_evaluations": evaluations, **counts,
-            "search_time_s": t_search, "final_time_s": elapsed - t_search}
     return ScheduleResult(objective=res.objective + demand, cost=energy + demand,
                           soe_kwh=res.soe_kwh, setpoint_kwh=res.setpoint_kwh,
                           periods=res.periods, summary=summary, method="dp",
-                          solve_time_s=elapsed, info=info)
+                          solve_time_s=res.solve_time_s, info=info)

@@ -109,3 +109,28 @@ def test_steps_and_expected_files():
         "replay_comparison.png"]
     assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
 
+
+
+def test_every_billing_notebook_takes_the_whole_tariff(tmp_path):
+    """01, 03 and 04 bill the site: each declares ``tariff`` (a mapping of pvbess.Tariff fields)
+    and ``tariff_path`` (a YAML file of them), and a params file's values reach all three."""
+    for name in (NB1, NB3, NB4):
+        declared = rp.notebook_parameters(NOTEBOOKS_DIR / name)
+        assert (declared["tariff"], declared["tariff_path"]) == ("{}", '""'), name
+        # one way to set the tariff: no stray tariff fields as separate parameters
+        assert not set(declared) & set(pvbess.Tariff().asdict()), name
+    fields = tmp_path / "spot.yaml"
+    fields.write_text("energy_hfp_pen_per_kwh: 0.2\n")
+    path = tmp_path / "tariff.yaml"
+    path.write_text(f"notebooks: [{NB1}, {NB3}, {NB4}]\ntariff_path: {fields}\n"
+                    "tariff: {hp_start_h: 17.0, hp_end_h: 21.0, export_pen_per_kwh: 0.1,\n"
+                    "         demand_hp_pen_per_kw_month: 30.0, demand_hfp_pen_per_kw_month: 5.0}\n")
+    params = rp.load_params(path)
+    for step in rp.run_steps(params):
+        got = rp.step_parameters(step, params, rp.notebook_parameters(
+            NOTEBOOKS_DIR / step.notebook), tmp_path)
+        tariff = pvbess.Tariff.from_params(got["tariff"], got["tariff_path"])
+        assert tariff == pvbess.Tariff(hp_start_h=17.0, hp_end_h=21.0, export_pen_per_kwh=0.1,
+                                       energy_hfp_pen_per_kwh=0.2,
+                                       demand_hp_pen_per_kw_month=30.0,
+                                       demand_hfp_pen_per_kw_month=5.0), step.notebook

@@ -272,3 +272,34 @@ def test_render_end_to_end(tmp_path_factory, capsys):
     _check_sweep_and_replay(rendered)
     _check_failure_leaves_no_report_and_keeps_the_old_one(rendered, capsys)
     _check_failure_in_the_sweep_names_notebook_03(rendered, capsys)
+
+
+@pytest.mark.slow
+def test_a_params_file_sets_the_tariff_of_the_bill(tmp_path):
+    """Notebook 01 rendered from a params file that moves the HP window and sets the demand
+    charges and the export price: the bill in summary.json is that tariff's, recomputed here
+    from the run's own balance (energy by window, each month's peak per window, exports)."""
+    site = pvbess.load_iquitos().iloc[:7 * 24][["pv_kwh", "ev_kwh", "mall_kwh"]]
+    csv = tmp_path / "site.csv"
+    site.to_csv(csv, index_label="time")
+    params = tmp_path / "tariff.yaml"
+    params.write_text(f"notebooks: [{NB1}]\ndata_path: {csv}\nrun_baselines: false\n"
+                      "run_optimal: false\nexport_limit_kw: -1.0\n"
+                      "tariff: {hp_start_h: 17.0, hp_end_h: 21.0, energy_hp_pen_per_kwh: 0.6,\n"
+                      "         demand_hp_pen_per_kw_month: 100.0,\n"
+                      "         demand_hfp_pen_per_kw_month: 10.0, export_pen_per_kwh: 0.05}\n")
+    (folder,) = report.render_report([params], tmp_path / "reports", progress=False)
+    kpis = report.read_summary(folder / report.SUMMARY_NAME)["kpis"]
+    balance = report.read_balance(folder)
+    hour = balance.index.hour
+    hp = (hour >= 17) & (hour < 21)
+    imp = balance["grid_import_kwh"].to_numpy()
+    assert kpis["energy_cost_pen"] == pytest.approx(
+        0.6 * imp[hp].sum() + 0.28 * imp[~hp].sum(), rel=1e-9)
+    assert kpis["demand_charge_pen"] == pytest.approx(
+        100.0 * imp[hp].max() + 10.0 * imp[~hp].max(), rel=1e-9)  # one month, hourly [kW]
+    assert kpis["export_revenue_pen"] == pytest.approx(
+        0.05 * (balance["pv_export_kwh"] + balance["bess_export_kwh"]).sum(), rel=1e-9)
+    # and it is not MT3's bill
+    mt3 = pvbess.kpis(pvbess.simulate(site, pvbess.Battery(), pvbess.SixPhaseRules()))
+    assert abs(kpis["demand_charge_pen"] - mt3["demand_charge_pen"]) > 1000.0
