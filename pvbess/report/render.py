@@ -367,29 +367,3 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
             out = [f.result() for f in futures]
     write_index(reports_dir)
     return out
-
-
-def strip_notebook(path: str | Path) -> bool:
-    """Remove outputs, execution counts and run metadata from a notebook in place.
-
-    What git keeps of the notebooks (a test enforces it). Returns True if the file changed.
-    """
-    import nbformat
-
-    path = Path(path)
-    nb = nbformat.read(str(path), as_version=4)
-    before = nbformat.writes(nb)
-    for key in ("papermill", "widgets"):
-        nb.metadata.pop(key, None)
-    for cell in nb.cells:
-        for key in ("papermill", "execution", "collapsed", "scrolled"):
-            cell.metadata.pop(key, None)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    after = nbformat.writes(nb)
-    if after != before:
-        write_text(path, after)
-    return after != before
-
-
