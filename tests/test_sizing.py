@@ -101,6 +101,24 @@ def test_progress_bar(capsys):
     assert "sweep" in capsys.readouterr().err
 
 
+def test_progress_moves_in_small_steps_with_the_compile_apart(table, monkeypatch, capsys):
+    from pvbess.studies import sizing
+
+    calls, run_chunk = [], sizing._run_chunk
+
+    def counted(site, configs, *args):
+        calls.append(len(configs))
+        return run_chunk(site, configs, *args)
+
+    monkeypatch.setattr(sizing, "_run_chunk", counted)
+    again = sweep(SITE, GRID, chunk_size=500, progress=True)
+    pd.testing.assert_frame_equal(again, table)  # the steps change nothing in the table
+    assert calls[0] == 1 and sum(calls) == len(table)  # the first design alone: the compile
+    assert len(calls) >= min(len(table), 10)  # then the bar moves in steps, not per chunk
+    err = capsys.readouterr().err
+    assert "first design (compiles once)" in err and f"{len(table)}/{len(table)}" in err
+
+
 def test_economics_of_a_row(table):
     row = table.iloc[5]
     b, r, site = _specs(row)
