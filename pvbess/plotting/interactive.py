@@ -45,10 +45,12 @@ def use_offline_plotly() -> str:
     nbconvert HTML alike.
     """
     import plotly.io as pio
-    from plotly.io._base_renderers import HtmlRenderer
+    from plotly.io._base_renderers import HtmlRenderer, PlotlyRenderer
 
     class _OfflineRenderer(HtmlRenderer):
-        """plotly.js embedded once on activation; figures as text/html without CDN scripts."""
+        """plotly.js embedded once on activation; figures as plotly JSON (JupyterLab's plotly
+        renderer draws it, also inside widgets, where a script may run before plotly.js has
+        loaded) and as text/html without CDN scripts (nbconvert's HTML, other frontends)."""
 
         def __init__(self) -> None:
             super().__init__(connected=False, full_html=False, global_init=True,
@@ -58,7 +60,7 @@ def use_offline_plotly() -> str:
             html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False,
                                include_mathjax=False, full_html=False, default_width="100%",
                                default_height=525, validate=False)
-            return {"text/html": html}
+            return {**PlotlyRenderer().to_mimebundle(dict(fig_dict)), "text/html": html}
 
     pio.renderers[OFFLINE_RENDERER] = _OfflineRenderer()
     pio.renderers.default = OFFLINE_RENDERER
