@@ -374,3 +374,8 @@ def test_heatmap_labels_in_words_with_units_and_the_marked_design(table):
     cell = table.loc[(table["capacity_kwh"] == 2000.0) & (table["power_kw"] == 400.0)
                      & (table["pv_scale"] == 1.0), "self_sufficiency_frac"].mean() * 100
     assert f"marked: battery capacity 2,000 kWh, battery power 400 kW: {cell:,.4g} %" in title
+    fig = plot_sweep_heatmap(table, "npv_vs_pv_pen", where={"pv_scale": 1.0},
+                             mark=(2000.0, 400.0))  # large numbers: no exponent, names kept
+    title = fig.get_suptitle()
+    assert title.startswith("NPV of the battery against PV only [PEN] by battery capacity")
+    assert "e+" not in title and "e-" not in title.split("marked")[1]

@@ -197,10 +197,10 @@ def day_picker(balance: pd.DataFrame, day: Any = None) -> InteractiveView:
     start = representative_day(balance) if day is None else pd.Timestamp(day)
     first = days[days.get_indexer([start], method="nearest")[0]]
     slider = widgets.SelectionSlider(options=[(f"{d:%d %b}", d) for d in days], value=first,
-                                     description="day", readout=False, continuous_update=False,
+                                     readout=False, continuous_update=False,
                                      layout=widgets.Layout(width="60%"))
     picker = widgets.DatePicker(value=first.date(), min=days[0].date(), max=days[-1].date(),
-                                description="date", layout=widgets.Layout(width="auto"))
+                                description="day", layout=widgets.Layout(width="auto"))
     out = widgets.Output()
 
     def _draw(change: dict | None = None) -> None:

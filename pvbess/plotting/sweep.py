@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from .palette import COLORS
 from ..timeseries import DataError
@@ -135,10 +136,15 @@ def _label(name: str) -> str:
     return f"{words} [{unit}]"
 
 
+def _number(v: float) -> str:
+    """Four significant digits, thousands separated, never in exponent form."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def _value_text(name: str, value: float) -> str:
     """A parameter value in words with its unit: ``"battery capacity 2,000 kWh"``."""
     words, unit, factor = quantity(name)
-    return f"{words} {value * factor:,.4g}" + ("" if unit == "-" else f" {unit}")
+    return f"{words} {_number(value * factor)}" + ("" if unit == "-" else f" {unit}")
 
 
 def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: str,
@@ -154,13 +160,14 @@ def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: st
     ax.set_ylabel(_label(y))
     if title:
         ax.set_title(_label(value), fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.85, label=None if title else _label(value))
+    bar = fig.colorbar(image, ax=ax, shrink=0.85, label=None if title else _label(value))
+    bar.formatter = FuncFormatter(lambda v, _: _compact(v))  # -1.08M, not an offset of 1e6
     if data.size <= 100:  # small grids: print the numbers in the cells
         for (i, j), v in np.ndenumerate(data):
             if np.isfinite(v):
                 shade = image.norm(v)  # dark text on the bright end of the colour map
-                ax.text(j, i, _compact(v), ha="center", va="center", fontsize=6,
-                        color="k" if shade > 0.6 else "w")
+                ax.text(j, i, _compact(v), ha="center", va="center",
+                        fontsize=9 if data.size <= 30 else 6, color="k" if shade > 0.6 else "w")
 
 
 def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
@@ -176,7 +183,7 @@ def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kw
     ax = fig.subplots()
     _draw_heatmap(fig, ax, grid, value, x, y, cmap, title=False)
     words, unit, factor = quantity(value)
-    lines = [f"{words.capitalize()} [{unit}] by {quantity(x)[0]} and {quantity(y)[0]}"]
+    lines = [f"{words[:1].upper()}{words[1:]} [{unit}] by {quantity(x)[0]} and {quantity(y)[0]}"]
     if where:
         lines.append(", ".join(_value_text(k, v) for k, v in where.items()))
     if mark is not None:
@@ -187,7 +194,7 @@ def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kw
         cell = grid.iat[i, j] * factor
         lines.append(f"marked: {_value_text(x, grid.columns[j])}, "
                      f"{_value_text(y, grid.index[i])}: "
-                     + (f"{cell:,.4g} {unit}" if np.isfinite(cell) else "undefined"))
+                     + (f"{_number(cell)} {unit}" if np.isfinite(cell) else "undefined"))
     fig.suptitle("\n".join(lines), fontsize=10)
     return fig
 
