@@ -9,7 +9,6 @@ The interactive explorer over these heatmaps is :func:`pvbess.plotting.interacti
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd

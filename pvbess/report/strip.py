@@ -2,9 +2,10 @@
 
 ``python -m pvbess.report.strip`` reads a notebook on stdin and writes it stripped to stdout: the
 ``clean`` command of the git filter ``pvbess-strip`` that ``make`` installs with
-``python -m pvbess.report.strip --install`` (``.gitattributes`` puts every ``*.ipynb`` under it). A notebook saved with its outputs (from any editor) then shows no
-difference in ``git diff`` and commits stripped; ``git status`` still lists it until ``git add``
-(git trusts a changed file size over the filter). JupyterLab started by ``make lab`` goes
+``python -m pvbess.report.strip --install`` (``.gitattributes`` puts every ``*.ipynb`` under it).
+A notebook saved with its outputs (from any editor) then shows no difference in ``git diff``
+and commits stripped; ``git status`` still lists it until ``git add`` (git trusts a changed file
+size over the filter). JupyterLab started by ``make lab`` goes
 further: its :func:`pre_save_hook` saves notebooks stripped, so the files on disk never change
 by running them. The module imports nothing heavy, as git runs it for every changed notebook.
 """

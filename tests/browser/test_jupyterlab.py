@@ -133,10 +133,6 @@ def _wait_new_image(page, image, old_src: str) -> dict:
 def test_sweep_explorer_shows_and_redraws_its_image(page, lab):
     name = "03_sizing_sweep.ipynb"
     _run_notebook(page, lab, name)
-    progress = _cell(page, "pvbess.sweep(site, grid")
-    assert progress.get_by_text("first design (compiles once)").count() == 1
-    assert progress.get_by_text("12/12").count() == 1  # the bar finished on every design
-
     cell = _cell(page, "pvbess.sweep_explorer(")
     image = cell.locator("img.widget-image")
     image.wait_for(timeout=REDRAW_TIMEOUT_MS)
@@ -149,6 +145,9 @@ def test_sweep_explorer_shows_and_redraws_its_image(page, lab):
     assert cut == 0, "a slider label is cut off"
     cell.scroll_into_view_if_needed()
     _shot(page, "03_explorer_first")
+    progress = _cell(page, "pvbess.sweep(site, grid")
+    assert progress.get_by_text("first design (compiles once)").count() == 1
+    assert progress.get_by_text("12/12").count() == 1  # the bar finished on every design
 
     cell.locator(".widget-dropdown select").select_option(label="NPV of the battery against "
                                                                 "PV only [PEN]")
