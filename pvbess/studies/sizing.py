@@ -250,7 +250,7 @@ def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
             export_limit_kw=r.export_limit_kw)
         plan = optimize_schedule(problem, energy_step_kwh=options.get("energy_step_kwh"))
         balance = simulate(scaled, b, r, "schedule", tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh,
-                           setpoint_kwh=plan.battery_setpoint_kwh, charge_source=source)
+                           setpoint_kwh=plan.setpoint_kwh, charge_source=source)
         rows.append(kpis(balance))
     return pd.DataFrame(rows, index=configs.index)
 
