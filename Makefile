@@ -1,13 +1,23 @@
 # Two commands do everything on a fresh machine (Python 3.11+, make, the package registries):
 #   make report   set up .venv and render the annual Iquitos report into reports/
 #   make test     set up .venv and run the whole test suite (what CI runs)
+# and one opens the notebooks for exploring:
+#   make lab      JupyterLab on http://127.0.0.1:8888 (LAB_PORT=...), root included
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export MPLBACKEND := Agg
 
-.PHONY: venv test report data bench lab clean-reports
+LAB_PORT ?= 8888
+# notebooks are saved stripped of outputs (pvbess/report/strip.py): running them never dirties git
+# (tests/browser starts JupyterLab with these same options)
+LAB_OPTIONS := --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+	--ContentsManager.pre_save_hook=pvbess.report.strip.pre_save_hook
+# JupyterLab refuses to run as root (a container, CI) unless told to
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: venv git-filter chromium test report data bench lab clean-reports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +25,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) git-filter
+
+## the git filter pvbess-strip (.gitattributes): notebooks saved with outputs commit stripped
+git-filter: $(STAMP)
+	$(PY) -m pvbess.report.strip --install
+
+## Debian's chromium for the browser test (tests/browser), installed only when missing and only
+## as root; otherwise the test skips (CI, as root, installs it and requires it)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+		|| apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
 
 ## make test: the full suite, then every notebook under nbval. Exit code 5 (no tests) fails too.
 ## (nbval runs separately: --dist loadscope keeps each notebook's cells on one worker.)
-test: $(STAMP)
+test: venv chromium
 	$(PY) -m pytest -n 2 --dist loadgroup tests
 	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax notebooks
 
 ## make report: render every params/*.yaml into reports/<run-id>/ (PARAMS=... for a subset)
-report: $(STAMP)
+report: venv
 	$(PY) -m pvbess.report $(or $(PARAMS),params/*.yaml)
 
 ## make data: regenerate data/iquitos/ from the site facts (deterministic for the seed)
@@ -35,6 +55,6 @@ data: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
-## make lab: open JupyterLab on the notebooks
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+## make lab: JupyterLab on the notebooks, on this machine only (127.0.0.1), for any user
+lab: venv
+	$(VENV)/bin/jupyter lab $(LAB_OPTIONS) --port=$(LAB_PORT) $(ALLOW_ROOT)

@@ -110,7 +110,7 @@ _EXPORTS: dict[str, str] = {
     "plot_sweep_heatmap": "plotting.sweep",
     "plot_sweep_heatmaps": "plotting.sweep",
     "plot_pareto": "plotting.sweep",
-    "sweep_explorer": "plotting.sweep",
+    "sweep_explorer": "plotting.interactive",
     # --- event-sourced scheduler (issue 7) ---
     "HourlyEvent": "scheduler.events",
     "HistoricalDataStore": "scheduler.events",

@@ -320,15 +320,26 @@ def test_interactive_views(balance):
         pio.renderers.default = previous
     import ipywidgets
 
-    picker = interactive.day_picker(balance)
-    assert isinstance(picker, ipywidgets.VBox)
-    slider, out = picker.children
-    assert len(slider.options) == 10
+    view = interactive.day_picker(balance)
+    assert isinstance(view.widget, ipywidgets.VBox)
+    (picker, slider), out = view.widget.children[0].children, view.widget.children[1]
+    assert len(slider.options) == 10 and not slider.readout  # the date box says the day
     assert slider.value == representative_day(balance)
+    assert picker.value == slider.value.date()
     assert len(out.outputs) == 1 and out.outputs[0]["output_type"] == "display_data"
     first = out.outputs[0]["data"]
+    bundle = view._repr_mimebundle_()  # live widget and the first day, for the HTML report
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == first["text/html"]
     slider.value = slider.options[0][1]  # picking another day redraws the figure
     assert len(out.outputs) == 1 and out.outputs[0]["data"] != first
+    assert picker.value == slider.options[0][1].date()
+    typed = slider.options[3][1].date()
+    picker.value = typed  # a typed date moves the slider and redraws
+    assert slider.value.date() == typed and f"{typed:%Y-%m-%d}" in str(out.outputs[0]["data"])
+    picker.value = typed + pd.Timedelta(days=400)  # outside the run: the nearest (last) day
+    assert slider.value == slider.options[-1][1]
+    assert picker.value == slider.options[-1][1].date()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -101,6 +101,24 @@ def test_progress_bar(capsys):
     assert "sweep" in capsys.readouterr().err
 
 
+def test_progress_moves_in_small_steps_with_the_compile_apart(table, monkeypatch, capsys):
+    from pvbess.studies import sizing
+
+    calls, run_chunk = [], sizing._run_chunk
+
+    def counted(site, configs, *args):
+        calls.append(len(configs))
+        return run_chunk(site, configs, *args)
+
+    monkeypatch.setattr(sizing, "_run_chunk", counted)
+    again = sweep(SITE, GRID, chunk_size=500, progress=True)
+    pd.testing.assert_frame_equal(again, table)  # the steps change nothing in the table
+    assert calls[0] == 1 and sum(calls) == len(table)  # the first design alone: the compile
+    assert len(calls) >= min(len(table), 10)  # then the bar moves in steps, not per chunk
+    err = capsys.readouterr().err
+    assert "first design (compiles once)" in err and f"{len(table)}/{len(table)}" in err
+
+
 def test_economics_of_a_row(table):
     row = table.iloc[5]
     b, r, site = _specs(row)
@@ -305,11 +323,10 @@ def test_heatmap_slice_holds_the_table_values(table):
         sweep_slice(table, "not_a_column")
 
 
-def test_figures_and_explorer(table):
+def test_figures(table):
     from matplotlib.figure import Figure
 
-    from pvbess.plotting.sweep import (plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps,
-                                    sweep_explorer)
+    from pvbess.plotting.sweep import plot_pareto, plot_sweep_heatmap, plot_sweep_heatmaps
 
     fig = plot_sweep_heatmaps(table, ["co2_t", "payback_vs_pv_years", "npv_vs_pv_pen"],
                               where={"pv_scale": 1.0, "peak_threshold_kw": 1900.0})
@@ -318,5 +335,47 @@ def test_figures_and_explorer(table):
     fig = plot_pareto(table)
     line = fig.axes[0].lines[0]  # the front, from cheapest to cleanest
     assert len(line.get_xdata()) == int(table["pareto"].sum())
-    widget = sweep_explorer(table, ["co2_t", "npv_vs_pv_pen"])
-    assert len(widget.children) == 4  # dropdown, pv_scale and threshold sliders, output
+
+
+def test_explorer_shows_and_redraws_an_image(table):
+    from pvbess.plotting.interactive import sweep_explorer
+
+    view = sweep_explorer(table, ["co2_t", "npv_vs_pv_pen"])
+    menu, *sliders, image = view.widget.children
+    # a slider for every swept parameter, axes included, labelled in words
+    assert [s.description for s in sliders] == ["battery capacity", "battery power",
+                                                "PV scale", "peak threshold"]
+    assert menu.label == "CO2 of the grid imports [t]"
+    assert sliders[0].label.endswith(" kWh")
+    assert bytes(image.value).startswith(b"\x89PNG")  # an image, not the text of a Figure
+    assert view._repr_mimebundle_()["image/png"]  # the first view for the HTML report
+    seen = {bytes(image.value)}
+    assert sliders[2].value != sliders[2].options[0][1]  # (a change below)
+    for widget, value in [(menu, "npv_vs_pv_pen"), (sliders[0], sliders[0].options[0][1]),
+                          (sliders[2], sliders[2].options[0][1])]:
+        widget.value = value
+        assert bytes(image.value) not in seen  # every change redraws
+        seen.add(bytes(image.value))
+
+
+def test_heatmap_labels_in_words_with_units_and_the_marked_design(table):
+    from pvbess.plotting.sweep import plot_sweep_heatmap, quantity
+    from pvbess.variables import VARIABLES
+
+    units = VARIABLES.set_index("name")["unit"]
+    assert quantity("co2_t")[1] == units["co2_t"]
+    assert quantity("self_sufficiency_frac") == ("self-sufficiency", "%", 100.0)
+    assert quantity("npv_vs_pv_pen")[:2] == ("NPV of the battery against PV only", "PEN")
+    fig = plot_sweep_heatmap(table, "self_sufficiency_frac", where={"pv_scale": 1.0},
+                             mark=(2000.0, 400.0))
+    title = fig.get_suptitle()
+    assert title.startswith("Self-sufficiency [%] by battery capacity and battery power")
+    assert "PV scale 1" in title and "_" not in title  # no raw column names
+    cell = table.loc[(table["capacity_kwh"] == 2000.0) & (table["power_kw"] == 400.0)
+                     & (table["pv_scale"] == 1.0), "self_sufficiency_frac"].mean() * 100
+    assert f"marked: battery capacity 2,000 kWh, battery power 400 kW: {cell:,.4g} %" in title
+    fig = plot_sweep_heatmap(table, "npv_vs_pv_pen", where={"pv_scale": 1.0},
+                             mark=(2000.0, 400.0))  # large numbers: no exponent, names kept
+    title = fig.get_suptitle()
+    assert title.startswith("NPV of the battery against PV only [PEN] by battery capacity")
+    assert "e+" not in title and "e-" not in title.split("marked")[1]

@@ -1,8 +1,8 @@
 """Interactive exploration in notebooks: plotly figures and ipywidgets controls.
 
 The static report uses :mod:`pvbess.plotting` (matplotlib); these are the interactive twins for
-exploring a run: a day view with a day picker and a SOC heatmap. Colours come from
-:mod:`pvbess.plotting.palette`.
+exploring a run: a day view with a day picker, a SOC heatmap, and an explorer of a sizing
+sweep. Colours come from :mod:`pvbess.plotting.palette`.
 
 Offline HTML: call :func:`use_offline_plotly` once near the top of a notebook. It registers and
 selects a plotly renderer that embeds plotly.js once in the notebook (no CDN, no MathJax from
@@ -11,6 +11,10 @@ the network), so the executed notebook's HTML export shows the figures without n
 
 from __future__ import annotations
 
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,10 +42,12 @@ def use_offline_plotly() -> str:
     nbconvert HTML alike.
     """
     import plotly.io as pio
-    from plotly.io._base_renderers import HtmlRenderer
+    from plotly.io._base_renderers import HtmlRenderer, PlotlyRenderer
 
     class _OfflineRenderer(HtmlRenderer):
-        """plotly.js embedded once on activation; figures as text/html without CDN scripts."""
+        """plotly.js embedded once on activation; figures as plotly JSON (JupyterLab's plotly
+        renderer draws it, also inside widgets, where a script may run before plotly.js has
+        loaded) and as text/html without CDN scripts (nbconvert's HTML, other frontends)."""
 
         def __init__(self) -> None:
             super().__init__(connected=False, full_html=False, global_init=True,
@@ -51,7 +57,7 @@ def use_offline_plotly() -> str:
             html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False,
                                include_mathjax=False, full_html=False, default_width="100%",
                                default_height=525, validate=False)
-            return {"text/html": html}
+            return {**PlotlyRenderer().to_mimebundle(dict(fig_dict)), "text/html": html}
 
     pio.renderers[OFFLINE_RENDERER] = _OfflineRenderer()
     pio.renderers.default = OFFLINE_RENDERER
@@ -153,22 +159,45 @@ def monthly_kpi_figure(balance: pd.DataFrame):
     return fig
 
 
-def day_picker(balance: pd.DataFrame, day: Any = None):
+@dataclass(frozen=True)
+class InteractiveView:
+    """A live ipywidgets view and a static copy of its first state, displayed together.
+
+    Jupyter (Lab, Notebook) shows the live ``widget``; where no widget manager runs (the HTML
+    report, a notebook reopened without its kernel) the ``static`` display data stands in.
+    """
+
+    widget: Any
+    static: dict
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {**self.widget._repr_mimebundle_(), **self.static}
+
+
+def day_picker(balance: pd.DataFrame, day: Any = None) -> InteractiveView:
     """A day picker (ipywidgets) that redraws :func:`day_figure` for the chosen day.
 
-    Returns an ``ipywidgets.VBox`` (a date slider over the run's days and the figure). Live in
-    Jupyter only: static HTML exports show nothing interactive for widgets, so notebooks also
-    display one :func:`day_figure` directly.
+    A date box (type a date or pick it from the calendar) and a slider over the run's days, kept
+    in step; the figure below redraws on either. A date outside the run, or on a missing day,
+    moves to the nearest day of the run.
+
+    Returns
+    -------
+    InteractiveView
+        ``widget`` is an ``ipywidgets.VBox`` of (the date box and the slider, the figure's
+        ``Output``); ``static`` the first day's figure.
     """
     import ipywidgets as widgets
 
     figure_specs(balance)
-    days = pd.Index(naive_local(balance.index).normalize().unique())
+    days = pd.DatetimeIndex(naive_local(balance.index).normalize().unique())
     start = representative_day(balance) if day is None else pd.Timestamp(day)
-    slider = widgets.SelectionSlider(options=[(f"{d:%Y-%m-%d}", d) for d in days],
-                                     value=days[days.get_indexer([start], method="nearest")[0]],
-                                     description="day", continuous_update=False,
-                                     layout=widgets.Layout(width="90%"))
+    first = days[days.get_indexer([start], method="nearest")[0]]
+    slider = widgets.SelectionSlider(options=[(f"{d:%d %b}", d) for d in days], value=first,
+                                     readout=False, continuous_update=False,
+                                     layout=widgets.Layout(width="60%"))
+    picker = widgets.DatePicker(value=first.date(), min=days[0].date(), max=days[-1].date(),
+                                description="day", layout=widgets.Layout(width="auto"))
     out = widgets.Output()
 
     def _draw(change: dict | None = None) -> None:
@@ -176,10 +205,84 @@ def day_picker(balance: pd.DataFrame, day: Any = None):
         # here waits on a frontend, so a headless run (papermill, nbval) cannot stall on it
         bundle = _mime_bundle(day_figure(balance, slider.value))
         out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        picker.value = slider.value.date()
+
+    def _typed(change: dict) -> None:
+        if change["new"] is None:  # an incomplete date while typing
+            return
+        nearest = days[days.get_indexer([pd.Timestamp(change["new"])], method="nearest")[0]]
+        if nearest != slider.value:
+            slider.value = nearest  # redraws through _draw
+        elif nearest.date() != change["new"]:
+            picker.value = nearest.date()  # not a day of the run: show the day drawn
 
     slider.observe(_draw, names="value")
+    picker.observe(_typed, names="value")
     _draw()
-    return widgets.VBox([slider, out])
+    box = widgets.VBox([widgets.HBox([picker, slider]), out])
+    return InteractiveView(box, dict(out.outputs[0]["data"]))
+
+
+def sweep_explorer(table: pd.DataFrame, values: Sequence[str], *, x: str = "capacity_kwh",
+                   y: str = "power_kw") -> InteractiveView:
+    """Explore a sweep: pick a column and a design; the heatmap redraws as a PNG image.
+
+    A menu of ``values`` (in words, with units) and a slider for every swept parameter: those on
+    the axes (``x``, ``y``) mark a design on the heatmap and name its value, the others fix the
+    slice shown. The figure is a PNG in an ``ipywidgets.Image``, so it shows without any
+    matplotlib backend (JupyterLab, Notebook, VS Code alike).
+
+    Returns
+    -------
+    InteractiveView
+        ``widget`` is an ``ipywidgets.VBox`` (menu, sliders, image); ``static`` the first view.
+    """
+    import ipywidgets as widgets
+
+    from .sweep import _need, plot_sweep_heatmap, quantity
+
+    values = list(values)
+    _need(table, x, y, *values)
+    swept = [x, y] + [c for c in table.attrs.get("parameters", ()) if c in table.columns
+                      and c not in (x, y) and table[c].nunique() > 1]
+    style = {"description_width": "10em"}
+    wide = widgets.Layout(width="36em")
+    menu = widgets.Dropdown(options=[(_words_unit(quantity(v)), v) for v in values],
+                            value=values[0], description="show", style=style, layout=wide)
+    sliders = {}
+    for p in swept:
+        words, unit, factor = quantity(p)
+        options = sorted(table[p].unique().tolist())
+        sliders[p] = widgets.SelectionSlider(
+            options=[(f"{v * factor:,.4g}" + ("" if unit == "-" else f" {unit}"), v)
+                     for v in options],
+            value=options[len(options) // 2], description=words, continuous_update=False,
+            style=style, layout=wide)
+    image = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
+
+    def _png() -> bytes:
+        where = {p: s.value for p, s in sliders.items() if p not in (x, y)}
+        fig = plot_sweep_heatmap(table, menu.value, x=x, y=y, where=where,
+                                 mark=(sliders[x].value, sliders[y].value))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+    def _draw(*_: Any) -> None:
+        image.value = _png()
+
+    for w in (menu, *sliders.values()):
+        w.observe(_draw, names="value")
+    _draw()
+    box = widgets.VBox([menu, *sliders.values(), image])
+    static = {"image/png": base64.b64encode(bytes(image.value)).decode("ascii"),
+              "text/plain": f"<sweep explorer: {menu.label}>"}
+    return InteractiveView(box, static)
+
+
+def _words_unit(quantity: tuple[str, str, float]) -> str:
+    words, unit, _ = quantity
+    return f"{words} [{unit}]"
 
 
 def _mime_bundle(fig) -> dict:

@@ -1,18 +1,20 @@
-"""Figures of a sizing sweep: KPI heatmaps (capacity x power), the Pareto plot, an explorer.
+"""Figures of a sizing sweep: KPI heatmaps (capacity x power) and the Pareto plot.
 
 Every function takes the table :func:`pvbess.sweep` returns and draws only its columns. The
 figures are matplotlib :class:`~matplotlib.figure.Figure` objects (never shown or saved here);
-:func:`sweep_explorer` returns an ipywidgets widget for the notebook.
+labels are in words with the units of the tables that define the columns (:func:`quantity`).
+The interactive explorer over these heatmaps is :func:`pvbess.plotting.interactive.sweep_explorer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from .palette import COLORS
 from ..timeseries import DataError
@@ -21,7 +23,7 @@ __all__ = [
     "plot_pareto",
     "plot_sweep_heatmap",
     "plot_sweep_heatmaps",
-    "sweep_explorer",
+    "quantity",
     "sweep_slice",
 ]
 
@@ -81,51 +83,118 @@ def _compact(v: float) -> str:
     return f"{v:.3g}"
 
 
-#: Axis labels of the usual columns; others show their name with spaces.
-_LABELS = {
-    "capacity_kwh": "battery capacity [kWh]",
-    "power_kw": "battery power [kW]",
-    "pv_scale": "PV scale [-]",
-    "peak_threshold_kw": "peak threshold [kW]",
-    "eac_pen_per_year": "equivalent annual cost [PEN/yr]",
-    "co2_t": "CO2 of grid imports [t]",
+#: Words for the usual columns of a sweep table; the units come from the tables that define the
+#: columns (:data:`pvbess.VARIABLES` for the KPIs, ``APPRAISAL_COLUMNS`` for the economics).
+_WORDS = {
+    "capacity_kwh": "battery capacity",
+    "power_kw": "battery power",
+    "power_charge_kw": "battery charge power",
+    "power_discharge_kw": "battery discharge power",
+    "pv_scale": "PV scale",
+    "pv_kwp": "PV size",
+    "peak_threshold_kw": "peak threshold",
+    "export_limit_kw": "PV export limit",
+    "round_trip_efficiency": "round-trip efficiency",
+    "self_sufficiency_frac": "self-sufficiency",
+    "self_consumption_frac": "PV self-consumption",
+    "co2_t": "CO2 of the grid imports",
+    "equivalent_full_cycles": "battery equivalent full cycles",
+    "hours_above_peak_after_h": "hours above the peak threshold",
+    "peak_grid_kw": "largest grid draw",
+    "total_cost_pen": "grid bill",
+    "eac_pen_per_year": "equivalent annual cost",
 }
+#: Units of design parameters (not in the variables table), by the suffix of their name.
+_SUFFIX_UNITS = (("_kwh", "kWh"), ("_kwp", "kWp"), ("_kw", "kW"), ("_h", "h"), ("_pen", "PEN"),
+                 ("_frac", "-"), ("_scale", "-"), ("_efficiency", "-"))
+
+
+def quantity(name: str) -> tuple[str, str, float]:
+    """Words, unit and display factor of a sweep column: fractions are shown in percent.
+
+    >>> quantity("self_sufficiency_frac")
+    ('self-sufficiency', '%', 100.0)
+    """
+    from ..studies.economics import APPRAISAL_COLUMNS
+    from ..variables import VARIABLES
+
+    known = VARIABLES.set_index("name")["unit"]
+    if name in APPRAISAL_COLUMNS:
+        unit, meaning = APPRAISAL_COLUMNS[name]
+        words = _WORDS.get(name, meaning.split(":")[0])
+    else:
+        unit = known.get(name) or next((u for s, u in _SUFFIX_UNITS if name.endswith(s)), "-")
+        words = _WORDS.get(name, name.replace("_", " "))
+    if name.endswith("_frac") and unit == "-":
+        return words, "%", 100.0
+    return words, unit, 1.0
 
 
 def _label(name: str) -> str:
-    return _LABELS.get(name, name.replace("_", " "))
+    words, unit, _ = quantity(name)
+    return f"{words} [{unit}]"
+
+
+def _number(v: float) -> str:
+    """Four significant digits, thousands separated, never in exponent form."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _value_text(name: str, value: float) -> str:
+    """A parameter value in words with its unit: ``"battery capacity 2,000 kWh"``."""
+    words, unit, factor = quantity(name)
+    return f"{words} {_number(value * factor)}" + ("" if unit == "-" else f" {unit}")
 
 
 def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: str,
-                  cmap: str) -> None:
-    data = grid.to_numpy(dtype=float)
+                  cmap: str, *, title: bool = True) -> None:
+    factor = quantity(value)[2]
+    data = grid.to_numpy(dtype=float) * factor
     data = np.where(np.isfinite(data), data, np.nan)  # e.g. an infinite payback: left blank
     image = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45,
+    ax.set_xticks(range(grid.shape[1]), [f"{v:,g}" for v in grid.columns], rotation=45,
                   fontsize=7)
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), [f"{v:,g}" for v in grid.index], fontsize=7)
     ax.set_xlabel(_label(x))
     ax.set_ylabel(_label(y))
-    ax.set_title(_label(value), fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.85)
+    if title:
+        ax.set_title(_label(value), fontsize=9)
+    bar = fig.colorbar(image, ax=ax, shrink=0.85, label=None if title else _label(value))
+    bar.formatter = FuncFormatter(lambda v, _: _compact(v))  # -1.08M, not an offset of 1e6
     if data.size <= 100:  # small grids: print the numbers in the cells
         for (i, j), v in np.ndenumerate(data):
             if np.isfinite(v):
                 shade = image.norm(v)  # dark text on the bright end of the colour map
-                ax.text(j, i, _compact(v), ha="center", va="center", fontsize=6,
-                        color="k" if shade > 0.6 else "w")
+                ax.text(j, i, _compact(v), ha="center", va="center",
+                        fontsize=9 if data.size <= 30 else 6, color="k" if shade > 0.6 else "w")
 
 
 def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
                        y: str = "power_kw", where: Mapping[str, float] | None = None,
-                       agg: str = "mean", cmap: str = "viridis") -> Figure:
-    """Heatmap of one column of a sweep over two parameters (see :func:`sweep_slice`)."""
+                       agg: str = "mean", cmap: str = "viridis",
+                       mark: tuple[float, float] | None = None) -> Figure:
+    """Heatmap of one column of a sweep over two parameters (see :func:`sweep_slice`).
+
+    ``mark`` = (x value, y value) outlines that design's cell and names its value in the title.
+    """
     grid = sweep_slice(table, value, x=x, y=y, where=where, agg=agg)
     fig = Figure(figsize=(7, 5), layout="constrained")
-    _draw_heatmap(fig, fig.subplots(), grid, value, x, y, cmap)
-    fixed = ", ".join(f"{k} = {v:g}" for k, v in (where or {}).items())
-    fig.suptitle(f"{_label(value)} by {_label(x)} and {_label(y)}"
-                 + (f" ({fixed})" if fixed else ""), fontsize=10)
+    ax = fig.subplots()
+    _draw_heatmap(fig, ax, grid, value, x, y, cmap, title=False)
+    words, unit, factor = quantity(value)
+    lines = [f"{words[:1].upper()}{words[1:]} [{unit}] by {quantity(x)[0]} and {quantity(y)[0]}"]
+    if where:
+        lines.append(", ".join(_value_text(k, v) for k, v in where.items()))
+    if mark is not None:
+        j = grid.columns.get_indexer([mark[0]], method="nearest")[0]
+        i = grid.index.get_indexer([mark[1]], method="nearest")[0]
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5,
+                               ec=COLORS["threshold"]))
+        cell = grid.iat[i, j] * factor
+        lines.append(f"marked: {_value_text(x, grid.columns[j])}, "
+                     f"{_value_text(y, grid.index[i])}: "
+                     + (f"{_number(cell)} {unit}" if np.isfinite(cell) else "undefined"))
+    fig.suptitle("\n".join(lines), fontsize=10)
     return fig
 
 
@@ -145,7 +214,7 @@ def plot_sweep_heatmaps(table: pd.DataFrame, values: Sequence[str], *, x: str = 
                       value, x, y, cmap)
     for ax in axes[len(values):]:
         ax.set_visible(False)
-    fixed = ", ".join(f"{k} = {v:g}" for k, v in (where or {}).items())
+    fixed = ", ".join(_value_text(k, v) for k, v in (where or {}).items())
     strategy = table.attrs.get("strategy")
     fig.suptitle("Sizing sweep" + (f", {strategy.replace('_', '-')} dispatch" if strategy else "")
                  + (f" ({fixed})" if fixed else "")
@@ -197,40 +266,3 @@ def plot_pareto(table: pd.DataFrame, *, x: str = "eac_pen_per_year", y: str = "c
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"Cost against CO2 (labels: {', '.join(label)})", fontsize=10)
     return fig
-
-
-def sweep_explorer(table: pd.DataFrame, values: Sequence[str], *, x: str = "capacity_kwh",
-                   y: str = "power_kw") -> Any:
-    """An ipywidgets explorer: pick a column and fix the other swept parameters with sliders.
-
-    Every parameter of the table with more than one value, other than ``x`` and ``y``, gets a
-    selection slider; the heatmap redraws on change.
-
-    Returns
-    -------
-    ipywidgets.VBox
-    """
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    values = list(values)
-    _need(table, x, y, *values)
-    params = [c for c in table.attrs.get("parameters", ()) if c in table.columns
-              and c not in (x, y) and table[c].nunique() > 1]
-    choose = widgets.Dropdown(options=values, value=values[0], description="show")
-    sliders = {p: widgets.SelectionSlider(options=sorted(table[p].unique().tolist()),
-                                          description=p, continuous_update=False)
-               for p in params}
-    out = widgets.Output()
-
-    def redraw(*_: Any) -> None:
-        where = {p: s.value for p, s in sliders.items()}
-        with out:
-            out.clear_output(wait=True)
-            display(plot_sweep_heatmap(table, choose.value, x=x, y=y, where=where))
-
-    choose.observe(redraw, names="value")
-    for s in sliders.values():
-        s.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([choose, *sliders.values(), out])

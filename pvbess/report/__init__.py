@@ -27,6 +27,7 @@ The modules, bottom to top (each imports only those above it in this list):
   summary JSON, PNGs); importable by anything;
 - :mod:`~pvbess.report.params`: params files, the notebooks of a report and their parameters;
 - :mod:`~pvbess.report.render`: papermill, HTML, ``reports/index.html``;
+- :mod:`~pvbess.report.strip`: notebooks as git keeps them (the git filter ``pvbess-strip``);
 - :mod:`~pvbess.report.cli`: the command line (``python -m pvbess.report``, ``--strip``).
 
 The names below are importable from ``pvbess.report`` itself; each is loaded on first use, so
@@ -53,8 +54,9 @@ _EXPORTS: dict[str, str] = {
     ), "params"),
     **dict.fromkeys((
         "CELL_TIMEOUT_S", "WIDGET_MIME", "notebook_to_html", "remote_references", "render_one",
-        "write_index", "render_report", "strip_notebook",
+        "write_index", "render_report",
     ), "render"),
+    "strip_notebook": "strip",
     "main": "cli",
 }
 

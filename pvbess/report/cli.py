@@ -15,7 +15,8 @@ from pathlib import Path
 from ..config import REPORTS_DIR
 from . import __doc__ as _PACKAGE_DOC
 from .params import ReportError
-from .render import render_report, strip_notebook
+from .render import render_report
+from .strip import strip_notebook
 
 
 def main(argv: Sequence[str] | None = None) -> int:

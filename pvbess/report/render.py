@@ -69,17 +69,20 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
     nbconvert's lab template embeds outputs (PNGs as base64, plotly.js as emitted by
     :func:`pvbess.interactive.use_offline_plotly`); the remote scripts it links by default
     (require.js, MathJax from a CDN) are removed, as the notebooks need neither, and widget
-    outputs (which would fetch a widget renderer from a CDN) become a short note.
+    outputs (which would fetch a widget renderer from a CDN) become their static view
+    (:class:`pvbess.plotting.interactive.InteractiveView`) or, without one, a short note.
     """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
-    for cell in nb.cells:  # live widgets need a kernel: say so instead of fetching a renderer
+    for cell in nb.cells:  # live widgets need a kernel: their static view, else a note
         for output in cell.get("outputs", []):
-            if WIDGET_MIME in output.get("data", {}):
-                output["data"] = {"text/plain": "[interactive widget: open the notebook in "
-                                                "Jupyter to use it]"}
+            data = output.get("data", {})
+            if WIDGET_MIME in data:
+                static = {k: v for k, v in data.items() if k not in (WIDGET_MIME, "text/plain")}
+                output["data"] = static or {"text/plain": "[interactive widget: open the "
+                                                          "notebook in Jupyter to use it]"}
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     title = title or Path(notebook).stem.replace("_", " ")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
@@ -399,29 +402,3 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
             out = [f.result() for f in futures]
     write_index(reports_dir)
     return out
-
-
-def strip_notebook(path: str | Path) -> bool:
-    """Remove outputs, execution counts and run metadata from a notebook in place.
-
-    What git keeps of the notebooks (a test enforces it). Returns True if the file changed.
-    """
-    import nbformat
-
-    path = Path(path)
-    nb = nbformat.read(str(path), as_version=4)
-    before = nbformat.writes(nb)
-    for key in ("papermill", "widgets"):
-        nb.metadata.pop(key, None)
-    for cell in nb.cells:
-        for key in ("papermill", "execution", "collapsed", "scrolled"):
-            cell.metadata.pop(key, None)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    after = nbformat.writes(nb)
-    if after != before:
-        write_text(path, after)
-    return after != before
-
-

@@ -273,9 +273,18 @@ def _chunks(configs: pd.DataFrame, chunk_size: int) -> list[pd.DataFrame]:
 def _run_local(site, chunks, args, progress: bool, total: int) -> list[pd.DataFrame]:
     from tqdm.auto import tqdm
 
-    results = []
-    with tqdm(total=total, unit="design", disable=not progress, desc="sweep") as bar:
-        for chunk in chunks:
+    if not progress:
+        return [_run_chunk(site, chunk, *args) for chunk in chunks]
+    # honest progress: the first design alone on its own bar (it pays the one-time compile),
+    # then the rest in steps of about 1/25 of the sweep (one design for the optimal dispatch)
+    step = 1 if args[4] == "optimal" else -(-total // 25)
+    steps = [s for chunk in chunks for s in _chunks(chunk, step)]
+    steps[:1] = [s for s in (steps[0].iloc[:1], steps[0].iloc[1:]) if len(s)]
+    with tqdm(total=1, unit="design", desc="sweep: first design (compiles once)") as bar:
+        results = [_run_chunk(site, steps[0], *args)]
+        bar.update(1)
+    with tqdm(total=total, initial=1, unit="design", desc="sweep") as bar:
+        for chunk in steps[1:]:
             results.append(_run_chunk(site, chunk, *args))
             bar.update(len(chunk))
     return results
