@@ -19,6 +19,7 @@ statement, a flipped bit), not a forger who rewrites every hash after the edit.
 from __future__ import annotations
 
 import sqlite3
+import struct
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ from .events import EVENT_VALUES, GENESIS, HistoryError, chain_hash, event_bytes
 _ROWS = ("SELECT seq, hash, ts_ns, tz, day, period, " + ", ".join(EVENT_VALUES)
          + " FROM events ORDER BY seq")
 _VALUES = 6  # where EVENT_VALUES start in a row of _ROWS
+_DT_H = EVENT_VALUES.index("dt_h")
 _NS_PER_H = 3_600_000_000_000
 
 
@@ -68,7 +70,7 @@ def verify_record(db: Database, *, dt_h: float | None = None, tz: str | None = N
                                   "(an event removed or moved)")
         try:
             data = event_bytes(seq, ts_ns, zone, day, period, tuple(values))
-        except (TypeError, AttributeError, ValueError, OverflowError) as exc:
+        except (TypeError, AttributeError, ValueError, OverflowError, struct.error) as exc:
             raise _where(db, row, f"a value of the wrong type ({exc})") from None
         previous = chain_hash(previous, data)
         if digest != previous:
@@ -77,9 +79,9 @@ def verify_record(db: Database, *, dt_h: float | None = None, tz: str | None = N
         if tz is not None and zone != tz:
             raise _where(db, row, f"recorded in time zone {zone!r}, this manager runs in "
                                   f"{tz!r} (a foreign record)")
-        if dt_h is not None and values[EVENT_VALUES.index("dt_h")] != dt_h:
-            raise _where(db, row, f"a period of {values[EVENT_VALUES.index('dt_h')]!r} h, this manager's is {dt_h!r} h "
-                                  "(a foreign record)")
+        if dt_h is not None and values[_DT_H] != dt_h:
+            raise _where(db, row, f"a period of {values[_DT_H]!r} h, this manager's is "
+                                  f"{dt_h!r} h (a foreign record)")
     _check_continuity(db, rows)
     _check_plans(db, len(rows))
     return len(rows)
@@ -87,11 +89,10 @@ def verify_record(db: Database, *, dt_h: float | None = None, tz: str | None = N
 
 def _check_continuity(db: Database, rows: list[tuple]) -> None:
     soe_start, soe_end = EVENT_VALUES.index("soe_start_kwh"), EVENT_VALUES.index("soe_end_kwh")
-    dt_h = EVENT_VALUES.index("dt_h")
     by_time = sorted(rows, key=lambda r: r[2])
     for before, row in zip(by_time, by_time[1:]):
         values_before, values = before[_VALUES:], row[_VALUES:]
-        consecutive = row[2] - before[2] == round(values_before[dt_h] * _NS_PER_H)
+        consecutive = row[2] - before[2] == round(values_before[_DT_H] * _NS_PER_H)
         if consecutive and values[soe_start] != values_before[soe_end]:
             raise _where(db, row, f"its stored energy starts at {values[soe_start]!r} kWh, the "
                                   f"period before ended at {values_before[soe_end]!r} kWh")
