@@ -5,8 +5,9 @@ its index within that day, so hourly days (24 periods) and quarter-hour days (96
 
 The record is tamper-evident: each event carries its recording sequence number ``seq`` and
 ``hash = sha256(previous hash + the event's bytes)`` (:func:`event_bytes`), and
-:meth:`HistoricalDataStore.verify` (run whenever a manager starts on a database) refuses a
-record whose chain, sequence or stored-energy continuity is broken with :class:`HistoryError`.
+:func:`pvbess.scheduler.record.verify_record` (run whenever a manager starts on a database)
+refuses a record whose chain, sequence or stored-energy continuity is broken with
+:class:`HistoryError`.
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ class HistoricalDataStore:
 
     Writing a period that is already stored with identical values is a no-op; with any other
     value it raises :class:`EventConflictError`. There is no update or delete (and SQLite
-    triggers reject them too).
+    triggers reject them, and any insert over a recorded period, for every connection). Each
+    event is stored with its sequence number and chain hash (see the module docstring).
 
     Parameters
     ----------
