@@ -114,6 +114,7 @@ _EXPORTS: dict[str, str] = {
     # --- event-sourced scheduler (issue 7) ---
     "HourlyEvent": "scheduler.events",
     "HistoricalDataStore": "scheduler.events",
+    "HistoryError": "scheduler.events",
     "ScheduleStore": "scheduler.schedules",
     "StoredSchedule": "scheduler.schedules",
     "DailyViewBuilder": "scheduler.daily_view",

@@ -12,6 +12,8 @@ The energy identities of the table are in :mod:`pvbess.identities`; the index's 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -197,7 +199,8 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
         if allow_grid_charge or allow_battery_export or charge_source is not None:
             raise ValueError("charge_source / allow_grid_charge / allow_battery_export apply to "
                              f"strategy 'schedule' only, not {strategy!r}")
-    if not (isinstance(co2_kg_per_kwh, (int, float)) and np.isfinite(co2_kg_per_kwh)
+    if isinstance(co2_kg_per_kwh, bool) or not (  # any real number, numpy's too
+            isinstance(co2_kg_per_kwh, numbers.Real) and np.isfinite(co2_kg_per_kwh)
             and co2_kg_per_kwh >= 0):
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
     pv, ev, mall, dt = site_arrays(site)

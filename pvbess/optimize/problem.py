@@ -14,6 +14,7 @@ with :meth:`SchedulingProblem.from_site`.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -221,7 +222,8 @@ class SchedulingProblem:
                 raise DataError(f"dt_h = {dt_h} h disagrees with the index step {dt_idx} h")
         if dt_h is None:
             dt_h = 1.0
-        if not (isinstance(dt_h, (int, float)) and math.isfinite(dt_h) and dt_h > 0):
+        if isinstance(dt_h, bool) or not (isinstance(dt_h, numbers.Real)  # numpy too
+                                          and math.isfinite(dt_h) and dt_h > 0):
             raise DataError(f"dt_h = {dt_h!r} [h]: must be a finite number > 0")
         dt_h = float(dt_h)
         arrays = {name: _array(obj, name, unit) for name, obj, unit in (

@@ -1,7 +1,8 @@
 """The event-sourced scheduler: history and schedule stores, the manager, forecasts, replay.
 
 Modules: :mod:`~pvbess.scheduler.db` (the SQLite file), :mod:`~pvbess.scheduler.events`
-(what happened), :mod:`~pvbess.scheduler.schedules` (what was planned),
+(what happened), :mod:`~pvbess.scheduler.record` (its verification before a resume),
+:mod:`~pvbess.scheduler.schedules` (what was planned),
 :mod:`~pvbess.scheduler.daily_view` (the day as seen now), :mod:`~pvbess.scheduler.forecasts`,
 :mod:`~pvbess.scheduler.controller` (the plant), :mod:`~pvbess.scheduler.manager` (the three
 scenarios) and :mod:`~pvbess.scheduler.replay` (a dataset, period by period).

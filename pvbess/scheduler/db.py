@@ -9,7 +9,10 @@ being written into.
 Guarantees
 ----------
 - Append-only: the stores only ever ``INSERT``; triggers make SQLite itself reject any
-  ``UPDATE`` or ``DELETE`` on the data tables.
+  ``UPDATE`` or ``DELETE`` on the data tables, and any ``INSERT`` (``OR REPLACE`` included)
+  over a recorded key, whatever connection issues it.
+- Tamper-evident: the events form a hash chain (:mod:`pvbess.scheduler.events`), checked
+  whenever a manager starts on the file.
 - One writer: opening a file for writing takes an exclusive, non-blocking ``flock`` on the
   database file itself for the life of the :class:`Database` (no lock file beside it). The operating system releases it when
   the process dies (even on SIGKILL), so a killed writer never leaves a stale lock; a second
@@ -34,7 +37,7 @@ except ImportError:  # pragma: no cover - Windows
 #: ``PRAGMA application_id`` of a pvbess scheduler database ("PVBS").
 APPLICATION_ID = 0x50564253
 #: ``PRAGMA user_version``: the schema version this code reads and writes.
-SCHEMA_VERSION = 2  # 2: columns named as in the variables table (bess_charge_kwh, ...)
+SCHEMA_VERSION = 3  # 2: columns named as in the variables table; 3: events hash-chained
 
 MEMORY = ":memory:"
 
@@ -57,6 +60,8 @@ CREATE TABLE events (
     buy_price REAL NOT NULL,
     sell_price REAL NOT NULL,
     wear_cost REAL NOT NULL,
+    seq INTEGER NOT NULL UNIQUE,        -- 1, 2, ... in recording order
+    hash BLOB NOT NULL,                 -- sha256(previous event's hash + this event's bytes)
     UNIQUE (day, period)
 );
 CREATE TABLE schedules (
@@ -73,7 +78,8 @@ CREATE TABLE schedules (
     columns TEXT NOT NULL,              -- JSON list: names of the plan's float columns
     data BLOB NOT NULL,                 -- float64 little-endian, shape (columns, periods)
     labels TEXT NOT NULL,               -- JSON list: the plan's per-period action labels
-    summary TEXT NOT NULL               -- JSON object: the optimizer's scalars
+    summary TEXT NOT NULL,              -- JSON object: the optimizer's scalars
+    history_seq INTEGER NOT NULL        -- events recorded when the plan was made
 );
 CREATE INDEX schedules_by_day ON schedules (day, id);
 CREATE INDEX schedules_by_time ON schedules (created_ns, id);
@@ -84,16 +90,34 @@ CREATE TABLE meta (
 """
 
 
-def _append_only_triggers(table: str) -> str:
-    return "".join(
+#: The key(s) of each append-only table: an INSERT that meets an existing key is refused by a
+#: trigger (``INSERT OR REPLACE`` / ``REPLACE INTO`` would otherwise delete the old row without
+#: firing any DELETE trigger).
+_KEYS = {
+    "events": ("ts_ns", "seq", "day, period"),
+    "schedules": ("id",),
+    "meta": ("key",),
+}
+
+
+def _append_only_triggers(table: str, keys: tuple[str, ...]) -> str:
+    triggers = [
         f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
         f"BEGIN SELECT RAISE(ABORT, 'pvbess: table {table} is append-only ({verb} refused)');"
         " END;\n"
         for verb in ("UPDATE", "DELETE")
-    )
+    ]
+    taken = " OR ".join(
+        "(" + " AND ".join(f"{c} = NEW.{c}" for c in key.split(", ")) + ")" for key in keys)
+    triggers.append(
+        f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {taken}) "
+        f"BEGIN SELECT RAISE(ABORT, 'pvbess: table {table} is append-only (an INSERT over a "
+        "recorded row refused)'); END;\n")
+    return "".join(triggers)
 
 
-_TRIGGERS = "".join(_append_only_triggers(t) for t in ("events", "schedules", "meta"))
+_TRIGGERS = "".join(_append_only_triggers(t, keys) for t, keys in _KEYS.items())
 
 
 class DatabaseError(RuntimeError):
@@ -139,6 +163,8 @@ class Database:
             raise ValueError("a ':memory:' database cannot be opened read-only (it would be empty)")
         if self.read_only and not Path(self.path).is_file():
             raise DatabaseError(f"{self.path}: no such scheduler database")
+        if self.path != MEMORY:
+            self._check_permissions()
         if not self.read_only and self.path != MEMORY:
             self._acquire_lock()
         try:
@@ -149,13 +175,32 @@ class Database:
             raise
 
     # -- opening ------------------------------------------------------------------------
+    def _check_permissions(self) -> None:
+        # before SQLite touches anything: a writer on a file or folder it may not write fails
+        # deep inside SQLite otherwise, after leaving journal files that outlive a chmod
+        path = Path(self.path)
+        if path.exists() and not os.access(path, os.R_OK if self.read_only else
+                                           os.R_OK | os.W_OK):
+            need = "read" if self.read_only else "read and write"
+            raise DatabaseError(
+                f"{self.path}: permission denied (this process may not {need} the file)"
+                + ("" if self.read_only else "; open it with read_only=True to read it"))
+        if not self.read_only and not os.access(path.parent, os.W_OK | os.X_OK):
+            raise DatabaseError(
+                f"{self.path}: permission denied on its folder {path.parent} (a writer needs "
+                "to create the database's journal beside it); open it with read_only=True to "
+                "read it")
+
     def _acquire_lock(self) -> None:
         # flock on the database file itself: no lock file beside it, and independent of the
         # POSIX (fcntl) locks SQLite takes on the same file
         if fcntl is None:  # pragma: no cover - Windows
             raise DatabaseLockedError(
                 f"{self.path}: file locking needs fcntl (POSIX); use ':memory:' on this system")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # SQLite takes an empty file
+        try:  # SQLite takes an empty file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: cannot open for writing ({exc.strerror})") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,6 +2,12 @@
 
 A period is identified by its start timestamp (tz-aware) and, redundantly, by its local day and
 its index within that day, so hourly days (24 periods) and quarter-hour days (96) are alike.
+
+The record is tamper-evident: each event carries its recording sequence number ``seq`` and
+``hash = sha256(previous hash + the event's bytes)`` (:func:`event_bytes`), and
+:func:`pvbess.scheduler.record.verify_record` (run whenever a manager starts on a database)
+refuses a record whose chain, sequence or stored-energy continuity is broken with
+:class:`HistoryError`.
 """
 
 from __future__ import annotations
@@ -9,13 +15,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import math
+import numbers
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from ..timeseries import DataError
 from ..variables import TABLE_COLUMNS
 from .db import Database, open_database
 
@@ -23,12 +33,33 @@ from .db import Database, open_database
 EVENT_VALUES: tuple[str, ...] = TABLE_COLUMNS["event"]
 _COLUMNS = ("ts_ns", "tz", "day", "period") + EVENT_VALUES
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM events"
-_INSERT = (f"INSERT INTO events ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+_INSERT = (f"INSERT INTO events ({', '.join(_COLUMNS)}, seq, hash) "
+           f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})")
+#: The hash before the first event.
+GENESIS = bytes(32)
 
 
 class EventConflictError(ValueError):
     """A period already recorded with different values (history is immutable)."""
+
+
+class HistoryError(DataError):
+    """The recorded history is broken (edited, reordered, cut) or foreign: a resume refuses it."""
+
+
+def event_bytes(seq: int, ts_ns: int, tz: str, day: str, period: int,
+                values: tuple[float, ...]) -> bytes:
+    """The canonical bytes of one stored event that its hash covers: sequence number,
+    timestamp [ns], zone, day, period (little-endian int64, length-prefixed UTF-8) and every
+    value of :data:`EVENT_VALUES` as float64."""
+    tz_b, day_b = tz.encode(), day.encode()
+    return (struct.pack("<qqI", seq, ts_ns, len(tz_b)) + tz_b + struct.pack("<I", len(day_b))
+            + day_b + struct.pack(f"<q{len(EVENT_VALUES)}d", period, *values))
+
+
+def chain_hash(previous: bytes, data: bytes) -> bytes:
+    """The hash of an event: sha256 over the previous event's hash and the event's bytes."""
+    return hashlib.sha256(previous + data).digest()
 
 
 def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
@@ -127,7 +158,7 @@ class HourlyEvent:
         object.__setattr__(self, "timestamp", ts)
         for name in EVENT_VALUES:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
             value = float(value)
             if not math.isfinite(value):
@@ -185,7 +216,8 @@ class HistoricalDataStore:
 
     Writing a period that is already stored with identical values is a no-op; with any other
     value it raises :class:`EventConflictError`. There is no update or delete (and SQLite
-    triggers reject them too).
+    triggers reject them, and any insert over a recorded period, for every connection). Each
+    event is stored with its sequence number and chain hash (see the module docstring).
 
     Parameters
     ----------
@@ -236,8 +268,12 @@ class HistoricalDataStore:
                     f"recorded with other values (differs in {diff or ['timestamp/period']}: "
                     + ", ".join(f"{n} stored {getattr(stored, n)!r} vs new {getattr(event, n)!r}"
                                 for n in diff[:3]) + "); history is append-only")
-            conn.execute(_INSERT, (ts_ns, _tz_name(event.timestamp), event.day, event.period,
-                                   *event.values()))
+            head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+                                ).fetchone()
+            seq, previous = (1, GENESIS) if head is None else (head[0] + 1, head[1])
+            row = (ts_ns, _tz_name(event.timestamp), event.day, event.period, *event.values())
+            digest = chain_hash(previous, event_bytes(seq, *row[:4], row[4:]))
+            conn.execute(_INSERT, (*row, seq, digest))
             conn.execute("COMMIT")
             return True
         except BaseException:

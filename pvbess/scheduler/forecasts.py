@@ -16,6 +16,7 @@ providers fall back to the actual value of the period (documented, deterministic
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -193,7 +194,8 @@ class NoisyForecast(ForecastProvider):
                  seed: int = 0) -> None:
         super().__init__(actual)
         for label, value in (("load_noise", load_noise), ("pv_noise", pv_noise)):
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real)  # numpy too
+                                               and np.isfinite(value) and value >= 0):
                 raise ValueError(f"NoisyForecast.{label} = {value!r}: must be a finite "
                                  "number >= 0")
         if not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -37,6 +37,7 @@ from .controller import Controller, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
 from .forecasts import ForecastProvider
+from .record import verify_record
 from .schedules import ScheduleStore
 
 #: Columns of a plan table (energies per period [kWh], prices [currency/kWh], costs
@@ -273,7 +274,9 @@ class SimpleBatterySystemManager:
         Load/PV forecasts and the day's prices; its data also fixes the period length and the
         local time zone.
     db : Database, path or ``":memory:"``
-        Where the history and the schedules are kept (one file, one writer).
+        Where the history and the schedules are kept (one file, one writer). Its record is
+        verified first (:func:`~pvbess.scheduler.record.verify_record`): a broken or foreign
+        history raises :class:`~pvbess.scheduler.events.HistoryError`.
     peak_guard : bool
         With a full-bill engine (a tariff with demand charges), program the controller with an
         import cap per period besides the setpoints: the higher of the month's recorded peak
@@ -296,6 +299,8 @@ class SimpleBatterySystemManager:
         self.schedules = ScheduleStore(self.db)
         self.dt_h = forecast.dt_h
         self.tz = str(forecast.index.tz)
+        # a start-up trusts nothing in the file: a broken or foreign record stops it here
+        verify_record(self.db, dt_h=self.dt_h, tz=self.tz)
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
         self.peak_guard = bool(peak_guard)

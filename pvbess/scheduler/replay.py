@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable
@@ -40,9 +41,10 @@ from ..tariff import Tariff
 from ..timeseries import DataError, step_hours
 from .controller import SimulatedController
 from .db import Database, open_database
-from .events import EVENT_VALUES, HistoricalDataStore, HourlyEvent
+from .events import EVENT_VALUES, HistoricalDataStore, HistoryError, HourlyEvent
 from .forecasts import ForecastProvider, make_forecast
 from .manager import OptimizationEngine, OptimizationInput, SimpleBatterySystemManager
+from .record import verify_record
 
 #: Rows of :attr:`ReplayResult.comparison`.
 REPLAY = "replay"
@@ -129,8 +131,8 @@ def site_actuals(site_table: pd.DataFrame, *, tariff: Tariff | None = None,
         Price paid for exports. [currency/kWh]
     """
     for name, value in (("co2_price_per_kg", co2_price_per_kg), ("co2_kg_per_kwh", co2_kg_per_kwh)):
-        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)
-                                      and value >= 0):
+        if value is not None and (isinstance(value, bool) or not (
+                isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0)):
             raise ValueError(f"{name} = {value!r}: must be a finite number >= 0")
     problem = SchedulingProblem.from_site(site_table, Battery(), tariff,
                                           co2_price_per_kg=co2_price_per_kg,
@@ -150,6 +152,8 @@ def _fingerprint(actual: pd.DataFrame) -> str:
 
 
 def _horizon(index: pd.DatetimeIndex, dt_h: float, start: Any, days: int | None) -> tuple[int, int]:
+    """Positions ``[first, stop)`` of ``days`` local calendar days from ``start`` (a day with a
+    daylight-saving change has 23 or 25 hourly periods)."""
     ppd = int(round(24.0 / dt_h))
     if abs(ppd * dt_h - 24.0) > 1e-9:
         raise DataError(f"index: a step of {dt_h} h does not divide the day")
@@ -164,12 +168,17 @@ def _horizon(index: pd.DatetimeIndex, dt_h: float, start: Any, days: int | None)
         except KeyError:
             raise DataError(f"start = {start!r}: local midnight {ts} is not in the data "
                             f"({index[0]} .. {index[-1]})") from None
-    available = (len(index) - first) // ppd
+    first_day = index[first].tz_localize(None).normalize()
+    end_of_data = index[-1] + pd.Timedelta(hours=dt_h)
+    available = (end_of_data.normalize().tz_localize(None) - first_day).days
+    if isinstance(days, bool) or not (days is None or isinstance(days, numbers.Integral)):
+        raise DataError(f"days = {days!r}: must be a whole number of days")
     n_days = available if days is None else int(days)
     if n_days < 1 or n_days > available:
         raise DataError(f"days = {days!r}: the data holds {available} whole day(s) from "
                         f"{index[first]}")
-    return first, first + n_days * ppd
+    end = (first_day + pd.Timedelta(days=n_days)).tz_localize(index.tz)
+    return first, int(index.searchsorted(end))
 
 
 def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
@@ -280,22 +289,19 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
     owns_db = database is not db
     try:
         database.check_writable()
-        old = database.get_meta("replay_config")
-        if old is not None and old != config:
-            raise ValueError(f"{database.path}: holds a replay with other data or parameters; "
-                             "use another database file")
-        database.put_meta("replay_config", config)
         history = HistoricalDataStore(database)
-        last = history.last_event()
-        if last is not None and not resume:
+        _check_record(database, history, config, index[first:stop], dt_h)
+        if len(history) and not resume:
             raise ValueError(f"{database.path}: already holds {len(history)} recorded periods; "
                              "pass resume=True to continue it or use a fresh database")
+        database.put_meta("replay_config", config)
+        last = history.last_event()
         resumed_at = None
         if last is None:
             pos = first
             controller = SimulatedController(actual, battery, start=index[first], **plant)
-        else:  # the plant restarts from the last recorded state
-            pos = int(index.get_loc(last.timestamp)) + 1
+        else:  # the plant restarts from the last recorded state (a checked prefix)
+            pos = first + len(history)
             controller = SimulatedController(actual, battery, start=index[min(pos, stop - 1)],
                                              initial_kwh=last.soe_end_kwh, **plant)
         manager = SimpleBatterySystemManager(engine, controller, provider, database,
@@ -323,6 +329,8 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
                 plans += 1
         balance = _balance(history, actual, index[first], index[stop - 1], factor)
         complete = len(balance) == stop - first
+        if complete:  # the record's length, so a resume sees its last events removed
+            database.put_meta("replay_events", str(len(history)))
         comparison = pd.DataFrame(columns=list(COMPARISON_COLUMNS))
         if compare and complete:
             comparison = _compare(balance, actual.iloc[first:stop], site_table.iloc[first:stop],
@@ -337,6 +345,36 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
     finally:
         if owns_db:
             database.close()
+
+
+def _check_record(database: Database, history: HistoricalDataStore, config: str,
+                  horizon: pd.DatetimeIndex, dt_h: float) -> None:
+    """Refuse to resume on a record that is broken, foreign or not this replay's."""
+    stored = database.get_meta("replay_config")
+    if stored is not None and stored != config:
+        raise ValueError(f"{database.path}: holds a replay with other data or parameters; "
+                         "use another database file")
+    n = verify_record(database, dt_h=dt_h, tz=str(horizon.tz))
+    if n == 0:
+        return
+    if stored is None:
+        raise HistoryError(f"{database.path}: holds {n} recorded periods but no replay "
+                           "configuration (not a replay's record); refusing to adopt it")
+    recorded = history.to_frame().index
+    positions = horizon.get_indexer(recorded)
+    bad = np.flatnonzero(positions != np.arange(n))
+    if len(bad):
+        day, period = history.to_frame()[["day", "period"]].iloc[bad[0]]
+        where = "outside the replayed data" if positions[bad[0]] < 0 else \
+            f"not the replay's period #{bad[0]} ({horizon[bad[0]]})"
+        raise HistoryError(f"{database.path}: the recorded history is broken at period "
+                           f"{period} of {day} ({recorded[bad[0]]}): {where}; refusing to "
+                           "resume on it")
+    finished = database.get_meta("replay_events")
+    if finished is not None and int(finished) != n:
+        raise HistoryError(f"{database.path}: the recorded history is broken after period "
+                           f"{recorded[-1]}: the finished replay recorded {finished} periods, "
+                           f"the file holds {n}; refusing to resume on it")
 
 
 def _balance(history: Any, actual: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp,

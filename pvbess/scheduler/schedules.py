@@ -20,8 +20,11 @@ SCENARIOS: tuple[str, ...] = ("tomorrow", "hourly", "restart")
 _COLUMNS = ("id", "created_ns", "tz", "day", "start_period", "day_periods", "dt_h", "scenario",
             "method", "objective", "columns", "data", "labels", "summary")
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM schedules"
-_INSERT = (f"INSERT INTO schedules ({', '.join(_COLUMNS[1:])}) "
-           f"VALUES ({', '.join('?' * (len(_COLUMNS) - 1))})")
+# history_seq: how many events were recorded when the plan was stored, so a resume sees a
+# recorded event removed from the end of the history (pvbess.scheduler.record)
+_INSERT = (f"INSERT INTO schedules ({', '.join(_COLUMNS[1:])}, history_seq) "
+           f"VALUES ({', '.join('?' * (len(_COLUMNS) - 1))}, "
+           "(SELECT coalesce(max(seq), 0) FROM events))")
 
 
 @dataclass(frozen=True)
