@@ -207,25 +207,30 @@ _WORDS = {
     "soc": "state of charge", "kpi": "KPI", "irr": "IRR", "dp": "DP", "lp": "LP",
     "frac": "", "vs": "vs", "pen": "", "kwh": "", "kw": "", "kg": "", "t": "", "h": "",
 }
-#: Labels where the rule would read badly.
-_LABELS = {
+#: Words for names where the rule would read badly (figures, tables and widgets use them).
+LABELS = {
     "capacity_kwh": "battery capacity", "power_kw": "battery power", "pv_scale": "PV scale",
-    "peak_threshold_kw": "peak-shaving threshold", "grid_import_kwh": "grid import",
+    "peak_threshold_kw": "peak threshold", "grid_import_kwh": "grid import",
     "grid_export_kwh": "grid export", "pv_curtailed_kwh": "PV curtailed",
     "soe_start_kwh": "stored energy at the start", "soe_end_kwh": "stored energy at the end",
     "bess_charge_kwh": "battery charge (AC)", "bess_discharge_kwh": "battery discharge (AC)",
-    "setpoint_kwh": "battery setpoint (+ charge)", "co2_t": "CO2 of grid imports",
-    "co2_kg": "CO2 of grid imports", "total_cost_pen": "total cost",
-    "self_sufficiency_frac": "self-sufficiency", "self_consumption_frac": "self-consumption",
+    "setpoint_kwh": "battery setpoint (+ charge)", "co2_t": "CO2 of the grid imports",
+    "co2_kg": "CO2 of the grid imports", "total_cost_pen": "grid bill",
+    "self_sufficiency_frac": "self-sufficiency", "self_consumption_frac": "PV self-consumption",
     "equivalent_full_cycles": "equivalent full cycles", "closure_miss_days": "closure misses",
-    "payback_vs_pv_years": "payback vs PV only", "npv_vs_pv_pen": "NPV vs PV only",
     "pv_kwh": "PV generation", "ev_kwh": "EV charging demand", "mall_kwh": "mall demand",
     "load_kwh": "load", "closure_days": "closure days", "pen_per_usd": "exchange rate",
     "gap_vs_exact": "gap to the exact optimum", "peak_grid_kw": "peak grid import",
     "peak_grid_hp_kw": "peak grid import in HP", "peak_grid_hfp_kw": "peak grid import in HFP",
+    "power_charge_kw": "battery charge power", "power_discharge_kw": "battery discharge power",
+    "pv_kwp": "PV size", "export_limit_kw": "PV export limit",
+    "round_trip_efficiency": "round-trip efficiency",
+    "hours_above_peak_after_h": "hours above the peak threshold",
+    "eac_pen_per_year": "equivalent annual cost",
 }
 #: Units of names that neither :data:`VARIABLES` nor a suffix tells.
-_UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN"}
+_UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN", "pv_scale": "-",
+          "round_trip_efficiency": "-"}
 
 
 def unit_of(name: str) -> str:
@@ -247,7 +252,7 @@ def label(name: str, *, unit: bool = True) -> str:
     Fractions read as percentages (``"self-sufficiency [%]"``), as :func:`format_value` prints
     them.
     """
-    words = _LABELS.get(name)
+    words = LABELS.get(name)
     if words is None:
         stem = name
         for suffix, _ in _SUFFIX_UNITS:

@@ -83,7 +83,7 @@ def test_labels_are_words_with_units():
 
     assert label("grid_import_kwh") == "grid import [kWh]"
     assert label("self_sufficiency_frac") == "self-sufficiency [%]"
-    assert label("npv_vs_pv_pen") == "NPV vs PV only [PEN]"
+    assert label("npv_vs_pv_pen") == "NPV vs PV [PEN]"  # the economics table has better words
     assert label("lcos_pen_per_kwh") == "LCOS [PEN/kWh]"
     assert label("equivalent_full_cycles") == "equivalent full cycles"
     for name in VARIABLES["name"]:  # every documented name reads as words, unit as documented

@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .palette import COLORS
 from ..timeseries import DataError
+from ..variables import LABELS, label, unit_of
 
 __all__ = [
     "plot_pareto",
@@ -83,48 +84,23 @@ def _compact(v: float) -> str:
     return f"{v:.3g}"
 
 
-#: Words for the usual columns of a sweep table; the units come from the tables that define the
-#: columns (:data:`pvbess.VARIABLES` for the KPIs, ``APPRAISAL_COLUMNS`` for the economics).
-_WORDS = {
-    "capacity_kwh": "battery capacity",
-    "power_kw": "battery power",
-    "power_charge_kw": "battery charge power",
-    "power_discharge_kw": "battery discharge power",
-    "pv_scale": "PV scale",
-    "pv_kwp": "PV size",
-    "peak_threshold_kw": "peak threshold",
-    "export_limit_kw": "PV export limit",
-    "round_trip_efficiency": "round-trip efficiency",
-    "self_sufficiency_frac": "self-sufficiency",
-    "self_consumption_frac": "PV self-consumption",
-    "co2_t": "CO2 of the grid imports",
-    "equivalent_full_cycles": "battery equivalent full cycles",
-    "hours_above_peak_after_h": "hours above the peak threshold",
-    "peak_grid_kw": "largest grid draw",
-    "total_cost_pen": "grid bill",
-    "eac_pen_per_year": "equivalent annual cost",
-}
-#: Units of design parameters (not in the variables table), by the suffix of their name.
-_SUFFIX_UNITS = (("_kwh", "kWh"), ("_kwp", "kWp"), ("_kw", "kW"), ("_h", "h"), ("_pen", "PEN"),
-                 ("_frac", "-"), ("_scale", "-"), ("_efficiency", "-"))
-
-
 def quantity(name: str) -> tuple[str, str, float]:
     """Words, unit and display factor of a sweep column: fractions are shown in percent.
+
+    Words and units come from :func:`pvbess.variables.label` / :func:`~pvbess.variables.unit_of`
+    (the variables table), and for the economics columns from ``APPRAISAL_COLUMNS``.
 
     >>> quantity("self_sufficiency_frac")
     ('self-sufficiency', '%', 100.0)
     """
     from ..studies.economics import APPRAISAL_COLUMNS
-    from ..variables import VARIABLES
 
-    known = VARIABLES.set_index("name")["unit"]
-    if name in APPRAISAL_COLUMNS:
+    if name in APPRAISAL_COLUMNS and name not in LABELS:
         unit, meaning = APPRAISAL_COLUMNS[name]
-        words = _WORDS.get(name, meaning.split(":")[0])
+        words = meaning.split(":")[0]
     else:
-        unit = known.get(name) or next((u for s, u in _SUFFIX_UNITS if name.endswith(s)), "-")
-        words = _WORDS.get(name, name.replace("_", " "))
+        unit = APPRAISAL_COLUMNS[name][0] if name in APPRAISAL_COLUMNS else unit_of(name)
+        words = label(name, unit=False)
     if name.endswith("_frac") and unit == "-":
         return words, "%", 100.0
     return words, unit, 1.0
