@@ -29,7 +29,8 @@ from ..optimize.problem import SchedulingProblem
 from ..optimize.schedule import optimize_schedule
 from ..rules import SixPhaseRules
 
-__all__ = ["charge_source_of", "kpis_optimal", "resolve_n_jobs", "run_chunks"]
+__all__ = ["charge_source_of", "kpis_optimal", "parallel_chunk_size", "resolve_n_jobs",
+           "run_chunks"]
 
 #: The site columns a design's run reads.
 SITE_COLUMNS = ("pv_kwh", "ev_kwh", "mall_kwh")

@@ -234,6 +234,14 @@ def _run_local(site, chunks, args, progress: bool, total: int, n_jobs: int
         return run_chunks(_run_chunk, site, chunks, args, n_jobs, bar.update)
 
 
+def _dask_threads(client) -> int:
+    """Threads of the dask cluster (1 if it cannot say)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - a client-like object that cannot say: one worker
+        return 1
+
+
 def _run_dask(client, site, chunks, args, progress: bool, total: int) -> list[pd.DataFrame]:
     from distributed import as_completed
     from tqdm.auto import tqdm
@@ -382,8 +390,9 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
 
     co2 = float(location.co2_kg_per_kwh)
     args = (battery, rules, tariff, co2, strategy, options)
-    if strategy == "optimal" and client is None and jobs > 1:
-        chunk_size = parallel_chunk_size(len(configs), jobs, int(chunk_size))
+    if strategy == "optimal":  # slow designs: several chunks per worker balance the load
+        workers = jobs if client is None else _dask_threads(client)
+        chunk_size = parallel_chunk_size(len(configs), workers, int(chunk_size))
     chunks = _chunks(configs, int(chunk_size))
     if client is None:
         parts = _run_local(site, chunks, args, progress, len(configs), jobs)
