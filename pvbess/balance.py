@@ -47,7 +47,7 @@ BALANCE_COLUMNS = (
     "bess_to_ev_kwh", "bess_to_mall_kwh", "bess_export_kwh",
     "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "grid_import_kwh",
     "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh",
-    "soc_kwh", "soc_frac", "phase",
+    "soe_end_kwh", "soc_frac", "phase",
     "setpoint_kwh", "setpoint_deviation_kwh",
     "tariff_period", "energy_price_pen_per_kwh", "energy_cost_pen", "co2_kg",
 )
@@ -57,7 +57,7 @@ _OUT_NAMES = {
     _d.O_PV_EXPORT: "pv_export_kwh", _d.O_PV_CURT: "pv_curtailed_kwh",
     _d.O_BESS_EV: "bess_to_ev_kwh", _d.O_BESS_MALL: "bess_to_mall_kwh",
     _d.O_BESS_EXPORT: "bess_export_kwh", _d.O_GRID_EV: "grid_to_ev_kwh",
-    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soc_kwh",
+    _d.O_GRID_MALL: "grid_to_mall_kwh", _d.O_GRID_BESS: "grid_to_bess_kwh", _d.O_SOC: "soe_end_kwh",
 }
 #: The float columns, in table order (one block); ``phase`` and ``tariff_period`` go in between.
 _FLOAT_COLUMNS = tuple(c for c in BALANCE_COLUMNS if c not in ("phase", "tariff_period"))
@@ -332,7 +332,7 @@ def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall
     col["bess_loss_kwh"][:] = step_loss(charge, discharge, battery.eta_charge,
                                         battery.eta_discharge)
     if battery.capacity_kwh > 0:
-        np.divide(col["soc_kwh"], battery.capacity_kwh, out=col["soc_frac"])
+        np.divide(col["soe_end_kwh"], battery.capacity_kwh, out=col["soc_frac"])
     else:
         col["soc_frac"][:] = 0.0
     if setpoint is not None:
@@ -468,7 +468,7 @@ def balance_residuals(balance: pd.DataFrame) -> pd.DataFrame:
     -----
     Equalities give left side minus right side: the six flow identities of
     :func:`flow_residuals` and ``storage``, ``E - (E_prev + eta_c * bess_charge -
-    bess_discharge / eta_d)`` with ``E = soc_kwh`` at the end of the step and ``E_prev`` at its
+    bess_discharge / eta_d)`` with ``E = soe_end_kwh`` at the end of the step and ``E_prev`` at its
     start (``e_initial_kwh`` before the first step). Inequalities give the amount by which they
     are violated (0 when they hold): ``soc_bounds`` (distance of E outside [E_min, E_max]),
     ``charge_and_discharge`` (the smaller of the two), ``charge_power`` and ``discharge_power``
@@ -490,8 +490,8 @@ def balance_residuals(balance: pd.DataFrame) -> pd.DataFrame:
     """
     res = flow_residuals(balance)
     battery, dt, e0 = _run_specs(balance)
-    c = _columns(balance, ("bess_charge_kwh", "bess_discharge_kwh", "soc_kwh"))
-    charge, discharge, e = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
+    c = _columns(balance, ("bess_charge_kwh", "bess_discharge_kwh", "soe_end_kwh"))
+    charge, discharge, e = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soe_end_kwh"]
     e_prev = np.concatenate([[e0], e[:-1]])
     res["storage"] = e - (e_prev + stored_energy(charge, battery.eta_charge)
                           - removed_energy(discharge, battery.eta_discharge))
@@ -506,11 +506,11 @@ def balance_residuals(balance: pd.DataFrame) -> pd.DataFrame:
 def _run_totals(balance: pd.DataFrame) -> tuple[float, float]:
     """Energy into and out of the site over the run (``run_closure``'s two sides). [kWh]"""
     _, _, e0 = _run_specs(balance)
-    c = _columns(balance, (*_RUN_IN, *_RUN_OUT, "soc_kwh"))
+    c = _columns(balance, (*_RUN_IN, *_RUN_OUT, "soe_end_kwh"))
     inflow = c["pv_kwh"].sum() + c["grid_import_kwh"].sum() + e0
     outflow = (c["ev_kwh"].sum() + c["mall_kwh"].sum() + c["pv_export_kwh"].sum()
                + c["bess_export_kwh"].sum() + c["pv_curtailed_kwh"].sum()
-               + c["bess_loss_kwh"].sum() + (c["soc_kwh"][-1] if len(balance) else 0.0))
+               + c["bess_loss_kwh"].sum() + (c["soe_end_kwh"][-1] if len(balance) else 0.0))
     return float(inflow), float(outflow)
 
 
@@ -544,7 +544,7 @@ def check_balance(balance: pd.DataFrame, tol_kwh: float = TOL_KWH) -> None:
     In order (to ``tol_kwh`` per step): every flow >= 0; every identity of
     :func:`balance_residuals` (:data:`IDENTITIES`); the derived columns ``bess_loss_kwh`` =
     ``(1 - eta_c) * bess_charge + bess_discharge * (1/eta_d - 1)`` and ``soc_frac`` =
-    ``soc_kwh / capacity_kwh``; exports within ``export_limit_kw * dt``; no grid charging and no
+    ``soe_end_kwh / capacity_kwh``; exports within ``export_limit_kw * dt``; no grid charging and no
     battery export unless the run allowed them; and the whole-run identity ``run_closure`` (to
     ``tol_kwh`` per step).
 
@@ -574,16 +574,16 @@ def check_balance(balance: pd.DataFrame, tol_kwh: float = TOL_KWH) -> None:
                             f"({index[i]})")
 
     for name, values in c.items():
-        if name != "soc_kwh":
+        if name != "soe_end_kwh":
             fail(f"{name} >= 0", np.minimum(values, 0.0))
     for name, residual in balance_residuals(balance).items():
         fail(f"{IDENTITIES[name]} [{name}]", residual.to_numpy())
-    charge, discharge, soc = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soc_kwh"]
+    charge, discharge, soc = c["bess_charge_kwh"], c["bess_discharge_kwh"], c["soe_end_kwh"]
     eta_c, eta_d = battery.eta_charge, battery.eta_discharge
     fail("bess_loss = (1 - eta_c) * charge + discharge * (1/eta_d - 1)",
          c["bess_loss_kwh"] - step_loss(charge, discharge, eta_c, eta_d))
     if battery.capacity_kwh > 0:
-        fail("soc_frac = soc_kwh / capacity_kwh (x capacity)",
+        fail("soc_frac = soe_end_kwh / capacity_kwh (x capacity)",
              (balance["soc_frac"].to_numpy(dtype=float) - soc / battery.capacity_kwh)
              * battery.capacity_kwh)
     fail("pv_export + bess_export <= export_limit_kw * dt",

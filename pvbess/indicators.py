@@ -180,7 +180,7 @@ def _closure_step(cst, sums, day, g, t, dt, e_start, e_end, closure_start, close
 @njit(cache=True)
 def _accumulate_balance(cols, e0, group, month, day, hour, peak, price, n_groups, n_months, dt,
                         thr_kwh, closure_start, close_h, emin, etad, pd_kw):
-    """Reduce balance columns (rows in ``_SUM_FIELDS`` order, then soc_kwh) to sums per group."""
+    """Reduce balance columns (rows in ``_SUM_FIELDS`` order, then soe_end_kwh) to sums per group."""
     sums = np.zeros((n_groups, N_FIELDS))
     mmax = np.zeros((n_months, 2))
     cst = np.zeros(7)
@@ -287,7 +287,7 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
     Parameters
     ----------
     balance : DataFrame
-        A table from :func:`pvbess.simulate` (at least the flow columns and ``soc_kwh``).
+        A table from :func:`pvbess.simulate` (at least the flow columns and ``soe_end_kwh``).
     battery, rules, tariff : optional
         Default: the ones stored in ``balance.attrs`` by :func:`pvbess.simulate`, else the
         Iquitos defaults. ``battery`` gives eta_d, the usable window and the power limit of the
@@ -318,7 +318,7 @@ def kpis(balance: pd.DataFrame, *, battery: Battery | None = None,
         raise ValueError(f"freq = {freq!r}: must be 'annual' or 'monthly'")
     if not isinstance(balance, pd.DataFrame):
         raise DataError(f"balance: expected a DataFrame, got {type(balance).__name__}")
-    need = (*_SUM_FIELDS, "soc_kwh")
+    need = (*_SUM_FIELDS, "soe_end_kwh")
     missing = [c for c in need if c not in balance.columns]
     if missing:
         raise DataError(f"balance: missing column(s) {missing} [kWh per step]; "

@@ -71,19 +71,19 @@ def split_round_trip(round_trip_efficiency):
 
 
 @njit(cache=True)
-def stored_energy(charge_kwh, eta_charge):
-    """Energy stored by an AC charge: ``eta_charge * charge_kwh``. [kWh] (floats or arrays)"""
-    return eta_charge * charge_kwh
+def stored_energy(bess_charge_kwh, eta_charge):
+    """Energy stored by an AC charge: ``eta_charge * bess_charge_kwh``. [kWh] (floats or arrays)"""
+    return eta_charge * bess_charge_kwh
 
 
 @njit(cache=True)
-def removed_energy(discharge_kwh, eta_discharge):
-    """Energy taken out of storage by an AC discharge: ``discharge_kwh / eta_discharge``. [kWh]"""
-    return discharge_kwh / eta_discharge
+def removed_energy(bess_discharge_kwh, eta_discharge):
+    """Energy taken out of storage by an AC discharge: ``bess_discharge_kwh / eta_discharge``. [kWh]"""
+    return bess_discharge_kwh / eta_discharge
 
 
 @njit(cache=True)
-def energy_change(charge_kwh, discharge_kwh, eta_charge, eta_discharge):
+def energy_change(bess_charge_kwh, bess_discharge_kwh, eta_charge, eta_discharge):
     """Change of stored energy, ``eta_c * c - d / eta_d``. [kWh] (floats or arrays)
 
     Examples
@@ -91,7 +91,7 @@ def energy_change(charge_kwh, discharge_kwh, eta_charge, eta_discharge):
     >>> energy_change(100.0, 0.0, 0.9, 0.8)
     90.0
     """
-    return stored_energy(charge_kwh, eta_charge) - removed_energy(discharge_kwh, eta_discharge)
+    return stored_energy(bess_charge_kwh, eta_charge) - removed_energy(bess_discharge_kwh, eta_discharge)
 
 
 @njit(cache=True)
@@ -199,12 +199,12 @@ def clamp_energy(e_kwh, e_min_kwh, e_max_kwh):
 
 
 @njit(cache=True)
-def apply_step(e_kwh: float, charge_kwh: float, discharge_kwh: float, eta_charge: float,
+def apply_step(e_kwh: float, bess_charge_kwh: float, bess_discharge_kwh: float, eta_charge: float,
                eta_discharge: float, e_min_kwh: float, e_max_kwh: float) -> float:
     """Stored energy at the end of a step. [kWh]
 
-    ``e + eta_charge * charge_kwh - discharge_kwh / eta_discharge``, clamped to
-    ``[e_min_kwh, e_max_kwh]``. Callers keep ``charge_kwh`` and ``discharge_kwh`` within
+    ``e + eta_charge * bess_charge_kwh - bess_discharge_kwh / eta_discharge``, clamped to
+    ``[e_min_kwh, e_max_kwh]``. Callers keep ``bess_charge_kwh`` and ``bess_discharge_kwh`` within
     :func:`charge_limit` and :func:`discharge_limit`, so the clamp only removes floating-point
     overshoot (a few ulp); it never hides a real violation of the window.
 
@@ -212,7 +212,7 @@ def apply_step(e_kwh: float, charge_kwh: float, discharge_kwh: float, eta_charge
     ----------
     e_kwh : float
         Stored energy at the start of the step. [kWh]
-    charge_kwh, discharge_kwh : float
+    bess_charge_kwh, bess_discharge_kwh : float
         AC energy drawn into / delivered by the battery in the step (one of them is 0). [kWh]
     eta_charge, eta_discharge : float
         One-way efficiencies. [-]
@@ -229,8 +229,8 @@ def apply_step(e_kwh: float, charge_kwh: float, discharge_kwh: float, eta_charge
     >>> apply_step(1000.0, 100.0, 0.0, 0.9, 0.9, 400.0, 2000.0)
     1090.0
     """
-    e = (e_kwh + stored_energy(charge_kwh, eta_charge)
-         - removed_energy(discharge_kwh, eta_discharge))
+    e = (e_kwh + stored_energy(bess_charge_kwh, eta_charge)
+         - removed_energy(bess_discharge_kwh, eta_discharge))
     return clamp_energy(e, e_min_kwh, e_max_kwh)
 
 
@@ -248,10 +248,10 @@ def trajectory(e0_kwh, delta_kwh, e_lo_kwh, e_hi_kwh):
 
 
 @njit(cache=True)
-def step_loss(charge_kwh, discharge_kwh, eta_charge, eta_discharge):
+def step_loss(bess_charge_kwh, bess_discharge_kwh, eta_charge, eta_discharge):
     """Conversion loss of a step. [kWh] (floats or arrays)
 
-    ``(1 - eta_charge) * charge_kwh + discharge_kwh * (1 / eta_discharge - 1)``: the AC energy
+    ``(1 - eta_charge) * bess_charge_kwh + bess_discharge_kwh * (1 / eta_discharge - 1)``: the AC energy
     drawn minus the energy stored, plus the energy removed from storage minus the AC delivered.
 
     Examples
@@ -259,7 +259,7 @@ def step_loss(charge_kwh, discharge_kwh, eta_charge, eta_discharge):
     >>> round(step_loss(100.0, 0.0, 0.9, 0.9), 12)
     10.0
     """
-    return (1.0 - eta_charge) * charge_kwh + discharge_kwh * (1.0 / eta_discharge - 1.0)
+    return (1.0 - eta_charge) * bess_charge_kwh + bess_discharge_kwh * (1.0 / eta_discharge - 1.0)
 
 
 @njit(cache=True)
@@ -270,7 +270,7 @@ def wear_cost(stored_kwh, wear_cost_per_kwh):
 
 
 @njit(cache=True)
-def equivalent_full_cycles(discharge_kwh, eta_discharge, usable_kwh):
+def equivalent_full_cycles(bess_discharge_kwh, eta_discharge, usable_kwh):
     """Equivalent full cycles: energy taken out of storage per usable window,
     ``(discharge / eta_d) / usable``. [-] (floats or arrays; ``usable_kwh > 0``)
 
@@ -279,7 +279,7 @@ def equivalent_full_cycles(discharge_kwh, eta_discharge, usable_kwh):
     >>> equivalent_full_cycles(800.0, 0.8, 500.0)
     2.0
     """
-    return removed_energy(discharge_kwh, eta_discharge) / usable_kwh
+    return removed_energy(bess_discharge_kwh, eta_discharge) / usable_kwh
 
 
 # ----------------------------------------------------------------------------------------------

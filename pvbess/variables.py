@@ -43,9 +43,9 @@ _ROWS = (
      "(removes this / eta_d from storage)"),
     ("bess_loss_kwh", "balance", "kWh", ">= 0",
      "conversion loss = (1 - eta_c) * bess_charge + bess_discharge * (1/eta_d - 1)"),
-    ("soc_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
+    ("soe_end_kwh", "balance", "kWh", "in [E_min, E_max]", "stored energy at the END of the step"),
     ("soc_frac", "balance", "-", "in [soc_min, soc_max]",
-     "state of charge at the END of the step = soc_kwh / capacity_kwh"),
+     "state of charge at the END of the step = soe_end_kwh / capacity_kwh"),
     ("phase", "balance", "-", "0..6",
      "six-phase label: 6 night idle, 1 morning charge, 2 day charging/available, 3 holding, "
      "4 peak shaving moved energy (PV taken back from the charge or battery delivery), 5 the "
@@ -115,7 +115,7 @@ _KPI_ROWS = (
 def _build() -> pd.DataFrame:
     rows = [dict(name=n, kind=k, unit=u, sign=s, meaning=m) for n, k, u, s, m in _ROWS]
     sums = [r for r in rows if r["name"] not in ("pv_kwh", "ev_kwh", "mall_kwh")
-            and r["unit"] == "kWh" and r["name"] not in ("soc_kwh", "setpoint_kwh",
+            and r["unit"] == "kWh" and r["name"] not in ("soe_end_kwh", "setpoint_kwh",
                                                          "setpoint_deviation_kwh")]
     kpi_rows = [dict(name=r["name"], kind="kpi", unit="kWh", sign=">= 0",
                      meaning=f"sum over the period of {r['name']}")

@@ -36,7 +36,7 @@ def slow_balance(site, battery, rules, strategy, tariff, co2_kg_per_kwh, setpoin
     cols = {"pv_kwh": pv, "ev_kwh": ev, "mall_kwh": mall}
     names = ["pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh",
              "pv_curtailed_kwh", "bess_to_ev_kwh", "bess_to_mall_kwh", "bess_export_kwh",
-             "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "soc_kwh"]
+             "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_to_bess_kwh", "soe_end_kwh"]
     for row, name in enumerate(names):  # the O_* rows, in order
         cols[name] = out[row]
     cols["grid_import_kwh"] = (cols["grid_to_ev_kwh"] + cols["grid_to_mall_kwh"]
@@ -182,7 +182,7 @@ def broken(balance: pd.DataFrame, row: int, column: str, delta: float) -> pd.Dat
     ("grid_to_ev_kwh", 1e-6, "ev_supply", "ev = pv_to_ev"),
     ("grid_import_kwh", 1e-6, "grid_import", "grid_import = grid_to_ev"),
     ("bess_charge_kwh", 1e-6, "charge_column", "bess_charge = pv_to_bess"),
-    ("soc_kwh", 0.5, "storage", "E_next = E"),
+    ("soe_end_kwh", 0.5, "storage", "E_next = E"),
 ])
 def test_a_broken_identity_is_measured_and_named(two_weeks, column, delta, identity, message):
     row = 30
@@ -198,7 +198,7 @@ def test_a_broken_identity_is_measured_and_named(two_weeks, column, delta, ident
 
 def test_window_power_and_whole_run_identities(two_weeks):
     battery = pvbess.Battery()
-    assert pvbess.max_residuals(broken(two_weeks, 3, "soc_kwh", -1.0))["soc_bounds"] == \
+    assert pvbess.max_residuals(broken(two_weeks, 3, "soe_end_kwh", -1.0))["soc_bounds"] == \
         pytest.approx(1.0)  # the night's SOC sits at E_min
     charging = int(np.flatnonzero(two_weeks["bess_charge_kwh"].to_numpy() > 0)[0])
     both = broken(two_weeks, charging, "bess_to_mall_kwh", 2.0)
@@ -222,5 +222,5 @@ def test_identities_need_the_run_specs(two_weeks):
     table.attrs = {}
     with pytest.raises(DataError, match=r"attrs\['battery'\]"):
         pvbess.balance_residuals(table)
-    with pytest.raises(DataError, match="soc_kwh"):
-        pvbess.balance_residuals(two_weeks.drop(columns=["soc_kwh"]))
+    with pytest.raises(DataError, match="soe_end_kwh"):
+        pvbess.balance_residuals(two_weeks.drop(columns=["soe_end_kwh"]))

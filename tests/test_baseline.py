@@ -252,6 +252,6 @@ def test_simulate_many(site):
 def test_strategy_kpis(site):
     r = _load("batch.json")
     assert r["strategies"] == sorted(pvbess.STRATEGIES)
-    setpoint = _npz("schedules.npz")[f"iquitos_dp{rec.GROUP_SEP}battery_setpoint_kwh"]
+    setpoint = _npz("schedules.npz")[f"iquitos_dp{rec.GROUP_SEP}setpoint_kwh"]
     assert_frame(rec.compute_strategy_kpis(site, r, setpoint), r["strategy_kpis"],
                  "kpis of the strategies")

@@ -64,7 +64,7 @@ def test_morning_charge_phase_1():
     np.testing.assert_allclose(col(b, "pv_to_bess_kwh"), [100.0, 100.0, 30.0])
     np.testing.assert_allclose(col(b, "pv_to_mall_kwh"), [50.0, 50.0, 0.0])
     np.testing.assert_allclose(col(b, "grid_to_mall_kwh"), [0.0, 0.0, 50.0])
-    np.testing.assert_allclose(col(b, "soc_kwh"), [290.0, 380.0, 407.0])
+    np.testing.assert_allclose(col(b, "soe_end_kwh"), [290.0, 380.0, 407.0])
     np.testing.assert_allclose(col(b, "bess_loss_kwh"), [10.0, 10.0, 3.0])
     assert col(b, "bess_discharge_kwh").sum() == 0.0
 
@@ -74,7 +74,7 @@ def test_morning_charge_limited_by_room():
     b = simulate(site("2024-03-01 07:00", 200.0, 0.0, 100.0), battery(soc_initial=0.95),
                  RULES)
     assert b["pv_to_bess_kwh"].iloc[0] == pytest.approx(50.0 / 0.9)
-    assert b["soc_kwh"].iloc[0] == 1000.0
+    assert b["soe_end_kwh"].iloc[0] == 1000.0
     assert b["pv_export_kwh"].iloc[0] == pytest.approx(200.0 - 100.0 - 50.0 / 0.9)
 
 
@@ -85,7 +85,7 @@ def test_ev_priority_phase_2():
     assert r["phase"] == 2
     assert (r["pv_to_ev_kwh"], r["pv_to_bess_kwh"], r["pv_to_mall_kwh"]) == (80.0, 40.0, 0.0)
     assert r["grid_to_mall_kwh"] == 100.0 and r["grid_to_ev_kwh"] == 0.0
-    assert r["soc_kwh"] == pytest.approx(236.0)
+    assert r["soe_end_kwh"] == pytest.approx(236.0)
 
 
 def test_holding_phase_3():
@@ -96,7 +96,7 @@ def test_holding_phase_3():
     assert list(col(b, "phase")) == [3, 3]
     np.testing.assert_allclose(col(b, "pv_to_bess_kwh"), 0.0)
     np.testing.assert_allclose(col(b, "pv_export_kwh"), 150.0)
-    np.testing.assert_allclose(col(b, "soc_kwh"), 500.0)
+    np.testing.assert_allclose(col(b, "soe_end_kwh"), 500.0)
 
 
 def test_peak_shaving_by_discharge_phase_4():
@@ -107,7 +107,7 @@ def test_peak_shaving_by_discharge_phase_4():
     assert list(col(b, "phase")) == [4, 4, 2]
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh"), [100.0, 100.0, 0.0])
     np.testing.assert_allclose(col(b, "grid_to_mall_kwh"), [400.0, 450.0, 300.0])
-    np.testing.assert_allclose(col(b, "soc_kwh"), [600 - 100 / 0.9, 600 - 200 / 0.9,
+    np.testing.assert_allclose(col(b, "soe_end_kwh"), [600 - 100 / 0.9, 600 - 200 / 0.9,
                                                    600 - 200 / 0.9])
 
 
@@ -123,7 +123,7 @@ def test_peak_shaving_takes_back_the_charge():
     r = b.iloc[0]
     assert r["pv_to_bess_kwh"] == 50.0 and r["pv_to_mall_kwh"] == 250.0
     assert r["bess_discharge_kwh"] == 0.0 and r["grid_to_mall_kwh"] == 400.0
-    assert r["soc_kwh"] == pytest.approx(245.0) and r["phase"] == 4
+    assert r["soe_end_kwh"] == pytest.approx(245.0) and r["phase"] == 4
 
 
 def test_peak_shaving_takes_back_then_discharges():
@@ -133,7 +133,7 @@ def test_peak_shaving_takes_back_then_discharges():
     assert r["pv_to_bess_kwh"] == 0.0 and r["bess_charge_kwh"] == 0.0
     assert r["pv_to_mall_kwh"] == 300.0 and r["bess_to_mall_kwh"] == 100.0
     assert r["grid_to_mall_kwh"] == 400.0
-    assert r["soc_kwh"] == pytest.approx(500.0 - 100.0 / 0.9) and r["phase"] == 4
+    assert r["soe_end_kwh"] == pytest.approx(500.0 - 100.0 / 0.9) and r["phase"] == 4
 
 
 def test_ev_deficit_phase_5_first_in_the_budget():
@@ -155,7 +155,7 @@ def test_ev_deficit_limited_by_stored_energy():
     # 50 kWh above E_min deliver 45 kWh AC
     assert b["bess_to_ev_kwh"].iloc[0] == pytest.approx(45.0)
     assert b["grid_to_ev_kwh"].iloc[0] == pytest.approx(35.0)
-    assert b["soc_kwh"].iloc[0] == 200.0
+    assert b["soe_end_kwh"].iloc[0] == 200.0
 
 
 def test_closure_spreads_evenly_to_soc_min():
@@ -164,7 +164,7 @@ def test_closure_spreads_evenly_to_soc_min():
     b = simulate(s, battery(soc_initial=0.7, power_discharge_kw=200.0),
                  RULES.replace(peak_threshold_kw=math.inf))
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh"), [90.0] * 5 + [0.0])
-    np.testing.assert_allclose(col(b, "soc_kwh"), [600, 500, 400, 300, 200, 200], atol=1e-9)
+    np.testing.assert_allclose(col(b, "soe_end_kwh"), [600, 500, 400, 300, 200, 200], atol=1e-9)
     assert list(col(b, "phase")) == [5, 5, 5, 5, 5, 6]
     k = kpis(b)
     assert (k["closure_days"], k["closure_miss_days"]) == (1.0, 0.0)
@@ -177,7 +177,7 @@ def test_closure_counts_ev_and_peak_deliveries():
                  RULES.replace(peak_threshold_kw=math.inf))
     np.testing.assert_allclose(col(b, "bess_to_ev_kwh"), 30.0)
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh"), 60.0)
-    assert b["soc_kwh"].iloc[-1] == pytest.approx(200.0, abs=1e-9)
+    assert b["soe_end_kwh"].iloc[-1] == pytest.approx(200.0, abs=1e-9)
 
 
 def test_closure_takes_back_pv_charge_before_discharging():
@@ -190,7 +190,7 @@ def test_closure_takes_back_pv_charge_before_discharging():
     assert r["pv_to_bess_kwh"] == 0.0 and r["pv_to_mall_kwh"] == 50.0
     assert r["bess_to_mall_kwh"] == pytest.approx(90.0)
     assert r["grid_to_mall_kwh"] == pytest.approx(160.0)
-    assert b["soc_kwh"].iloc[-1] == pytest.approx(200.0, abs=1e-9)
+    assert b["soe_end_kwh"].iloc[-1] == pytest.approx(200.0, abs=1e-9)
 
 
 def test_closure_takeback_alone_keeps_charging_the_rest():
@@ -201,7 +201,7 @@ def test_closure_takeback_alone_keeps_charging_the_rest():
     r = b.iloc[0]
     assert r["pv_to_bess_kwh"] == pytest.approx(70.0) and r["pv_to_mall_kwh"] == 50.0
     assert r["bess_discharge_kwh"] == 0.0 and r["grid_to_mall_kwh"] == 0.0
-    assert r["soc_kwh"] == pytest.approx(700.0 + 0.9 * 70.0) and r["phase"] == 2
+    assert r["soe_end_kwh"] == pytest.approx(700.0 + 0.9 * 70.0) and r["phase"] == 2
 
 
 def test_closure_miss_under_power_limit():
@@ -211,7 +211,7 @@ def test_closure_miss_under_power_limit():
     b = simulate(s, battery(soc_initial=0.7, power_discharge_kw=50.0, eta_discharge=1.0),
                  RULES.replace(peak_threshold_kw=math.inf))
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh"), [50.0] * 5 + [0.0, 0.0])
-    np.testing.assert_allclose(col(b, "soc_kwh")[-3:], 450.0)
+    np.testing.assert_allclose(col(b, "soe_end_kwh")[-3:], 450.0)
     k = kpis(b)
     assert k["closure_miss_days"] == 1.0
     assert k["closure_miss_power_allowed_days"] == 0.0
@@ -264,7 +264,7 @@ def test_quarter_hour_steps():
                  RULES.replace(peak_threshold_kw=math.inf))
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh")[:20], 450.0 / 20)
     np.testing.assert_allclose(col(b, "bess_to_mall_kwh")[20:], 0.0)
-    assert b["soc_kwh"].iloc[19] == pytest.approx(200.0, abs=1e-9)
+    assert b["soe_end_kwh"].iloc[19] == pytest.approx(200.0, abs=1e-9)
     # peak shaving per quarter-hour: threshold 400 kW = 100 kWh per step
     s = site("2024-03-01 12:00", 0.0, 0.0, [130.0, 110.0], freq="15min")
     b = simulate(s, battery(soc_initial=0.6), RULES)
@@ -282,7 +282,7 @@ def test_a_full_day_by_hand():
     b = simulate(site("2024-03-01 00:00", pv, ev, mall),
                  battery(eta_charge=1.0, eta_discharge=1.0, soc_initial=0.2,
                          power_discharge_kw=200.0), RULES.replace(hold_soc=0.7))
-    soc = col(b, "soc_kwh")
+    soc = col(b, "soe_end_kwh")
     # 06-08 charge 100/h -> 500; 09-10 charge 100 -> 700 (hold from 0.7); 11 hold
     np.testing.assert_allclose(soc[5:12], [200, 300, 400, 500, 600, 700, 700])
     # 12:00 holds (SOC 0.7), PV 200 -> EV 50 -> mall 150; g = 450 > 400: discharge 50
@@ -310,7 +310,7 @@ def test_grid_only_and_pv_only():
     np.testing.assert_allclose(col(p, "pv_export_kwh"), [150.0, 0.0])
     np.testing.assert_allclose(col(p, "grid_to_mall_kwh"), [0.0, 100.0])
     np.testing.assert_allclose(col(p, "grid_to_ev_kwh"), [0.0, 50.0])
-    np.testing.assert_allclose(col(p, "soc_kwh"), 200.0)
+    np.testing.assert_allclose(col(p, "soe_end_kwh"), 200.0)
 
 
 def test_self_consumption():
@@ -321,7 +321,7 @@ def test_self_consumption():
     # 90 stored -> 81 AC: EV first
     np.testing.assert_allclose(col(b, "bess_to_ev_kwh"), [0.0, 81.0, 0.0])
     np.testing.assert_allclose(col(b, "grid_to_ev_kwh"), [0.0, 19.0, 0.0])
-    np.testing.assert_allclose(col(b, "soc_kwh"), [290.0, 200.0, 200.0])
+    np.testing.assert_allclose(col(b, "soe_end_kwh"), [290.0, 200.0, 200.0])
 
 
 def test_schedule_clips_and_reports_the_deviation():
@@ -344,7 +344,7 @@ def test_schedule_clips_and_reports_the_deviation():
     b = simulate(s, battery(), RULES, strategy="schedule", setpoint_kwh=[60.0],
                  allow_grid_charge=True)
     assert b["grid_to_bess_kwh"].iloc[0] == 60.0 and b["grid_import_kwh"].iloc[0] == 160.0
-    assert b["soc_kwh"].iloc[0] == pytest.approx(254.0)
+    assert b["soe_end_kwh"].iloc[0] == pytest.approx(254.0)
 
 
 def test_schedule_battery_export():

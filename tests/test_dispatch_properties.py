@@ -89,7 +89,7 @@ def six_phase_properties(b, battery, rules):
     assert (phase[~night & ~morning] >= 2).all() and (phase[~night & ~morning] <= 5).all()
     assert not charge[night].any() and not discharge[night].any()
     assert not discharge[morning].any()
-    e_start = np.concatenate(([battery.e_initial_kwh], b["soc_kwh"].to_numpy()[:-1]))
+    e_start = np.concatenate(([battery.e_initial_kwh], b["soe_end_kwh"].to_numpy()[:-1]))
     if battery.capacity_kwh > 0:
         holding = ~night & ~morning & (e_start / battery.capacity_kwh >= rules.hold_soc)
         assert not charge[holding].any()
@@ -144,7 +144,7 @@ def test_closure_reaches_soc_min_when_power_and_load_allow(battery, seed):
     site["mall_kwh"] += 1e5  # the mall can absorb any closure rate
     battery = battery.replace(power_discharge_kw=1e6)
     b = simulate(site, battery, SixPhaseRules())
-    soc = b["soc_kwh"].to_numpy()
+    soc = b["soe_end_kwh"].to_numpy()
     at_close = np.flatnonzero(h == 21.0)
     np.testing.assert_allclose(soc[at_close], battery.e_min_kwh, atol=1e-6)
 
@@ -159,7 +159,7 @@ def test_checker_catches_violations():
         check_balance(broken)
     broken = b.copy()
     i = int(np.flatnonzero(b["bess_charge_kwh"].to_numpy() > 0)[0])
-    broken.iloc[i, broken.columns.get_loc("soc_kwh")] += 1.0
+    broken.iloc[i, broken.columns.get_loc("soe_end_kwh")] += 1.0
     with pytest.raises(DataError, match="E_next"):
         check_balance(broken)
     broken = b.copy()

@@ -203,7 +203,7 @@ def _tiny(**cols) -> pd.DataFrame:
                              "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
                              "bess_to_ev_kwh", "bess_to_mall_kwh", "grid_to_ev_kwh",
                              "grid_to_mall_kwh", "grid_import_kwh", "bess_charge_kwh",
-                             "bess_discharge_kwh", "bess_loss_kwh", "soc_kwh", "soc_frac")}
+                             "bess_discharge_kwh", "bess_loss_kwh", "soe_end_kwh", "soc_frac")}
     base.update(cols)
     b = pd.DataFrame(base, index=idx)
     b.attrs.update(dt_h=1.0, rules={"peak_threshold_kw": 1900.0}, battery={})

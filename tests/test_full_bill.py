@@ -193,7 +193,7 @@ def test_lp_matches_independent_linprog_on_random_cases(case):
                             incumbent=incumbent)
     assert lp.objective == pytest.approx(ref, rel=1e-6, abs=1e-6)
     # its demand cost is price * max(incumbent, peak) of its own plan
-    imp = lp.periods["import_kwh"].to_numpy()
+    imp = lp.periods["grid_import_kwh"].to_numpy()
     peaks = [max(p0, imp[m].max() / opts["dt_h"]) for (m, _), p0 in zip(groups, incumbent)]
     dem = sum(price * pk for (_, price), pk in zip(groups, peaks))
     assert lp.info["demand_cost"] == pytest.approx(dem, rel=1e-6, abs=1e-4)
@@ -282,7 +282,7 @@ def test_iquitos_full_bill_dp_within_half_a_percent_of_lp_and_below_the_rules(iq
     assert dp.objective <= 1.005 * lp.objective
     assert dp.objective < energy + demand
     # the bill is the period costs plus the demand charges of the plan's own peaks
-    imp = dp.periods["import_kwh"].to_numpy()
+    imp = dp.periods["grid_import_kwh"].to_numpy()
     dem = sum(price * imp[m].max() for m, price in opts["demand_charges"])
     assert dp.summary["demand_cost"] == pytest.approx(dem, rel=1e-12)
     assert dp.summary["energy_cost"] == pytest.approx(dp.periods["optimized_cost"].sum(),
@@ -311,7 +311,7 @@ def test_replan_with_the_incumbent_peak_never_bills_more(iquitos, month):
     bal = simulate(site.iloc[first], Battery(), strategy="six_phase", tariff=tariff)
     imp_first = bal["grid_import_kwh"].to_numpy(float)
     energy_first = float((imp_first * inputs["buy"][first]).sum())
-    e_mid = float(bal["soc_kwh"].iloc[-1])
+    e_mid = float(bal["soe_end_kwh"].iloc[-1])
     groups_month = demand_charge_groups(site.index[in_month], tariff)
     groups_second = [(m[15 * 24:], price) for m, price in groups_month]
     incumbent = [float(imp_first[m[: 15 * 24]].max()) for m, _ in groups_month]
@@ -322,7 +322,7 @@ def test_replan_with_the_incumbent_peak_never_bills_more(iquitos, month):
     for name, inc in (("knows", incumbent), ("ignores", None)):
         plan = optimize_schedule(**second_inputs, **kw, incumbent_peaks_kw=inc)
         bills[name] = _bill(groups_month, 1.0, energy_first, imp_first,
-                            plan.summary["energy_cost"], plan.periods["import_kwh"].to_numpy())
+                            plan.summary["energy_cost"], plan.periods["grid_import_kwh"].to_numpy())
         if inc is not None:  # the plan's own bill of the second half counts the incumbents
             peaks = np.maximum(incumbent, plan.summary["peaks_kw"])
             assert plan.summary["demand_cost"] == pytest.approx(
@@ -335,16 +335,16 @@ def _check_full_bill_plan(r, inputs, opts):
     p = r.periods
     b = inputs["battery"]
     tol = 1e-9
-    c, d = p["charge_kwh"].to_numpy(), p["discharge_kwh"].to_numpy()
+    c, d = p["bess_charge_kwh"].to_numpy(), p["bess_discharge_kwh"].to_numpy()
     # energy closes per period
     np.testing.assert_allclose(np.diff(r.soe_kwh), b.eta_charge * c - d / b.eta_discharge,
                                atol=1e-9)
-    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["battery_to_load_kwh"]
+    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["bess_to_load_kwh"]
                                + p["grid_to_load_kwh"], p["load_kwh"], atol=tol)
-    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["pv_to_battery_kwh"] + p["pv_to_grid_kwh"]
-                               + p["curtailed_kwh"], p["pv_kwh"], atol=tol)
-    np.testing.assert_allclose(p["import_kwh"] - p["export_kwh"],
-                               p["load_kwh"] + c - d - p["pv_kwh"] + p["curtailed_kwh"],
+    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["pv_to_bess_kwh"] + p["pv_export_kwh"]
+                               + p["pv_curtailed_kwh"], p["pv_kwh"], atol=tol)
+    np.testing.assert_allclose(p["grid_import_kwh"] - p["grid_export_kwh"],
+                               p["load_kwh"] + c - d - p["pv_kwh"] + p["pv_curtailed_kwh"],
                                atol=1e-9)
     # stored energy within the window (or at the start below it), power limits
     lo = min(b.e_min_kwh, r.soe_kwh[0])
@@ -362,13 +362,13 @@ def _check_full_bill_plan(r, inputs, opts):
     elif source == "surplus":
         assert (c <= np.maximum(pv - load, 0.0) + 1e-9).all()
     if not opts.get("allow_battery_export", True):
-        assert (p["battery_to_grid_kwh"] <= tol).all()
+        assert (p["bess_export_kwh"] <= tol).all()
     # the demand cost is price * max(incumbent, peak) of the plan
     groups = opts["demand_charges"]
     if not groups:
         return
     inc = opts.get("incumbent_peaks_kw") or [0.0] * len(groups)
-    imp = p["import_kwh"].to_numpy()
+    imp = p["grid_import_kwh"].to_numpy()
     dem = sum(price * max(p0, imp[m].max() / dt) for (m, price), p0 in zip(groups, inc))
     assert r.summary["demand_cost"] == pytest.approx(dem, rel=1e-9, abs=1e-9)
 
@@ -405,7 +405,7 @@ def test_hard_import_cap_forces_the_battery_and_matches_lp(case):
         return
     dp = optimize_schedule(**inputs, **opts)
     assume(dp.info["cap_violations"] == 0)  # feasible only in the continuum, not on the grid
-    imp = dp.periods["import_kwh"].to_numpy()
+    imp = dp.periods["grid_import_kwh"].to_numpy()
     assert (imp <= opts["import_cap_kw"] * opts["dt_h"] + 1e-9).all()
     assert lp.objective <= dp.objective + _lp_tolerance(lp.objective)
     assert dp.objective <= lp.objective + 1e-3 * abs(lp.objective) + 0.01
@@ -420,9 +420,9 @@ def test_hard_cap_that_idle_cannot_meet_is_met_by_discharging():
     kw = {"buy": [1.0, 1.0], "sell": [0.0, 0.0], "pv_kwh": [0.0, 0.0], "battery": b,
           "terminal_value": 2.0, "charge_source": "surplus"}
     free = optimize_schedule(load_kwh=[1.0, 4.0], **kw)
-    np.testing.assert_allclose(free.periods["import_kwh"], [1.0, 4.0], atol=1e-9)
+    np.testing.assert_allclose(free.periods["grid_import_kwh"], [1.0, 4.0], atol=1e-9)
     r = optimize_schedule(load_kwh=[1.0, 4.0], **kw, import_cap_kw=2.0)
-    np.testing.assert_allclose(r.periods["import_kwh"], [1.0, 2.0], atol=1e-9)
+    np.testing.assert_allclose(r.periods["grid_import_kwh"], [1.0, 2.0], atol=1e-9)
     np.testing.assert_allclose(r.soe_kwh, [5.0, 5.0, 3.0], atol=1e-9)
     assert r.info["cap_violations"] == 0
     # a cap the battery cannot meet is reported, not hidden
@@ -439,7 +439,7 @@ def test_charge_source_bounds_the_charge(source, expected):
           "battery": b, "charge_source": source}
     dp = optimize_schedule(**kw)
     lp = exact_schedule(**kw)
-    assert dp.periods["charge_kwh"].iloc[0] == pytest.approx(expected, abs=1e-9)
+    assert dp.periods["bess_charge_kwh"].iloc[0] == pytest.approx(expected, abs=1e-9)
     assert lp.objective == pytest.approx(dp.objective, abs=1e-6)
 
 

@@ -164,5 +164,5 @@ def test_names_units_and_errors():
     assert documented == set(KPI_NAMES)
     with pytest.raises(ValueError, match="freq"):
         kpis(simulate(two_days()), freq="weekly")
-    with pytest.raises(DataError, match="soc_kwh"):
-        kpis(simulate(two_days()).drop(columns="soc_kwh"))
+    with pytest.raises(DataError, match="soe_end_kwh"):
+        kpis(simulate(two_days()).drop(columns="soe_end_kwh"))

@@ -23,7 +23,7 @@ def balance(site) -> pd.DataFrame:
 def test_energy_closes_and_soc_stays_in_bounds(balance):
     check_balance(balance, tol_kwh=1e-9)
     b = Battery()
-    assert balance["soc_kwh"].between(b.e_min_kwh, b.e_max_kwh).all()
+    assert balance["soe_end_kwh"].between(b.e_min_kwh, b.e_max_kwh).all()
 
 
 def test_closure_met_every_day_the_power_allows(balance):
@@ -32,7 +32,7 @@ def test_closure_met_every_day_the_power_allows(balance):
     assert k["closure_miss_power_allowed_days"] == 0
     # 1,600 kWh usable over 5 h needs 312 kW AC < 400 kW: the power always allows
     assert k["closure_miss_days"] == 0
-    at_close = balance["soc_kwh"][balance.index.hour == 21]
+    at_close = balance["soe_end_kwh"][balance.index.hour == 21]
     np.testing.assert_allclose(at_close, Battery().e_min_kwh, atol=1e-6)
 
 

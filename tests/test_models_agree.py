@@ -43,15 +43,15 @@ def test_dp_plan_replayed_through_the_rules_plant(seed, capacity, power, rte, so
                                     battery, dt_h=1.0, allow_grid_charge=grid_charge,
                                     allow_battery_export=False)
     balance = pvbess.simulate(site, battery, strategy="schedule",
-                              setpoint_kwh=plan.battery_setpoint_kwh, tariff=tariff,
+                              setpoint_kwh=plan.setpoint_kwh, tariff=tariff,
                               allow_grid_charge=grid_charge)
     pvbess.check_balance(balance)
     # the plant follows the plan: no clipping, the same stored energy at every step end
     assert np.abs(balance["setpoint_deviation_kwh"]).max() <= 1e-9
-    np.testing.assert_allclose(balance["soc_kwh"].to_numpy(), plan.soe_kwh[1:], atol=1e-9)
+    np.testing.assert_allclose(balance["soe_end_kwh"].to_numpy(), plan.soe_kwh[1:], atol=1e-9)
     # ... the same grid import and the same energy bill
     np.testing.assert_allclose(balance["grid_import_kwh"].to_numpy(),
-                               plan.periods["import_kwh"].to_numpy(), atol=1e-9)
+                               plan.periods["grid_import_kwh"].to_numpy(), atol=1e-9)
     assert balance["energy_cost_pen"].sum() == pytest.approx(plan.cost, abs=1e-6)
 
 
@@ -65,7 +65,7 @@ def test_optimal_year_is_never_dearer_in_energy_than_the_rules():
                                     battery, dt_h=1.0, allow_grid_charge=False,
                                     allow_battery_export=False, energy_step_kwh=5.0)
     optimal = pvbess.simulate(site, battery, strategy="schedule",
-                              setpoint_kwh=plan.battery_setpoint_kwh, tariff=tariff)
+                              setpoint_kwh=plan.setpoint_kwh, tariff=tariff)
     rules = pvbess.simulate(site, battery, tariff=tariff)
     # same physics, same data: the optimum's energy bill is at or below the rules' (PV-only
     # charging for both, so the comparison is like for like)
@@ -104,7 +104,7 @@ def test_dp_plan_with_limits_replayed_through_the_rules_and_the_controller(
                                     allow_battery_export=battery_export,
                                     energy_step_kwh=battery.usable_kwh / 400, **limits)
     p = plan.periods
-    sp = plan.battery_setpoint_kwh
+    sp = plan.setpoint_kwh
     # the rules' schedule strategy (the kernel: simulate() has no import or inverter limit)
     params = dispatch.make_params(battery, pvbess.SixPhaseRules(export_limit_kw=export_kw),
                                   charge_source="any" if grid_charge else "surplus",
@@ -114,10 +114,10 @@ def test_dp_plan_with_limits_replayed_through_the_rules_and_the_controller(
     out = dispatch.run(dispatch.SCHEDULE, pv, site["ev_kwh"].to_numpy(),
                        site["mall_kwh"].to_numpy(), hour, sp, 1.0, params)
     rules = {"soe_end_kwh": out[dispatch.O_SOC],
-             "import_kwh": out[dispatch.O_GRID_EV] + out[dispatch.O_GRID_MALL]
+             "grid_import_kwh": out[dispatch.O_GRID_EV] + out[dispatch.O_GRID_MALL]
              + out[dispatch.O_GRID_BESS],
-             "export_kwh": out[dispatch.O_PV_EXPORT] + out[dispatch.O_BESS_EXPORT],
-             "curtailed_kwh": out[dispatch.O_PV_CURT]}
+             "grid_export_kwh": out[dispatch.O_PV_EXPORT] + out[dispatch.O_BESS_EXPORT],
+             "pv_curtailed_kwh": out[dispatch.O_PV_CURT]}
     # the scheduler's simulated plant, period by period
     e = battery.e_initial_kwh
     rows = []
@@ -127,7 +127,7 @@ def test_dp_plan_with_limits_replayed_through_the_rules_and_the_controller(
             battery.eta_charge, battery.eta_discharge, power, power, grid_charge,
             battery_export, import_kw, export_kw, inverter_kw, buy[k], sell[k], True)
         rows.append((e, imp, exp, u))
-    plant = dict(zip(("soe_end_kwh", "import_kwh", "export_kwh", "curtailed_kwh"),
+    plant = dict(zip(("soe_end_kwh", "grid_import_kwh", "grid_export_kwh", "pv_curtailed_kwh"),
                      np.array(rows).T, strict=True))
     for name, got in (("rules", rules), ("controller", plant)):
         for col, values in got.items():
@@ -140,4 +140,4 @@ def test_dp_plan_with_limits_replayed_through_the_rules_and_the_controller(
                                   allow_battery_export=battery_export)
         pvbess.check_balance(balance)
         assert np.abs(balance["setpoint_deviation_kwh"]).max() <= 1e-9
-        np.testing.assert_allclose(balance["grid_import_kwh"], p["import_kwh"], atol=1e-9)
+        np.testing.assert_allclose(balance["grid_import_kwh"], p["grid_import_kwh"], atol=1e-9)

@@ -79,7 +79,7 @@ def test_pv_only_charging_never_imports_for_the_battery():
     site = _synthetic_year().iloc[: 24 * 14]
     table, res = iquitos_optimal_dispatch(site, Battery(), charge_source="surplus", bill="energy",
                                           exact=False, six_phase=False, no_battery=False)
-    assert res["dp_energy_only"].periods["grid_to_battery_kwh"].max() <= 1e-9
+    assert res["dp_energy_only"].periods["grid_to_bess_kwh"].max() <= 1e-9
     assert list(table.index) == ["dp_energy_only"]
 
 

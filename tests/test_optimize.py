@@ -52,7 +52,7 @@ def test_curtailment_is_a_choice_at_negative_sell_price():
     b = _bat(soc_initial=1.0)  # full: cannot absorb
     kw = {"buy": [1.0], "sell": [-1.0], "load_kwh": [0.0], "pv_kwh": [5.0], "battery": b}
     assert optimize_schedule(**kw).cost == pytest.approx(0.0)
-    assert optimize_schedule(**kw).periods["curtailed_kwh"].iloc[0] == pytest.approx(5.0)
+    assert optimize_schedule(**kw).periods["pv_curtailed_kwh"].iloc[0] == pytest.approx(5.0)
     assert optimize_schedule(**kw, allow_curtailment=False).cost == pytest.approx(5.0)
 
 
@@ -68,15 +68,15 @@ def test_pv_only_charging_and_no_battery_export():
     r = optimize_schedule([1.0, 3.0], [0.0, 2.9], [0.0, 1.0], [0.0, 0.0], kw["battery"],
                           allow_battery_export=False)
     assert r.cost == pytest.approx(1.0)
-    assert r.periods["battery_to_grid_kwh"].max() == pytest.approx(0.0, abs=1e-12)
+    assert r.periods["bess_export_kwh"].max() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_export_and_import_limits():
     b = _bat(soc_initial=1.0)
     # full battery, 6 kWh PV, export limit 2 kW: 4 kWh curtailed
     r = optimize_schedule([1.0], [0.5], [0.0], [6.0], b, export_limit_kw=2.0)
-    assert r.periods["export_kwh"].iloc[0] == pytest.approx(2.0)
-    assert r.periods["curtailed_kwh"].iloc[0] == pytest.approx(4.0)
+    assert r.periods["grid_export_kwh"].iloc[0] == pytest.approx(2.0)
+    assert r.periods["pv_curtailed_kwh"].iloc[0] == pytest.approx(4.0)
     # import limit 3 kW binds grid charging
     r = optimize_schedule([1.0, 3.0], [0.0, 0.0], [0.0, 5.0], [0.0, 0.0], _bat(),
                           import_limit_kw=3.0)
@@ -99,7 +99,7 @@ def test_series_input_keeps_index_and_dt():
     r = optimize_schedule(buy, zero, load, zero, _bat(power_charge_kw=4.0))
     assert r.periods.index.equals(idx)
     assert r.summary["dt_h"] == 0.25
-    assert r.periods["charge_kwh"].max() <= 1.0 + 1e-9  # 4 kW x 0.25 h
+    assert r.periods["bess_charge_kwh"].max() <= 1.0 + 1e-9  # 4 kW x 0.25 h
     assert r.cost == pytest.approx(4.0)
     assert tuple(r.periods.columns) == PERIOD_COLUMNS
     with pytest.raises(DataError, match="dt_h"):
@@ -211,9 +211,9 @@ def test_limit_off_the_energy_grid_is_not_rounded_down():
     assert dp.info["convex_periods"] < len(inputs["buy"])  # the general path ran
     assert ex.objective - 1e-6 <= dp.objective <= ex.objective + 1e-3
     # the battery runs at the inverter limit (0.75 kWh AC per period) where the exact plan does
-    full = np.isclose(ex.periods["discharge_kwh"], 0.75, atol=1e-6)
+    full = np.isclose(ex.periods["bess_discharge_kwh"], 0.75, atol=1e-6)
     assert full.sum() >= 20
-    np.testing.assert_allclose(dp.periods["discharge_kwh"][full].iloc[:20], 0.75, atol=1e-6)
+    np.testing.assert_allclose(dp.periods["bess_discharge_kwh"][full].iloc[:20], 0.75, atol=1e-6)
     # also on a coarse grid: the value function sees the exact limit, not 0.857 rounded down
     coarse = optimize_schedule(**inputs, **opts, energy_step_kwh=0.01)
     assert coarse.objective <= ex.objective + 2e-3
@@ -244,23 +244,23 @@ def _check_invariants(r, battery):
     p = r.periods
     tol = 1e-9
     assert set(p["action"]) <= set(ACTIONS)
-    assert (np.minimum(p["charge_kwh"], p["discharge_kwh"]) <= tol).all()
-    assert (np.minimum(p["import_kwh"], p["export_kwh"]) <= tol).all()
-    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["pv_to_battery_kwh"] + p["pv_to_grid_kwh"]
-                               + p["curtailed_kwh"], p["pv_kwh"], atol=tol)
-    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["battery_to_load_kwh"]
+    assert (np.minimum(p["bess_charge_kwh"], p["bess_discharge_kwh"]) <= tol).all()
+    assert (np.minimum(p["grid_import_kwh"], p["grid_export_kwh"]) <= tol).all()
+    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["pv_to_bess_kwh"] + p["pv_export_kwh"]
+                               + p["pv_curtailed_kwh"], p["pv_kwh"], atol=tol)
+    np.testing.assert_allclose(p["pv_to_load_kwh"] + p["bess_to_load_kwh"]
                                + p["grid_to_load_kwh"], p["load_kwh"], atol=tol)
-    np.testing.assert_allclose(p["grid_to_load_kwh"] + p["grid_to_battery_kwh"], p["import_kwh"],
+    np.testing.assert_allclose(p["grid_to_load_kwh"] + p["grid_to_bess_kwh"], p["grid_import_kwh"],
                                atol=tol)
-    np.testing.assert_allclose(p["pv_to_grid_kwh"] + p["battery_to_grid_kwh"], p["export_kwh"],
+    np.testing.assert_allclose(p["pv_export_kwh"] + p["bess_export_kwh"], p["grid_export_kwh"],
                                atol=tol)
     np.testing.assert_allclose(p["soe_end_kwh"] - p["soe_start_kwh"],
-                               battery.eta_charge * p["charge_kwh"]
-                               - p["discharge_kwh"] / battery.eta_discharge, atol=1e-9)
+                               battery.eta_charge * p["bess_charge_kwh"]
+                               - p["bess_discharge_kwh"] / battery.eta_discharge, atol=1e-9)
     lo = min(battery.e_min_kwh, r.soe_kwh[0])
     assert (r.soe_kwh >= lo - 1e-9).all() and (r.soe_kwh <= battery.e_max_kwh + 1e-9).all()
     for col in p.columns:
-        if col.endswith("_kwh") and col != "battery_setpoint_kwh":
+        if col.endswith("_kwh") and col != "setpoint_kwh":
             assert (p[col] >= -tol).all(), col
     assert r.cost == pytest.approx(p["optimized_cost"].sum(), abs=1e-9)
 

@@ -44,8 +44,8 @@ def test_golden_trajectories_reproduce_golden_costs(corpus):
         r = evaluate_plan(soe_kwh=s.golden["soe_trajectory"], **kw)
         p = r.periods
         action = np.asarray(s.golden["actions"])
-        phantom = np.where(action < 0, -action - p["discharge_kwh"].to_numpy(), 0.0)
-        price = np.where(p["export_kwh"].to_numpy() > 0, p["sell_price"], p["buy_price"])
+        phantom = np.where(action < 0, -action - p["bess_discharge_kwh"].to_numpy(), 0.0)
+        price = np.where(p["grid_export_kwh"].to_numpy() > 0, p["sell_price"], p["buy_price"])
         phantom_value = float((phantom * price).sum())
         assert (phantom > 1e-6).any() == (s.name in PHANTOM_DISCHARGE), s.name
         assert r.cost - phantom_value == pytest.approx(s.golden["battery_solar_cost"], abs=1e-6), \
@@ -122,6 +122,6 @@ def test_reader_options_and_golden(tmp_path):
     kw = s.kwargs()
     kw.pop("initial_kwh")
     r = evaluate_plan(soe_kwh=golden["soe_trajectory"], **kw)
-    assert r.periods["export_kwh"].iloc[0] == pytest.approx(0.0)
+    assert r.periods["grid_export_kwh"].iloc[0] == pytest.approx(0.0)
     assert r.cost == pytest.approx(0.1 * 0.9 + 2.0 * 1.0)
     assert [x.name for x in peer_scenarios(tmp_path)] == ["b"]

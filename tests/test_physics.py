@@ -185,8 +185,8 @@ def _public_controller(q, load):
                               export_limit_kw=q["xlim"], initial_kwh=q["e"])
     ctl.apply(pd.Series([q["sp"]], index=idx[:1]))
     ev = ctl.run_period()
-    return {"c": ev.battery_charged_kwh, "d": ev.battery_discharged_kwh,
-            "imp": ev.grid_import_kwh, "exp": ev.grid_export_kwh, "u": ev.curtailed_kwh,
+    return {"c": ev.bess_charge_kwh, "d": ev.bess_discharge_kwh,
+            "imp": ev.grid_import_kwh, "exp": ev.grid_export_kwh, "u": ev.pv_curtailed_kwh,
             "e_end": ev.soe_end_kwh, "wear": ev.wear_cost}
 
 
@@ -208,9 +208,9 @@ def _evaluator(q, load, e_end):
                       soe_kwh=[q["e"], e_end], **opts)
     row = r.periods.iloc[0]
     if not q["grid"]:
-        assert row["grid_to_battery_kwh"] <= TOL
-    return {"c": row["charge_kwh"], "d": row["discharge_kwh"], "imp": row["import_kwh"],
-            "exp": row["export_kwh"], "u": row["curtailed_kwh"], "cost": r.cost,
+        assert row["grid_to_bess_kwh"] <= TOL
+    return {"c": row["bess_charge_kwh"], "d": row["bess_discharge_kwh"], "imp": row["grid_import_kwh"],
+            "exp": row["grid_export_kwh"], "u": row["pv_curtailed_kwh"], "cost": r.cost,
             **{k: row[f"{k}_kwh"] for k in SPLIT}}
 
 
@@ -339,7 +339,7 @@ def test_exact_plan_meters_to_its_objective_and_bounds_the_dp(seed, limits):
     assert ex.objective - 1e-6 <= dp.objective <= ex.objective + 0.01
     p = dp.periods
     if "inverter_ac_limit_kw" in limits:
-        through = p["pv_kwh"] - p["curtailed_kwh"] - p["charge_kwh"] + p["discharge_kwh"]
+        through = p["pv_kwh"] - p["pv_curtailed_kwh"] - p["bess_charge_kwh"] + p["bess_discharge_kwh"]
         assert np.abs(through).max() <= 5.0 * dt + 1e-9
     else:
-        assert p["grid_to_battery_kwh"].max() <= 1e-9
+        assert p["grid_to_bess_kwh"].max() <= 1e-9

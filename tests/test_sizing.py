@@ -258,7 +258,7 @@ def test_optimal_strategy_row_equals_plan_replay():
         problem = SchedulingProblem.from_site(site, b, tariff, demand_charges=True,
                                               charge_source="pv")
         plan = optimize_schedule(problem)
-        bal = simulate(site, b, SixPhaseRules(), "schedule", setpoint_kwh=plan.battery_setpoint_kwh,
+        bal = simulate(site, b, SixPhaseRules(), "schedule", setpoint_kwh=plan.setpoint_kwh,
                        charge_source="pv")
         single = kpis(bal)
         np.testing.assert_allclose(row[list(KPI_NAMES)].astype(float).to_numpy(),

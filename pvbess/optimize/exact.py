@@ -388,6 +388,6 @@ def exact_schedule(problem: SchedulingProblem | Any = None, *args: Any,
     summary["energy_cost"] = float(res.cost)  # the period costs, by the plant
     summary["objective"] = obj
     return ScheduleResult(objective=obj, cost=solver_cost, soe_kwh=res.soe_kwh,
-                          battery_setpoint_kwh=res.battery_setpoint_kwh, periods=res.periods,
+                          setpoint_kwh=res.setpoint_kwh, periods=res.periods,
                           summary=summary, method=method, solve_time_s=res.solve_time_s,
                           info=info)

@@ -158,15 +158,15 @@ class _Groups:
         ipen[inside] = self.price[self.of[inside]] / self.dt
         return icap, ipen
 
-    def peaks(self, import_kwh: np.ndarray) -> np.ndarray:
+    def peaks(self, grid_import_kwh: np.ndarray) -> np.ndarray:
         """Peak import power per group. [kW]"""
-        return np.array([float(import_kwh[m].max()) / self.dt for m in self.masks])
+        return np.array([float(grid_import_kwh[m].max()) / self.dt for m in self.masks])
 
-    def demand_cost(self, import_kwh: np.ndarray) -> float:
+    def demand_cost(self, grid_import_kwh: np.ndarray) -> float:
         """``sum_g price_g * max(P_g0, peak_g)``. [currency]"""
         if self.n == 0:
             return 0.0
-        return float(self.price @ np.maximum(self.incumbent, self.peaks(import_kwh)))
+        return float(self.price @ np.maximum(self.incumbent, self.peaks(grid_import_kwh)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -540,7 +540,7 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
     # the plan through the plant without the soft caps: true period costs
     elapsed = time.perf_counter() - t0
     res = build_result(inp, soe, method="dp", solve_time_s=elapsed)
-    imp = res.periods["import_kwh"].to_numpy()
+    imp = res.periods["grid_import_kwh"].to_numpy()
     peaks = groups.peaks(imp) if groups.n else np.zeros(0)
     demand = groups.demand_cost(imp)
     energy = res.cost
@@ -552,6 +552,6 @@ def full_bill_schedule(problem: SchedulingProblem, *, energy_step_kwh: float | N
             "search_states": n_s + 1 - i_min_s, "block_evaluations": evaluations, **counts,
             "search_time_s": t_search, "final_time_s": elapsed - t_search}
     return ScheduleResult(objective=res.objective + demand, cost=energy + demand,
-                          soe_kwh=res.soe_kwh, battery_setpoint_kwh=res.battery_setpoint_kwh,
+                          soe_kwh=res.soe_kwh, setpoint_kwh=res.setpoint_kwh,
                           periods=res.periods, summary=summary, method="dp",
                           solve_time_s=elapsed, info=info)

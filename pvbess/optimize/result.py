@@ -13,13 +13,13 @@ column                     unit          meaning
 load_kwh, pv_kwh           kWh           inputs
 buy_price, sell_price      currency/kWh  buy includes the CO2 price (buy + co2_price * factor)
 soe_start_kwh, soe_end_kwh kWh           stored energy at the start / end of the period
-charge_kwh                 kWh           AC energy drawn by the battery (stores eta_c * charge)
-discharge_kwh              kWh           AC energy delivered by the battery
-battery_setpoint_kwh       kWh           charge - discharge (+ charge, - discharge, AC)
+bess_charge_kwh                 kWh           AC energy drawn by the battery (stores eta_c * charge)
+bess_discharge_kwh              kWh           AC energy delivered by the battery
+setpoint_kwh       kWh           charge - discharge (+ charge, - discharge, AC)
 pv_to_load_kwh ...         kWh           pv_to_load, pv_to_battery, pv_to_grid, grid_to_load,
                                          grid_to_battery, battery_to_load, battery_to_grid
-curtailed_kwh              kWh           PV not used (export/inverter limits, negative prices)
-import_kwh, export_kwh     kWh           grid meter
+pv_curtailed_kwh              kWh           PV not used (export/inverter limits, negative prices)
+grid_import_kwh, grid_export_kwh     kWh           grid meter
 co2_kg                     kg            import * co2_kg_per_kwh
 wear_cost                  currency      wear_cost_per_kwh * energy stored
 grid_only_cost             currency      load * buy
@@ -59,9 +59,9 @@ ACTIONS = ("grid_charging", "solar_storage", "load_support", "battery_export", "
 
 PERIOD_COLUMNS = (
     "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
-    "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "pv_to_load_kwh", "pv_to_battery_kwh",
-    "pv_to_grid_kwh", "grid_to_load_kwh", "grid_to_battery_kwh", "battery_to_load_kwh",
-    "battery_to_grid_kwh", "curtailed_kwh", "import_kwh", "export_kwh", "co2_kg", "wear_cost",
+    "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "pv_to_load_kwh", "pv_to_bess_kwh",
+    "pv_export_kwh", "grid_to_load_kwh", "grid_to_bess_kwh", "bess_to_load_kwh",
+    "bess_export_kwh", "pv_curtailed_kwh", "grid_import_kwh", "grid_export_kwh", "co2_kg", "wear_cost",
     "grid_only_cost", "solar_only_cost", "optimized_cost", "savings_vs_grid_only",
     "savings_vs_solar_only", "action",
 )
@@ -82,7 +82,7 @@ class ScheduleResult:
         [currency]
     soe_kwh : numpy.ndarray
         Stored energy, length T+1 (start of each period, then the end). [kWh]
-    battery_setpoint_kwh : numpy.ndarray
+    setpoint_kwh : numpy.ndarray
         AC setpoint per period, + charge / - discharge. [kWh]
     periods : pandas.DataFrame
         Per-period table (columns in :data:`PERIOD_COLUMNS`, see the module docstring); its index
@@ -100,7 +100,7 @@ class ScheduleResult:
     objective: float
     cost: float
     soe_kwh: np.ndarray
-    battery_setpoint_kwh: np.ndarray
+    setpoint_kwh: np.ndarray
     periods: pd.DataFrame
     summary: dict
     method: str
@@ -180,12 +180,12 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
                      pv_to_grid)
     cols = {
         "load_kwh": load, "pv_kwh": pv, "buy_price": buy, "sell_price": sell,
-        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "charge_kwh": c,
-        "discharge_kwh": d, "battery_setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
-        "pv_to_battery_kwh": pv_to_battery, "pv_to_grid_kwh": pv_to_grid,
-        "grid_to_load_kwh": grid_to_load, "grid_to_battery_kwh": grid_to_battery,
-        "battery_to_load_kwh": battery_to_load, "battery_to_grid_kwh": battery_to_grid,
-        "curtailed_kwh": u, "import_kwh": imp, "export_kwh": exp,
+        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "bess_charge_kwh": c,
+        "bess_discharge_kwh": d, "setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
+        "pv_to_bess_kwh": pv_to_battery, "pv_export_kwh": pv_to_grid,
+        "grid_to_load_kwh": grid_to_load, "grid_to_bess_kwh": grid_to_battery,
+        "bess_to_load_kwh": battery_to_load, "bess_export_kwh": battery_to_grid,
+        "pv_curtailed_kwh": u, "grid_import_kwh": imp, "grid_export_kwh": exp,
         "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear, "grid_only_cost": grid_only,
         "solar_only_cost": solar_only, "optimized_cost": cost_k,
         "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
@@ -203,13 +203,13 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
         if grid_total else float("nan"),
         "savings_vs_solar_only": float(solar_only.sum()) - cost,
         "charged_kwh": float(c.sum()), "discharged_kwh": float(d.sum()),
-        "import_kwh": float(imp.sum()), "export_kwh": float(exp.sum()),
-        "curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
+        "grid_import_kwh": float(imp.sum()), "grid_export_kwh": float(exp.sum()),
+        "pv_curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
         "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
         "terminal_value": problem.terminal_value, "objective": objective,
     }
     return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
-                          battery_setpoint_kwh=setpoint, periods=periods, summary=summary,
+                          setpoint_kwh=setpoint, periods=periods, summary=summary,
                           method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
 
 

@@ -28,7 +28,7 @@ def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
 
     Morning window: ``charge_start_h <= t < ev_start_h``; evening: ``closure_start_h <= t <
     close_h`` (t = local clock time of the step start, rules from ``balance.attrs``). Columns
-    charge_kwh, charge_morning_kwh, discharge_kwh, discharge_evening_kwh [kWh] and
+    bess_charge_kwh, charge_morning_kwh, bess_discharge_kwh, discharge_evening_kwh [kWh] and
     charge_morning_frac, discharge_evening_frac [-] (NaN in months without any).
     """
     check_balance_columns(balance)
@@ -37,12 +37,12 @@ def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
     morning = (h >= r.charge_start_h) & (h < r.ev_start_h)
     evening = (h >= r.closure_start_h) & (h < r.close_h)
     ch, dis = col(balance, "bess_charge_kwh"), col(balance, "bess_discharge_kwh")
-    m = monthly(pd.DataFrame({"charge_kwh": ch, "charge_morning_kwh": ch.where(morning, 0.0),
-                              "discharge_kwh": dis,
+    m = monthly(pd.DataFrame({"bess_charge_kwh": ch, "charge_morning_kwh": ch.where(morning, 0.0),
+                              "bess_discharge_kwh": dis,
                               "discharge_evening_kwh": dis.where(evening, 0.0)}))
-    m["charge_morning_frac"] = m["charge_morning_kwh"] / m["charge_kwh"].where(m["charge_kwh"] > 0)
+    m["charge_morning_frac"] = m["charge_morning_kwh"] / m["bess_charge_kwh"].where(m["bess_charge_kwh"] > 0)
     m["discharge_evening_frac"] = (m["discharge_evening_kwh"]
-                                   / m["discharge_kwh"].where(m["discharge_kwh"] > 0))
+                                   / m["bess_discharge_kwh"].where(m["bess_discharge_kwh"] > 0))
     return m
 
 
@@ -79,9 +79,9 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     ax2.legend(loc="upper left", fontsize=8, ncol=2)
     ax2.grid(axis="y", alpha=0.3)
     tot = shares.sum()
-    if tot["charge_kwh"] > 0 and tot["discharge_kwh"] > 0:
-        morning = tot["charge_morning_kwh"] / tot["charge_kwh"] * 100
-        evening = tot["discharge_evening_kwh"] / tot["discharge_kwh"] * 100
+    if tot["bess_charge_kwh"] > 0 and tot["bess_discharge_kwh"] > 0:
+        morning = tot["charge_morning_kwh"] / tot["bess_charge_kwh"] * 100
+        evening = tot["discharge_evening_kwh"] / tot["bess_discharge_kwh"] * 100
         ax2.set_title(f"whole run: {morning:.1f} % of charging in the morning window, "
                       f"{evening:.1f} % of discharging in the evening window", fontsize=10)
     title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)

@@ -22,7 +22,7 @@ BALANCE_COLUMNS: tuple[str, ...] = (
     "pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
     "bess_to_ev_kwh", "bess_to_mall_kwh",
     "grid_to_ev_kwh", "grid_to_mall_kwh", "grid_import_kwh",
-    "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh", "soc_kwh", "soc_frac",
+    "bess_charge_kwh", "bess_discharge_kwh", "bess_loss_kwh", "soe_end_kwh", "soc_frac",
 )
 
 STRATEGY_LABELS: dict[str, str] = {

@@ -39,13 +39,13 @@ def plot_daily_view(view: DailyView, capacity_kwh: float | None = None,
                          label="predicted" if axis is ax else None)
     edges = np.concatenate([hours, [hours[-1] + width]])
     for name, label, key in (("load_kwh", "load", "demand"), ("pv_kwh", "PV", "pv"),
-                             ("import_kwh", "grid import", "grid")):
+                             ("grid_import_kwh", "grid import", "grid")):
         values = p[name].to_numpy()
         ax.step(edges, np.concatenate([values, values[-1:]]), where="post", label=label,
                 color=color(key))
-    ax.bar(hours + width / 2, p["charge_kwh"], width=0.8 * width, color=color("bess_charge"),
+    ax.bar(hours + width / 2, p["bess_charge_kwh"], width=0.8 * width, color=color("bess_charge"),
            label="battery charge")
-    ax.bar(hours + width / 2, -p["discharge_kwh"], width=0.8 * width, color=color("bess"),
+    ax.bar(hours + width / 2, -p["bess_discharge_kwh"], width=0.8 * width, color=color("bess"),
            label="battery discharge (drawn negative)")
     ax.set_ylabel("energy per period [kWh]")
     ax.legend(loc="upper left", fontsize=8, ncols=3)

@@ -23,8 +23,8 @@ PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (
 
 
 def stored_change_kwh(balance: pd.DataFrame) -> float:
-    """Stored energy at the end minus at the start of the run: soc_kwh[-1] - e_initial. [kWh]"""
-    return float(balance["soc_kwh"].iloc[-1]) - e_initial_kwh(balance)
+    """Stored energy at the end minus at the start of the run: soe_end_kwh[-1] - e_initial. [kWh]"""
+    return float(balance["soe_end_kwh"].iloc[-1]) - e_initial_kwh(balance)
 
 
 def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:

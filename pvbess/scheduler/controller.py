@@ -184,8 +184,8 @@ class SimulatedController:
         event = HourlyEvent(
             timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,
             pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,
-            grid_export_kwh=exp, battery_charged_kwh=c, battery_discharged_kwh=d,
-            curtailed_kwh=curt, buy_price=self._buy[k], sell_price=self._sell[k],
+            grid_export_kwh=exp, bess_charge_kwh=c, bess_discharge_kwh=d,
+            pv_curtailed_kwh=curt, buy_price=self._buy[k], sell_price=self._sell[k],
             wear_cost=wear_cost(stored_energy(c, b.eta_charge), b.wear_cost_per_kwh))
         self._records[k] = event
         self._e = e1

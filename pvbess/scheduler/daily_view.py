@@ -19,16 +19,16 @@ MISSING = "missing"
 #: costs [currency]) besides ``source``.
 VIEW_COLUMNS: tuple[str, ...] = (
     "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
-    "charge_kwh", "discharge_kwh", "import_kwh", "export_kwh", "curtailed_kwh", "wear_cost",
+    "bess_charge_kwh", "bess_discharge_kwh", "grid_import_kwh", "grid_export_kwh", "pv_curtailed_kwh", "wear_cost",
     "grid_only_cost", "solar_only_cost", "optimized_cost", "savings_vs_grid_only",
     "savings_vs_solar_only",
 )
 _EVENT_TO_VIEW = {
     "load_kwh": "load_kwh", "pv_kwh": "pv_kwh", "buy_price": "buy_price",
     "sell_price": "sell_price", "soe_start_kwh": "soe_start_kwh", "soe_end_kwh": "soe_end_kwh",
-    "battery_charged_kwh": "charge_kwh", "battery_discharged_kwh": "discharge_kwh",
-    "grid_import_kwh": "import_kwh", "grid_export_kwh": "export_kwh",
-    "curtailed_kwh": "curtailed_kwh", "wear_cost": "wear_cost",
+    "bess_charge_kwh": "bess_charge_kwh", "bess_discharge_kwh": "bess_discharge_kwh",
+    "grid_import_kwh": "grid_import_kwh", "grid_export_kwh": "grid_export_kwh",
+    "pv_curtailed_kwh": "pv_curtailed_kwh", "wear_cost": "wear_cost",
 }
 _FLOWS = tuple(_EVENT_TO_VIEW.values())
 
@@ -90,7 +90,7 @@ def _economics(frame: pd.DataFrame) -> pd.DataFrame:
     frame["grid_only_cost"] = load * buy
     frame["solar_only_cost"] = ((load - pv).clip(lower=0.0) * buy
                                 - (pv - load).clip(lower=0.0) * sell)
-    frame["optimized_cost"] = (frame["import_kwh"] * buy - frame["export_kwh"] * sell
+    frame["optimized_cost"] = (frame["grid_import_kwh"] * buy - frame["grid_export_kwh"] * sell
                                + frame["wear_cost"])
     frame["savings_vs_grid_only"] = frame["grid_only_cost"] - frame["optimized_cost"]
     frame["savings_vs_solar_only"] = frame["solar_only_cost"] - frame["optimized_cost"]
@@ -132,7 +132,7 @@ class DailyViewBuilder:
             kw = before["grid_import_kwh"].to_numpy() / self.dt_h
             names = self.tariff.demand_group(before.index.tz_convert(index.tz))
             recorded = pd.Series(kw).groupby(names).max().to_dict()
-        plan_kw = frame["import_kwh"].to_numpy()[known] / self.dt_h
+        plan_kw = frame["grid_import_kwh"].to_numpy()[known] / self.dt_h
         grid_kw = frame["load_kwh"].to_numpy()[known] / self.dt_h
         plan = grid = 0.0
         for name in sorted(set(groups)):

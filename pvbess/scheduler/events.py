@@ -21,7 +21,7 @@ from .db import Database, open_database
 #: Float fields of an event, in storage order. Energies per period [kWh], prices [currency/kWh].
 EVENT_VALUES: tuple[str, ...] = (
     "dt_h", "soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
-    "grid_export_kwh", "battery_charged_kwh", "battery_discharged_kwh", "curtailed_kwh",
+    "grid_export_kwh", "bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh",
     "buy_price", "sell_price", "wear_cost",
 )
 _COLUMNS = ("ts_ns", "tz", "day", "period") + EVENT_VALUES
@@ -92,9 +92,9 @@ class HourlyEvent:
         PV generation and site load. [kWh]
     grid_import_kwh, grid_export_kwh : float
         Energy bought from and sold to the grid. [kWh]
-    battery_charged_kwh, battery_discharged_kwh : float
+    bess_charge_kwh, bess_discharge_kwh : float
         AC energy into and out of the battery. [kWh]
-    curtailed_kwh : float
+    pv_curtailed_kwh : float
         PV that could not be used nor exported. [kWh]
     buy_price, sell_price : float
         Prices of the period (buy including any CO2 price). [currency/kWh]
@@ -111,9 +111,9 @@ class HourlyEvent:
     load_kwh: float
     grid_import_kwh: float
     grid_export_kwh: float
-    battery_charged_kwh: float
-    battery_discharged_kwh: float
-    curtailed_kwh: float = 0.0
+    bess_charge_kwh: float
+    bess_discharge_kwh: float
+    pv_curtailed_kwh: float = 0.0
     buy_price: float = 0.0
     sell_price: float = 0.0
     wear_cost: float = 0.0
@@ -132,7 +132,7 @@ class HourlyEvent:
         if self.dt_h <= 0:
             raise ValueError(f"HourlyEvent.dt_h = {self.dt_h!r} at {ts}: must be > 0 [h]")
         for name in ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh",
-                     "battery_charged_kwh", "battery_discharged_kwh", "curtailed_kwh"):
+                     "bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh"):
             if getattr(self, name) < 0:
                 raise ValueError(f"HourlyEvent.{name} = {getattr(self, name)!r} at {ts}: "
                                  "must be >= 0 [kWh]")

@@ -40,8 +40,8 @@ from .schedules import ScheduleStore
 #: [currency]; names as in :data:`pvbess.optimize.result.PERIOD_COLUMNS`) plus ``action``.
 PLAN_COLUMNS: tuple[str, ...] = (
     "load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
-    "charge_kwh", "discharge_kwh", "battery_setpoint_kwh", "import_kwh", "export_kwh",
-    "curtailed_kwh", "wear_cost", "optimized_cost",
+    "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "grid_import_kwh", "grid_export_kwh",
+    "pv_curtailed_kwh", "wear_cost", "optimized_cost",
 )
 
 _PLAN_ROW = {name: i for i, name in enumerate(PLAN_COLUMNS)}
@@ -140,8 +140,8 @@ class Plan:
     @property
     def setpoints(self) -> pd.Series:
         """AC setpoint per period, + charge / - discharge. [kWh]"""
-        return pd.Series(self.column("battery_setpoint_kwh"), index=self.index,
-                         name="battery_setpoint_kwh")
+        return pd.Series(self.column("setpoint_kwh"), index=self.index,
+                         name="setpoint_kwh")
 
     def tou_intervals(self) -> pd.DataFrame:
         """The plan as time-of-use windows (:func:`pvbess.scheduler.controller.tou_intervals`)."""

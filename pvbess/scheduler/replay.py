@@ -348,7 +348,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
 
     rows: dict[str, dict[str, float]] = {}
     rows[REPLAY] = priced(balance["grid_import_kwh"], balance["grid_export_kwh"],
-                          balance["battery_charged_kwh"], balance["battery_discharged_kwh"],
+                          balance["bess_charge_kwh"], balance["bess_discharge_kwh"],
                           float(balance["soe_end_kwh"].iloc[-1]))
     horizon = OptimizationInput(index=index, load_kwh=actual["load_kwh"].to_numpy(),
                                 pv_kwh=actual["pv_kwh"].to_numpy(),
@@ -360,15 +360,15 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
                                                         energy_step_kwh=engine.energy_step_kwh)),
                          (EXACT, exact_schedule(problem))):
         p = result.periods
-        rows[name] = priced(p["import_kwh"], p["export_kwh"], p["charge_kwh"],
-                            p["discharge_kwh"], float(result.soe_kwh[-1]))
+        rows[name] = priced(p["grid_import_kwh"], p["grid_export_kwh"], p["bess_charge_kwh"],
+                            p["bess_discharge_kwh"], float(result.soe_kwh[-1]))
     if {"ev_kwh", "mall_kwh"} <= set(site_table.columns):
         bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
                        SixPhaseRules() if rules is None else rules, "six_phase",
                        tariff=tariff, co2_kg_per_kwh=factor)
         rows[RULES] = priced(bal["grid_import_kwh"], bal["pv_export_kwh"] + bal["bess_export_kwh"],
                              bal["bess_charge_kwh"], bal["bess_discharge_kwh"],
-                             float(bal["soc_kwh"].iloc[-1]))
+                             float(bal["soe_end_kwh"].iloc[-1]))
     net = actual["load_kwh"].to_numpy() - actual["pv_kwh"].to_numpy()
     imp = np.maximum(net, 0.0)
     exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))

@@ -64,7 +64,7 @@ def kpis_optimal(site: pd.DataFrame, designs: Sequence[tuple[Battery, SixPhaseRu
                 demand_charges=options.get("bill", "full") == "full",
                 allow_battery_export=False, export_limit_kw=rules.export_limit_kw)
             setpoint = optimize_schedule(
-                problem, energy_step_kwh=options.get("energy_step_kwh")).battery_setpoint_kwh
+                problem, energy_step_kwh=options.get("energy_step_kwh")).setpoint_kwh
         else:  # no storage: nothing to plan
             setpoint = np.zeros(len(scaled))
         balance = simulate(scaled, battery, rules, "schedule", tariff=tariff,

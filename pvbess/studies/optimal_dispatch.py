@@ -106,9 +106,9 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
 
     def plan_row(name: str, res: Any) -> None:
         p = res.periods
-        rows[name] = {**site_bill(p["import_kwh"], p["export_kwh"], index, tariff,
-                                  bess_charge_kwh=p["charge_kwh"],
-                                  bess_discharge_kwh=p["discharge_kwh"],
+        rows[name] = {**site_bill(p["grid_import_kwh"], p["grid_export_kwh"], index, tariff,
+                                  bess_charge_kwh=p["bess_charge_kwh"],
+                                  bess_discharge_kwh=p["bess_discharge_kwh"],
                                   wear_cost_per_kwh_stored=battery.wear_cost_per_kwh,
                                   eta_charge=battery.eta_charge,
                                   final_stored_kwh=float(res.soe_kwh[-1]), **priced),
@@ -125,7 +125,7 @@ def iquitos_optimal_dispatch(site: pd.DataFrame | None = None, battery: Battery 
                                   bess_discharge_kwh=bal["bess_discharge_kwh"],
                                   wear_cost_per_kwh_stored=battery.wear_cost_per_kwh,
                                   eta_charge=battery.eta_charge,
-                                  final_stored_kwh=float(bal["soc_kwh"].iloc[-1]), **priced),
+                                  final_stored_kwh=float(bal["soe_end_kwh"].iloc[-1]), **priced),
                       "solve_time_s": elapsed}
         results[name] = bal
 

@@ -196,7 +196,7 @@ def _check_summary_equals_kpis_of_the_same_run(rendered):
                                              power_discharge_kw=300.0)
     rules = pvbess.SixPhaseRules(peak_threshold_kw=1800.0)
     expected = pvbess.simulate(site, battery, rules)
-    np.testing.assert_array_equal(balance["soc_kwh"].to_numpy(), expected["soc_kwh"].to_numpy())
+    np.testing.assert_array_equal(balance["soe_end_kwh"].to_numpy(), expected["soe_end_kwh"].to_numpy())
     assert report.summary_matches(summary, pvbess.kpis(expected)) == []
     assert summary["run_id"] == "tiny" and summary["n_steps"] == DAYS * 24
     assert "BESS 1,500 kWh / 300 kW" in summary["scenario"]

@@ -33,26 +33,26 @@ def test_hand_cases():
                 eta_discharge=0.8, soc_min=0.1, soc_max=0.9, soc_initial=0.5,
                 wear_cost_per_kwh=0.01)
     e, ctl = one_period(10.0, 0.0, 50.0, 50.0, b)  # power limit
-    assert e.battery_charged_kwh == 20.0 and e.grid_import_kwh == 30.0
+    assert e.bess_charge_kwh == 20.0 and e.grid_import_kwh == 30.0
     assert e.soe_end_kwh == pytest.approx(68.0) and ctl.read_energy_kwh() == e.soe_end_kwh
     assert e.wear_cost == pytest.approx(0.01 * 18.0)
     e, _ = one_period(10.0, 0.0, 50.0, 85.0, b)  # headroom: (90 - 85) / 0.9
-    assert e.battery_charged_kwh == pytest.approx(5 / 0.9) and e.soe_end_kwh == 90.0
+    assert e.bess_charge_kwh == pytest.approx(5 / 0.9) and e.soe_end_kwh == 90.0
     e, _ = one_period(10.0, 0.0, -50.0, 50.0, b)  # discharge into export
-    assert e.battery_discharged_kwh == 30.0 and e.grid_export_kwh == pytest.approx(20.0)
+    assert e.bess_discharge_kwh == 30.0 and e.grid_export_kwh == pytest.approx(20.0)
     assert e.soe_end_kwh == pytest.approx(50 - 30 / 0.8)
     e, _ = one_period(10.0, 0.0, -50.0, 50.0, b, allow_battery_export=False)
-    assert e.battery_discharged_kwh == 10.0 and e.grid_export_kwh == 0.0
+    assert e.bess_discharge_kwh == 10.0 and e.grid_export_kwh == 0.0
     e, _ = one_period(10.0, 15.0, 20.0, 50.0, b, allow_grid_charge=False)
-    assert e.battery_charged_kwh == 5.0 and e.grid_import_kwh == 0.0
+    assert e.bess_charge_kwh == 5.0 and e.grid_import_kwh == 0.0
     e, _ = one_period(10.0, 50.0, 0.0, 50.0, b, export_limit_kw=25.0)
-    assert e.grid_export_kwh == 25.0 and e.curtailed_kwh == 15.0
+    assert e.grid_export_kwh == 25.0 and e.pv_curtailed_kwh == 15.0
     e, _ = one_period(10.0, 50.0, 0.0, 50.0, b, sell=-0.05)  # negative price: curtail
-    assert e.grid_export_kwh == 0.0 and e.curtailed_kwh == 40.0
+    assert e.grid_export_kwh == 0.0 and e.pv_curtailed_kwh == 40.0
     e, _ = one_period(10.0, 5.0, -30.0, 50.0, b, sell=-0.05)  # battery export is not PV
-    assert e.grid_export_kwh == pytest.approx(20.0) and e.curtailed_kwh == pytest.approx(5.0)
+    assert e.grid_export_kwh == pytest.approx(20.0) and e.pv_curtailed_kwh == pytest.approx(5.0)
     e, _ = one_period(10.0, 0.0, -50.0, 12.0, b)  # nothing left above soc_min
-    assert e.battery_discharged_kwh == pytest.approx(2.0 * 0.8) and e.soe_end_kwh == 10.0
+    assert e.bess_discharge_kwh == pytest.approx(2.0 * 0.8) and e.soe_end_kwh == 10.0
 
 
 @settings(max_examples=200, deadline=None)
@@ -64,18 +64,18 @@ def test_energy_closes_and_stays_in_the_window(load, pv, setpoint, soc, grid_cha
     b = Battery(capacity_kwh=1000, power_charge_kw=200, power_discharge_kw=150)
     e, _ = one_period(load, pv, setpoint, soc * 1000, b, sell=sell, allow_grid_charge=grid_charge,
                       allow_battery_export=export, export_limit_kw=xlim)
-    lhs = e.load_kwh + e.battery_charged_kwh + e.grid_export_kwh + e.curtailed_kwh
-    rhs = e.pv_kwh + e.battery_discharged_kwh + e.grid_import_kwh
+    lhs = e.load_kwh + e.bess_charge_kwh + e.grid_export_kwh + e.pv_curtailed_kwh
+    rhs = e.pv_kwh + e.bess_discharge_kwh + e.grid_import_kwh
     assert lhs == pytest.approx(rhs, abs=1e-9 * (1 + lhs))
     assert b.e_min_kwh <= e.soe_end_kwh <= b.e_max_kwh
-    assert e.battery_charged_kwh * e.battery_discharged_kwh == 0
-    assert e.curtailed_kwh <= e.pv_kwh + 1e-9
-    stored = b.eta_charge * e.battery_charged_kwh - e.battery_discharged_kwh / b.eta_discharge
+    assert e.bess_charge_kwh * e.bess_discharge_kwh == 0
+    assert e.pv_curtailed_kwh <= e.pv_kwh + 1e-9
+    stored = b.eta_charge * e.bess_charge_kwh - e.bess_discharge_kwh / b.eta_discharge
     assert e.soe_end_kwh - e.soe_start_kwh == pytest.approx(stored, abs=1e-9)
     if not grid_charge:
-        assert e.battery_charged_kwh <= max(pv - load, 0.0) + 1e-9
+        assert e.bess_charge_kwh <= max(pv - load, 0.0) + 1e-9
     if not export:
-        assert e.battery_discharged_kwh <= max(load - pv, 0.0) + 1e-9
+        assert e.bess_discharge_kwh <= max(load - pv, 0.0) + 1e-9
 
 
 def test_executing_a_plan_on_its_own_forecast_reproduces_the_plant_check():
@@ -89,12 +89,12 @@ def test_executing_a_plan_on_its_own_forecast_reproduces_the_plant_check():
                             np.arange(len(actual)) % 2 == 0, 20.0, -15.0))
     ctl = SimulatedController(actual, b)
     assert isinstance(ctl, Controller)
-    ctl.apply(res.periods["battery_setpoint_kwh"])
+    ctl.apply(res.periods["setpoint_kwh"])
     events = [ctl.run_period() for _ in range(len(actual))]
     got = pd.DataFrame([e.as_row() for e in events]).set_index("timestamp")
-    for mine, theirs in (("grid_import_kwh", "import_kwh"), ("grid_export_kwh", "export_kwh"),
-                         ("battery_charged_kwh", "charge_kwh"), ("soe_end_kwh", "soe_end_kwh"),
-                         ("battery_discharged_kwh", "discharge_kwh")):
+    for mine, theirs in (("grid_import_kwh", "grid_import_kwh"), ("grid_export_kwh", "grid_export_kwh"),
+                         ("bess_charge_kwh", "bess_charge_kwh"), ("soe_end_kwh", "soe_end_kwh"),
+                         ("bess_discharge_kwh", "bess_discharge_kwh")):
         np.testing.assert_allclose(got[mine].to_numpy(), res.periods[theirs].to_numpy(),
                                    rtol=0, atol=1e-9, err_msg=mine)
     assert ctl.finished and ctl.now is None
@@ -106,8 +106,8 @@ def test_an_unprogrammed_controller_idles_and_keeps_its_records():
     actual = site_actuals(make_site(days=1))
     ctl = SimulatedController(actual, small_battery(), start=actual.index[5])
     e = ctl.run_period()
-    assert e.timestamp == actual.index[5] and e.battery_charged_kwh == 0.0
-    assert e.battery_discharged_kwh == 0.0 and e.soe_end_kwh == e.soe_start_kwh
+    assert e.timestamp == actual.index[5] and e.bess_charge_kwh == 0.0
+    assert e.bess_discharge_kwh == 0.0 and e.soe_end_kwh == e.soe_start_kwh
     assert ctl.read_period(actual.index[5]) == e and ctl.read_period(actual.index[6]) is None
     with pytest.raises(ValueError, match="outside the battery window"):
         SimulatedController(actual, small_battery(), initial_kwh=1e6)

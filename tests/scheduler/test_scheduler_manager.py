@@ -106,7 +106,7 @@ def test_restart_fills_gaps_from_the_controller_and_replans():
     assert fresh.last_reconstruction == {"recovered": [7, 8, 9], "missing": []}
     events = fresh.history.to_frame()
     assert events["period"].tolist() == list(range(10))
-    charged = events["battery_charged_kwh"] - events["battery_discharged_kwh"]
+    charged = events["bess_charge_kwh"] - events["bess_discharge_kwh"]
     np.testing.assert_allclose(charged.to_numpy()[7:10], program, atol=1e-9)
     stored = fresh.schedules.get_latest_schedule()
     assert stored.scenario == "restart" and stored.start_period == 10 and len(plan.table) == 14
@@ -163,7 +163,7 @@ def test_daily_view_at_several_times_of_day(dt_h):
         assert view.data_sources == ["actual"] * k + ["predicted"] * (n - k)
         assert view.actual_periods == k and view.current_period == k
         events = mgr.history.to_frame().iloc[:k]
-        np.testing.assert_array_equal(view.periods["import_kwh"].to_numpy()[:k],
+        np.testing.assert_array_equal(view.periods["grid_import_kwh"].to_numpy()[:k],
                                       events["grid_import_kwh"].to_numpy())
         in_force = [s for s in mgr.schedules.get_all_schedules(view.day)
                     if s.start_period <= k][-1]
@@ -172,7 +172,7 @@ def test_daily_view_at_several_times_of_day(dt_h):
                                       in_force.plan["load_kwh"].to_numpy())
         p = view.periods
         recomputed = (p["load_kwh"] * p["buy_price"]
-                      - (p["import_kwh"] * p["buy_price"] - p["export_kwh"] * p["sell_price"]
+                      - (p["grid_import_kwh"] * p["buy_price"] - p["grid_export_kwh"] * p["sell_price"]
                          + p["wear_cost"])).sum()
         assert view.total_savings == pytest.approx(recomputed, rel=1e-12, abs=1e-9)
         assert view.total_cost + view.total_savings == pytest.approx(view.total_grid_only_cost)
@@ -269,5 +269,5 @@ def test_daily_view_savings_are_on_the_full_bill():
     for name in set(groups):
         price = tariff.demand_prices()[name[8:]]
         p0 = float(before.get(name, 0.0))
-        cost += price * (max(p0, p["import_kwh"][groups == name].max()) - p0)
+        cost += price * (max(p0, p["grid_import_kwh"][groups == name].max()) - p0)
     assert view.demand_cost == pytest.approx(cost)

@@ -25,9 +25,9 @@ def perfect():
 def test_balance_closes_and_is_continuous(perfect):
     bal = perfect.balance
     assert perfect.complete and len(bal) == len(SITE) and bal.index.equals(SITE.index)
-    lhs = bal["load_kwh"] + bal["battery_charged_kwh"] + bal["grid_export_kwh"] \
-        + bal["curtailed_kwh"]
-    rhs = bal["pv_kwh"] + bal["battery_discharged_kwh"] + bal["grid_import_kwh"]
+    lhs = bal["load_kwh"] + bal["bess_charge_kwh"] + bal["grid_export_kwh"] \
+        + bal["pv_curtailed_kwh"]
+    rhs = bal["pv_kwh"] + bal["bess_discharge_kwh"] + bal["grid_import_kwh"]
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(bal["soe_start_kwh"].to_numpy()[1:],
                                   bal["soe_end_kwh"].to_numpy()[:-1])

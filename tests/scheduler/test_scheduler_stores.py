@@ -31,8 +31,8 @@ def event(hour: int = 0, day: str = "2024-03-01", dt_h: float = 1.0, **changes) 
     ts = pd.Timestamp(day, tz=TZ) + pd.Timedelta(hours=hour * dt_h)
     values = dict(timestamp=ts, period=hour, dt_h=dt_h, soe_start_kwh=100.0, soe_end_kwh=110.0,
                   pv_kwh=50.0, load_kwh=30.0, grid_import_kwh=0.0, grid_export_kwh=9.4736842,
-                  battery_charged_kwh=10.526315789, battery_discharged_kwh=0.0,
-                  curtailed_kwh=0.0, buy_price=0.28, sell_price=0.0, wear_cost=0.0)
+                  bess_charge_kwh=10.526315789, bess_discharge_kwh=0.0,
+                  pv_curtailed_kwh=0.0, buy_price=0.28, sell_price=0.0, wear_cost=0.0)
     values.update(changes)
     return HourlyEvent(**values)
 
@@ -41,9 +41,9 @@ def plan_table(day: str, start: int, dt_h: float = 1.0, seed: int = 0) -> pd.Dat
     index = day_index(day, dt_h, TZ)[start:]
     rng = np.random.default_rng(seed)
     table = pd.DataFrame({"load_kwh": rng.random(len(index)) * 100,
-                          "battery_setpoint_kwh": rng.normal(0, 10, len(index)) / 3.0},
+                          "setpoint_kwh": rng.normal(0, 10, len(index)) / 3.0},
                          index=index)
-    table["action"] = np.where(table["battery_setpoint_kwh"] > 0, "grid_charging",
+    table["action"] = np.where(table["setpoint_kwh"] > 0, "grid_charging",
                                "load_support")
     return table
 
