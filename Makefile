@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# numba kernels compiled and cached (pvbess/**/__pycache__/*.nbi/.nbc) for these sources
+WARM   := $(VENV)/.numba-warm-stamp
+SOURCES := $(shell find pvbess -name '*.py')
 export MPLBACKEND := Agg
 
 LAB_PORT ?= 8888
@@ -25,7 +28,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-venv: $(STAMP) git-filter
+## The first call of a kernel in a fresh process then loads it from the cache instead of
+## compiling it (python -m pvbess.warmup; re-run when a source changes, cheap when none did).
+$(WARM): $(STAMP) $(SOURCES)
+	$(PY) -m pvbess.warmup -q
+	touch $(WARM)
+
+venv: $(WARM) git-filter
 
 ## the git filter pvbess-strip (.gitattributes): notebooks saved with outputs commit stripped
 git-filter: $(STAMP)
@@ -52,7 +61,7 @@ data: $(STAMP)
 	$(PY) -m pvbess.inputs.dataset
 
 ## make bench: print the speed and memory numbers
-bench: $(STAMP)
+bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 ## make lab: JupyterLab on the notebooks, on this machine only (127.0.0.1), for any user

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,7 @@ from .indicators import (
 )
 from .rules import SixPhaseRules
 from .tariff import Tariff
+from .timeseries import DataError
 
 _BATTERY_FIELDS = tuple(f.name for f in dataclasses.fields(Battery))
 _RULES_FIELDS = tuple(f.name for f in dataclasses.fields(SixPhaseRules))
@@ -171,62 +174,140 @@ def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_mont
     return sums, mmax
 
 
-def _config_objects(row: dict, battery: Battery, rules: SixPhaseRules, label) -> tuple:
-    """Battery, rules and PV scale of one configuration row (validated by the dataclasses)."""
-    bfields = {k: row[k] for k in _BATTERY_FIELDS if k in row}
-    if "power_kw" in row:
-        bfields["power_charge_kw"] = bfields["power_discharge_kw"] = row["power_kw"]
-    rfields = {k: row[k] for k in _RULES_FIELDS if k in row}
-    scale = row.get("pv_scale", 1.0)
-    try:
-        if "round_trip_efficiency" in row:
-            rte = row["round_trip_efficiency"]
-            if not 0.0 < rte <= 1.0:  # also False for NaN
-                raise ValueError(f"round_trip_efficiency = {rte!r}: must lie in (0, 1]")
-            bfields["eta_charge"], bfields["eta_discharge"] = split_round_trip(rte)
-        b = battery.replace(**bfields) if bfields else battery
-        r = rules.replace(**rfields) if rfields else rules
-        if not (math.isfinite(scale) and scale >= 0):
-            raise ValueError(f"pv_scale = {scale!r}: must be a finite number >= 0")
-    except ValueError as err:
-        raise ValueError(f"configs row {label!r}: {err}") from None
-    return b, r, float(scale)
+#: The last site calendar (index, tariff, kpi_calendar's arrays): a sweep calls
+#: :func:`simulate_many` once per chunk on the same site.
+_LAST_CALENDAR: list[tuple] = []
+
+
+def _calendar(index: pd.DatetimeIndex, tariff: Tariff) -> tuple:
+    """:func:`pvbess.indicators.kpi_calendar`, reused while the index object and tariff repeat
+    (a DatetimeIndex cannot change)."""
+    last = _LAST_CALENDAR[0] if _LAST_CALENDAR else None
+    if last is not None and last[0] is index and last[1] == tariff:
+        return last[2]
+    out = kpi_calendar(index, tariff)
+    _LAST_CALENDAR[:] = [(index, tariff, out)]
+    return out
+
+
+class _BatteryColumns(SimpleNamespace):
+    """Battery fields as arrays (one value per design), with the Battery's derived energies."""
+
+    e_min_kwh = Battery.e_min_kwh
+    e_max_kwh = Battery.e_max_kwh
+    e_initial_kwh = Battery.e_initial_kwh
+
+
+def _column(configs: pd.DataFrame, name: str) -> np.ndarray:
+    """One configuration column as floats; a value that is no number names its design."""
+    values = configs[name]
+    if values.dtype.kind in "iuf":
+        return values.to_numpy(dtype=float)
+    for label, value in values.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise DataError(f"configs row {label!r}: {name} = {value!r}: must be a number")
+    return values.to_numpy(dtype=float)
+
+
+def design_columns(configs: pd.DataFrame, battery: Battery = Battery(),
+                   rules: SixPhaseRules = SixPhaseRules()) -> dict[str, np.ndarray]:
+    """Every Battery and SixPhaseRules field and ``pv_scale`` as one float array per name.
+
+    Columns of ``configs`` override the fields of ``battery`` and ``rules``; ``power_kw`` sets
+    both powers and ``round_trip_efficiency`` both efficiencies (split evenly). Not validated:
+    see :func:`design_problems`.
+    """
+    n = len(configs)
+    given = {name: _column(configs, name) for name in configs.columns}
+    out: dict[str, np.ndarray] = {}
+    for name, base in [*((f, battery) for f in _BATTERY_FIELDS),
+                       *((f, rules) for f in _RULES_FIELDS)]:
+        out[name] = given[name] if name in given else np.full(n, float(getattr(base, name)))
+    if "power_kw" in given:
+        out["power_charge_kw"] = out["power_discharge_kw"] = given["power_kw"]
+    if "round_trip_efficiency" in given:
+        out["eta_charge"], out["eta_discharge"] = split_round_trip(
+            np.where(given["round_trip_efficiency"] > 0, given["round_trip_efficiency"], np.nan))
+    out["pv_scale"] = given.get("pv_scale", np.ones(n))
+    if "round_trip_efficiency" in given:
+        out["round_trip_efficiency"] = given["round_trip_efficiency"]
+    return out
+
+
+def _first_invalid(columns: dict[str, np.ndarray], names: tuple[str, ...], spec
+                   ) -> tuple[int, str] | None:
+    """The first design whose ``spec`` (Battery or SixPhaseRules) fails its checks, and why.
+
+    Each distinct combination of the fields is built once, so the spec's own checks (one
+    place) run on a handful of objects however many designs share them.
+    """
+    table = np.column_stack([columns[name] for name in names])
+    _, first = np.unique(table, axis=0, return_index=True)
+    for k in np.sort(first):
+        try:
+            spec(**dict(zip(names, table[k].tolist())))
+        except ValueError as err:
+            return int(k), str(err)
+    return None
+
+
+def design_problems(columns: dict[str, np.ndarray], battery: Battery = Battery(),
+                    rules: SixPhaseRules = SixPhaseRules()) -> list[tuple[int, str]]:
+    """The invalid designs of :func:`design_columns`: ``(position, reason)`` of the first one
+    found by each check (round-trip efficiency, Battery, SixPhaseRules, PV scale), in design
+    order. Empty when every design is valid."""
+    found = []
+    if "round_trip_efficiency" in columns:
+        rte = columns["round_trip_efficiency"]
+        bad = np.flatnonzero(~((rte > 0.0) & (rte <= 1.0)))  # NaN fails too
+        if bad.size:
+            found.append((int(bad[0]), f"round_trip_efficiency = {rte[bad[0]]!r}: must lie in "
+                                       "(0, 1]"))
+    for names, spec in ((_BATTERY_FIELDS, Battery), (_RULES_FIELDS, SixPhaseRules)):
+        bad_spec = _first_invalid(columns, names, spec)
+        if bad_spec is not None:
+            found.append(bad_spec)
+    scale = columns["pv_scale"]
+    bad = np.flatnonzero(~(np.isfinite(scale) & (scale >= 0.0)))
+    if bad.size:
+        found.append((int(bad[0]), f"pv_scale = {scale[bad[0]]!r}: must be a finite number >= 0"))
+    return sorted(found, key=lambda item: item[0])
 
 
 def config_params(configs: pd.DataFrame, battery: Battery = Battery(),
                   rules: SixPhaseRules = SixPhaseRules()) -> np.ndarray:
-    """The parameter matrix (one ``dispatch.P_*`` row per configuration), validated.
+    """The parameter matrix (one ``dispatch.P_*`` row per configuration), validated as arrays.
 
     Raises
     ------
-    ValueError
-        An unknown column, or a value the Battery/SixPhaseRules checks reject (names the row).
+    DataError
+        An unknown column, or a value the Battery/SixPhaseRules checks reject: names the first
+        offending row (its index label) and the field.
     """
     if not isinstance(configs, pd.DataFrame):
         raise TypeError(f"configs: expected a DataFrame, got {type(configs).__name__}")
     known = set(_BATTERY_FIELDS) | set(_RULES_FIELDS) | set(EXTRA_COLUMNS)
     unknown = sorted(set(configs.columns) - known)
     if unknown:
-        raise ValueError(f"configs: unknown column(s) {unknown}; use Battery fields "
-                         f"{list(_BATTERY_FIELDS)}, SixPhaseRules fields {list(_RULES_FIELDS)} "
-                         f"or {list(EXTRA_COLUMNS)}")
+        raise DataError(f"configs: unknown column(s) {unknown}; use Battery fields "
+                        f"{list(_BATTERY_FIELDS)}, SixPhaseRules fields {list(_RULES_FIELDS)} "
+                        f"or {list(EXTRA_COLUMNS)}")
     if "power_kw" in configs.columns and {"power_charge_kw", "power_discharge_kw"} & set(
             configs.columns):
-        raise ValueError("configs: 'power_kw' sets both power_charge_kw and power_discharge_kw; "
-                         "do not give them as well")
+        raise DataError("configs: 'power_kw' sets both power_charge_kw and power_discharge_kw; "
+                        "do not give them as well")
     if "round_trip_efficiency" in configs.columns and {"eta_charge", "eta_discharge"} & set(
             configs.columns):
-        raise ValueError("configs: 'round_trip_efficiency' sets eta_charge and eta_discharge; "
-                         "do not give them as well")
-    columns = list(configs.columns)
-    params = np.empty((len(configs), _d.N_PARAMS))
-    rows = configs.itertuples(index=False, name=None)
-    for k, (label, values) in enumerate(zip(configs.index, rows, strict=True)):
-        row = {c: (float(v) if not isinstance(v, (bool, np.bool_)) else v)
-               for c, v in zip(columns, values, strict=True)}
-        b, r, scale = _config_objects(row, battery, rules, label)
-        params[k] = _d.make_params(b, r, pv_scale=scale)
-    return params
+        raise DataError("configs: 'round_trip_efficiency' sets eta_charge and eta_discharge; "
+                        "do not give them as well")
+    columns = design_columns(configs, battery, rules)
+    problems = design_problems(columns, battery, rules)
+    if problems:
+        k, why = problems[0]
+        raise DataError(f"configs row {configs.index[k]!r}: {why}")
+    fields = {name: columns[name] for name in _BATTERY_FIELDS}
+    rules_fields = SimpleNamespace(**{name: columns[name] for name in _RULES_FIELDS})
+    return _d.make_params(_BatteryColumns(**fields), rules_fields, pv_scale=columns["pv_scale"])
 
 
 def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery = Battery(),
@@ -277,7 +358,7 @@ def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery
         raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
     pv, ev, mall, dt = site_arrays(site)
     params = config_params(configs, battery, rules)
-    hour, day, month, labels, peak, price = kpi_calendar(site.index, tariff)
+    hour, day, month, labels, peak, price = _calendar(site.index, tariff)
     sums, mmax = _batch(_d.STRATEGY_CODES[strategy], pv, ev, mall, hour, day, month, peak, price,
                         dt, params, len(labels))
     values = finalize_kpis(

@@ -97,36 +97,32 @@ O_PHASE = 12
 N_OUT = 13
 
 
-def make_params(battery, rules, *, pv_scale: float = 1.0, charge_source: str = "surplus",
+def make_params(battery, rules, *, pv_scale=1.0, charge_source: str = "surplus",
                 allow_battery_export: bool = False, import_limit_kw: float = np.inf,
                 inverter_ac_limit_kw: float = np.inf) -> np.ndarray:
     """The parameter vector of a run from a Battery and SixPhaseRules. [mixed units, see P_*]
 
     ``import_limit_kw`` and ``inverter_ac_limit_kw`` (default: none) apply to the ``schedule``
-    and ``self_consumption`` strategies, as in :func:`pvbess.physics.meter`.
+    and ``self_consumption`` strategies, as in :func:`pvbess.physics.meter`. Fields (and
+    ``pv_scale``) may also be arrays of one value per run (:func:`pvbess.batch.config_params`):
+    the result is then the matrix of one parameter row per run.
     """
-    p = np.zeros(N_PARAMS)
-    p[P_CAP] = battery.capacity_kwh
-    p[P_PC] = battery.power_charge_kw
-    p[P_PD] = battery.power_discharge_kw
-    p[P_ETAC] = battery.eta_charge
-    p[P_ETAD] = battery.eta_discharge
-    p[P_EMIN] = battery.e_min_kwh
-    p[P_EMAX] = battery.e_max_kwh
-    p[P_E0] = battery.e_initial_kwh
-    p[P_CHARGE_START] = rules.charge_start_h
-    p[P_EV_START] = rules.ev_start_h
-    p[P_PEAK_START] = rules.peak_start_h
-    p[P_CLOSURE_START] = rules.closure_start_h
-    p[P_CLOSE] = rules.close_h
-    p[P_HOLD] = rules.hold_soc
-    p[P_THR_KW] = rules.peak_threshold_kw
-    p[P_EXPORT_KW] = rules.export_limit_kw
-    p[P_PV_SCALE] = pv_scale
-    p[P_ALLOW_GRID] = float(CHARGE_CODES[charge_source])
-    p[P_ALLOW_EXPORT] = 1.0 if allow_battery_export else 0.0
-    p[P_IMPORT_KW] = import_limit_kw
-    p[P_INVERTER_KW] = inverter_ac_limit_kw
+    values = {
+        P_CAP: battery.capacity_kwh, P_PC: battery.power_charge_kw,
+        P_PD: battery.power_discharge_kw, P_ETAC: battery.eta_charge,
+        P_ETAD: battery.eta_discharge, P_EMIN: battery.e_min_kwh, P_EMAX: battery.e_max_kwh,
+        P_E0: battery.e_initial_kwh, P_CHARGE_START: rules.charge_start_h,
+        P_EV_START: rules.ev_start_h, P_PEAK_START: rules.peak_start_h,
+        P_CLOSURE_START: rules.closure_start_h, P_CLOSE: rules.close_h, P_HOLD: rules.hold_soc,
+        P_THR_KW: rules.peak_threshold_kw, P_EXPORT_KW: rules.export_limit_kw,
+        P_PV_SCALE: pv_scale, P_ALLOW_GRID: float(CHARGE_CODES[charge_source]),
+        P_ALLOW_EXPORT: 1.0 if allow_battery_export else 0.0, P_IMPORT_KW: import_limit_kw,
+        P_INVERTER_KW: inverter_ac_limit_kw,
+    }
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
+    p = np.zeros((*shape, N_PARAMS))
+    for column, value in values.items():
+        p[..., column] = value
     return p
 
 

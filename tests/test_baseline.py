@@ -240,6 +240,9 @@ def test_peer_corpus_schedules(shared):
         own = {k: v for k, v in expected["exact"]["kwargs"].items()
                if k not in rec.EXACT_EXTRA}
         assert_values(rec.peer_scalar_kwargs(s), own, f"{s.name}: kwargs")
+        # the DP runs at the 81e1ce0 default step (the default follows the problem since
+        # issue 12: record.peer_step_81e1ce0)
+        assert expected["dp"]["kwargs"]["energy_step_kwh"] == rec.peer_step_81e1ce0(s), s.name
         for kind in ("dp", "exact"):
             res = rec.compute_schedule(kind, rec.peer_inputs(s), expected["battery"],
                                        expected[kind]["kwargs"])

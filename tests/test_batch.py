@@ -130,3 +130,67 @@ def test_bad_configs_are_named():
         simulate_many(site, pd.DataFrame({"capacity_kwh": [1.0]}), strategy="schedule")
     with pytest.raises(ValueError, match="no rows"):
         simulate_many(site.iloc[:0], pd.DataFrame({"capacity_kwh": [1.0]}))
+
+
+# -- the design checks run on arrays: same parameters and same first error as row by row -------
+def _row_by_row(configs, battery=Battery(), rules=SixPhaseRules()):
+    """config_params the slow way: one Battery and SixPhaseRules per row (the specs' checks)."""
+    from pvbess import dispatch
+
+    out = []
+    for label, c in zip(configs.index, configs.to_dict("records"), strict=True):
+        bfields = {k: v for k, v in c.items() if k in Battery.__dataclass_fields__}
+        if "power_kw" in c:
+            bfields.update(power_charge_kw=c["power_kw"], power_discharge_kw=c["power_kw"])
+        try:
+            if "round_trip_efficiency" in c:
+                rte = c["round_trip_efficiency"]
+                if not 0 < rte <= 1:
+                    raise ValueError("round_trip_efficiency")
+                bfields.update(eta_charge=math.sqrt(rte), eta_discharge=math.sqrt(rte))
+            b = battery.replace(**bfields)
+            r = rules.replace(**{k: v for k, v in c.items()
+                                 if k in SixPhaseRules.__dataclass_fields__})
+            if not (math.isfinite(c.get("pv_scale", 1.0)) and c.get("pv_scale", 1.0) >= 0):
+                raise ValueError("pv_scale")
+        except ValueError:
+            return label
+        out.append(dispatch.make_params(b, r, pv_scale=c.get("pv_scale", 1.0)))
+    return np.array(out).reshape(len(configs), -1)
+
+
+_maybe_bad = st.fixed_dictionaries({
+    "capacity_kwh": st.sampled_from([0.0, 500.0, 2000.0, -1.0]),
+    "power_kw": st.sampled_from([0.0, 400.0, math.inf]),
+    "round_trip_efficiency": st.sampled_from([0.81, 0.95, 1.0, 1.2, 0.0]),
+    "soc_min": st.sampled_from([0.0, 0.1, 0.2, 0.95]),
+    "soc_initial": st.sampled_from([0.2, 0.5, 0.05]),
+    "ev_start_h": st.sampled_from([9.0, 11.0, 25.0]),
+    "pv_scale": st.sampled_from([0.0, 1.0, 1.5, -0.5, math.nan]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_maybe_bad, min_size=1, max_size=6))
+def test_array_checks_equal_the_specs_row_by_row(rows):
+    """config_params checks every design as arrays: the parameter matrix equals the row-by-row
+    make_params bit for bit, and a bad design raises DataError naming the first bad row."""
+    from pvbess import DataError
+    from pvbess.batch import config_params
+
+    configs = pd.DataFrame(rows, index=[f"d{i}" for i in range(len(rows))])
+    expected = _row_by_row(configs)
+    if isinstance(expected, str):
+        with pytest.raises(DataError, match=rf"configs row '{expected}': "):
+            config_params(configs)
+    else:
+        np.testing.assert_array_equal(config_params(configs), expected)
+
+
+def test_a_value_that_is_no_number_names_its_design():
+    from pvbess import DataError
+    from pvbess.batch import config_params
+
+    with pytest.raises(DataError, match=r"row 'b': capacity_kwh = True: must be a number"):
+        config_params(pd.DataFrame({"capacity_kwh": [1.0, True]}, index=["a", "b"],
+                                   dtype=object))

@@ -204,7 +204,9 @@ def _inverter_limited_night():
 
 def test_limit_off_the_energy_grid_is_not_rounded_down():
     inputs, opts = _inverter_limited_night()
-    dp = optimize_schedule(**inputs, **opts)
+    # a fine grid (about what the default was before issue 12: the default now follows the
+    # problem's value and promises 0.01, checked at the end)
+    dp = optimize_schedule(**inputs, **opts, energy_step_kwh=0.0016)
     ex = exact_schedule(**inputs, **opts)
     assert dp.info["convex_periods"] < len(inputs["buy"])  # the general path ran
     assert ex.objective - 1e-6 <= dp.objective <= ex.objective + 1e-3
@@ -215,6 +217,8 @@ def test_limit_off_the_energy_grid_is_not_rounded_down():
     # also on a coarse grid: the value function sees the exact limit, not 0.857 rounded down
     coarse = optimize_schedule(**inputs, **opts, energy_step_kwh=0.01)
     assert coarse.objective <= ex.objective + 2e-3
+    default = optimize_schedule(**inputs, **opts)
+    assert ex.objective - 1e-6 <= default.objective <= ex.objective + 0.01
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -336,3 +340,32 @@ def test_period_cost_is_linear_between_its_breakpoints(p):
         y = np.array([_f(p, d) for d in knots])
         slopes = np.diff(y) / np.diff(knots)
         assert (np.diff(slopes) >= -1e-9 * (1 + np.abs(slopes).max(initial=0.0))).all()
+
+
+def test_default_grid_follows_the_problem():
+    """The default grid grows with the window's value (size x price spread) and the horizon,
+    within [MIN_STATES, the work budget]; an explicit step is honoured as given."""
+    from pvbess.optimize.dp import MIN_STATES, default_energy_step
+    from pvbess.optimize.problem import SchedulingProblem
+
+    b = Battery(capacity_kwh=30.0, power_charge_kw=10.0, power_discharge_kw=10.0, soc_min=0.1)
+    hours = np.arange(24)
+    peak = ((hours >= 17) & (hours < 22)).astype(float)
+    buy = 0.5 + 0.5 * peak
+
+    def states(spread: float, capacity: float = 30.0, days: int = 1) -> int:
+        """Default states of a problem whose buy - sell spans ``spread``."""
+        problem = SchedulingProblem.build(np.tile(0.5 + spread * peak, days),
+                                          np.full(24 * days, 0.5), np.ones(24 * days),
+                                          np.zeros(24 * days), b.replace(capacity_kwh=capacity))
+        return round((problem.e_max_kwh - problem.e_min_kwh) / default_energy_step(problem))
+
+    assert states(0.0) == MIN_STATES  # no spread: nothing to gain from a fine grid
+    assert MIN_STATES < states(0.5) < states(1.0) < states(2.0) <= 20_000
+    assert states(1.0) < states(1.0, capacity=60.0)
+    assert states(1.0) < states(1.0, days=4)
+    assert states(1e6) == 20_000  # the budget caps it
+    r = optimize_schedule(np.tile(buy, 1), np.zeros(24), np.ones(24), np.zeros(24), b,
+                          energy_step_kwh=0.09)
+    assert r.info["energy_step_kwh"] == pytest.approx(27.0 / 300)
+

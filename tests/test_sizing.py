@@ -286,6 +286,40 @@ def test_optimal_strategy_row_equals_plan_replay():
     assert (out["total_cost_pen"] <= idle + 1e-6).all()
 
 
+def test_optimal_in_worker_processes_equals_serial():
+    """n_jobs shares the designs among local processes: the table is the serial one exactly."""
+    site = _site(days=2, seed=3)
+    grid = {"capacity_kwh": [0.0, 600.0, 1200.0], "power_kw": [200.0, 400.0]}
+    serial = sweep(site, grid, strategy="optimal", progress=False)
+    parallel = sweep(site, grid, strategy="optimal", progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(parallel, serial, check_exact=True)
+
+
+def test_optimal_capacity_zero_is_the_no_battery_design():
+    """An empty storage window has nothing to plan: it costs what the site costs without a
+    battery (the PV-only baseline), and the battery never moves."""
+    site = _site(days=2, seed=4)
+    out = sweep(site, {"capacity_kwh": [0.0, 800.0]}, strategy="optimal", progress=False)
+    none = out.loc[0]
+    assert none["bess_charge_kwh"] == 0.0 and none["bess_discharge_kwh"] == 0.0
+    assert none["total_cost_pen"] == pytest.approx(none["bill_pv_only_pen"], rel=1e-12)
+    assert out.loc[1, "total_cost_pen"] <= none["total_cost_pen"] + 1e-6
+
+
+@pytest.mark.parametrize("n_jobs", [0, -2, 1.5, True])
+def test_bad_n_jobs(no_work, n_jobs):
+    with pytest.raises(ValueError, match="n_jobs"):
+        sweep(SITE, {"capacity_kwh": [100.0]}, progress=False, n_jobs=n_jobs)
+
+
+def test_grid_errors_are_data_errors_naming_design_and_field(no_work):
+    with pytest.raises(pvbess.DataError, match=r"config 1 \(.*\): Battery\.soc_min = 1\.0"):
+        sweep(SITE, {"soc_min": [0.2, 1.0]}, progress=False)
+    table = pd.DataFrame({"capacity_kwh": [100.0, -5.0, 200.0]})
+    with pytest.raises(pvbess.DataError, match=r"capacity_kwh\[1\] = -5\.0: a size must be"):
+        sweep(SITE, table, progress=False)
+
+
 # -- files and figures -------------------------------------------------------------------------
 def test_write_and_read_back(table, tmp_path):
     table_path, summary_path = sizing.write_sweep(table, tmp_path, run_id="t1")

@@ -354,6 +354,19 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
     return write_text(reports_dir / "index.html", "".join(parts))
 
 
+def _expected_seconds(plan: dict, reports_dir: Path) -> float:
+    """Seconds the params file's notebooks took when last rendered into ``reports_dir``
+    (papermill records it in each executed notebook); 60 s for a notebook never rendered."""
+    total = 0.0
+    for name in plan["notebooks"]:
+        try:
+            meta = json.loads((reports_dir / plan["run_id"] / name).read_text("utf-8"))
+            total += float(meta["metadata"]["papermill"]["duration"])
+        except (OSError, ValueError, KeyError, TypeError):
+            total += 60.0
+    return total
+
+
 def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | None = None, *,
                   progress: bool = True, notebooks_dir: str | Path | None = None,
                   kernel_name: str | None = None, log=print, jobs: int = 1) -> list[Path]:
@@ -388,10 +401,13 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
 
         log(f"rendering {len(params_files)} reports, {jobs} at a time")
         ctx = multiprocessing.get_context("spawn")
+        # longest first (by the last render's times): the slow report does not start last
+        order = sorted(range(len(plans)), key=lambda i: -_expected_seconds(plans[i], reports_dir))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(render_one, path, reports_dir, progress=False,
-                                   notebooks_dir=notebooks_dir, kernel_name=kernel_name)
-                       for path in params_files]
+            submitted = {i: pool.submit(render_one, params_files[i], reports_dir, progress=False,
+                                        notebooks_dir=notebooks_dir, kernel_name=kernel_name)
+                         for i in order}
+            futures = [submitted[i] for i in range(len(plans))]
             wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in futures if f.done() and f.exception() is not None]
             if failed:

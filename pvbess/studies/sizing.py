@@ -4,7 +4,8 @@
 configurations), checks all of it before any work starts, runs the designs in chunks through
 :func:`pvbess.simulate_many` (one numba-parallel call per chunk, so all cores are used while the
 memory stays flat: only one chunk's KPI rows are alive at a time), optionally on a
-dask.distributed cluster, and adds the economics (:mod:`pvbess.studies.economics`) and the Pareto front
+dask.distributed cluster (``client``) or, for the slow optimal strategy, in local worker processes
+(``n_jobs``, :mod:`pvbess.studies.optimal_designs`), and adds the economics (:mod:`pvbess.studies.economics`) and the Pareto front
 of cost against CO2 (:func:`pvbess.pareto_front`).
 
 Grid parameters
@@ -30,20 +31,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..balance import simulate
-from ..batch import simulate_many
+from ..batch import design_columns, design_problems, simulate_many
 from ..battery import Battery
-from ..indicators import kpis
-from ..optimize.schedule import optimize_schedule
-from ..optimize.problem import SchedulingProblem
 from ..pv import PVPlant
-from ..physics import split_round_trip
 from ..rules import SixPhaseRules
 from ..site import Site
 from ..tariff import Tariff
-from ..timeseries import check_energy_columns, step_hours
+from ..timeseries import DataError, check_energy_columns, step_hours
 from .economics import Economics, appraise
+from .optimal_designs import kpis_optimal, parallel_chunk_size, resolve_n_jobs, run_chunks
 from .pareto import pareto_front
+from .sweep_files import (  # noqa: F401 - re-exported: the files of a sweep
+    SWEEP_SUMMARY_NAME,
+    SWEEP_SUMMARY_SCHEMA,
+    SWEEP_TABLE_NAME,
+    read_sweep,
+    sweep_summary,
+    write_sweep,
+)
 
 __all__ = [
     "GRID_PARAMETERS",
@@ -94,6 +99,19 @@ def _check_values(name: str, values: Iterable[Any], problems: list[str]) -> list
     return out
 
 
+def _check_column(name: str, column: pd.Series, problems: list[str]) -> np.ndarray | list:
+    """:func:`_check_values` of a table column, as arrays when the column is numeric."""
+    if column.dtype.kind not in "iuf":
+        return _check_values(name, column.tolist(), problems)
+    values = column.to_numpy(dtype=float)
+    finite = np.isfinite(values) | (np.isinf(values) if name in _MAY_BE_INF else False)
+    negative = finite & (values < 0) if name in _SIZES else np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(~finite | negative):
+        why = "must be finite" if not finite[i] else "a size must be >= 0"
+        problems.append(f"{name}[{i}] = {column.iloc[i].item()!r}: {why}")
+    return values
+
+
 def _check_names(names: Iterable[str], problems: list[str]) -> None:
     names = list(names)
     unknown = [n for n in names if n not in GRID_PARAMETERS]
@@ -112,7 +130,7 @@ def _check_names(names: Iterable[str], problems: list[str]) -> None:
 
 def _raise(problems: list[str]) -> None:
     if problems:
-        raise ValueError("invalid sweep grid:\n  - " + "\n  - ".join(problems))
+        raise DataError("invalid sweep grid:\n  - " + "\n  - ".join(problems))
 
 
 def expand_grid(grid: Mapping[str, Iterable[Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +161,7 @@ def expand_grid(grid: Mapping[str, Iterable[Any]] | pd.DataFrame) -> pd.DataFram
             problems.append("the table of configurations is empty")
         columns = {}
         for name in grid.columns:
-            columns[name] = _check_values(str(name), grid[name].tolist(), problems)
+            columns[name] = _check_column(str(name), grid[name], problems)
         _raise(problems)
         table = pd.DataFrame(columns)
     elif isinstance(grid, Mapping):
@@ -170,98 +188,37 @@ def expand_grid(grid: Mapping[str, Iterable[Any]] | pd.DataFrame) -> pd.DataFram
     return table
 
 
-def _specs_of(row: Mapping[str, float], battery: Battery, rules: SixPhaseRules
-              ) -> tuple[Battery, SixPhaseRules, float]:
-    """The Battery, SixPhaseRules and pv_scale of one configuration."""
-    b = {k: row[k] for k in _BATTERY_FIELDS if k in row}
-    if "power_kw" in row:
-        b["power_charge_kw"] = b["power_discharge_kw"] = row["power_kw"]
-    if "round_trip_efficiency" in row:
-        rte = row["round_trip_efficiency"]
-        if not 0 < rte <= 1:
-            raise ValueError(f"round_trip_efficiency = {rte!r}: must lie in (0, 1]")
-        b["eta_charge"], b["eta_discharge"] = split_round_trip(rte)
-    r = {k: row[k] for k in _RULES_FIELDS if k in row}
-    return battery.replace(**b), rules.replace(**r), float(row.get("pv_scale", 1.0))
-
-
-def _check_specs(configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules) -> None:
-    """Build every distinct Battery and SixPhaseRules once, so cross-field errors
-    (soc_min >= soc_max, hours out of order, ...) surface before any simulation."""
-    problems: list[str] = []
-    groups = [[c for c in configs.columns
-               if c in _BATTERY_FIELDS or c in ("power_kw", "round_trip_efficiency")],
-              [c for c in configs.columns if c in _RULES_FIELDS]]
-    for cols in groups:
-        if not cols:
-            continue
-        distinct = configs[cols].drop_duplicates()
-        for config, row in zip(distinct.index, distinct.to_dict("records")):
-            try:
-                _specs_of(row, battery, rules)
-            except ValueError as err:
-                problems.append(f"config {config} ({row}): {err}")
-                if len(problems) >= 10:
-                    break
+def _check_specs(configs: pd.DataFrame, columns: dict[str, np.ndarray], battery: Battery,
+                 rules: SixPhaseRules) -> None:
+    """Check every design's Battery and SixPhaseRules as arrays (each distinct combination
+    built once), so cross-field errors (soc_min >= soc_max, hours out of order, ...) surface,
+    naming the design and the field, before any simulation."""
+    problems = [f"config {configs.index[k]} ({configs.iloc[k].to_dict()}): {why}"
+                for k, why in design_problems(columns, battery, rules)]
     _raise(problems)
 
 
-# -- running the designs ---------------------------------------------------------------------
-def _scaled_site(site: pd.DataFrame, pv_scale: float) -> pd.DataFrame:
-    if pv_scale == 1.0:
-        return site
-    scaled = site.copy()
-    scaled["pv_kwh"] = site["pv_kwh"].to_numpy(dtype=float) * pv_scale
-    return scaled
-
-
-def _full_configs(configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules) -> pd.DataFrame:
-    """Every Battery and SixPhaseRules field plus pv_scale, one row per configuration."""
-    full = pd.DataFrame(index=configs.index)
-    for name in _BATTERY_FIELDS:
-        full[name] = configs[name] if name in configs else float(getattr(battery, name))
-    if "power_kw" in configs:
-        full["power_charge_kw"] = configs["power_kw"]
-        full["power_discharge_kw"] = configs["power_kw"]
-    if "round_trip_efficiency" in configs:
-        full["eta_charge"], full["eta_discharge"] = split_round_trip(
-            configs["round_trip_efficiency"])
-    for name in _RULES_FIELDS:
-        full[name] = configs[name] if name in configs else float(getattr(rules, name))
-    full["pv_scale"] = configs["pv_scale"] if "pv_scale" in configs else 1.0
-    return full.astype(float)
-
-
-def _kpis_optimal(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery,
-                  rules: SixPhaseRules, tariff, co2_kg_per_kwh: float,
-                  options: Mapping[str, Any]) -> pd.DataFrame:
-    """KPIs of the optimal dispatch: a DP plan per design, replayed by ``simulate``."""
-
-    source = options.get("charge_source") or (
-        "any" if options.get("allow_grid_charge", False) else "pv"
-        if options.get("bill", "full") == "full" else "surplus")
-    rows = []
-    for row in configs.to_dict("records"):
-        b, r, scale = _specs_of(row, battery, rules)
-        scaled = _scaled_site(site, scale)
-        problem = SchedulingProblem.from_site(
-            scaled, b, tariff, charge_source=source, co2_kg_per_kwh=co2_kg_per_kwh,
-            demand_charges=options.get("bill", "full") == "full", allow_battery_export=False,
-            export_limit_kw=r.export_limit_kw)
-        plan = optimize_schedule(problem, energy_step_kwh=options.get("energy_step_kwh"))
-        balance = simulate(scaled, b, r, "schedule", tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh,
-                           setpoint_kwh=plan.setpoint_kwh, charge_source=source)
-        rows.append(kpis(balance))
-    return pd.DataFrame(rows, index=configs.index)
+def _designs_of(configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules
+                ) -> list[tuple[Battery, SixPhaseRules, float]]:
+    """The Battery, SixPhaseRules and pv_scale of each configuration (checked already)."""
+    columns = design_columns(configs, battery, rules)
+    table = pd.DataFrame({k: v for k, v in columns.items() if k != "round_trip_efficiency"})
+    out = []
+    for row in table.to_dict("records"):
+        b = Battery(**{k: row[k] for k in _BATTERY_FIELDS})
+        r = SixPhaseRules(**{k: row[k] for k in _RULES_FIELDS})
+        out.append((b, r, float(row["pv_scale"])))
+    return out
 
 
 def _run_chunk(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery, rules: SixPhaseRules,
                tariff, co2_kg_per_kwh: float, strategy: str,
                options: Mapping[str, Any]) -> pd.DataFrame:
-    """KPIs of one chunk of configurations (runs locally or on a dask worker)."""
+    """KPIs of one chunk of configurations (runs locally, in a worker process or on dask)."""
     if strategy == "optimal":
-        return _kpis_optimal(site, configs, battery, rules, tariff, co2_kg_per_kwh, options)
-
+        rows = kpis_optimal(site, _designs_of(configs, battery, rules), tariff, co2_kg_per_kwh,
+                            options)
+        return pd.DataFrame(rows, index=configs.index)
     return simulate_many(site, configs, battery=battery, rules=rules, tariff=tariff,
                          co2_kg_per_kwh=co2_kg_per_kwh)
 
@@ -270,24 +227,32 @@ def _chunks(configs: pd.DataFrame, chunk_size: int) -> list[pd.DataFrame]:
     return [configs.iloc[i:i + chunk_size] for i in range(0, len(configs), chunk_size)]
 
 
-def _run_local(site, chunks, args, progress: bool, total: int) -> list[pd.DataFrame]:
+def _run_local(site, chunks, args, progress: bool, total: int, n_jobs: int
+               ) -> list[pd.DataFrame]:
     from tqdm.auto import tqdm
 
     if not progress:
-        return [_run_chunk(site, chunk, *args) for chunk in chunks]
+        return run_chunks(_run_chunk, site, chunks, args, n_jobs, lambda n: None)
     # honest progress: the first design alone on its own bar (it pays the one-time compile),
     # then the rest in steps of about 1/25 of the sweep (one design for the optimal dispatch)
     step = 1 if args[4] == "optimal" else -(-total // 25)
     steps = [s for chunk in chunks for s in _chunks(chunk, step)]
-    steps[:1] = [s for s in (steps[0].iloc[:1], steps[0].iloc[1:]) if len(s)]
+    first = steps[0].iloc[:1]
+    rest = [s for s in (steps[0].iloc[1:], *steps[1:]) if len(s)]
     with tqdm(total=1, unit="design", desc="sweep: first design (compiles once)") as bar:
-        results = [_run_chunk(site, steps[0], *args)]
+        results = [_run_chunk(site, first, *args)]
         bar.update(1)
     with tqdm(total=total, initial=1, unit="design", desc="sweep") as bar:
-        for chunk in steps[1:]:
-            results.append(_run_chunk(site, chunk, *args))
-            bar.update(len(chunk))
+        results += run_chunks(_run_chunk, site, rest, args, n_jobs, bar.update)
     return results
+
+
+def _dask_threads(client) -> int:
+    """Threads of the dask cluster (1 if it cannot say)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - a client-like object that cannot say: one worker
+        return 1
 
 
 def _run_dask(client, site, chunks, args, progress: bool, total: int) -> list[pd.DataFrame]:
@@ -331,10 +296,32 @@ def _years(site: pd.DataFrame) -> float:
     return 1.0 if 8760.0 <= hours <= 8784.0 else hours / 8760.0
 
 
+def _check_arguments(*, strategy: str, chunk_size: Any, client: Any,
+                     options: Mapping[str, Any], **specs: Any) -> None:
+    """The arguments of :func:`sweep` besides the grid and the site (ValueError)."""
+    classes = {"battery": Battery, "rules": SixPhaseRules, "tariff": Tariff, "location": Site,
+               "pv": PVPlant, "economics": Economics}
+    for name, value in specs.items():
+        if not isinstance(value, classes[name]):
+            raise ValueError(f"{name}: expected a pvbess.{classes[name].__name__}, got "
+                             f"{type(value).__name__}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy = {strategy!r}: must be one of {STRATEGIES}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+            or chunk_size < 1:
+        raise ValueError(f"chunk_size = {chunk_size!r}: must be a whole number >= 1")
+    if client is not None and not all(hasattr(client, a) for a in ("submit", "scatter")):
+        raise ValueError(f"client: expected a distributed.Client, got {type(client).__name__}")
+    unknown = sorted(set(options) - {"allow_grid_charge", "charge_source", "bill",
+                                     "energy_step_kwh"})
+    if unknown:
+        raise ValueError(f"optimal_options: unknown option(s) {unknown}")
+
+
 def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, *,
           battery: Battery = Battery(), rules: SixPhaseRules = SixPhaseRules(),
           tariff=None, location=None, pv=None, economics=None, strategy: str = "six_phase",
-          chunk_size: int = 500, progress: bool = True, client=None,
+          chunk_size: int = 500, progress: bool = True, client=None, n_jobs: int | None = None,
           optimal_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Simulate and appraise many designs: one row of KPIs and economics per configuration.
 
@@ -369,6 +356,10 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         Show a tqdm progress bar.
     client : distributed.Client, optional
         Run the chunks on this dask cluster instead of locally.
+    n_jobs : int, optional
+        ``"optimal"`` strategy: local worker processes sharing the designs (-1: one per CPU;
+        default 1, in this process). Each design's row is the same however it ran. The
+        six-phase kernel already uses every core (numba threads) and ignores it.
     optimal_options : mapping, optional
         For the ``"optimal"`` strategy: ``bill`` (``"full"``, the default: the DP sees the
         demand charges; ``"energy"``: energy prices only), ``charge_source`` (default ``"pv"``
@@ -388,50 +379,41 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
 
     Raises
     ------
-    ValueError
-        An invalid grid (every problem listed), strategy, chunk size or client, before any
-        simulation starts.
     DataError
-        A bad site table.
+        An invalid grid (every problem listed, naming the design and the field) or a bad site
+        table, before any simulation starts.
+    ValueError
+        An invalid strategy, chunk size, ``n_jobs``, client or option.
     """
 
     tariff = Tariff() if tariff is None else tariff
     location = Site() if location is None else location
     pv = PVPlant() if pv is None else pv
     economics = Economics() if economics is None else economics
-    for name, value, cls in (("battery", battery, Battery), ("rules", rules, SixPhaseRules),
-                             ("tariff", tariff, Tariff), ("location", location, Site),
-                             ("pv", pv, PVPlant), ("economics", economics, Economics)):
-        if not isinstance(value, cls):
-            raise ValueError(f"{name}: expected a pvbess.{cls.__name__}, got "
-                             f"{type(value).__name__}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy = {strategy!r}: must be one of {STRATEGIES}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
-        raise ValueError(f"chunk_size = {chunk_size!r}: must be a whole number >= 1")
-    if client is not None and not all(hasattr(client, a) for a in ("submit", "scatter")):
-        raise ValueError(f"client: expected a distributed.Client, got {type(client).__name__}")
     options = dict(optimal_options or {})
-    unknown = sorted(set(options) - {"allow_grid_charge", "charge_source", "bill",
-                                     "energy_step_kwh"})
-    if unknown:
-        raise ValueError(f"optimal_options: unknown option(s) {unknown}")
+    _check_arguments(battery=battery, rules=rules, tariff=tariff, location=location, pv=pv,
+                     economics=economics, strategy=strategy, chunk_size=chunk_size,
+                     client=client, options=options)
+    jobs = resolve_n_jobs(n_jobs)
     configs = expand_grid(grid)
-    _check_specs(configs, battery, rules)
+    columns = design_columns(configs, battery, rules)
+    _check_specs(configs, columns, battery, rules)
     step_hours(site.index)
     check_energy_columns(site, ("pv_kwh", "ev_kwh", "mall_kwh"))
 
     co2 = float(location.co2_kg_per_kwh)
     args = (battery, rules, tariff, co2, strategy, options)
+    if strategy == "optimal":  # slow designs: several chunks per worker balance the load
+        workers = jobs if client is None else _dask_threads(client)
+        chunk_size = parallel_chunk_size(len(configs), workers, int(chunk_size))
     chunks = _chunks(configs, int(chunk_size))
     if client is None:
-        parts = _run_local(site, chunks, args, progress, len(configs))
+        parts = _run_local(site, chunks, args, progress, len(configs), jobs)
     else:
         parts = _run_dask(client, site, chunks, args, progress, len(configs))
     kpi = pd.concat(parts)
 
-    full = _full_configs(configs, battery, rules)
+    full = pd.DataFrame(columns, index=configs.index)
     design = pd.DataFrame({
         "capacity_kwh": full["capacity_kwh"],
         "power_charge_kw": full["power_charge_kw"],
@@ -488,107 +470,3 @@ def best_designs(table: pd.DataFrame, by: str = "npv_vs_pv_pen", n: int = 10, *,
     return table.sort_values(by, ascending=ascending, kind="stable").head(n)[[by, *extra, *cols]]
 
 
-# -- files ------------------------------------------------------------------------------------
-SWEEP_TABLE_NAME = "sweep.csv.gz"
-SWEEP_SUMMARY_NAME = "sweep_summary.json"
-SWEEP_SUMMARY_SCHEMA = "pvbess.sweep_summary/1"
-
-#: Headline columns of the best design in :func:`sweep_summary`.
-_SUMMARY_COLUMNS = ("capacity_kwh", "power_kw", "pv_scale", "pv_kwp", "self_sufficiency_frac",
-                    "co2_t", "co2_avoided_vs_pv_only_t", "equivalent_full_cycles",
-                    "total_cost_pen", "capex_bess_pen", "npv_vs_grid_pen", "npv_vs_pv_pen",
-                    "payback_vs_pv_years", "lcos_pen_per_kwh", "cost_per_tco2_vs_pv_pen",
-                    "eac_pen_per_year")
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: NaN and infinities become None; numpy scalars become Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def sweep_summary(table: pd.DataFrame, *, run_id: str = "sweep",
-                  by: str = "npv_vs_pv_pen") -> dict:
-    """Headline figures of a sweep as a JSON-ready dict (schema ``pvbess.sweep_summary/1``).
-
-    Holds the number of designs, the swept parameters and their values, the strategy, the
-    size of the Pareto front, the best design by ``by`` (largest) with its headline columns,
-    and the specs (``table.attrs``). NaN and infinities become null.
-    """
-    best = table.loc[table[by].idxmax()]
-    params = list(table.attrs.get("parameters", ()))
-    return _plain({
-        "schema": SWEEP_SUMMARY_SCHEMA,
-        "run_id": run_id,
-        "strategy": table.attrs.get("strategy"),
-        "n_designs": len(table),
-        "parameters": {p: sorted(table[p].unique().tolist()) for p in params},
-        "n_pareto": int(table["pareto"].sum()),
-        "best_by": by,
-        "best_config": int(best.name),
-        "best": {c: best[c] for c in (*params, *_SUMMARY_COLUMNS) if c in table.columns},
-        "specs": {k: table.attrs.get(k) for k in ("battery", "rules", "tariff", "site", "pv",
-                                                  "economics", "years")},
-    })
-
-
-def _atomic_write(path, write) -> None:
-    """Call ``write(tmp_path)`` and move the file into place only if it succeeded."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_sweep(table: pd.DataFrame, directory, *, run_id: str = "sweep",
-                by: str = "npv_vs_pv_pen"):
-    """Write ``sweep.csv.gz`` (the table) and ``sweep_summary.json`` into ``directory``.
-
-    Both are written to a temporary name and moved into place. Returns the two paths.
-    """
-    import json
-    from pathlib import Path
-
-    directory = Path(directory)
-    table_path = directory / SWEEP_TABLE_NAME
-    summary_path = directory / SWEEP_SUMMARY_NAME
-    _atomic_write(table_path, lambda tmp: table.to_csv(tmp, compression="gzip"))
-    text = json.dumps(sweep_summary(table, run_id=run_id, by=by), indent=1, allow_nan=False)
-    _atomic_write(summary_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return table_path, summary_path
-
-
-def read_sweep(directory) -> tuple[pd.DataFrame, dict]:
-    """Read back what :func:`write_sweep` wrote: the table and the summary dict."""
-    import json
-    from pathlib import Path
-
-    directory = Path(directory)
-    table = pd.read_csv(directory / SWEEP_TABLE_NAME, index_col="config")
-    summary = json.loads((directory / SWEEP_SUMMARY_NAME).read_text(encoding="utf-8"))
-    if summary.get("schema") != SWEEP_SUMMARY_SCHEMA:
-        raise ValueError(f"{directory / SWEEP_SUMMARY_NAME}: schema {summary.get('schema')!r}, "
-                         f"expected {SWEEP_SUMMARY_SCHEMA!r}")
-    return table, summary
