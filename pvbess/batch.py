@@ -35,6 +35,7 @@ from .indicators import (
     kpi_calendar,
 )
 from .rules import SixPhaseRules
+from .site import Site
 from .tariff import Tariff
 from .timeseries import DataError
 
@@ -312,7 +313,8 @@ def config_params(configs: pd.DataFrame, battery: Battery = Battery(),
 
 def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery = Battery(),
                   rules: SixPhaseRules = SixPhaseRules(), strategy: str = "six_phase",
-                  tariff: Tariff = Tariff(), co2_kg_per_kwh: float = 0.4521) -> pd.DataFrame:
+                  tariff: Tariff = Tariff(),
+                  co2_kg_per_kwh: float = Site.co2_kg_per_kwh) -> pd.DataFrame:
     """Annual KPIs of many configurations on one site, in one parallel compiled call.
 
     Parameters

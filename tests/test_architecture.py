@@ -107,9 +107,7 @@ def test_the_co2_factor_is_written_in_one_place():
     """The grid's emission factor is the site spec's default (pvbess/site.py); every other
     default reads it from there, so changing the site changes every run."""
     allowed = {"site.py"}
-    # batch.py's default is changed by the lead's branch (issue 10); remove it from here then
-    pending = {"batch.py"}
     found = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
              if "4521" in path.read_text(encoding="utf-8")}
     assert "site.py" in found
-    assert found - allowed - pending == set(), sorted(found - allowed)
+    assert found - allowed == set(), sorted(found - allowed)
