@@ -361,3 +361,13 @@ def test_co2_figure_counts_displaced_export_as_the_kpi(seed, discharge_kw, facto
     line = [t for t in _texts(pvbess.plot_co2(b)) if "displaces" in t][0]
     printed = re.search(r"displaces ([\d,]+\.\d) t", line).group(1)
     assert printed == f"{kpi:,.1f}"
+
+
+def test_compact_numbers_never_print_an_exponent():
+    from pvbess.plotting.sweep import _compact
+
+    assert _compact(-999_500.0) == "-1M" and _compact(9_995.0) == "10k"
+    assert _compact(999_999.0) == "1M" and _compact(12_345.0) == "12.3k"
+    assert _compact(0.0) == "0" and _compact(0.5123) == "0.512"
+    for v in np.linspace(-2e6, 2e6, 4001):
+        assert "e" not in _compact(float(v)), v

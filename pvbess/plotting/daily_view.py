@@ -125,9 +125,9 @@ def plot_bill_ladder(table: pd.DataFrame, period: str) -> Figure:
     total = energy + other
     span = max(float(np.abs(total).max()), 1.0)
     for yy, t, row in zip(y, total, rows):
-        pct = 100.0 * t / bound
+        pct = round(100.0 * t / bound, 2) + 0.0  # + 0.0: no "-0.00 %"
         ax.text(max(t, 0.0) + 0.01 * span, yy,
-                f"{table.loc[row, 'total_cost_pen']:,.0f} PEN  (+{pct:.2f} %)", va="center",
+                f"{table.loc[row, 'total_cost_pen']:,.0f} PEN  ({pct:+.2f} %)", va="center",
                 fontsize=8)
     ax.set_yticks(y, [STRATEGY_LABELS.get(r, r.replace("_", " ")) for r in rows])
     ax.axvline(0.0, color="black", lw=0.8)

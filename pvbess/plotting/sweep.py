@@ -76,11 +76,15 @@ def sweep_slice(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
 
 
 def _compact(v: float) -> str:
-    """A short label: 3 significant digits with k/M for thousands and millions."""
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:.3g}M"
-    if abs(v) >= 1e3:
-        return f"{v / 1e3:.3g}k"
+    """A short label: 3 significant digits with k/M for thousands and millions.
+
+    >>> _compact(-999_500.0), _compact(1_234.0), _compact(0.5123)
+    ('-1M', '1.23k', '0.512')
+    """
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        # the rounding decides the suffix: -999,500 is "-1M", not "-1e+03k"
+        if abs(float(f"{v:.3g}")) >= scale:
+            return f"{float(f'{v:.3g}') / scale:.3g}{suffix}"
     return f"{v:.3g}"
 
 
