@@ -233,6 +233,27 @@ _UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN", "pv_scale": "-",
           "round_trip_efficiency": "-"}
 
 
+#: Which way is better, for the quantities a study ranks designs by ("higher" / "lower");
+#: figures colour "better" the same way whatever the quantity.
+_HIGHER_BETTER = ("self_sufficiency_frac", "self_consumption_frac", "ev_pv_share_frac",
+                  "npv_vs_grid_pen", "npv_vs_pv_pen", "co2_avoided_vs_grid_only_t",
+                  "co2_avoided_vs_pv_only_t", "savings_vs_grid_only", "savings_vs_solar_only")
+_LOWER_BETTER_SUFFIXES = ("_cost_pen", "_charge_pen", "_pen_per_year", "_pen_per_kwh",
+                          "_years", "co2_t", "co2_kg", "_above_peak_after_h", "peak_grid_kw",
+                          "peak_grid_hp_kw", "peak_grid_hfp_kw", "cost_per_tco2_vs_grid_pen",
+                          "cost_per_tco2_vs_pv_pen", "grid_import_kwh", "closure_miss_days",
+                          "capex_pv_pen", "capex_bess_pen", "gap_vs_exact")
+
+
+def better(name: str) -> str | None:
+    """``"higher"`` or ``"lower"`` when one way is better for this quantity, else None."""
+    if name in _HIGHER_BETTER:
+        return "higher"
+    if name.endswith(_LOWER_BETTER_SUFFIXES):
+        return "lower"
+    return None
+
+
 def unit_of(name: str) -> str:
     """The unit of a column or KPI: its :data:`VARIABLES` row, else its name's suffix, else "-"."""
     if name in _UNITS:

@@ -371,3 +371,25 @@ def test_compact_numbers_never_print_an_exponent():
     assert _compact(0.0) == "0" and _compact(0.5123) == "0.512"
     for v in np.linspace(-2e6, 2e6, 4001):
         assert "e" not in _compact(float(v)), v
+
+
+def test_heatmap_colours_say_which_way_is_better_and_blank_cells_are_explained():
+    from pvbess.plotting.sweep import plot_sweep_heatmap
+
+    table = pd.DataFrame({"capacity_kwh": [0.0, 0.0, 500.0, 500.0],
+                          "power_kw": [100.0, 200.0, 100.0, 200.0],
+                          "co2_t": [3700.0, 3700.0, 3650.0, 3600.0],
+                          "self_sufficiency_frac": [0.35, 0.35, 0.36, 0.37],
+                          "payback_vs_pv_years": [np.inf, np.nan, 12.0, 9.0]})
+    for value, cmap, note in (("co2_t", "viridis_r", "brighter: better (lower)"),
+                              ("self_sufficiency_frac", "viridis", "brighter: better")):
+        fig = plot_sweep_heatmap(table, value)
+        image = fig.axes[0].images[0]
+        assert image.get_cmap().name == cmap
+        assert note in fig.axes[1].get_ylabel()
+        brightest = image.cmap(image.norm(np.nanmax(image.get_array()) if cmap == "viridis"
+                                          else np.nanmin(image.get_array())))
+        assert sum(brightest[:3]) > 1.5  # the better end is the bright one
+    texts = _texts(plot_sweep_heatmap(table, "payback_vs_pv_years"))
+    assert any(t.startswith("blank: no value") for t in texts)
+    assert not any(t.startswith("blank") for t in _texts(plot_sweep_heatmap(table, "co2_t")))

@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .palette import COLORS
 from ..timeseries import DataError
-from ..variables import LABELS, label, unit_of
+from ..variables import LABELS, better, label, unit_of
 
 __all__ = [
     "plot_pareto",
@@ -126,11 +126,25 @@ def _value_text(name: str, value: float) -> str:
     return f"{words} {_number(value * factor)}" + ("" if unit == "-" else f" {unit}")
 
 
+def _colours(value: str, cmap: str | None) -> tuple[str, str]:
+    """The colour map of a quantity and the note on its bar: the bright end is always better."""
+    if cmap is not None:
+        return cmap, ""
+    way = better(value)
+    if way == "higher":
+        return "viridis", "brighter: better"
+    if way == "lower":
+        return "viridis_r", "brighter: better (lower)"
+    return "cividis", ""
+
+
 def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: str,
-                  cmap: str, *, title: bool = True) -> None:
+                  cmap: str | None, *, title: bool = True) -> None:
     factor = quantity(value)[2]
     data = grid.to_numpy(dtype=float) * factor
+    blank = ~np.isfinite(data)
     data = np.where(np.isfinite(data), data, np.nan)  # e.g. an infinite payback: left blank
+    cmap, note = _colours(value, cmap)
     image = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, interpolation="nearest")
     ax.set_xticks(range(grid.shape[1]), [f"{v:,g}" for v in grid.columns], rotation=45,
                   fontsize=7)
@@ -139,19 +153,24 @@ def _draw_heatmap(fig: Figure, ax, grid: pd.DataFrame, value: str, x: str, y: st
     ax.set_ylabel(_label(y))
     if title:
         ax.set_title(_label(value), fontsize=9)
-    bar = fig.colorbar(image, ax=ax, shrink=0.85, label=None if title else _label(value))
+    bar = fig.colorbar(image, ax=ax, shrink=0.85,
+                       label="\n".join(t for t in (None if title else _label(value), note) if t))
     bar.formatter = FuncFormatter(lambda v, _: _compact(v))  # -1.08M, not an offset of 1e6
+    if blank.any():  # say what a blank cell is rather than leave it unexplained
+        ax.text(0.0, -0.30 if title else -0.22, "blank: no value (never pays back, no storage "
+                "or nothing avoided)", transform=ax.transAxes, fontsize=6, color="0.35")
     if data.size <= 100:  # small grids: print the numbers in the cells
         for (i, j), v in np.ndenumerate(data):
             if np.isfinite(v):
-                shade = image.norm(v)  # dark text on the bright end of the colour map
+                r, g, b, _ = image.cmap(image.norm(v))  # dark text on a bright cell
+                bright = 0.299 * r + 0.587 * g + 0.114 * b > 0.5
                 ax.text(j, i, _compact(v), ha="center", va="center",
-                        fontsize=9 if data.size <= 30 else 6, color="k" if shade > 0.6 else "w")
+                        fontsize=9 if data.size <= 30 else 6, color="k" if bright else "w")
 
 
 def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kwh",
                        y: str = "power_kw", where: Mapping[str, float] | None = None,
-                       agg: str = "mean", cmap: str = "viridis",
+                       agg: str = "mean", cmap: str | None = None,
                        mark: tuple[float, float] | None = None) -> Figure:
     """Heatmap of one column of a sweep over two parameters (see :func:`sweep_slice`).
 
@@ -180,7 +199,7 @@ def plot_sweep_heatmap(table: pd.DataFrame, value: str, *, x: str = "capacity_kw
 
 def plot_sweep_heatmaps(table: pd.DataFrame, values: Sequence[str], *, x: str = "capacity_kwh",
                         y: str = "power_kw", where: Mapping[str, float] | None = None,
-                        agg: str = "mean", ncols: int = 3, cmap: str = "viridis") -> Figure:
+                        agg: str = "mean", ncols: int = 3, cmap: str | None = None) -> Figure:
     """One heatmap per column in ``values``, on a grid of panels."""
     values = list(values)
     if not values:
