@@ -39,7 +39,7 @@ REPLAY_NAME = "scheduling_replay.json"
 SUMMARY_SCHEMA = "pvbess.summary/1"
 
 #: What a run id may be: letters, digits, ``_``, ``-``, ``.``, not starting with ``.``/``-``/``_``.
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")  # \Z: no trailing newline
 
 
 # -- atomic files ---------------------------------------------------------------------------------

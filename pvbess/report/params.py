@@ -17,6 +17,7 @@ from typing import Any
 
 from ..config import NOTEBOOKS_DIR
 from ..plotting import FIGURES
+from ..timeseries import DataError
 from .artefacts import (
     BALANCE_META_NAME,
     BALANCE_NAME,
@@ -30,8 +31,11 @@ from .artefacts import (
 )
 
 
-class ReportError(RuntimeError):
-    """A report could not be rendered; the message names the params file, notebook and cell."""
+class ReportError(DataError):
+    """A report could not be rendered; the message names the params file, notebook and cell.
+
+    A :class:`pvbess.DataError`: what stops a report is its input (a params file, a notebook's
+    data) and the message says where."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ DEFAULT_NOTEBOOKS: tuple[str, ...] = ("01_annual_simulation.ipynb",
 #: Every notebook the report knows, in run order.
 NOTEBOOKS: tuple[str, ...] = tuple(STEPS)
 
+#: Longest run id: a folder name with room for the build folder's prefix and suffix.
+MAX_RUN_ID = 120
+
 #: Parameters only the renderer sets (where a report is written and read).
 RESERVED_PARAMS = ("output_dir", "input_dir")
 
@@ -130,12 +137,56 @@ def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
     return dict(_inspect_notebook(str(path.resolve()), path.stat().st_mtime_ns))
 
 
+def notebook_parameter_types(notebook: str | Path) -> dict[str, str]:
+    """The declared type of each parameter of a notebook (``float``, ``str``, ``list`` ...)."""
+    path = Path(notebook)
+    return dict(_inspect_types(str(path.resolve()), path.stat().st_mtime_ns))
+
+
 @functools.lru_cache(maxsize=32)
 def _inspect_notebook(path: str, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, spec["default"]) for name, spec in _inspect(path, mtime_ns).items())
+
+
+@functools.lru_cache(maxsize=32)
+def _inspect_types(path: str, mtime_ns: int) -> tuple[tuple[str, str], ...]:
+    return tuple((name, str(spec["inferred_type_name"]))
+                 for name, spec in _inspect(path, mtime_ns).items())
+
+
+@functools.lru_cache(maxsize=32)
+def _inspect(path: str, mtime_ns: int) -> dict[str, dict]:
     import papermill
 
-    info = papermill.inspect_notebook(path)
-    return tuple((name, spec["default"]) for name, spec in info.items())
+    return papermill.inspect_notebook(path)
+
+
+#: What a params file may give for a parameter declared with each type (YAML's own types).
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "float": (int, float), "int": (int,), "bool": (bool,), "str": (str,), "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _check_value(path: Path, name: str, value: Any, declared: str) -> None:
+    """A params value of the type its notebook declares, finite where a number; else a
+    ReportError naming the file, the parameter, the value and the type expected."""
+    import math
+
+    accepted = _ACCEPTS.get(declared)
+    if accepted is None:  # a type this check does not know: the notebook checks it
+        return
+    wrong = not isinstance(value, accepted) or (declared != "bool" and isinstance(value, bool))
+    if wrong:
+        hint = (" (write true or false without quotes)" if declared == "bool"
+                and isinstance(value, str) else "")
+        raise ReportError(f"{path}: parameter {name}: {value!r} is {type(value).__name__}, "
+                          f"the notebook declares {declared}{hint}")
+    if declared == "float" and not math.isfinite(value):
+        raise ReportError(f"{path}: parameter {name}: {value!r} is not a finite number")
+    if declared == "str" and value != value.strip():
+        raise ReportError(f"{path}: parameter {name}: {value!r} has leading or trailing "
+                          "white space (a newline?)")
 
 
 def _notebook_names(path: Path, value: Any) -> tuple[str, ...]:
@@ -209,10 +260,16 @@ def load_params(path: str | Path, notebooks_dir: str | Path | None = None) -> di
     for key, value in data.items():  # YAML reads 2025-03-13 as a date; notebooks take strings
         if isinstance(value, (datetime.date, datetime.datetime)):
             data[key] = value.isoformat()
+    types: dict[str, str] = {}
+    for name in notebooks:
+        types.update(notebook_parameter_types(notebooks_dir / name))
+    for key, value in data.items():
+        _check_value(path, key, value, types[key])
     data.setdefault("run_id", path.stem)
     run_id = str(data["run_id"])
-    if not RUN_ID.match(run_id):
-        raise ReportError(f"{path}: run_id {run_id!r} must be letters, digits, '_', '-', '.'")
+    if not RUN_ID.match(run_id) or len(run_id) > MAX_RUN_ID:
+        raise ReportError(f"{path}: run_id {run_id!r} must be 1 to {MAX_RUN_ID} letters, digits, "
+                          "'_', '-', '.'")
     data["run_id"] = run_id
     data["notebooks"] = notebooks
     return data
