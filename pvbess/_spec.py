@@ -7,11 +7,13 @@ import math
 import numbers
 from typing import Any, TypeVar
 
+from .timeseries import DataError
+
 T = TypeVar("T", bound="SpecBase")
 
 
 def _fail(cls_name: str, field: str, value: Any, why: str) -> None:
-    raise ValueError(f"{cls_name}.{field} = {value!r}: {why}")
+    raise DataError(f"{cls_name}.{field} = {value!r}: {why}")
 
 
 class SpecBase:
@@ -24,7 +26,7 @@ class SpecBase:
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(merged) - names)
         if unknown:
-            raise ValueError(
+            raise DataError(
                 f"{cls.__name__}: unknown field(s) {unknown}; known fields are {sorted(names)}"
             )
         return cls(**merged)

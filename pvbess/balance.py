@@ -25,7 +25,7 @@ from .rules import SixPhaseRules
 from .site import Site
 from .step_calendar import step_calendar
 from .tariff import Tariff
-from .timeseries import DataError, check_energy_columns
+from .timeseries import MAX_SITE_POWER_KW, DataError, check_energy_columns
 
 #: The strategies :func:`simulate` knows, with a one-line description.
 STRATEGIES: dict[str, str] = {
@@ -69,9 +69,10 @@ except ImportError:  # pragma: no cover - older pandas: the constructor and two 
     _from_blocks = None
 
 
-def _input_arrays(site: pd.DataFrame) -> list[np.ndarray] | None:
-    """The input columns as float arrays if they are numeric, finite and >= 0, else None
-    (then :func:`pvbess.timeseries.check_energy_columns` says what is wrong)."""
+def _input_arrays(site: pd.DataFrame, dt: float) -> list[np.ndarray] | None:
+    """The input columns as float arrays if they are numeric, finite, >= 0 and below the
+    ceiling, else None (then :func:`pvbess.timeseries.check_energy_columns` says what is
+    wrong)."""
     arrays = []
     for name in INPUT_COLUMNS:
         col = site.get(name)
@@ -81,7 +82,8 @@ def _input_arrays(site: pd.DataFrame) -> list[np.ndarray] | None:
             values = np.ascontiguousarray(col.to_numpy(dtype=np.float64))
         except (TypeError, ValueError):
             return None
-        if not (np.isfinite(values).all() and (values >= 0.0).all()):
+        if not (np.isfinite(values).all() and (values >= 0.0).all()
+                and values.max(initial=0.0) <= MAX_SITE_POWER_KW * dt):
             return None
         arrays.append(values)
     return arrays
@@ -95,7 +97,7 @@ def site_arrays(site: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     if len(site) == 0:
         raise DataError(f"site: the table has no rows (need {list(INPUT_COLUMNS)} per step)")
     dt = step_calendar(site.index).dt_h
-    arrays = _input_arrays(site)
+    arrays = _input_arrays(site, dt)
     if arrays is None:
         check_energy_columns(site, INPUT_COLUMNS, unit="kWh per step")  # raises, naming the row
         arrays = [np.ascontiguousarray(site[c].to_numpy(dtype=np.float64))

@@ -73,8 +73,14 @@ def step_hours(index: pd.Index) -> float:
     return float(step) / 3.6e12
 
 
+#: The largest mean power a pvbess site may have on any meter: 1 GW, physically impossible
+#: for a site, so an energy above it per step is a unit mistake or a corrupted cell. [kW]
+MAX_SITE_POWER_KW = 1_000_000.0
+
+
 def check_energy_columns(frame: pd.DataFrame, columns: Iterable[str], unit: str = "kWh") -> None:
-    """Require numeric, finite, non-negative columns; the error names column, row and unit."""
+    """Require numeric, finite, non-negative columns, each step at most
+    :data:`MAX_SITE_POWER_KW` for the step's length; the error names column, row and unit."""
     for name in columns:
         if name not in frame.columns:
             raise DataError(f"column {name!r} [{unit}] is missing; have {list(frame.columns)}")
@@ -92,6 +98,24 @@ def check_energy_columns(frame: pd.DataFrame, columns: Iterable[str], unit: str 
             i = int(bad[0])
             raise DataError(f"column {name!r} [{unit}]: negative value {values[i]} at "
                             f"{_row_label(frame.index, i)}")
+        if unit.startswith("kWh"):
+            ceiling = MAX_SITE_POWER_KW * _longest_step_h(frame.index)
+            bad = np.flatnonzero(values > ceiling)
+            if bad.size:
+                i = int(bad[0])
+                raise DataError(f"column {name!r} [{unit}]: {values[i]:.6g} at "
+                                f"{_row_label(frame.index, i)} is above the ceiling of "
+                                f"{ceiling:.6g} kWh per step (a {MAX_SITE_POWER_KW:,.0f} kW site; "
+                                "a unit mistake or a corrupted cell?)")
+
+
+def _longest_step_h(index: pd.Index) -> float:
+    """The longest step of a time index [h]; 1 h when the index cannot say."""
+    if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
+        steps = np.diff(index.as_unit("ns").asi8) / 3.6e12
+        if np.isfinite(steps).all() and steps.max() > 0:
+            return float(steps.max())
+    return 1.0
 
 
 def local_hours(index: pd.DatetimeIndex) -> np.ndarray:

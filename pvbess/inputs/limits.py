@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The largest mean power a pvbess site may have on any meter. [kW]
-MAX_SITE_POWER_KW = 1_000_000.0
+from ..timeseries import MAX_SITE_POWER_KW  # the one ceiling of site power, [kW]
 
 
 @dataclass(frozen=True)
