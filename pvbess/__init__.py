@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "read_energy_csv": "inputs.loaders",
     "read_weather": "inputs.weather_files",
     "to_hourly": "inputs.loaders",
+    "align_to_index": "inputs.align",
+    "site_with_meters": "inputs.align",
     # --- dispatch, balance, kpis (issue 3) ---
     "simulate": "balance",
     "check_balance": "identities",

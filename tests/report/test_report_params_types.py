@@ -45,3 +45,9 @@ def test_every_shipped_params_file_passes():
 
     for path in sorted((PROJECT_ROOT / "params").glob("*.yaml")):
         load_params(path)
+
+
+def test_a_params_file_can_swap_in_a_meter_column(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("meter_paths: {mall_kwh: data/my_mall_2024.csv}\nnotebooks: [01_annual_simulation]\n")
+    assert load_params(path)["meter_paths"] == {"mall_kwh": "data/my_mall_2024.csv"}
