@@ -345,7 +345,7 @@ def test_period_cost_is_linear_between_its_breakpoints(p):
 def test_default_grid_follows_the_problem():
     """The default grid grows with the window's value (size x price spread) and the horizon,
     within [MIN_STATES, the work budget]; an explicit step is honoured as given."""
-    from pvbess.optimize.dp import MIN_STATES, default_energy_step
+    from pvbess.optimize.dp import MIN_STATE_PERIODS, MIN_STATES, default_energy_step
     from pvbess.optimize.problem import SchedulingProblem
 
     b = Battery(capacity_kwh=30.0, power_charge_kw=10.0, power_discharge_kw=10.0, soc_min=0.1)
@@ -360,10 +360,15 @@ def test_default_grid_follows_the_problem():
                                           np.zeros(24 * days), b.replace(capacity_kwh=capacity))
         return round((problem.e_max_kwh - problem.e_min_kwh) / default_energy_step(problem))
 
-    assert states(0.0) == MIN_STATES  # no spread: nothing to gain from a fine grid
-    assert MIN_STATES < states(0.5) < states(1.0) < states(2.0) <= 20_000
-    assert states(1.0) < states(1.0, capacity=60.0)
-    assert states(1.0) < states(1.0, days=4)
+    # no spread: nothing to gain from a fine grid, but a short horizon costs nothing
+    assert states(0.0) == max(MIN_STATES, -(-MIN_STATE_PERIODS // 24))
+    assert states(0.0, days=20) == MIN_STATES
+    # beyond the short-horizon floor: more value, more states
+    week = 8
+    assert MIN_STATES < states(0.5, days=week) < states(1.0, days=week) < states(2.0, days=week)
+    assert states(2.0, days=week) <= 20_000
+    assert states(1.0, days=week) < states(1.0, capacity=60.0, days=week)
+    assert states(1.0, days=week) < states(1.0, days=4 * week)
     assert states(1e6) == 20_000  # the budget caps it
     r = optimize_schedule(np.tile(buy, 1), np.zeros(24), np.ones(24), np.zeros(24), b,
                           energy_step_kwh=0.09)

@@ -403,13 +403,17 @@ _GENERAL_BUDGET = 4e8
 
 
 #: Default grid: states per unit of value of the window, ``usable * spread * sqrt(periods)``
-#: [1/currency]. On the bess-manager corpus the DP's gap to the exact optimum stays below about
-#: ``0.03 * sqrt(periods) * step * spread``, so 4 keeps it below about 0.0075 (measured: at most
-#: 0.0067; benchmarks/bench_dp_corpus.py).
-STATES_PER_VALUE = 4.0
+#: [1/currency]. The DP's gap to the exact optimum stays below about ``c * sqrt(periods) * step
+#: * spread`` with c about 0.03 on the bess-manager corpus and up to about 0.045 on random days
+#: (tests/test_optimize.py), so 6 keeps it below about 0.0075 (measured on the corpus: at most
+#: 0.0055; benchmarks/bench_dp_corpus.py).
+STATES_PER_VALUE = 6.0
 #: Default grid: at least this many states, and at least this many steps per largest move of
 #: one period (a partial move stays expressible).
 MIN_STATES = 250
+#: Default grid: at least this many states x periods (a short horizon costs nothing, so it gets
+#: a fine grid: 20,000 states for two periods, 1,667 for a day of hours, 417 for 96 quarters).
+MIN_STATE_PERIODS = 40_000
 STEPS_PER_MOVE = 8
 
 
@@ -418,9 +422,9 @@ def default_energy_step(problem: SchedulingProblem) -> float:
 
     ``usable / N`` states, where ``N`` follows the problem: ``STATES_PER_VALUE * usable *
     spread * sqrt(periods)`` (``spread = max(buy) - min(sell)``: what one kWh of grid step can
-    be worth), at least :data:`MIN_STATES` and :data:`STEPS_PER_MOVE` steps per largest move of
-    a period, at most ``clip(8_000_000 // periods, 200, 20_000)`` (the work budget: 20,000 for a
-    day, 913 for an hourly year). A bess-manager day (27 kWh, spread 2.4, 24 periods) gets 1,270
+    be worth), at least :data:`MIN_STATES`, :data:`MIN_STATE_PERIODS` / periods and
+    :data:`STEPS_PER_MOVE` steps per largest move of a period, at most ``clip(8_000_000 // periods, 200, 20_000)`` (the work budget: 20,000 for a
+    day, 913 for an hourly year). A bess-manager day (27 kWh, spread 2.4, 24 periods) gets 1,905
     states; the Iquitos year keeps 913. Where some periods need the general (non-convex) path,
     :func:`optimize_schedule` coarsens the grid so that the general path stays within about 4e8
     state-move evaluations.
@@ -431,7 +435,8 @@ def default_energy_step(problem: SchedulingProblem) -> float:
     spread = float(np.max(problem.buy) - np.min(problem.sell))
     reach = max(stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge),
                 removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
-    n = STATES_PER_VALUE * usable * max(spread, 0.0) * math.sqrt(periods)
+    n = max(STATES_PER_VALUE * usable * max(spread, 0.0) * math.sqrt(periods),
+            MIN_STATE_PERIODS / periods)
     if reach > 0:
         n = max(n, STEPS_PER_MOVE * usable / reach)
     n = cap if not math.isfinite(n) else min(cap, max(MIN_STATES, math.ceil(n)))
