@@ -241,3 +241,45 @@ def test_battery_panels_say_there_is_no_battery(drawn, number):
     _, _, boxes = drawn["pv_only", number]
     assert any(NO_BATTERY in t.get_text() for t, _ in boxes), \
         f"figure {number} (pv_only) does not say {NO_BATTERY!r}"
+
+
+def _line_samples(ax) -> np.ndarray:
+    """Points along the drawn data lines of an axes (display coords), 24 per segment."""
+    pts = []
+    for line in ax.get_lines():
+        if line.get_transform() != ax.transData or line.get_linestyle() in ("None", ""):
+            continue
+        xy = ax.transData.transform(np.asarray(line.get_xydata(), dtype=float))
+        if len(xy) < 2 or len(xy) > 2000:  # a year of steps is checked by its vertices
+            continue
+        s = np.linspace(0, 1, 24)[:, None, None]
+        pts.append((xy[:-1] * (1 - s) + xy[1:] * s).reshape(-1, 2))
+    if not pts:
+        return np.empty((0, 2))
+    pts = np.concatenate(pts)
+    return pts[np.isfinite(pts).all(axis=1)]
+
+
+@pytest.mark.parametrize("design,number", CASES)
+def test_value_labels_fit_their_bar_and_cross_no_line(drawn, design, number):
+    """A number printed in a bar stays inside it; a number on the plot crosses no data line."""
+    fig, renderer, boxes = drawn[design, number]
+    drawn_texts = {id(t): b for t, b in boxes}
+    bad = []
+    for ax in fig.axes:
+        bars, line_pts = _bars(ax), _line_samples(ax)
+        for t in ax.texts:
+            box = drawn_texts.get(id(t))
+            if box is None:
+                continue
+            cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            for bar in bars:
+                if bar.contains(cx, cy) and not (
+                        bar.x0 - TOLERANCE_PX <= box.x0 and box.x1 <= bar.x1 + TOLERANCE_PX
+                        and bar.y0 - TOLERANCE_PX <= box.y0 and box.y1 <= bar.y1 + TOLERANCE_PX):
+                    bad.append(f"{_text_name(t)} spills out of its bar")
+            inside = ((line_pts[:, 0] > box.x0) & (line_pts[:, 0] < box.x1)
+                      & (line_pts[:, 1] > box.y0) & (line_pts[:, 1] < box.y1))
+            if inside.any():
+                bad.append(f"{_text_name(t)} crosses a data line")
+    assert not bad, f"figure {number} ({design}): {bad[:6]}"
