@@ -28,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.container import BarContainer
 from matplotlib.image import AxesImage
+from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
@@ -283,3 +284,26 @@ def test_value_labels_fit_their_bar_and_cross_no_line(drawn, design, number):
             if inside.any():
                 bad.append(f"{_text_name(t)} crosses a data line")
     assert not bad, f"figure {number} ({design}): {bad[:6]}"
+
+
+@pytest.mark.parametrize("design", ["default", "pv_only"])
+def test_sankey_labels_every_link_and_no_band_crosses_a_node(drawn, runs, design):
+    fig = drawn[design, 7][0]
+    ax = fig.axes[0]
+    flows = pvbess.plotting.energy_flows(runs[design])
+    nodes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    bands = [p for p in ax.patches if isinstance(p, PathPatch)]
+    assert len(bands) == len(flows)
+    for band in bands:
+        xs = band.get_path().vertices[:, 0]
+        for node in nodes:
+            box = node.get_bbox()
+            if not (xs.min() < box.x0 and box.x1 < xs.max()):
+                continue  # the band starts or ends at this node's column
+            inner = Bbox.from_extents(box.x0, box.y0 + 1e-6 * box.height,
+                                      box.x1, box.y1 - 1e-6 * box.height)
+            assert not band.get_path().intersects_bbox(inner, filled=True), \
+                f"a band crosses the node at x={box.x0:.2f}, y={box.y0:,.0f}..{box.y1:,.0f}"
+    texts = [t.get_text() for t in ax.texts]
+    for src, tgt, kwh in flows[["source", "target", "kwh"]].itertuples(index=False):
+        assert f"{kwh / 1000:,.1f} to {tgt}" in texts, f"link {src} -> {tgt} unlabelled"
