@@ -214,9 +214,11 @@ def plot_supply_shares(balance: pd.DataFrame, *, scenario: str | None = None) ->
     left = np.zeros(len(table))
     colours = {"PV direct": COLORS["pv_direct"], "battery": COLORS["bess"], "grid": COLORS["grid"]}
     for source in table.columns:
-        ax.barh(y, shares[source], left=left, color=colours[source], label=source)
+        ax.barh(y, shares[source], left=left, color=colours[source],
+                label=f"{source}: {shares.loc['total', source]:.1f} % of the total, "
+                      f"{table.loc['total', source] / 1000:,.1f} MWh")
         for yi, l, s, e in zip(y, left, shares[source], table[source]):
-            # a segment prints what fits in it; every number is also in the axis labels below
+            # a segment prints what fits in it; the legend holds each source's total
             text = (f"{s:.1f} %\n{e / 1000:,.1f} MWh" if s >= 10 else f"{s:.0f} %" if s >= 4
                     else "")
             ax.text(l + s / 2, yi, text, ha="center", va="center", fontsize=8,

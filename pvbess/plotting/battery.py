@@ -12,6 +12,7 @@ from .. import physics
 from ..timeseries import local_hours
 from ..balance_specs import run_specs
 from .common import (
+    axis_label,
     col,
     daily,
     figure_specs,
@@ -129,7 +130,7 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
     ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
     ax1.set_yticks(range(0, 25, 3))
     ax1.set_ylabel("local time of the step [h]")
-    fig.colorbar(im, ax=ax1, label="SOC at the end of the step [%]")
+    fig.colorbar(im, ax=ax1, label=axis_label("soc_frac", "%", "end of step: "))
     # daily range and mean: a year of hourly steps as one line is a solid block
     day_soc = (balance["soc_frac"] * 100).groupby(naive_local(balance.index).normalize())
     lo, hi, mean = day_soc.min(), day_soc.max(), day_soc.mean()
@@ -141,7 +142,7 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
                 label=f"window {bat.soc_min * 100:.0f}-{bat.soc_max * 100:.0f} %")
     ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
     ax2.set_ylim(0, 105)
-    ax2.set_ylabel("SOC [%]")
+    ax2.set_ylabel(axis_label("soc_frac", "%"))
     legend_right(ax2)
     ax2.xaxis.set_major_locator(mdates.MonthLocator())
     ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
@@ -216,10 +217,10 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     legend_right(c)
     d.bar(x, m["efc"], 0.7, color=COLORS["bess"], label="per month")
     d.set_xticks(x, labels)
-    d.set_ylabel("equivalent full cycles [-]")
+    d.set_ylabel(axis_label("equivalent_full_cycles", "-", "monthly "))
     d2 = d.twinx()
     d2.plot(x, m["efc"].cumsum(), color="black", marker="o", lw=1, label="cumulative")
-    d2.set_ylabel("cumulative cycles [-]")
+    d2.set_ylabel(axis_label("equivalent_full_cycles", "-", "cumulative "))
     d.set_title(f"equivalent full cycles: {m['efc'].sum():,.1f} in the run", fontsize=10)
     h1, l1 = d.get_legend_handles_labels()
     h2, l2 = d2.get_legend_handles_labels()

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from ..balance_specs import RunSpecs, run_specs
 from ..timeseries import DataError
+from ..variables import label
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
 BALANCE_COLUMNS: tuple[str, ...] = (
@@ -96,6 +97,12 @@ def title(fig: Figure, what: str, balance: pd.DataFrame, scenario: str | None) -
     """Set the figure title: what it shows, then the scenario line."""
     fig.suptitle(f"{what}\n{scenario if scenario is not None else scenario_label(balance)}",
                  fontsize=11)
+
+
+def axis_label(name: str, unit: str, prefix: str = "") -> str:
+    """An axis label: the words of a variable (:func:`pvbess.variables.label`) and the unit the
+    figure draws it in (e.g. a kWh-per-step column drawn as mean power: ``"kW"``)."""
+    return f"{prefix}{label(name, unit=False)} [{unit}]"
 
 
 def naive_local(index: pd.DatetimeIndex) -> pd.DatetimeIndex:

@@ -14,6 +14,7 @@ from .palette import COLORS, PHASE_COLORS, PHASE_NAMES
 from ..balance_specs import run_specs
 from ..timeseries import local_hours
 from .common import (
+    axis_label,
     col,
     daily,
     day_slice,
@@ -68,7 +69,7 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     day = representative_day(balance) if day is None else pd.Timestamp(day)
     d = day_slice(balance, day)
     dt = specs.dt_h
-    bat, rules = specs.battery, specs.rules
+    rules = specs.rules
     hours = local_hours(d.index)
     x = hours + dt / 2
 
@@ -79,13 +80,16 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     export = kw(col(d, "pv_export_kwh"), dt)
     curtailed = kw(col(d, "pv_curtailed_kwh"), dt)
 
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
-    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 6.5), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3 if battery else 0.3])
     drawn = _phase_bands(ax, hours, col(d, "phase").to_numpy(), dt) if "phase" in d else []
     w = dt * 0.85
     bottom = np.zeros(len(d))
     for values, name, label in [(pv_direct, "pv_direct", "PV direct"),
                                 (bess_out, "bess", "battery"), (grid, "grid", "grid")]:
+        if name == "bess" and not battery:
+            continue
         ax.bar(x, values, w, bottom=bottom, color=COLORS[name], label=f"supply: {label}", zorder=2)
         bottom += values.to_numpy()
     neg = np.zeros(len(d))
@@ -118,7 +122,6 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     handles += [Patch(color=PHASE_COLORS[p]) for p in drawn]
     labels += [f"phase {PHASE_NAMES[p]}" for p in drawn]
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    battery = has_battery(balance)
     for h in (rules.charge_start_h, rules.ev_start_h, rules.peak_start_h,
               rules.closure_start_h, rules.close_h):
         for a in (ax, ax2) if battery else (ax,):
@@ -151,7 +154,7 @@ def _soc_panel(ax2, balance: pd.DataFrame, d: pd.DataFrame, hours: np.ndarray, d
     ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8, label="SOC limits")
     ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
     ax2.set_ylim(0, 105)
-    ax2.set_ylabel("SOC [%]")
+    ax2.set_ylabel(axis_label("soc_frac", "%"))
     ax2.set_xlabel("local time [h]")
     ax2.set_xlim(0, 24)
     ax2.set_xticks(range(0, 25, 2))
@@ -171,8 +174,10 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     w = balance.iloc[:n]
     t = naive_local(w.index)
     bat = specs.battery
-    fig = Figure(figsize=(13, 9), layout="constrained")
-    axes = fig.subplots(4, 1, sharex=True, height_ratios=[2, 1.2, 1, 1.2])
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 9 if battery else 7), layout="constrained")
+    axes = fig.subplots(4, 1, sharex=True,
+                        height_ratios=[2, 1.2, 1, 1.2] if battery else [2, 0.25, 0.25, 1.2])
     ax = axes[0]
     ax.plot(t, kw(col(w, "pv_kwh"), dt), color=COLORS["pv"], label="PV")
     ax.plot(t, kw(col(w, "mall_kwh"), dt), color=COLORS["mall"], label="mall")
@@ -181,14 +186,14 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
             label="total load (EV + mall)")
     ax.set_ylabel("power [kW]")
     legend_right(ax)
-    if not has_battery(balance):
+    if not battery:
         say_no_battery(axes[1], "battery power")
         say_no_battery(axes[2], "state of charge")
     else:
         _week_battery(axes[1], axes[2], w, t, dt, bat)
     axes[3].fill_between(t, kw(col(w, "grid_import_kwh"), dt), step="post",
                          color=COLORS["grid"], alpha=0.8, label="grid import")
-    axes[3].set_ylabel("grid import [kW]")
+    axes[3].set_ylabel(axis_label("grid_import_kwh", "kW"))
     legend_right(axes[3])
     axes[3].xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
     axes[3].set_xlabel("local time")
@@ -197,23 +202,23 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     return fig
 
 
-def _week_battery(ax1, ax2, w: pd.DataFrame, t: pd.DatetimeIndex, dt: float, bat) -> None:
+def _week_battery(power_ax, soc_ax, w: pd.DataFrame, t: pd.DatetimeIndex, dt: float,
+                  bat) -> None:
     """Figure 5's battery panels: charge/discharge power and SOC."""
-    axes = [None, ax1, ax2]
     width = dt / 24 * 0.9
-    axes[1].bar(t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
-                color=COLORS["bess_charge"], label="charge")
-    axes[1].bar(t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
-                color=COLORS["bess"], label="discharge (negative)")
-    axes[1].axhline(0, color="black", lw=0.6)
-    axes[1].set_ylabel("battery [kW]")
-    legend_right(axes[1])
-    axes[2].plot(t + pd.Timedelta(hours=dt), w["soc_frac"] * 100, color=COLORS["soc"],
-                 label="SOC (end of step)")
-    axes[2].axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8)
-    axes[2].axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
-    axes[2].set_ylim(0, 105)
-    axes[2].set_ylabel("SOC [%]")
+    power_ax.bar(t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
+                 color=COLORS["bess_charge"], label="charge")
+    power_ax.bar(t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
+                 color=COLORS["bess"], label="discharge (negative)")
+    power_ax.axhline(0, color="black", lw=0.6)
+    power_ax.set_ylabel("battery power [kW]")
+    legend_right(power_ax)
+    soc_ax.plot(t + pd.Timedelta(hours=dt), w["soc_frac"] * 100, color=COLORS["soc"],
+                label="SOC (end of step)")
+    soc_ax.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8)
+    soc_ax.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
+    soc_ax.set_ylim(0, 105)
+    soc_ax.set_ylabel(axis_label("soc_frac", "%"))
 
 
 def representative_pv_days(balance: pd.DataFrame) -> pd.Series:
@@ -251,7 +256,7 @@ def plot_pv_representative_days(balance: pd.DataFrame, *,
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 2))
     ax.set_xlabel("local time [h]")
-    ax.set_ylabel("PV power [kW]")
+    ax.set_ylabel(axis_label("pv_kwh", "kW"))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     title(fig, "Fig. 8  PV power on representative days (by daily PV energy)", balance, scenario)
