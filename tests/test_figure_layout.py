@@ -10,7 +10,9 @@ design (params/pv_only.yaml: no battery), on the Agg canvas, and the drawn layou
 - every axis whose tick labels are numbers has a label with a unit in brackets; axes whose ticks
   are words (months, days, loads, steps) are category axes and need none;
 - no panel draws only zeros: a design without a battery says "no battery in this design" in the
-  battery panels instead of drawing empty axes.
+  battery panels instead of drawing empty axes;
+- a number printed in a bar fits in it, and no number on a plot sits on a data line;
+- the Sankey labels every link and no band crosses a node it does not start or end at.
 
 "Drawn" means drawn by ``fig.canvas.draw()``: the test records the texts matplotlib actually
 renders, so tick labels outside the view and empty strings do not count.

@@ -58,12 +58,13 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     the evening window [%] (see :func:`window_shares`).
     """
     specs = figure_specs(balance)
-    dt, r = specs.dt_h, specs.rules
+    r = specs.rules
     shares = window_shares(balance)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 3.0), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[1.3, 1])
     title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)
-    if not has_battery(balance):
+    if not battery:
         say_no_battery(ax1, "charge and discharge")
         say_no_battery(ax2, "charge and discharge windows")
         return fig
@@ -112,12 +113,13 @@ def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
 def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 12: SOC by day (x) and hour (y) for the whole run, and the SOC line. [%]"""
     specs = figure_specs(balance)
-    dt, bat = specs.dt_h, specs.battery
+    bat = specs.battery
     mat = soc_matrix(balance)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 3.0), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
     title(fig, "Fig. 12  State of charge by day and hour", balance, scenario)
-    if not has_battery(balance):
+    if not battery:
         say_no_battery(ax1, "state of charge by day and hour")
         say_no_battery(ax2, "state of charge")
         return fig
@@ -170,9 +172,10 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     """
     specs = figure_specs(balance)
     dt = specs.dt_h
-    fig = Figure(figsize=(13, 8.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 8.5 if battery else 2.0), layout="constrained")
     title(fig, "Fig. 13  Battery operation", balance, scenario)
-    if not has_battery(balance):
+    if not battery:
         say_no_battery(fig.subplots(), "battery operation")
         return fig
     (a, b), (c, d) = fig.subplots(2, 2)
