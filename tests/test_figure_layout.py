@@ -1,7 +1,8 @@
 """The 16 report figures as a reader sees them, checked from matplotlib's own layout.
 
-Every figure of :data:`pvbess.FIGURES` is drawn for the default Iquitos year and for the PV-only
-design (params/pv_only.yaml: no battery), on the Agg canvas, and the drawn layout is checked:
+Every figure of :data:`pvbess.FIGURES` is drawn for the default Iquitos year, the PV-only
+design (params/pv_only.yaml: no battery) and the large battery (params/large_battery.yaml) on
+the Agg canvas, and the drawn layout is checked:
 
 - no two drawn text elements overlap (tick labels, axis labels, titles, legend entries, value
   labels; across axes too);
@@ -46,14 +47,18 @@ TOLERANCE_PX = 1.0
 
 @pytest.fixture(scope="module")
 def runs() -> dict:
-    """One simulation per design: the default Iquitos run and the PV-only baseline."""
+    """One simulation per design of params/*.yaml that draws the 16 figures: the default Iquitos
+    run, the PV-only baseline and the large battery (4,000 kWh / 800 kW)."""
     site = pvbess.load_iquitos()
     default = pvbess.simulate(site)
     default.attrs.update(run_id="iquitos", pv_kwp=4050.0)
     pv_only = pvbess.simulate(site, pvbess.Battery(capacity_kwh=0.0, power_charge_kw=0.0,
                                                    power_discharge_kw=0.0), strategy="pv_only")
     pv_only.attrs.update(run_id="pv_only", pv_kwp=4050.0)
-    return {"default": default, "pv_only": pv_only}
+    large = pvbess.simulate(site, pvbess.Battery(capacity_kwh=4000.0, power_charge_kw=800.0,
+                                                 power_discharge_kw=800.0))
+    large.attrs.update(run_id="large_battery", pv_kwp=4050.0)
+    return {"default": default, "pv_only": pv_only, "large_battery": large}
 
 
 @contextmanager
@@ -101,7 +106,7 @@ def drawn(runs) -> dict:
     return out
 
 
-CASES = [(d, s.number) for d in ("default", "pv_only") for s in FIGURES]
+CASES = [(d, s.number) for d in ("default", "pv_only", "large_battery") for s in FIGURES]
 
 
 def _overlap(a: Bbox, b: Bbox) -> bool:
@@ -288,7 +293,7 @@ def test_value_labels_fit_their_bar_and_cross_no_line(drawn, design, number):
     assert not bad, f"figure {number} ({design}): {bad[:6]}"
 
 
-@pytest.mark.parametrize("design", ["default", "pv_only"])
+@pytest.mark.parametrize("design", ["default", "pv_only", "large_battery"])
 def test_sankey_labels_every_link_and_no_band_crosses_a_node(drawn, runs, design):
     fig = drawn[design, 7][0]
     ax = fig.axes[0]
