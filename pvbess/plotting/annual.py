@@ -42,8 +42,9 @@ def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None 
     t = naive_local(balance.index)
     export, curtailed = col(balance, "pv_export_kwh"), col(balance, "pv_curtailed_kwh")
     shaving = peak_shaving_kwh(balance)
-    fig = Figure(figsize=(13, 7), layout="constrained")
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7 if battery else 5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1 if battery else 0.25])
     ax1.plot(t, kw(export, dt), drawstyle="steps-post", color=COLORS["export"], lw=0.6,
              label=f"PV export ({export.sum() / 1000:,.1f} MWh)")
     if curtailed.sum() > 0:
@@ -53,7 +54,7 @@ def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None 
     legend_right(ax1)
     ax1.set_title("PV exported" + (" and curtailed" if curtailed.sum() > 0 else
                                    " (no curtailment)"), fontsize=10)
-    if not has_battery(balance):
+    if not battery:
         say_no_battery(ax2, "peak shaving by the battery")
         ax1.tick_params(labelbottom=True)
         _month_axis(ax1)
