@@ -393,3 +393,20 @@ def test_heatmap_colours_say_which_way_is_better_and_blank_cells_are_explained()
     texts = _texts(plot_sweep_heatmap(table, "payback_vs_pv_years"))
     assert any(t.startswith("blank: no value") for t in texts)
     assert not any(t.startswith("blank") for t in _texts(plot_sweep_heatmap(table, "co2_t")))
+
+
+def test_waterfall_leaves_out_zero_flows_the_strategy_cannot_have(balance):
+    """Six-phase rules never export from the battery; a PV-only run has no battery steps."""
+    main, battery = plotting.energy_waterfall_steps(balance)
+    assert "battery export" not in set(battery.step)
+    assert {"charged", "losses", "net stored", "battery out"} <= set(battery.step)
+    pv_only = pvbess.simulate(synthetic_site(), pvbess.Battery(capacity_kwh=0.0, power_charge_kw=0.0,
+                                                               power_discharge_kw=0.0),
+                              strategy="pv_only")
+    main, battery = plotting.energy_waterfall_steps(pv_only)
+    assert not {"stored in battery", "battery out"} & set(main.step)
+    assert set(battery.step) <= {"charged", "battery out"}  # the totals, no impossible deltas
+    assert math.isclose(main.kwh.iloc[0] + main.loc[main.kind == "delta", "kwh"].sum(),
+                        main.kwh.iloc[-1], rel_tol=1e-12)
+    texts = [t.get_text() for ax in pvbess.plot_energy_waterfall(pv_only).axes for t in ax.texts]
+    assert plotting.common.NO_BATTERY in " ".join(texts)

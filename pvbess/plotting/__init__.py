@@ -41,10 +41,10 @@ from .daily import (
     representative_pv_days,
 )
 from .emissions import co2_baselines, plot_co2
+from .sankey import plot_energy_flows
 from .flows import (
     energy_flows,
     energy_waterfall_steps,
-    plot_energy_flows,
     plot_energy_waterfall,
     plot_pv_destinations,
     plot_pv_utilization,

@@ -14,9 +14,12 @@ from .common import (
     col,
     daily,
     figure_specs,
+    has_battery,
     kw,
+    legend_right,
     naive_local,
     peak_shaving_kwh,
+    say_no_battery,
     title,
 )
 
@@ -39,24 +42,30 @@ def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None 
     t = naive_local(balance.index)
     export, curtailed = col(balance, "pv_export_kwh"), col(balance, "pv_curtailed_kwh")
     shaving = peak_shaving_kwh(balance)
-    fig = Figure(figsize=(13, 7), layout="constrained")
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7 if battery else 5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1 if battery else 0.25])
     ax1.plot(t, kw(export, dt), drawstyle="steps-post", color=COLORS["export"], lw=0.6,
              label=f"PV export ({export.sum() / 1000:,.1f} MWh)")
     if curtailed.sum() > 0:
         ax1.plot(t, kw(curtailed, dt), drawstyle="steps-post", color=COLORS["curtailed"],
                  lw=0.6, label=f"PV curtailed ({curtailed.sum() / 1000:,.1f} MWh)")
     ax1.set_ylabel("power [kW]")
-    ax1.legend(loc="upper left", fontsize=8)
+    legend_right(ax1)
     ax1.set_title("PV exported" + (" and curtailed" if curtailed.sum() > 0 else
                                    " (no curtailment)"), fontsize=10)
-    ax2.plot(t, kw(shaving, dt), drawstyle="steps-post", color=COLORS["bess"], lw=0.6,
-                     label=f"battery to mall above the threshold ({shaving.sum() / 1000:,.1f} MWh, "
-                           f"{int((shaving > 0).sum()):,} steps)")
-    ax2.set_ylabel("power [kW]")
-    ax2.legend(loc="upper left", fontsize=8)
-    ax2.set_title(f"Battery energy delivered for peak shaving (mall draw above "
-                  f"{rules.peak_threshold_kw:,.0f} kW)", fontsize=10)
+    if not battery:
+        say_no_battery(ax2, "peak shaving by the battery")
+        ax1.tick_params(labelbottom=True)
+        _month_axis(ax1)
+    else:
+        ax2.plot(t, kw(shaving, dt), drawstyle="steps-post", color=COLORS["bess"], lw=0.6,
+                 label=f"battery to mall above the threshold ({shaving.sum() / 1000:,.1f} MWh, "
+                       f"{int((shaving > 0).sum()):,} steps)")
+        ax2.set_ylabel("power [kW]")
+        legend_right(ax2)
+        ax2.set_title(f"Battery energy delivered for peak shaving (mall draw above "
+                      f"{rules.peak_threshold_kw:,.0f} kW)", fontsize=10)
     _month_axis(ax2)
     title(fig, "Fig. 2  PV export and battery peak shaving, whole year", balance, scenario)
     return fig
@@ -86,9 +95,8 @@ def plot_pv_local_vs_export(balance: pd.DataFrame, *, scenario: str | None = Non
                color=COLORS["curtailed"], label=f"curtailed ({total['curtailed']:,.1f} MWh)")
     share = total["site"] / total.sum() * 100 if total.sum() > 0 else float("nan")
     ax.set_ylabel("PV energy [MWh/day]")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.text(0.99, 0.97, f"used on site: {share:.1f} % of {total.sum():,.1f} MWh PV",
-            transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    legend_right(ax)
+    ax.set_title(f"used on site: {share:.1f} % of {total.sum():,.1f} MWh PV", fontsize=10)
     _month_axis(ax)
     title(fig, "Fig. 3  PV used on site vs exported (daily totals)", balance, scenario)
     return fig
@@ -142,8 +150,9 @@ def plot_mall_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None
         if np.isfinite(thr):
             ax.axhline(thr, color=COLORS["threshold"], ls="--", lw=1.2,
                        label=f"threshold {thr:,.0f} kW")
-        ax.legend(loc="lower left", fontsize=8)
         ax.grid(alpha=0.3)
+    ax1.legend(loc="lower left", fontsize=8)
+    legend_right(ax2)
     ax1.set_ylim(bottom=0)
     ax2.set_ylim(bottom=0)
     title(fig, "Fig. 4  Mall grid draw before and after battery peak shaving", balance, scenario)
@@ -169,7 +178,7 @@ def plot_daily_balance(balance: pd.DataFrame, *, scenario: str | None = None) ->
                 label=f"{label} ({d[name].sum():,.1f} MWh)")
     ax.set_ylabel("energy [MWh/day]")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", fontsize=8, ncol=4)
+    legend_right(ax)
     ax.grid(alpha=0.3)
     _month_axis(ax)
     title(fig, "Fig. 9  Daily energy balance", balance, scenario)
@@ -206,12 +215,15 @@ def plot_supply_shares(balance: pd.DataFrame, *, scenario: str | None = None) ->
     left = np.zeros(len(table))
     colours = {"PV direct": COLORS["pv_direct"], "battery": COLORS["bess"], "grid": COLORS["grid"]}
     for source in table.columns:
-        ax.barh(y, shares[source], left=left, color=colours[source], label=source)
+        ax.barh(y, shares[source], left=left, color=colours[source],
+                label=f"{source}: {shares.loc['total', source]:.1f} % of the total, "
+                      f"{table.loc['total', source] / 1000:,.1f} MWh")
         for yi, l, s, e in zip(y, left, shares[source], table[source]):
-            if s >= 4:
-                ax.text(l + s / 2, yi, f"{s:.1f} %\n{e / 1000:,.1f} MWh", ha="center",
-                        va="center", fontsize=8,
-                        color="white" if source != "PV direct" else "black")
+            # a segment prints what fits in it; the legend holds each source's total
+            text = (f"{s:.1f} %\n{e / 1000:,.1f} MWh" if s >= 10 else f"{s:.0f} %" if s >= 4
+                    else "")
+            ax.text(l + s / 2, yi, text, ha="center", va="center", fontsize=8,
+                    color="white" if source != "PV direct" else "black")
         left += shares[source].to_numpy()
     ax.set_yticks(y, [f"{name}\n({table.loc[name].sum() / 1000:,.1f} MWh)" for name in table.index])
     ax.set_xlim(0, 100)

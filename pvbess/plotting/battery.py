@@ -12,11 +12,16 @@ from .. import physics
 from ..timeseries import local_hours
 from ..balance_specs import run_specs
 from .common import (
+    axis_label,
     col,
+    daily,
     figure_specs,
+    has_battery,
     kw,
+    legend_right,
     monthly,
     naive_local,
+    say_no_battery,
     title,
 )
 
@@ -47,23 +52,31 @@ def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
 def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 6: battery charge/discharge over the year and the share inside the phase windows.
 
-    Top: charge (positive) and discharge (negative) per step [kW]. Bottom: per month, the share
+    Top: daily charge (positive) and discharge (negative) energy [MWh/day] (a year of hourly
+    steps would draw a comb of hairlines). Bottom: per month, the share
     of the charged energy drawn in the morning window and of the discharged energy delivered in
     the evening window [%] (see :func:`window_shares`).
     """
     specs = figure_specs(balance)
-    dt, r = specs.dt_h, specs.rules
+    r = specs.rules
     shares = window_shares(balance)
-    t = naive_local(balance.index)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 3.0), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[1.3, 1])
-    ax1.fill_between(t, kw(col(balance, "bess_charge_kwh"), dt), step="post", lw=0,
-                     color=COLORS["bess_charge"], label="charge")
-    ax1.fill_between(t, -kw(col(balance, "bess_discharge_kwh"), dt), step="post", lw=0,
-                     color=COLORS["bess"], label="discharge (negative)")
+    title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)
+    if not battery:
+        say_no_battery(ax1, "charge and discharge")
+        say_no_battery(ax2, "charge and discharge windows")
+        return fig
+    d = daily(balance, {"charge": col(balance, "bess_charge_kwh"),
+                        "discharge": col(balance, "bess_discharge_kwh")}) / 1000
+    ax1.bar(d.index, d["charge"], 1.0, align="edge", color=COLORS["bess_charge"], lw=0,
+            label=f"charge ({d['charge'].sum():,.1f} MWh)")
+    ax1.bar(d.index, -d["discharge"], 1.0, align="edge", color=COLORS["bess"], lw=0,
+            label=f"discharge, negative ({d['discharge'].sum():,.1f} MWh)")
     ax1.axhline(0, color="black", lw=0.5)
-    ax1.set_ylabel("battery power [kW]")
-    ax1.legend(loc="upper left", fontsize=8, ncol=2)
+    ax1.set_ylabel("battery energy [MWh/day]")
+    legend_right(ax1)
     ax1.xaxis.set_major_locator(mdates.MonthLocator())
     ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
     x = np.arange(len(shares))
@@ -74,7 +87,7 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     ax2.set_xticks(x, [f"{m:%b}" for m in shares.index])
     ax2.set_ylim(0, 110)
     ax2.set_ylabel("share of the month's energy [%]")
-    ax2.legend(loc="upper left", fontsize=8, ncol=2)
+    legend_right(ax2)
     ax2.grid(axis="y", alpha=0.3)
     tot = shares.sum()
     if tot["bess_charge_kwh"] > 0 and tot["bess_discharge_kwh"] > 0:
@@ -82,7 +95,6 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
         evening = tot["discharge_evening_kwh"] / tot["bess_discharge_kwh"] * 100
         ax2.set_title(f"whole run: {morning:.1f} % of charging in the morning window, "
                       f"{evening:.1f} % of discharging in the evening window", fontsize=10)
-    title(fig, "Fig. 6  Battery charge and discharge windows", balance, scenario)
     return fig
 
 
@@ -101,10 +113,16 @@ def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
 def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 12: SOC by day (x) and hour (y) for the whole run, and the SOC line. [%]"""
     specs = figure_specs(balance)
-    dt, bat = specs.dt_h, specs.battery
+    bat = specs.battery
     mat = soc_matrix(balance)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 3.0), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, height_ratios=[2, 1])
+    title(fig, "Fig. 12  State of charge by day and hour", balance, scenario)
+    if not battery:
+        say_no_battery(ax1, "state of charge by day and hour")
+        say_no_battery(ax2, "state of charge")
+        return fig
     x0 = mdates.date2num(mat.index[0])
     x1 = mdates.date2num(mat.index[-1] + pd.Timedelta(days=1))
     im = ax1.imshow(mat.T.to_numpy(), aspect="auto", origin="lower", cmap="viridis",
@@ -114,19 +132,23 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
     ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
     ax1.set_yticks(range(0, 25, 3))
     ax1.set_ylabel("local time of the step [h]")
-    fig.colorbar(im, ax=ax1, label="SOC at the end of the step [%]")
-    t = naive_local(balance.index) + pd.Timedelta(hours=dt)
-    ax2.plot(t, balance["soc_frac"] * 100, color=COLORS["soc"], lw=0.5, label="SOC")
+    fig.colorbar(im, ax=ax1, label=axis_label("soc_frac", "%", "end of step: "))
+    # daily range and mean: a year of hourly steps as one line is a solid block
+    day_soc = (balance["soc_frac"] * 100).groupby(naive_local(balance.index).normalize())
+    lo, hi, mean = day_soc.min(), day_soc.max(), day_soc.mean()
+    days = lo.index + pd.Timedelta(hours=12)
+    ax2.fill_between(days, lo, hi, color=COLORS["soc"], alpha=0.3, lw=0,
+                     label="daily range (min-max)")
+    ax2.plot(days, mean, color=COLORS["soc"], lw=1.0, label="daily mean")
     ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8,
                 label=f"window {bat.soc_min * 100:.0f}-{bat.soc_max * 100:.0f} %")
     ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
     ax2.set_ylim(0, 105)
-    ax2.set_ylabel("SOC [%]")
-    ax2.legend(loc="lower left", fontsize=8)
+    ax2.set_ylabel(axis_label("soc_frac", "%"))
+    legend_right(ax2)
     ax2.xaxis.set_major_locator(mdates.MonthLocator())
     ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
     ax2.set_xlim(mdates.num2date(x0).replace(tzinfo=None), mdates.num2date(x1).replace(tzinfo=None))
-    title(fig, "Fig. 12  State of charge by day and hour", balance, scenario)
     return fig
 
 
@@ -150,7 +172,12 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     """
     specs = figure_specs(balance)
     dt = specs.dt_h
-    fig = Figure(figsize=(13, 8.5), layout="constrained")
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 8.5 if battery else 2.0), layout="constrained")
+    title(fig, "Fig. 13  Battery operation", balance, scenario)
+    if not battery:
+        say_no_battery(fig.subplots(), "battery operation")
+        return fig
     (a, b), (c, d) = fig.subplots(2, 2)
     h = local_hours(balance.index)
     prof = pd.DataFrame({"charge": kw(col(balance, "bess_charge_kwh"), dt).to_numpy(),
@@ -166,7 +193,7 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     a.set_xlabel("local time [h]")
     a.set_ylabel("mean power [kW]")
     a.set_title("mean daily profile", fontsize=10)
-    a.legend(fontsize=8)
+    legend_right(a)
     m = monthly(pd.DataFrame({"charge": col(balance, "bess_charge_kwh"),
                               "discharge": col(balance, "bess_discharge_kwh"),
                               "to EV": col(balance, "bess_to_ev_kwh"),
@@ -181,7 +208,7 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     b.set_xticks(x, labels)
     b.set_ylabel("energy [MWh/month]")
     b.set_title("monthly totals (AC side)", fontsize=10)
-    b.legend(fontsize=8)
+    legend_right(b)
     tot = m[["to EV", "to mall"]].sum()
     c.bar(x, m["to EV"] / 1000, 0.7, color=COLORS["ev"],
           label=f"to EV ({tot['to EV'] / 1000:,.1f} MWh)")
@@ -190,18 +217,17 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     c.set_xticks(x, labels)
     c.set_ylabel("energy [MWh/month]")
     c.set_title("discharge by destination", fontsize=10)
-    c.legend(fontsize=8)
+    legend_right(c)
     d.bar(x, m["efc"], 0.7, color=COLORS["bess"], label="per month")
     d.set_xticks(x, labels)
-    d.set_ylabel("equivalent full cycles [-]")
+    d.set_ylabel(axis_label("equivalent_full_cycles", "-", "monthly "))
     d2 = d.twinx()
     d2.plot(x, m["efc"].cumsum(), color="black", marker="o", lw=1, label="cumulative")
-    d2.set_ylabel("cumulative cycles [-]")
+    d2.set_ylabel(axis_label("equivalent_full_cycles", "-", "cumulative "))
     d.set_title(f"equivalent full cycles: {m['efc'].sum():,.1f} in the run", fontsize=10)
     h1, l1 = d.get_legend_handles_labels()
     h2, l2 = d2.get_legend_handles_labels()
-    d.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    d2.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.12, 1.0), fontsize=8)
     for ax in (a, b, c, d):
         ax.grid(axis="y", alpha=0.3)
-    title(fig, "Fig. 13  Battery operation", balance, scenario)
     return fig

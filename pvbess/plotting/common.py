@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from ..balance_specs import RunSpecs, run_specs
 from ..timeseries import DataError
+from ..variables import label
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
 BALANCE_COLUMNS: tuple[str, ...] = (
@@ -98,6 +99,12 @@ def title(fig: Figure, what: str, balance: pd.DataFrame, scenario: str | None) -
                  fontsize=11)
 
 
+def axis_label(name: str, unit: str, prefix: str = "") -> str:
+    """An axis label: the words of a variable (:func:`pvbess.variables.label`) and the unit the
+    figure draws it in (e.g. a kWh-per-step column drawn as mean power: ``"kW"``)."""
+    return f"{prefix}{label(name, unit=False)} [{unit}]"
+
+
 def naive_local(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The index on its local wall clock without tz (so matplotlib shows local hours)."""
     return index.tz_localize(None) if index.tz is not None else index
@@ -168,3 +175,26 @@ def day_slice(balance: pd.DataFrame, day: Any) -> pd.DataFrame:
 def mwh_fmt(value_kwh: float) -> str:
     """'1,234.5 MWh' from kWh."""
     return f"{value_kwh / 1000:,.1f} MWh"
+
+
+#: What a battery panel says when the design has none (instead of drawing empty axes).
+NO_BATTERY = "no battery in this design"
+
+
+def has_battery(balance: pd.DataFrame) -> bool:
+    """True when the run has a battery that its strategy may use."""
+    specs = run_specs(balance)
+    return specs.battery.capacity_kwh > 0 and specs.strategy not in ("pv_only", "grid_only")
+
+
+def say_no_battery(ax, what: str = "") -> None:
+    """Turn a battery panel into the sentence that there is no battery (no empty axes)."""
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{what}: {NO_BATTERY}" if what else NO_BATTERY, transform=ax.transAxes,
+            ha="center", va="center", fontsize=12, color="#868e96")
+
+
+def legend_right(ax, handles=None, labels=None, **kwargs) -> None:
+    """A legend beside the axes (right), where it covers no data."""
+    args = () if handles is None else (handles, labels)
+    ax.legend(*args, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, **kwargs)

@@ -11,15 +11,20 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .palette import COLORS, PHASE_COLORS, PHASE_NAMES
+from ..balance_specs import run_specs
 from ..timeseries import local_hours
 from .common import (
+    axis_label,
     col,
     daily,
     day_slice,
     figure_specs,
+    has_battery,
     kw,
+    legend_right,
     naive_local,
     representative_day,
+    say_no_battery,
     title,
 )
 
@@ -64,7 +69,7 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     day = representative_day(balance) if day is None else pd.Timestamp(day)
     d = day_slice(balance, day)
     dt = specs.dt_h
-    bat, rules = specs.battery, specs.rules
+    rules = specs.rules
     hours = local_hours(d.index)
     x = hours + dt / 2
 
@@ -75,20 +80,23 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     export = kw(col(d, "pv_export_kwh"), dt)
     curtailed = kw(col(d, "pv_curtailed_kwh"), dt)
 
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
-    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 7.5 if battery else 6.5), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3 if battery else 0.3])
     drawn = _phase_bands(ax, hours, col(d, "phase").to_numpy(), dt) if "phase" in d else []
     w = dt * 0.85
     bottom = np.zeros(len(d))
     for values, name, label in [(pv_direct, "pv_direct", "PV direct"),
                                 (bess_out, "bess", "battery"), (grid, "grid", "grid")]:
+        if name == "bess" and not battery:
+            continue
         ax.bar(x, values, w, bottom=bottom, color=COLORS[name], label=f"supply: {label}", zorder=2)
         bottom += values.to_numpy()
     neg = np.zeros(len(d))
     for values, name, label in [(charge, "bess_charge", "battery charge"),
                                 (export, "export", "PV export"),
                                 (curtailed, "curtailed", "PV curtailed")]:
-        if values.abs().sum() > 0 or name == "bess_charge":
+        if values.abs().sum() > 0:
             ax.bar(x, -values, w, bottom=neg, color=COLORS[name], label=f"{label} (negative)",
                    zorder=2)
             neg -= values.to_numpy()
@@ -116,30 +124,41 @@ def plot_day_balance(balance: pd.DataFrame, day: Any = None, *,
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     for h in (rules.charge_start_h, rules.ev_start_h, rules.peak_start_h,
               rules.closure_start_h, rules.close_h):
-        for a in (ax, ax2):
+        for a in (ax, ax2) if battery else (ax,):
             a.axvline(h, color="#868e96", lw=0.6, ls=":", zorder=1)
+    if not battery:
+        say_no_battery(ax2, "state of charge")
+        ax.tick_params(labelbottom=True)
+        ax.set_xlabel("local time [h]")
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 2))
+    else:
+        _soc_panel(ax2, balance, d, hours, dt)
+    title(fig, f"Fig. 1  Energy balance of {pd.Timestamp(day):%Y-%m-%d} (hourly mean power)",
+          balance, scenario)
+    return fig
 
+
+def _soc_panel(ax2, balance: pd.DataFrame, d: pd.DataFrame, hours: np.ndarray, dt: float) -> None:
+    """Figure 1's lower panel: SOC through the day, from the end of the previous step."""
+    specs = run_specs(balance)
+    bat = specs.battery
     soc_end = col(d, "soc_frac").to_numpy() * 100
     pos = balance.index.get_loc(d.index[0])
     if pos > 0:
         soc_start = balance["soc_frac"].iloc[pos - 1] * 100
     else:
-        soc_start = specs.e_initial_kwh / bat.capacity_kwh * 100 if bat.capacity_kwh else 0.0
+        soc_start = specs.e_initial_kwh / bat.capacity_kwh * 100
     ax2.plot(np.append(hours[0], hours + dt), np.append(soc_start, soc_end),
              color=COLORS["soc"], marker=".", label="SOC (end of step)")
     ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8, label="SOC limits")
     ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
-    if bat.capacity_kwh <= 0:
-        ax2.text(12, 50, "no battery", ha="center", va="center", fontsize=11, color="#868e96")
     ax2.set_ylim(0, 105)
-    ax2.set_ylabel("SOC [%]")
+    ax2.set_ylabel(axis_label("soc_frac", "%"))
     ax2.set_xlabel("local time [h]")
     ax2.set_xlim(0, 24)
     ax2.set_xticks(range(0, 25, 2))
-    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    title(fig, f"Fig. 1  Energy balance of {pd.Timestamp(day):%Y-%m-%d} (hourly mean power)",
-          balance, scenario)
-    return fig
+    legend_right(ax2)
 
 
 def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
@@ -155,8 +174,10 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     w = balance.iloc[:n]
     t = naive_local(w.index)
     bat = specs.battery
-    fig = Figure(figsize=(13, 9), layout="constrained")
-    axes = fig.subplots(4, 1, sharex=True, height_ratios=[2, 1.2, 1, 1.2])
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 9 if battery else 7), layout="constrained")
+    axes = fig.subplots(4, 1, sharex=True,
+                        height_ratios=[2, 1.2, 1, 1.2] if battery else [2, 0.25, 0.25, 1.2])
     ax = axes[0]
     ax.plot(t, kw(col(w, "pv_kwh"), dt), color=COLORS["pv"], label="PV")
     ax.plot(t, kw(col(w, "mall_kwh"), dt), color=COLORS["mall"], label="mall")
@@ -164,30 +185,40 @@ def plot_first_week(balance: pd.DataFrame, days: int = 7, *,
     ax.plot(t, kw(col(w, "ev_kwh") + col(w, "mall_kwh"), dt), color=COLORS["demand"], lw=1.6,
             label="total load (EV + mall)")
     ax.set_ylabel("power [kW]")
-    ax.legend(loc="upper left", fontsize=8, ncol=4)
-    width = dt / 24 * 0.9
-    axes[1].bar(t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
-                color=COLORS["bess_charge"], label="charge")
-    axes[1].bar(t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
-                color=COLORS["bess"], label="discharge (negative)")
-    axes[1].axhline(0, color="black", lw=0.6)
-    axes[1].set_ylabel("battery [kW]")
-    axes[1].legend(loc="upper left", fontsize=8, ncol=2)
-    axes[2].plot(t + pd.Timedelta(hours=dt), w["soc_frac"] * 100, color=COLORS["soc"],
-                 label="SOC (end of step)")
-    axes[2].axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8)
-    axes[2].axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
-    axes[2].set_ylim(0, 105)
-    axes[2].set_ylabel("SOC [%]")
+    legend_right(ax)
+    if not battery:
+        say_no_battery(axes[1], "battery power")
+        say_no_battery(axes[2], "state of charge")
+    else:
+        _week_battery(axes[1], axes[2], w, t, dt, bat)
     axes[3].fill_between(t, kw(col(w, "grid_import_kwh"), dt), step="post",
                          color=COLORS["grid"], alpha=0.8, label="grid import")
-    axes[3].set_ylabel("grid import [kW]")
-    axes[3].legend(loc="upper left", fontsize=8)
+    axes[3].set_ylabel(axis_label("grid_import_kwh", "kW"))
+    legend_right(axes[3])
     axes[3].xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
     axes[3].set_xlabel("local time")
     title(fig, f"Fig. 5  First {days} days, hourly ({t[0]:%Y-%m-%d} to "
           f"{t[-1]:%Y-%m-%d})", balance, scenario)
     return fig
+
+
+def _week_battery(power_ax, soc_ax, w: pd.DataFrame, t: pd.DatetimeIndex, dt: float,
+                  bat) -> None:
+    """Figure 5's battery panels: charge/discharge power and SOC."""
+    width = dt / 24 * 0.9
+    power_ax.bar(t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
+                 color=COLORS["bess_charge"], label="charge")
+    power_ax.bar(t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
+                 color=COLORS["bess"], label="discharge (negative)")
+    power_ax.axhline(0, color="black", lw=0.6)
+    power_ax.set_ylabel("battery power [kW]")
+    legend_right(power_ax)
+    soc_ax.plot(t + pd.Timedelta(hours=dt), w["soc_frac"] * 100, color=COLORS["soc"],
+                label="SOC (end of step)")
+    soc_ax.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8)
+    soc_ax.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
+    soc_ax.set_ylim(0, 105)
+    soc_ax.set_ylabel(axis_label("soc_frac", "%"))
 
 
 def representative_pv_days(balance: pd.DataFrame) -> pd.Series:
@@ -225,7 +256,7 @@ def plot_pv_representative_days(balance: pd.DataFrame, *,
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 2))
     ax.set_xlabel("local time [h]")
-    ax.set_ylabel("PV power [kW]")
+    ax.set_ylabel(axis_label("pv_kwh", "kW"))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     title(fig, "Fig. 8  PV power on representative days (by daily PV energy)", balance, scenario)

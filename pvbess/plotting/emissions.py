@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from .palette import COLORS
 from ..indicators import exported_kwh
-from .common import col, daily, figure_specs, title
+from .common import axis_label, col, daily, figure_specs, title
 
 NO_PV_NO_BESS = "no PV, no battery"
 PV_ONLY = "PV only, no battery"
@@ -78,7 +78,7 @@ def plot_co2(balance: pd.DataFrame, baselines: dict[str, pd.DataFrame] | None = 
                              ("site", COLORS["bess"], 1.4)]:
         label = "this scenario" if name == "site" else f"baseline: {name}"
         ax1.plot(d.index, d[name], color=colour, lw=lw, label=f"{label} ({tot[name]:,.1f} t)")
-    ax1.set_ylabel("CO2 of grid imports [t/day]")
+    ax1.set_ylabel(axis_label("co2_t", "t/day"))
     ax1.set_ylim(bottom=0)
     ax1.legend(loc="lower left", fontsize=8)
     ax1.grid(alpha=0.3)
@@ -91,7 +91,7 @@ def plot_co2(balance: pd.DataFrame, baselines: dict[str, pd.DataFrame] | None = 
         ax2.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{tot[n]:,.0f} t",
                  ha="center", va="bottom", fontsize=8)
     ax2.set_xticks(np.arange(3), ["no PV,\nno battery", "PV only", "this\nscenario"], fontsize=8)
-    ax2.set_ylabel("annual CO2 [t]")
+    ax2.set_ylabel(axis_label("co2_t", "t", "annual "))
     ax2.set_ylim(0, max(tot[names].max() * 1.5, 1e-9))
     ax2.text(0.02, 0.98,
              f"avoided vs no PV, no battery: {tot[NO_PV_NO_BESS] - tot['site']:,.1f} t\n"

@@ -1,17 +1,25 @@
-"""Energy accounts: 7 energy_flows (Sankey), 11 energy_waterfall, 14 pv_destinations,
-16 pv_utilization."""
+"""Energy accounts: the flows of 7 energy_flows (drawn in :mod:`.sankey`), 11 energy_waterfall,
+14 pv_destinations, 16 pv_utilization."""
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import PathPatch, Rectangle
-from matplotlib.path import Path
 
 from .palette import COLORS
 from ..balance_specs import run_specs
-from .common import col, figure_specs, monthly, title
+from .common import (
+    col,
+    figure_specs,
+    has_battery,
+    legend_right,
+    monthly,
+    say_no_battery,
+    title,
+)
 
 #: PV destinations in drawing order: (column, label, palette key).
 PV_DESTINATIONS: tuple[tuple[str, str, str], ...] = (
@@ -54,87 +62,6 @@ def energy_flows(balance: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["kwh"] > 0].reset_index(drop=True)
 
 
-_NODE_COLORS = {"PV": COLORS["pv"], "grid": COLORS["grid"], "battery": COLORS["bess"],
-                "initial store": COLORS["stored"], "EV": COLORS["ev"], "mall": COLORS["mall"],
-                "export": COLORS["export"], "curtailed": COLORS["curtailed"],
-                "losses": COLORS["losses"], "stored": COLORS["stored"]}
-_COLUMNS = {"PV": 0, "grid": 0, "initial store": 0, "battery": 1, "EV": 2, "mall": 2,
-            "export": 2, "curtailed": 2, "losses": 2, "stored": 2}
-
-
-def plot_energy_flows(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
-    """Figure 7: annual energy flows as a Sankey diagram, every node and link in MWh.
-
-    Sources (PV, grid) on the left, the battery in the middle, sinks (EV, mall, export,
-    curtailment, battery losses, net stored energy) on the right; band widths are to scale and
-    each node's label is the sum of its links (see :func:`energy_flows`).
-    """
-    flows = energy_flows(balance)
-    node_in = flows.groupby("target")["kwh"].sum()
-    node_out = flows.groupby("source")["kwh"].sum()
-    nodes = [n for n in _COLUMNS if n in set(flows["source"]) | set(flows["target"])]
-    size = {n: max(node_in.get(n, 0.0), node_out.get(n, 0.0)) for n in nodes}
-    col_nodes = {c: [n for n in nodes if _COLUMNS[n] == c] for c in (0, 1, 2)}
-    total = max(sum(size[n] for n in col_nodes[c]) for c in (0, 2))
-    gap = 0.04 * total
-    x_of = {0: 0.0, 1: 1.0, 2: 2.0}
-    w = 0.06
-    top: dict[str, float] = {}
-    for c, names in col_nodes.items():
-        height = sum(size[n] for n in names) + gap * max(len(names) - 1, 0)
-        y = (total + gap * 5) / 2 + height / 2 if c != 1 else (total + gap * 5) * 0.25 + size.get(
-            "battery", 0) / 2
-        for n in names:
-            top[n] = y
-            y -= size[n] + gap
-
-    fig = Figure(figsize=(12, 7.5), layout="constrained")
-    ax = fig.subplots()
-    out_cursor = dict(top)
-    in_cursor = dict(top)
-    for _, link in flows.iterrows():
-        src, tgt, v = link["source"], link["target"], link["kwh"]
-        x0, x1 = x_of[_COLUMNS[src]] + w / 2, x_of[_COLUMNS[tgt]] - w / 2
-        y0t, y1t = out_cursor[src], in_cursor[tgt]
-        y0b, y1b = y0t - v, y1t - v
-        out_cursor[src], in_cursor[tgt] = y0b, y1b
-        xm = (x0 + x1) / 2
-        verts = [(x0, y0t), (xm, y0t), (xm, y1t), (x1, y1t), (x1, y1b), (xm, y1b), (xm, y0b),
-                 (x0, y0b), (x0, y0t)]
-        codes = [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.LINETO,
-                 Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.CLOSEPOLY]
-        ax.add_patch(PathPatch(Path(verts, codes), facecolor=_NODE_COLORS[src], alpha=0.35,
-                               lw=0))
-        if v >= 0.005 * total:
-            ax.text(x0 + 0.12, (y0t + y0b) / 2, f"{v / 1000:,.1f}", fontsize=7, va="center")
-    label_y: dict[str, float] = {}
-    for c in (0, 2):  # label centres, pushed apart so small nodes stay readable
-        last = np.inf
-        for n in col_nodes[c]:
-            label_y[n] = min(top[n] - size[n] / 2, last - 0.055 * total)
-            last = label_y[n]
-    for n in nodes:
-        c = _COLUMNS[n]
-        ax.add_patch(Rectangle((x_of[c] - w / 2, top[n] - size[n]), w,
-                               max(size[n], 0.002 * total), color=_NODE_COLORS[n]))
-        label = f"{n}\n{size[n] / 1000:,.1f} MWh"
-        if c == 0:
-            ax.text(x_of[c] - w, label_y[n], label, ha="right", va="center", fontsize=9)
-        elif c == 2:
-            ax.text(x_of[c] + w, label_y[n], label, ha="left", va="center", fontsize=9)
-        else:
-            ax.text(x_of[c], top[n] + gap * 0.3, label, ha="center", va="bottom", fontsize=9)
-    ax.set_xlim(-0.55, 2.55)
-    ax.set_ylim(min(-gap, min(label_y.values()) - 0.05 * total), total + gap * 6)
-    ax.axis("off")
-    src_total = sum(size[n] for n in col_nodes[0])
-    sink_total = sum(size[n] for n in col_nodes[2])
-    ax.text(0.5, 0.0, f"sources {src_total / 1000:,.1f} MWh = sinks {sink_total / 1000:,.1f} MWh "
-            f"(link labels in MWh)", transform=ax.transAxes, ha="center", fontsize=9)
-    title(fig, "Fig. 7  Annual energy flows [MWh]", balance, scenario)
-    return fig
-
-
 def energy_waterfall_steps(balance: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two waterfalls of figure 11 as tables (columns step, kind, kwh; kind total|delta).
 
@@ -164,7 +91,19 @@ def energy_waterfall_steps(balance: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         ("battery export", "delta", -s("bess_export_kwh")),
         ("battery out", "total", bess_out),
     ], columns=["step", "kind", "kwh"])
-    return main, battery
+    return _drop_impossible(main, balance), _drop_impossible(battery, balance)
+
+
+def _drop_impossible(steps: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
+    """Leave out zero steps the run's strategy cannot have (no "battery export +0.0")."""
+    impossible = set()
+    if not has_battery(balance):
+        impossible |= {"stored in battery", "battery out", "charged", "losses", "net stored",
+                       "battery export"}
+    if run_specs(balance).strategy != "schedule":  # only a schedule may export from the battery
+        impossible.add("battery export")
+    drop = steps["step"].isin(impossible) & (steps["kind"] == "delta") & (steps["kwh"] == 0)
+    return steps[~drop].reset_index(drop=True)
 
 
 def _draw_waterfall(ax, steps: pd.DataFrame, colours: dict[str, str]) -> None:
@@ -183,7 +122,7 @@ def _draw_waterfall(ax, steps: pd.DataFrame, colours: dict[str, str]) -> None:
                     va="bottom", fontsize=8)
             ax.plot([i - 0.6, i - 0.4], [level, level], color="black", lw=0.6)
             level += v_mwh
-    ax.set_xticks(range(len(steps)), steps["step"], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(steps)), [textwrap.fill(n, 10) for n in steps["step"]], fontsize=8)
     ax.set_ylabel("energy [MWh]")
     ax.grid(axis="y", alpha=0.3)
 
@@ -207,8 +146,11 @@ def plot_energy_waterfall(balance: pd.DataFrame, *, scenario: str | None = None)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[2.2, 1])
     _draw_waterfall(ax1, main, colours)
     ax1.set_title("PV -> loads (annual)", fontsize=10)
-    _draw_waterfall(ax2, battery, colours)
-    ax2.set_title("through the battery (annual)", fontsize=10)
+    if has_battery(balance):
+        _draw_waterfall(ax2, battery, colours)
+        ax2.set_title("through the battery (annual)", fontsize=10)
+    else:
+        say_no_battery(ax2, "through the battery")
     title(fig, "Fig. 11  Annual energy waterfall [MWh]", balance, scenario)
     return fig
 
@@ -267,13 +209,16 @@ def plot_pv_utilization(balance: pd.DataFrame, *, scenario: str | None = None) -
     ax.plot(x, m["PV"], color="black", marker="o", lw=1.2,
             label=f"PV generation ({m['PV'].sum():,.1f} MWh)")
     local_share = (m["EV"] + m["mall"] + m["battery"]) / m["PV"].where(m["PV"] > 0) * 100
-    for xi, top, share in zip(x, m["PV"], local_share):
+    row = m["PV"].max() * 1.1  # one row above the PV line, so no number sits on it
+    for xi, share in zip(x, local_share):
         if np.isfinite(share):
-            ax.text(xi, top, f"{share:.0f} %\non site", ha="center", va="bottom", fontsize=7)
+            ax.text(xi, row, f"{share:.0f} %", ha="center", va="center", fontsize=8)
+    ax.set_title("share of each month's PV used on site (EV, mall, battery) above the bars [%]",
+                 fontsize=10)
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("PV energy [MWh/month]")
     ax.set_ylim(0, m["PV"].max() * 1.18 if m["PV"].max() > 0 else 1)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    legend_right(ax)
     ax.grid(axis="y", alpha=0.3)
     title(fig, "Fig. 16  Monthly PV utilization by destination", balance, scenario)
     return fig
@@ -282,7 +227,6 @@ def plot_pv_utilization(balance: pd.DataFrame, *, scenario: str | None = None) -
 __all__ = [
     "energy_flows",
     "energy_waterfall_steps",
-    "plot_energy_flows",
     "plot_energy_waterfall",
     "plot_pv_destinations",
     "plot_pv_utilization",
