@@ -410,3 +410,10 @@ def test_waterfall_leaves_out_zero_flows_the_strategy_cannot_have(balance):
                         main.kwh.iloc[-1], rel_tol=1e-12)
     texts = [t.get_text() for ax in pvbess.plot_energy_waterfall(pv_only).axes for t in ax.texts]
     assert plotting.common.NO_BATTERY in " ".join(texts)
+
+
+def test_the_figures_read_balance_columns_only():
+    from pvbess.balance import BALANCE_COLUMNS
+    from pvbess.plotting.common import FIGURE_COLUMNS
+
+    assert set(FIGURE_COLUMNS) <= set(BALANCE_COLUMNS)

@@ -17,7 +17,9 @@ from ..timeseries import DataError
 from ..variables import label
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
-BALANCE_COLUMNS: tuple[str, ...] = (
+#: The balance columns the figures read: a subset of :data:`pvbess.balance.BALANCE_COLUMNS`
+#: (a test holds it so), checked before a figure draws.
+FIGURE_COLUMNS: tuple[str, ...] = (
     "pv_kwh", "ev_kwh", "mall_kwh",
     "pv_to_ev_kwh", "pv_to_bess_kwh", "pv_to_mall_kwh", "pv_export_kwh", "pv_curtailed_kwh",
     "bess_to_ev_kwh", "bess_to_mall_kwh",
@@ -35,7 +37,7 @@ STRATEGY_LABELS: dict[str, str] = {
 
 
 def figure_specs(balance: pd.DataFrame,
-                 columns: tuple[str, ...] = BALANCE_COLUMNS) -> RunSpecs:
+                 columns: tuple[str, ...] = FIGURE_COLUMNS) -> RunSpecs:
     """The run's specs (:func:`pvbess.run_specs`) after checking the columns a figure draws.
 
     Raises
