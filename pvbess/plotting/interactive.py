@@ -61,6 +61,9 @@ def use_offline_plotly() -> str:
 
     pio.renderers[OFFLINE_RENDERER] = _OfflineRenderer()
     pio.renderers.default = OFFLINE_RENDERER
+    # embed plotly.js now, in this cell, not with the first figure shown: a widget's static view
+    # (InteractiveView) may come earlier and needs Plotly defined
+    pio.renderers._activate_pending_renderers()  # noqa: SLF001 - plotly's own activation
     return OFFLINE_RENDERER
 
 

@@ -76,6 +76,8 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
+    # without the saved widget state the template adds no loader of a widget renderer from a CDN
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:  # live widgets need a kernel: their static view, else a note
         for output in cell.get("outputs", []):
             data = output.get("data", {})
