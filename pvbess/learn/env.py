@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
@@ -38,6 +37,14 @@ from ..step_calendar import step_calendar
 from ..tariff import HFP, HP, Tariff
 from ..timeseries import DataError
 
+try:  # the rl extra: without it the module imports and the environment says what to install
+    import gymnasium as gym
+
+    _Env: type = gym.Env
+except ImportError:  # pragma: no cover - exercised only without the extra
+    gym = None
+    _Env = object
+
 __all__ = ["FLOW_NAMES", "OBSERVATION_NAMES", "SiteBatteryEnv"]
 
 #: The fixed part of an observation, in order (then two per forecast period: load, PV).
@@ -49,7 +56,7 @@ OBSERVATION_NAMES: tuple[str, ...] = (
 OBSERVATION_MAX = 100.0
 
 
-class SiteBatteryEnv(gym.Env):
+class SiteBatteryEnv(_Env):
     """The site battery as a gymnasium environment (one episode = the whole site table).
 
     Parameters
@@ -94,6 +101,8 @@ class SiteBatteryEnv(gym.Env):
                  reward_scale: float = 1.0, scale_kwh: float | None = None,
                  forecast: str | ForecastProvider | None = None, forecast_periods: int = 0
                  ) -> None:
+        if gym is None:
+            raise ImportError("SiteBatteryEnv needs gymnasium: pip install -e '.[rl]'")
         self.battery = Battery() if battery is None else battery
         self.tariff = Tariff() if tariff is None else tariff
         rules = SixPhaseRules() if rules is None else rules
