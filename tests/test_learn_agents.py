@@ -22,16 +22,17 @@ def weeks():
 
 @pytest.fixture(scope="module")
 def smoke_scores(weeks):
-    return score_table(*weeks, steps=SMOKE_STEPS, seeds=(0,), co2_price_per_kg=0.05)
+    return score_table(*weeks, steps=SMOKE_STEPS, seeds=(0,), co2_price_per_kg=0.05,
+                       scheduler_forecast="persistence")
 
 
 def test_every_algorithm_trains_and_is_scored(smoke_scores):
     table, agents = smoke_scores
-    assert list(table.index) == ["exact", "six_phase", "no_battery",
+    assert list(table.index) == ["exact", "six_phase", "no_battery", "scheduler_persistence",
                                  *(f"{a}_s0" for a in ALGORITHMS)]
     share = table["share_of_optimal_saving"]
     assert share["exact"] == pytest.approx(1.0) and share["no_battery"] == pytest.approx(0.0)
-    assert 0.0 < share["six_phase"] < 1.0
+    assert 0.0 < share["six_phase"] < 1.0 and 0.0 < share["scheduler_persistence"] < 1.0
     # nothing beats the LP bound of the full bill
     assert (table["total_cost_pen"] >= table.loc["exact", "total_cost_pen"] * (1 - 1e-9)).all()
     for name, agent in agents.items():

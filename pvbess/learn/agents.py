@@ -23,6 +23,7 @@ import pandas as pd
 from ..balance import simulate
 from ..battery import Battery
 from ..bill import bill_table, site_bill
+from ..scheduler.replay import replay
 from ..site import Site
 from ..studies.optimal_dispatch import iquitos_optimal_dispatch
 from ..tariff import Tariff
@@ -146,18 +147,40 @@ def balance_bill(balance: pd.DataFrame, tariff: Tariff, battery: Battery, *,
                      final_stored_kwh=float(balance["soe_end_kwh"].iloc[-1]))
 
 
+def _scheduler_bill(site: pd.DataFrame, forecast: str, battery: Battery, tariff: Tariff,
+                    factor: float, co2_price: float, charge_source: str,
+                    allow_battery_export: bool) -> dict[str, float]:
+    """The bill of the forecast-driven scheduler replayed over ``site`` (hourly re-plans on the
+    full bill, :func:`pvbess.replay`), priced like every other row."""
+    res = replay(site, battery=battery, forecast=forecast, tariff=tariff,
+                 co2_price_per_kg=co2_price, co2_kg_per_kwh=factor, charge_source=charge_source,
+                 allow_battery_export=allow_battery_export, compare=False)
+    bal = res.balance
+    return {**site_bill(bal["grid_import_kwh"], bal["grid_export_kwh"], bal.index, tariff,
+                        co2_kg_per_kwh=factor, co2_price_per_kg=co2_price,
+                        bess_charge_kwh=bal["bess_charge_kwh"],
+                        bess_discharge_kwh=bal["bess_discharge_kwh"],
+                        wear_cost_per_kwh_stored=battery.wear_cost_per_kwh,
+                        eta_charge=battery.eta_charge,
+                        final_stored_kwh=float(bal["soe_end_kwh"].iloc[-1])),
+            "train_time_s": float(res.info["wall_s"])}
+
+
 def score_table(train_site: pd.DataFrame, test_site: pd.DataFrame, *,
                 algorithms: tuple[str, ...] = ALGORITHMS, steps: int = 20_000,
                 seeds: tuple[int, ...] = (0,), battery: Battery | None = None,
                 tariff: Tariff | None = None, co2_price_per_kg: float = 0.0,
                 co2_kg_per_kwh: float | None = None, charge_source: str = "pv",
+                scheduler_forecast: str | None = None,
                 **env_options: Any) -> tuple[pd.DataFrame, dict[str, TrainedAgent]]:
     """Train each algorithm and seed on ``train_site``; score every strategy on ``test_site``.
 
     Returns
     -------
     table : DataFrame
-        One row per strategy (``exact``, ``six_phase``, ``no_battery``, then ``SAC_s0``...):
+        One row per strategy (``exact``, ``six_phase``, ``no_battery``, with
+        ``scheduler_forecast`` the scheduler's replay ``scheduler_<forecast>`` (its
+        ``train_time_s`` is the replay's wall time), then ``SAC_s0``...):
         :data:`pvbess.bill.BILL_COLUMNS` and :data:`SCORE_COLUMNS`.
     agents : dict
         The :class:`TrainedAgent` of each agent row.
@@ -172,6 +195,10 @@ def score_table(train_site: pd.DataFrame, test_site: pd.DataFrame, *,
         co2_kg_per_kwh=factor, charge_source=charge_source,
         allow_battery_export=bool(env_options.get("allow_battery_export", False)), dp=False)
     rows = {name: dict(reference.loc[name].drop("solve_time_s")) for name in reference.index}
+    if scheduler_forecast is not None:
+        rows[f"scheduler_{scheduler_forecast}"] = _scheduler_bill(
+            test_site, scheduler_forecast, battery, tariff, factor, co2_price_per_kg,
+            charge_source, bool(env_options.get("allow_battery_export", False)))
     agents: dict[str, TrainedAgent] = {}
     for algorithm in algorithms:
         for seed in seeds:
