@@ -30,8 +30,8 @@ from ..tariff import Tariff
 from ..timeseries import DataError
 from .env import SiteBatteryEnv
 
-__all__ = ["ALGORITHMS", "SCORE_COLUMNS", "TrainedAgent", "evaluate_agent", "score_table",
-           "train_agent"]
+__all__ = ["ALGORITHMS", "SCORE_COLUMNS", "TrainedAgent", "balance_bill", "evaluate_agent",
+           "score_table", "train_agent"]
 
 #: The algorithms :func:`train_agent` knows (stable-baselines3 class names).
 ALGORITHMS: tuple[str, ...] = ("SAC", "PPO", "A2C")
