@@ -130,6 +130,7 @@ _EXPORTS: dict[str, str] = {
     "MeanProfileForecast": "scheduler.forecasts",
     "NoisyForecast": "scheduler.forecasts",
     "replay": "scheduler.replay",
+    "SiteBatteryEnv": "learn.env",  # learned controllers (issue 16; the rl extra)
 }
 
 __all__ = sorted(_EXPORTS)
