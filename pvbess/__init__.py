@@ -128,6 +128,7 @@ _EXPORTS: dict[str, str] = {
     "MeanProfileForecast": "scheduler.forecasts",
     "NoisyForecast": "scheduler.forecasts",
     "replay": "scheduler.replay",
+    "HomeAssistantController": "live.ha",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -163,8 +163,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, config_dir: Path,
             raise RuntimeError(f"hass exited with {proc.returncode}:\n" + out.read_text()[-3000:])
         text = out.read_text(errors="replace")
         if "Setup failed for" in text:  # it keeps running without the integration: fail now
+            at = max(text.index("Setup failed for") - 200, 0)
             raise RuntimeError("Home Assistant could not set up an integration of the test "
-                               "configuration:\n" + text[text.index("Setup failed for") - 200:][:3000])
+                               "configuration:\n" + text[at:at + 3000])
         try:
             status, _ = _request(f"{url}/api/onboarding", timeout=2.0)
             if status == 200:
