@@ -84,6 +84,16 @@ template:
         unit_of_measurement: kW
         device_class: power
         state: "{{{{ (states('input_number.meter_load_w') | float / 1000) | round(6) }}}}"
+      - name: PV energy
+        unit_of_measurement: kWh
+        device_class: energy
+        state_class: total_increasing
+        state: "{{{{ states('input_number.meter_pv_kwh') }}}}"
+      - name: Load energy
+        unit_of_measurement: kWh
+        device_class: energy
+        state_class: total_increasing
+        state: "{{{{ states('input_number.meter_load_kwh') }}}}"
       - name: Grid import energy
         unit_of_measurement: kWh
         device_class: energy
@@ -93,12 +103,13 @@ template:
         unit_of_measurement: Wh
         device_class: energy
         state_class: total_increasing
-        state: "{{{{ (states('input_number.meter_export_kwh') | float * 1000) | round(3) }}}}"
+        state: "{{{{ states('input_number.meter_export_kwh') | float * 1000 }}}}"
 """
 
 #: The meters the tests write: (entity, min, max); -1 makes a sensor unavailable.
 METERS = {"meter_soc": (-1, 100), "meter_pv_w": (0, 1e6), "meter_load_w": (0, 1e6),
-          "meter_import_kwh": (0, 1e9), "meter_export_kwh": (0, 1e9)}
+          "meter_import_kwh": (0, 1e9), "meter_export_kwh": (0, 1e9),
+          "meter_pv_kwh": (0, 1e9), "meter_load_kwh": (0, 1e9)}
 
 
 def configuration(port: int) -> str:

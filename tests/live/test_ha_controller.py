@@ -7,7 +7,6 @@ input_number (power, kW).
 
 from __future__ import annotations
 
-import math
 import time
 
 import pandas as pd
@@ -19,74 +18,9 @@ from pvbess.live.config import home_assistant_config
 from pvbess.live.ha import SensorError
 
 from .conftest import free_port
+from .helpers import BATTERY, SECTION, TZ, Clock, config, inverter_state, set_meters
 
 pytestmark = pytest.mark.xdist_group("home_assistant")
-
-TZ = "America/Lima"
-BATTERY = pvbess.Battery(capacity_kwh=10.0, power_charge_kw=5.0, power_discharge_kw=5.0,
-                         soc_min=0.1, soc_max=0.9, soc_initial=0.5)
-SECTION = {
-    "url": None, "token_env": "TEST_HA_TOKEN", "retries": 1, "backoff_s": 0.05,
-    "sensors": {"soc": "sensor.battery_soc", "pv": "sensor.pv_power",
-                "load": "sensor.load_power", "grid_import": "sensor.grid_import_energy",
-                "grid_export": "sensor.grid_export_energy"},
-    "inverter": {"mode": "input_select.inverter_mode", "power": "input_number.inverter_power",
-                 "options": {"charge": "Charge", "discharge": "Discharge",
-                             "idle": "Self use"}},
-}
-#: The template sensor (and its value in the sensor's unit) each meter helper shows.
-SHOWN_AS = {"meter_soc": ("sensor.battery_soc", 1.0), "meter_pv_w": ("sensor.pv_power", 1.0),
-            "meter_load_w": ("sensor.load_power", 1e-3),
-            "meter_import_kwh": ("sensor.grid_import_energy", 1.0),
-            "meter_export_kwh": ("sensor.grid_export_energy", 1e3)}
-
-
-class Clock:
-    """The scheduler's clock, moved by the test."""
-
-    def __init__(self, start: str) -> None:
-        self.now = pd.Timestamp(start, tz=TZ)
-
-    def __call__(self) -> pd.Timestamp:
-        return self.now
-
-
-def config(server, **changes):
-    section = {**SECTION, "url": server.url, **changes}
-    return home_assistant_config(section, environ={"TEST_HA_TOKEN": server.token})
-
-
-def client(server) -> RestClient:
-    return RestClient(server.url, server.token, retries=0)
-
-
-def set_meters(server, **values: float) -> None:
-    """Write meter helpers and wait until their template sensors show the new values."""
-    c = client(server)
-    for name, value in values.items():
-        c.call_service("input_number", "set_value",
-                       {"entity_id": f"input_number.{name}", "value": value})
-    deadline = time.monotonic() + 10.0
-    for name, value in values.items():
-        sensor, factor = SHOWN_AS[name]
-        while True:
-            state = c.state(sensor)["state"]
-            if value < 0 and state == "unavailable":
-                break
-            try:
-                if math.isclose(float(state), value * factor, rel_tol=1e-9, abs_tol=1e-6):
-                    break
-            except ValueError:
-                pass
-            assert time.monotonic() < deadline, f"{sensor} still {state}, want {value * factor}"
-            time.sleep(0.05)
-
-
-def inverter_state(server) -> tuple[str, float]:
-    c = client(server)
-    return (c.state("input_select.inverter_mode")["state"],
-            float(c.state("input_number.inverter_power")["state"]))
-
 
 @pytest.fixture
 def site(home_assistant):

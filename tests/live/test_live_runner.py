@@ -1,0 +1,88 @@
+"""The live runner on an accelerated clock against the real test Home Assistant, with an inverter
+emulator (tests/live/helpers.py) behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pvbess
+from pvbess.live.runner import LiveRunner
+
+from .helpers import BATTERY, SECTION, TZ, Clock, InverterEmulator, config
+
+pytestmark = pytest.mark.xdist_group("home_assistant")
+
+DAYS = 2
+HOURS = np.arange(24 * DAYS) % 24
+#: PV [kWh per hour]: a clear bell 6..18 h, the second day cloudier; load: base and evening.
+PV = np.clip(3.0 * np.sin(np.pi * (HOURS - 6) / 12), 0, None)
+PV[24:] *= 0.7
+LOAD = 0.6 + 1.4 * ((HOURS >= 18) & (HOURS < 22)) + 0.3 * ((HOURS >= 7) & (HOURS < 9))
+#: Buy by local hour: cheap night, dear evening; sell flat. [currency/kWh]
+BUY = np.where(HOURS[:24] < 6, 0.3, np.where((HOURS[:24] >= 18) & (HOURS[:24] < 22), 1.0, 0.6))
+
+
+def prices(index: pd.DatetimeIndex):
+    hour = index.tz_convert(TZ).hour
+    return BUY[hour], np.full(len(index), 0.1)
+
+
+def counters_config(server):
+    """PV and load read from their energy counters: the record can equal the emulator."""
+    sensors = {**SECTION["sensors"], "pv": "sensor.pv_energy", "load": "sensor.load_energy"}
+    return config(server, sensors=sensors)
+
+
+def window_at(plan, ts) -> tuple[str, float]:
+    """(mode, power) of the plan's time-of-use window holding period ``ts``."""
+    for w in pvbess.tou_intervals(plan.setpoints).itertuples():
+        if w.start <= ts < w.end:
+            return w.mode, w.power_kw
+    raise AssertionError(f"{ts} is in no window of the plan")
+
+
+def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
+    index = pd.date_range("2024-03-01", periods=24 * DAYS, freq="h", tz=TZ)
+    emulator = InverterEmulator(home_assistant, BATTERY, LOAD, PV)
+    emulator.publish(0)
+    clock = Clock("2024-03-01 00:00:01")
+    controller = pvbess.HomeAssistantController(counters_config(home_assistant), BATTERY,
+                                                tz=TZ, clock=clock,
+                                                prices=lambda ts: tuple(
+                                                    float(a[0]) for a in prices(
+                                                        pd.DatetimeIndex([ts]))))
+    runner = LiveRunner(controller, BATTERY, prices, tmp_path / "live.sqlite",
+                        fallback=(LOAD[:24], PV[:24]))
+    runner.tick()
+    expected = []
+    for k, ts in enumerate(index):
+        expected.append(window_at(runner.manager.current_plan, ts))
+        if ts.hour == 23:  # tomorrow's plan at 23:55
+            clock.now = ts + pd.Timedelta(minutes=55)
+            runner.tick()
+            if k + 1 < len(index):
+                assert runner.manager.current_plan.index[0] == index[k + 1]
+        emulator.run_period(k)
+        clock.now = ts + pd.Timedelta(hours=1, seconds=1)
+        runner.tick()
+    history = runner.manager.history.to_frame()
+    done = pd.DataFrame(emulator.done, index=index)
+    assert list(history.index) == list(index)  # every period recorded
+    for name in ("soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
+                 "grid_export_kwh"):
+        np.testing.assert_allclose(history[name], done[name], rtol=0, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(history["bess_charge_kwh"] - history["bess_discharge_kwh"],
+                               done["bess_charge_kwh"] - done["bess_discharge_kwh"], atol=1e-6)
+    # energy closes every period
+    closing = (history["pv_kwh"] + history["grid_import_kwh"] + history["bess_discharge_kwh"]
+               - history["load_kwh"] - history["grid_export_kwh"] - history["bess_charge_kwh"]
+               - history["pv_curtailed_kwh"])
+    assert np.abs(closing).max() < 1e-9
+    # the inverter ran each period as the plan in force wanted (its time-of-use window)
+    for k, (mode, power) in enumerate(expected):
+        assert done["mode"].iloc[k] == mode, index[k]
+        assert done["power_kw"].iloc[k] == pytest.approx(power, abs=1e-6), index[k]
+    assert set(done["mode"]) >= {"charge", "discharge"}  # the plans did something
+    assert (history["buy_price"].to_numpy() == prices(index)[0]).all()
