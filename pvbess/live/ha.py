@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import logging
 import math
 import time
@@ -67,6 +68,16 @@ class Reading:
     soe_kwh: float
     values: dict[str, float]
     kinds: dict[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps({"time": self.time.isoformat(), "soe_kwh": self.soe_kwh,
+                           "values": self.values, "kinds": self.kinds}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Reading:
+        raw = json.loads(text)
+        return cls(time=pd.Timestamp(raw["time"]), soe_kwh=float(raw["soe_kwh"]),
+                   values={k: float(v) for k, v in raw["values"].items()}, kinds=raw["kinds"])
 
 
 def _wall_clock() -> pd.Timestamp:
@@ -188,14 +199,19 @@ class HomeAssistantController:
         for sensor in SENSORS[1:]:
             values[sensor], kinds[sensor] = self._meter(sensor)
         reading = Reading(time=now, soe_kwh=soe, values=values, kinds=kinds)
-        ns = now.value
-        if ns not in self._samples:
-            bisect.insort(self._times, ns)
-        self._samples[ns] = reading
+        self.remember(reading)
         log.info("read at %s: stored %.3f kWh, %s", now, soe,
                  ", ".join(f"{k} {v:.3f} {'kW' if kinds[k] == 'power' else 'kWh'}"
                            for k, v in values.items()))
         return reading
+
+    def remember(self, reading: Reading) -> None:
+        """Keep a reading (one taken now, or one a previous process stored) for
+        :meth:`read_period`."""
+        ns = reading.time.value
+        if ns not in self._samples:
+            bisect.insort(self._times, ns)
+        self._samples[ns] = reading
 
     def _near(self, ts: pd.Timestamp) -> int | None:
         """Index in ``_times`` of the sample nearest ``ts`` within the tolerance."""

@@ -4,7 +4,9 @@
 accelerated one) and does what is due:
 
 - start-up: the safe mode, then :meth:`~pvbess.SimpleBatterySystemManager.restart_and_reconstruct`
-  of the running period (the day's history rebuilt from the database, the rest re-planned);
+  of the running period (the day's history rebuilt from the database, with the periods the
+  previous process did not record rebuilt from its boundary readings, kept in the database's
+  meta table as ``live.reading.<period start>``; the rest of the day re-planned);
 - each period boundary: a reading of every meter (retried by the following ticks while within
   :data:`~pvbess.live.ha.BOUNDARY_TOLERANCE_S`), the completed period recorded and the rest of
   the day re-planned (:meth:`~pvbess.SimpleBatterySystemManager.update_hourly_schedule`), or,
@@ -35,10 +37,12 @@ from ..scheduler.events import day_index
 from ..scheduler.forecasts import make_forecast
 from ..scheduler.manager import TOMORROW_LEAD, OptimizationEngine, SimpleBatterySystemManager
 from .client import HomeAssistantError
-from .ha import BOUNDARY_TOLERANCE_S, HomeAssistantController, SensorError
+from .ha import BOUNDARY_TOLERANCE_S, HomeAssistantController, Reading, SensorError
 
 log = logging.getLogger("pvbess.live")
 
+#: The database's meta key of a boundary reading (+ the period start, ISO).
+READING_KEY = "live.reading."
 #: What a failed reading or write raises: logged, the runner carries on.
 FAULTS = (HomeAssistantError, SensorError)
 
@@ -129,12 +133,28 @@ class LiveRunner:
             except FAULTS as e:
                 log.error("tomorrow's plan failed (retried next tick): %s", e)
 
+    def _sample(self, period: pd.Timestamp) -> None:
+        """Read at a boundary and keep the reading in the database (a restart needs it)."""
+        reading = self.controller.sample()
+        self.sampled.add(period)
+        self.manager.db.put_meta(f"{READING_KEY}{period.isoformat()}", reading.to_json())
+
+    def _restore(self, day: str) -> None:
+        """The boundary readings a previous process stored for ``day`` (and its end)."""
+        index = day_index(day, self.dt_h, self.tz)
+        for ts in index.append(pd.DatetimeIndex([index[-1] + pd.Timedelta(hours=self.dt_h)])):
+            text = self.manager.db.get_meta(f"{READING_KEY}{ts.isoformat()}")
+            if text is not None:
+                self.controller.remember(Reading.from_json(text))
+                self.sampled.add(ts)
+
     def _start(self, now: pd.Timestamp, period: pd.Timestamp) -> None:
         try:
             self.controller.safe_mode()
-            if (now - period).total_seconds() <= BOUNDARY_TOLERANCE_S:
-                self.controller.sample()
-                self.sampled.add(period)
+            self._restore(period.date().isoformat())
+            if period not in self.sampled and \
+                    (now - period).total_seconds() <= BOUNDARY_TOLERANCE_S:
+                self._sample(period)
             self._refresh(now)
             self.manager.restart_and_reconstruct(period)
             self.planned_days.add(period.date().isoformat())
@@ -148,8 +168,7 @@ class LiveRunner:
         first_try = period != self.period
         self.period = period
         try:
-            self.controller.sample()
-            self.sampled.add(period)
+            self._sample(period)
         except FAULTS as e:
             log.error("no reading at %s: %s", period, e)
             return

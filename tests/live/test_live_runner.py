@@ -9,6 +9,7 @@ import pytest
 
 import pvbess
 from pvbess.live.runner import LiveRunner
+from pvbess.scheduler.db import DatabaseLockedError
 
 from .helpers import BATTERY, SECTION, TZ, Clock, InverterEmulator, config
 
@@ -43,18 +44,22 @@ def window_at(plan, ts) -> tuple[str, float]:
     raise AssertionError(f"{ts} is in no window of the plan")
 
 
-def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
-    index = pd.date_range("2024-03-01", periods=24 * DAYS, freq="h", tz=TZ)
-    emulator = InverterEmulator(home_assistant, BATTERY, LOAD, PV)
+def new_runner(server, clock, db) -> LiveRunner:
+    controller = pvbess.HomeAssistantController(
+        counters_config(server), BATTERY, tz=TZ, clock=clock,
+        prices=lambda ts: tuple(float(a[0]) for a in prices(pd.DatetimeIndex([ts]))))
+    return LiveRunner(controller, BATTERY, prices, db, fallback=(LOAD[:24], PV[:24]))
+
+
+def drive(server, db, days: int = DAYS, restart_at: int | None = None):
+    """Run ``days`` on the accelerated clock: the emulator runs each period, the runner ticks
+    at every boundary and at 23:55; a new runner (a restart) takes over at boundary
+    ``restart_at``. Returns (runner, emulator, the TOU window in force in each period)."""
+    index = pd.date_range("2024-03-01", periods=24 * days, freq="h", tz=TZ)
+    emulator = InverterEmulator(server, BATTERY, LOAD, PV)
     emulator.publish(0)
     clock = Clock("2024-03-01 00:00:01")
-    controller = pvbess.HomeAssistantController(counters_config(home_assistant), BATTERY,
-                                                tz=TZ, clock=clock,
-                                                prices=lambda ts: tuple(
-                                                    float(a[0]) for a in prices(
-                                                        pd.DatetimeIndex([ts]))))
-    runner = LiveRunner(controller, BATTERY, prices, tmp_path / "live.sqlite",
-                        fallback=(LOAD[:24], PV[:24]))
+    runner = new_runner(server, clock, db)
     runner.tick()
     expected = []
     for k, ts in enumerate(index):
@@ -66,7 +71,16 @@ def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
                 assert runner.manager.current_plan.index[0] == index[k + 1]
         emulator.run_period(k)
         clock.now = ts + pd.Timedelta(hours=1, seconds=1)
+        if restart_at == k + 1:
+            runner.manager.db.close()  # the process ends; a new one starts on the same file
+            runner = new_runner(server, clock, db)
         runner.tick()
+    return runner, emulator, expected
+
+
+def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
+    index = pd.date_range("2024-03-01", periods=24 * DAYS, freq="h", tz=TZ)
+    runner, emulator, expected = drive(home_assistant, tmp_path / "live.sqlite")
     history = runner.manager.history.to_frame()
     done = pd.DataFrame(emulator.done, index=index)
     assert list(history.index) == list(index)  # every period recorded
@@ -86,3 +100,23 @@ def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
         assert done["power_kw"].iloc[k] == pytest.approx(power, abs=1e-6), index[k]
     assert set(done["mode"]) >= {"charge", "discharge"}  # the plans did something
     assert (history["buy_price"].to_numpy() == prices(index)[0]).all()
+
+
+def test_a_restart_mid_day_continues_as_an_uninterrupted_run(home_assistant, tmp_path):
+    once, emulated_once, _ = drive(home_assistant, tmp_path / "once.sqlite", days=1)
+    again, emulated_again, _ = drive(home_assistant, tmp_path / "again.sqlite", days=1,
+                                     restart_at=13)
+    # the period running when the first process stopped, from its stored boundary reading
+    assert again.manager.last_reconstruction == {"recovered": [12], "missing": []}
+    pd.testing.assert_frame_equal(again.manager.history.to_frame(),
+                                  once.manager.history.to_frame(), rtol=0, atol=1e-9)
+    assert [(r["mode"], r["power_kw"]) for r in emulated_again.done] == \
+        [(r["mode"], r["power_kw"]) for r in emulated_once.done]
+
+
+def test_a_second_runner_on_the_same_database_is_refused(home_assistant, tmp_path):
+    clock = Clock("2024-03-01 00:00:01")
+    first = new_runner(home_assistant, clock, tmp_path / "live.sqlite")
+    with pytest.raises(DatabaseLockedError, match="another manager is writing"):
+        new_runner(home_assistant, clock, tmp_path / "live.sqlite")
+    first.manager.db.close()
