@@ -1,0 +1,7 @@
+"""``python -m pvbess.live --config site.yaml`` (:mod:`pvbess.live.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
