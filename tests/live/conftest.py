@@ -119,14 +119,28 @@ def configuration(port: int) -> str:
     return CONFIGURATION.format(port=port, meters=meters)
 
 
-@dataclass(frozen=True)
+@dataclass
 class HomeAssistantServer:
-    """A running test Home Assistant: its URL, an owner's access token and timings [s]."""
+    """A running test Home Assistant: its URL, an owner's access token, its first start [s];
+    :meth:`stop` and :meth:`start` restart it on the same port and configuration (the helpers
+    come back at their ``initial`` values)."""
 
     url: str
     token: str
     config_dir: Path
     start_s: float
+    proc: subprocess.Popen
+    port: int
+
+    def stop(self) -> None:
+        stop_hass(self.proc)
+
+    def start(self) -> float:
+        """Start it again; returns the seconds until it answered."""
+        t0 = time.monotonic()
+        self.proc = start_hass(self.config_dir, self.port)
+        wait_until_up(self.url, self.proc, self.config_dir)
+        return time.monotonic() - t0
 
 
 def free_port() -> int:
@@ -234,6 +248,8 @@ def home_assistant(tmp_path_factory: pytest.TempPathFactory):
         start_s = time.monotonic() - t0
         token = onboard(url)
         print(f"\nHome Assistant up on {url} in {start_s:.1f} s")
-        yield HomeAssistantServer(url=url, token=token, config_dir=config_dir, start_s=start_s)
+        server = HomeAssistantServer(url=url, token=token, config_dir=config_dir,
+                                     start_s=start_s, proc=proc, port=port)
+        yield server
     finally:
-        stop_hass(proc)
+        stop_hass(server.proc if "server" in locals() else proc)

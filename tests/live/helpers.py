@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 import pvbess
-from pvbess.live.client import RestClient
+from pvbess.live.client import RestClient, UnreachableError
 from pvbess.live.config import home_assistant_config
 from pvbess.physics import CHARGE_CODES, site_step
 
@@ -113,8 +113,14 @@ class InverterEmulator:
                    meter_load_w=1e3 * self.load[k] / self.dt_h, **self.counters)
 
     def run_period(self, k: int) -> dict:
-        """Period ``k`` with the setting Home Assistant shows now; the meters at its end."""
-        mode, power = inverter_state(self.server)
+        """Period ``k`` with the setting Home Assistant shows now; the meters at its end.
+
+        Without Home Assistant the inverter falls back to its own self-consumption (``idle``,
+        the safe mode the README asks an installation to configure) and publishes nothing."""
+        try:
+            mode, power = inverter_state(self.server)
+        except UnreachableError:
+            mode, power = "Self use", 0.0
         sign = {"charge": 1.0, "discharge": -1.0, "idle": 0.0}[MODE_OF[mode]]
         b = self.battery
         c, d, imp, exp, u, e_end = site_step(
@@ -132,5 +138,8 @@ class InverterEmulator:
                            ("meter_import_kwh", "grid_import_kwh"),
                            ("meter_export_kwh", "grid_export_kwh")):
             self.counters[meter] += row[key]
-        self.publish(k + 1)
+        try:
+            self.publish(k + 1)
+        except UnreachableError:
+            pass  # Home Assistant is down: the meters are published when it is back
         return row

@@ -11,7 +11,7 @@ import pvbess
 from pvbess.live.runner import LiveRunner
 from pvbess.scheduler.db import DatabaseLockedError
 
-from .helpers import BATTERY, SECTION, TZ, Clock, InverterEmulator, config
+from .helpers import BATTERY, SECTION, TZ, Clock, InverterEmulator, config, inverter_state
 
 pytestmark = pytest.mark.xdist_group("home_assistant")
 
@@ -51,17 +51,20 @@ def new_runner(server, clock, db) -> LiveRunner:
     return LiveRunner(controller, BATTERY, prices, db, fallback=(LOAD[:24], PV[:24]))
 
 
-def drive(server, db, days: int = DAYS, restart_at: int | None = None):
+def drive(server, db, days: int = DAYS, restart_at: int | None = None,
+          outage: int | None = None):
     """Run ``days`` on the accelerated clock: the emulator runs each period, the runner ticks
     at every boundary and at 23:55; a new runner (a restart) takes over at boundary
-    ``restart_at``. Returns (runner, emulator, the TOU window in force in each period)."""
+    ``restart_at``; Home Assistant is stopped just before boundary ``outage`` and started again
+    within the period after it. Returns (runner, emulator, the TOU window in force in each
+    period, what happened around the outage)."""
     index = pd.date_range("2024-03-01", periods=24 * days, freq="h", tz=TZ)
     emulator = InverterEmulator(server, BATTERY, LOAD, PV)
     emulator.publish(0)
     clock = Clock("2024-03-01 00:00:01")
     runner = new_runner(server, clock, db)
     runner.tick()
-    expected = []
+    expected, seen = [], {}
     for k, ts in enumerate(index):
         expected.append(window_at(runner.manager.current_plan, ts))
         if ts.hour == 23:  # tomorrow's plan at 23:55
@@ -69,18 +72,26 @@ def drive(server, db, days: int = DAYS, restart_at: int | None = None):
             runner.tick()
             if k + 1 < len(index):
                 assert runner.manager.current_plan.index[0] == index[k + 1]
+        if outage == k + 1:
+            server.stop()
         emulator.run_period(k)
+        if outage == k:
+            seen["restart_s"] = server.start()
+            seen["inverter_after_restart"] = inverter_state(server)
+            emulator.publish(k + 1)
         clock.now = ts + pd.Timedelta(hours=1, seconds=1)
         if restart_at == k + 1:
             runner.manager.db.close()  # the process ends; a new one starts on the same file
             runner = new_runner(server, clock, db)
         runner.tick()
-    return runner, emulator, expected
+        if outage is not None and k == outage:
+            seen["reconstruction"] = dict(runner.manager.last_reconstruction)
+    return runner, emulator, expected, seen
 
 
 def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
     index = pd.date_range("2024-03-01", periods=24 * DAYS, freq="h", tz=TZ)
-    runner, emulator, expected = drive(home_assistant, tmp_path / "live.sqlite")
+    runner, emulator, expected, _ = drive(home_assistant, tmp_path / "live.sqlite")
     history = runner.manager.history.to_frame()
     done = pd.DataFrame(emulator.done, index=index)
     assert list(history.index) == list(index)  # every period recorded
@@ -103,8 +114,8 @@ def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
 
 
 def test_a_restart_mid_day_continues_as_an_uninterrupted_run(home_assistant, tmp_path):
-    once, emulated_once, _ = drive(home_assistant, tmp_path / "once.sqlite", days=1)
-    again, emulated_again, _ = drive(home_assistant, tmp_path / "again.sqlite", days=1,
+    once, emulated_once, _, _ = drive(home_assistant, tmp_path / "once.sqlite", days=1)
+    again, emulated_again, _, _ = drive(home_assistant, tmp_path / "again.sqlite", days=1,
                                      restart_at=13)
     # the period running when the first process stopped, from its stored boundary reading
     assert again.manager.last_reconstruction == {"recovered": [12], "missing": []}
@@ -120,3 +131,28 @@ def test_a_second_runner_on_the_same_database_is_refused(home_assistant, tmp_pat
     with pytest.raises(DatabaseLockedError, match="another manager is writing"):
         new_runner(home_assistant, clock, tmp_path / "live.sqlite")
     first.manager.db.close()
+
+
+def test_home_assistant_stopped_and_started_leaves_a_gap_and_recovers(home_assistant,
+                                                                       tmp_path):
+    index = pd.date_range("2024-03-01", periods=24, freq="h", tz=TZ)
+    runner, emulator, expected, seen = drive(home_assistant, tmp_path / "live.sqlite", days=1,
+                                             outage=10)
+    history = runner.manager.history.to_frame()
+    done = pd.DataFrame(emulator.done, index=index)
+    # boundary 10 was never read: periods 9 and 10 are missing, recorded as such, not invented
+    assert seen["reconstruction"] == {"recovered": [], "missing": [9, 10]}
+    assert list(history.index) == [ts for k, ts in enumerate(index) if k not in (9, 10)]
+    # without Home Assistant the inverter ran its own fallback, the documented safe mode, and
+    # Home Assistant came back with the inverter in it
+    assert done["mode"].iloc[10] == "idle"
+    assert seen["inverter_after_restart"] == ("Self use", 0.0)
+    # recovery: the recorded periods are what the emulator did, the plans ran again
+    for name in ("soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
+                 "grid_export_kwh"):
+        np.testing.assert_allclose(history[name], done[name].loc[history.index], atol=1e-6,
+                                   err_msg=name)
+    for k in range(11, 24):
+        assert (done["mode"].iloc[k], done["power_kw"].iloc[k]) == \
+            (expected[k][0], pytest.approx(expected[k][1], abs=1e-6)), index[k]
+    print(f"Home Assistant restarted in {seen['restart_s']:.1f} s")
