@@ -1,7 +1,8 @@
-"""``python -m pvbess.live --config site.yaml`` (:mod:`pvbess.live.cli`)."""
+"""``python -m pvbess.live --config site.yaml``: see :mod:`pvbess.live.cli`."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
