@@ -227,8 +227,15 @@ class HomeAssistantController:
 
     # -- the Controller protocol -------------------------------------------------------
     def read_energy_kwh(self) -> float:
-        """Stored energy now, from the SOC sensor. [kWh]"""
-        return self._soe_kwh()
+        """Stored energy now, from the SOC sensor, for a plan: within the battery's window
+        ``[e_min, e_max]`` (a battery management system may hold a little more or less than
+        the plans' window; the record keeps what was measured). [kWh]"""
+        e = self._soe_kwh()
+        b = self.battery
+        if not b.e_min_kwh <= e <= b.e_max_kwh:
+            log.warning("stored %.3f kWh is outside the plans' window [%g, %g] kWh: planning "
+                        "from its nearest end", e, b.e_min_kwh, b.e_max_kwh)
+        return min(max(e, b.e_min_kwh), b.e_max_kwh)
 
     def read_period(self, timestamp: Any) -> HourlyEvent | None:
         """The completed period starting at ``timestamp`` from the samples at its boundaries

@@ -106,8 +106,9 @@ template:
         state: "{{{{ states('input_number.meter_export_kwh') | float * 1000 }}}}"
 """
 
-#: The meters the tests write: (entity, min, max); -1 makes a sensor unavailable.
-METERS = {"meter_soc": (-1, 100), "meter_pv_w": (0, 1e6), "meter_load_w": (0, 1e6),
+#: The meters the tests write: (entity, min, max); SOC -1 makes its sensor unavailable, above
+#: 100 a reading outside physical limits.
+METERS = {"meter_soc": (-1, 200), "meter_pv_w": (0, 1e6), "meter_load_w": (0, 1e6),
           "meter_import_kwh": (0, 1e9), "meter_export_kwh": (0, 1e9),
           "meter_pv_kwh": (0, 1e9), "meter_load_kwh": (0, 1e9)}
 

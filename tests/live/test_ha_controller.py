@@ -130,5 +130,10 @@ def test_a_value_outside_physical_limits_is_refused(site):
     with pytest.raises(SensorError, match=r"sensor.pv_power \(pv\) = 2500.0 W: above"):
         ctl.sample()
     set_meters(site, meter_soc=100.0)
-    ten_kwh = pvbess.Battery(capacity_kwh=10.0)
+    ten_kwh = pvbess.Battery(capacity_kwh=10.0, soc_max=1.0)
     assert pvbess.HomeAssistantController(config(site), ten_kwh).read_energy_kwh() == 10.0
+    # a full battery above the plans' window (soc_max 0.9) is planned from the window's top
+    assert pvbess.HomeAssistantController(config(site), BATTERY).read_energy_kwh() == 9.0
+    set_meters(site, meter_soc=100.5)
+    with pytest.raises(SensorError, match=r"sensor.battery_soc \(soc\) = 100.5 %: outside"):
+        pvbess.HomeAssistantController(config(site), ten_kwh).read_energy_kwh()

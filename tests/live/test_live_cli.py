@@ -12,7 +12,7 @@ import yaml
 from pvbess.config import PROJECT_ROOT
 from pvbess.scheduler.db import Database
 
-from .helpers import SECTION
+from .helpers import SECTION, set_meters
 
 pytestmark = pytest.mark.xdist_group("home_assistant")
 
@@ -37,6 +37,7 @@ def run(path, token: str) -> subprocess.CompletedProcess:
 
 
 def test_one_tick_plans_the_rest_of_today_and_writes_it(home_assistant, tmp_path):
+    set_meters(home_assistant, meter_soc=50.0, meter_pv_w=0.0, meter_load_w=500.0)
     done = run(site_yaml(tmp_path, home_assistant.url), home_assistant.token)
     assert done.returncode == 0, done.stderr
     assert "started at" in done.stderr and "wrote" in done.stderr
