@@ -20,7 +20,7 @@ LAB_OPTIONS := --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 # JupyterLab refuses to run as root (a container, CI) unless told to
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: venv git-filter chromium test report data bench lab clean-reports
+.PHONY: venv git-filter chromium ha-venv test report data bench lab clean-reports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ git-filter: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
 		|| apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+## Home Assistant core in its own venv for the live tests (tests/live; they skip without it,
+## except under PVBESS_REQUIRE_HA=1): it pins its own dependencies, so never in .venv
+HA_VENV := .ha-venv
+$(HA_VENV)/.ha-installed: scripts/ha_venv.sh
+	scripts/ha_venv.sh $(HA_VENV)
+
+ha-venv: $(HA_VENV)/.ha-installed
 
 ## make test: the full suite, then every notebook under nbval. Exit code 5 (no tests) fails too.
 ## (nbval runs separately: --dist loadscope keeps each notebook's cells on one worker.)

@@ -131,6 +131,7 @@ _EXPORTS: dict[str, str] = {
     "NoisyForecast": "scheduler.forecasts",
     "replay": "scheduler.replay",
     "SiteBatteryEnv": "learn.env",  # learned controllers (issue 16; the rl extra)
+    "HomeAssistantController": "live.ha",
 }
 
 __all__ = sorted(_EXPORTS)

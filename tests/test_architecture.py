@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pvbess"
 
 #: Layers from the bottom; a module may import its own layer and the ones below.
-LAYERS = ("", "inputs", "optimize", "scheduler", "studies", "learn", "plotting", "report")
+LAYERS = ("", "inputs", "optimize", "scheduler", "studies", "learn", "plotting", "report", "live")
 #: Packages that belong to the root layer: one root module filed as a few (README, "Layout").
 ROOT_PACKAGES = ("physics",)
 
