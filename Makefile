@@ -25,7 +25,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,rl]"  # rl: torch 2.13.0 CPU (on disk), SB3, gymnasium
 	touch $(STAMP)
 
 ## The first call of a kernel in a fresh process then loads it from the cache instead of
