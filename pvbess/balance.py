@@ -12,6 +12,7 @@ The energy identities of the table are in :mod:`pvbess.identities`; the index's 
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -82,8 +83,8 @@ def _input_arrays(site: pd.DataFrame, dt: float) -> list[np.ndarray] | None:
             values = np.ascontiguousarray(col.to_numpy(dtype=np.float64))
         except (TypeError, ValueError):
             return None
-        if not (np.isfinite(values).all() and (values >= 0.0).all()
-                and values.max(initial=0.0) <= MAX_SITE_POWER_KW * dt):
+        # min and max are NaN if any value is, and a NaN compares False: one pass each
+        if not (values.min() >= 0.0 and values.max() <= MAX_SITE_POWER_KW * dt):
             return None
         arrays.append(values)
     return arrays
@@ -214,20 +215,30 @@ def simulate(site: pd.DataFrame, battery: Battery = Battery(),  # noqa: B008 - f
         setpoint = np.zeros(len(index))
     source = ("surplus" if charge_source is None and allow_grid_charge is None
               else resolve_charge_source(charge_source, allow_grid_charge))
-    p = _d.make_params(battery, rules, charge_source=source,
-                       allow_battery_export=allow_battery_export)
+    p, specs = _run_setup(battery, rules, tariff, source, bool(allow_battery_export))
     out = _d.run(_d.STRATEGY_CODES[strategy], pv, ev, mall, cal.hour_h, setpoint, dt, p)
     period, price, _ = cal.tariff_columns(tariff)
     frame = _balance_frame(index, pv, ev, mall, out, setpoint if strategy == "schedule" else None,
                            battery, period, price, float(co2_kg_per_kwh))
     frame.attrs.update({
-        "strategy": strategy, "battery": battery.asdict(), "rules": rules.asdict(),
-        "tariff": tariff.asdict(), "co2_kg_per_kwh": float(co2_kg_per_kwh), "dt_h": dt,
+        "strategy": strategy, **{name: dict(values) for name, values in specs.items()},
+        "co2_kg_per_kwh": float(co2_kg_per_kwh), "dt_h": dt,
         "e_initial_kwh": battery.e_initial_kwh, "allow_grid_charge": source == "any",
         "charge_source": source,
         "allow_battery_export": bool(allow_battery_export),
     })
     return frame
+
+
+@functools.lru_cache(maxsize=64)
+def _run_setup(battery: Battery, rules: SixPhaseRules, tariff: Tariff, charge_source: str,
+               allow_battery_export: bool) -> tuple[np.ndarray, dict[str, dict]]:
+    """The kernel's parameter vector and the specs as dicts, once per (frozen) spec set: a
+    sweep or a notebook runs the same specs many times. The caller copies the dicts; the
+    kernel only reads the vector."""
+    p = _d.make_params(battery, rules, charge_source=charge_source,
+                       allow_battery_export=allow_battery_export)
+    return p, {"battery": battery.asdict(), "rules": rules.asdict(), "tariff": tariff.asdict()}
 
 
 def _balance_frame(index: pd.DatetimeIndex, pv: np.ndarray, ev: np.ndarray, mall: np.ndarray,
