@@ -82,7 +82,8 @@ def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
 def _day_index(day: str, dt_h: float, tz: str) -> pd.DatetimeIndex:
     start = pd.Timestamp(str(day)).tz_localize(tz)
     end = (pd.Timestamp(str(day)) + pd.Timedelta(days=1)).tz_localize(tz)
-    return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left")
+    # in ns, the unit the scheduler compares in (pandas >= 3 would make it "us")
+    return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left").as_unit("ns")
 
 
 def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:

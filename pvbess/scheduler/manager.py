@@ -32,6 +32,7 @@ from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
 from ..tariff import Tariff
+from ..timeseries import epoch_ns
 from .controller import Controller, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
@@ -249,7 +250,7 @@ class OptimizationEngine:
 
 def _step(index: pd.DatetimeIndex) -> float:
     if len(index) > 1:
-        ns = index.as_unit("ns").asi8
+        ns = epoch_ns(index)
         return int(ns[1] - ns[0]) / 3_600_000_000_000  # ns per hour
     if index.freq is not None:
         return pd.Timedelta(index.freq) / pd.Timedelta(hours=1)
