@@ -174,10 +174,20 @@ def test_months_split_into_training_and_held_out():
 
 
 # -- the figures and the display table ------------------------------------------------------------
+LONG = ("[a_run_id] BESS 2,000 kWh / 400 kW, charging from pv · trained 2025-01-01 to "
+        "2025-09-30, held out 2025-10-01 to 2025-12-31 · full bill, CO2 at 0.05 PEN/kg")
+
+
 def _texts_overlap(fig: Figure) -> list[str]:
+    """Texts that overlap each other or do not fit inside the figure."""
     _, boxes = _draw(fig)
-    return [f"{a.get_text()[:30]!r} x {b.get_text()[:30]!r}"
-            for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if _overlap(ba, bb)]
+    frame = fig.bbox
+    outside = [f"{t.get_text()[:30]!r} outside" for t, b in boxes
+               if b.x0 < frame.x0 - 1 or b.x1 > frame.x1 + 1 or b.y0 < frame.y0 - 1
+               or b.y1 > frame.y1 + 1]
+    return outside + [f"{a.get_text()[:30]!r} x {b.get_text()[:30]!r}"
+                      for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+                      if _overlap(ba, bb)]
 
 
 def _numeric_axes_without_units(fig: Figure) -> list[str]:
@@ -189,8 +199,8 @@ def _numeric_axes_without_units(fig: Figure) -> list[str]:
                                                       "A2C": [260.0, 230.0]}])
 def test_the_score_figure(bills):
     scores = _scores(bills)
-    fig = figures.plot_scores(scores.table, "a test scenario")
-    assert "a test scenario" in fig.get_suptitle()
+    fig = figures.plot_scores(scores.table, LONG)
+    assert fig.get_suptitle().replace("\n", " · ").count("held out 2025-10-01") == 1
     ax = fig.axes[0]
     assert ax.get_xlabel().startswith("share of the optimal saving [%]")
     ticks = sorted(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())))
@@ -207,8 +217,8 @@ def test_the_score_figure(bills):
 def test_the_learning_curve_figure_and_its_missing_panel():
     scores = _scores({"PPO": [130.0, 150.0], "SAC": [180.0]})
     curves = learning_curves(scores)
-    fig = figures.plot_learning_curves(curves, "a test scenario", scores.table)
-    assert "a test scenario" in fig.get_suptitle()
+    fig = figures.plot_learning_curves(curves, LONG, scores.table)
+    assert "full bill, CO2 at 0.05 PEN/kg" in fig.get_suptitle()
     assert fig.axes[0].get_ylabel() == "share of the optimal saving [%]"
     assert all(ax.get_xlabel() == "training steps [periods]" for ax in fig.axes)
     labels = fig.axes[1].get_legend_handles_labels()[1]
@@ -222,8 +232,8 @@ def test_the_learning_curve_figure_and_its_missing_panel():
 
 def test_the_policy_week_figure():
     scores = _scores({"PPO": [130.0, 150.0]})
-    fig = figures.plot_policy_week(policy_week(scores), "a test scenario", pvbess.Tariff())
-    assert "a test scenario" in fig.get_suptitle() and "7 held-out days" in fig.get_suptitle()
+    fig = figures.plot_policy_week(policy_week(scores), LONG, pvbess.Tariff())
+    assert "[a_run_id]" in fig.get_suptitle() and "7 held-out days" in fig.get_suptitle()
     energy, setpoint = fig.axes
     assert energy.get_ylabel() == "stored energy at the end [kWh]"
     assert setpoint.get_ylabel() == "battery setpoint (+ charge) [kWh]"

@@ -7,6 +7,8 @@ the figures are bare matplotlib Figures, never saved or shown here, titled with 
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -25,6 +27,20 @@ __all__ = ["plot_learning_curves", "plot_policy_week", "plot_scores", "score_dis
 
 SHARE = "optimal_saving_share_frac"
 _AGENT_STYLES = ("-", "--", ":", "-.")
+#: Characters of a 10-point title line per inch of figure width (with room to spare).
+_CHARS_PER_INCH = 12
+
+
+def _suptitle(fig: Figure, what: str, scenario: str) -> None:
+    """What the figure shows, then the scenario, broken at its " · " into lines that fit."""
+    limit = int(fig.get_figwidth() * _CHARS_PER_INCH)
+    lines: list[str] = []
+    for part in scenario.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= limit:
+            lines[-1] += " · " + part
+        else:
+            lines += textwrap.wrap(part, limit) or [""]
+    fig.suptitle("\n".join([*textwrap.wrap(what, limit), *lines]), fontsize=10)
 
 
 def strategy_words(name: str, seeds: int | None = None) -> str:
@@ -107,7 +123,7 @@ def plot_scores(table: pd.DataFrame, scenario: str) -> Figure:
     ax.set_xlabel(label(SHARE) + ": 100 = the LP bound, 0 = no battery")
     if spread.any():
         ax.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"Share of the optimal saving on the held-out months\n{scenario}", fontsize=10)
+    _suptitle(fig, "Share of the optimal saving on the held-out months", scenario)
     return fig
 
 
@@ -162,8 +178,7 @@ def plot_learning_curves(curves: pd.DataFrame, scenario: str,
     shown = [ax for ax in axes if ax.axison]
     if shown:
         legend_right(shown[-1])
-    fig.suptitle(f"Learning curves: share of the optimal saving while training\n{scenario}",
-                 fontsize=10)
+    _suptitle(fig, "Learning curves: share of the optimal saving while training", scenario)
     return fig
 
 
@@ -205,6 +220,6 @@ def plot_policy_week(week: pd.DataFrame, scenario: str, tariff: Tariff | None = 
         ax.grid(alpha=0.3)
     legend_right(ax_e)
     days = (time[-1] + step - time[0]) / pd.Timedelta(days=1)
-    fig.suptitle(f"{days:g} held-out days from {time[0]:%Y-%m-%d}: stored energy and setpoint "
-                 f"of each policy against the optimum\n{scenario}", fontsize=10)
+    _suptitle(fig, f"{days:g} held-out days from {time[0]:%Y-%m-%d}: stored energy and setpoint "
+              "of each policy against the optimum", scenario)
     return fig
