@@ -23,6 +23,9 @@ from pvbess.learn.tables import learning_curves  # noqa: E402
 
 SMOKE_STEPS = 200
 
+#: One xdist worker for the module: its trained smoke agents (a module fixture) train once.
+pytestmark = pytest.mark.xdist_group("learn_agents")
+
 
 @pytest.fixture(scope="module")
 def weeks():
