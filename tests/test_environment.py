@@ -10,6 +10,10 @@ import yaml
 from pvbess.config import PROJECT_ROOT
 
 
+#: pip name -> conda-forge name, where they differ (the mirror compares pins under pip's name).
+CONDA_NAMES = {"torch": "pytorch"}
+
+
 def _split(requirement: str) -> tuple[str, str]:
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*?)\s*", requirement)
     assert match, f"cannot parse requirement {requirement!r}"
@@ -29,7 +33,8 @@ def _conda_requirements() -> tuple[dict[str, str], list]:
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = [d for d in env["dependencies"] if isinstance(d, dict)]
     names = dict(_split(d) for d in conda if not d.startswith(("python", "pip")) or d == "pyyaml")
-    return names, pip
+    pip_names = {conda_name: pip_name for pip_name, conda_name in CONDA_NAMES.items()}
+    return {pip_names.get(name, name): spec for name, spec in names.items()}, pip
 
 
 def test_environment_yml_mirrors_pyproject():
@@ -40,6 +45,15 @@ def test_environment_yml_mirrors_pyproject():
     assert not missing, f"in pyproject.toml but not environment.yml: {missing}"
     assert not extra, f"in environment.yml but not pyproject.toml: {extra}"
     assert not differ, f"version pins differ (pyproject, environment.yml): {differ}"
+
+
+def test_environment_yml_uses_conda_forge_names():
+    """conda-forge has no ``torch``: environment.yml names it ``pytorch``, pinned as pip's."""
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    names = {_split(d)[0] for d in env["dependencies"] if isinstance(d, str)}
+    for pip_name, conda_name in CONDA_NAMES.items():
+        assert pip_name not in names, f"environment.yml: {pip_name} is {conda_name} on conda-forge"
+        assert conda_name in names, f"environment.yml: {conda_name} missing"
 
 
 def test_environment_yml_ends_with_editable_install():
