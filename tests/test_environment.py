@@ -67,3 +67,25 @@ def test_ci_runs_the_readme_test_command():
     ci = (PROJECT_ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make report" in readme
     assert re.search(r"^make test$", ci, re.MULTILINE), ".ci/run must call the README's `make test`"
+
+
+def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
+    """The suite runs with ``--dist loadgroup`` so that a group (a Home Assistant server, a
+    browser, the learned agents) is set up on one worker only; a pytest/xdist pairing that
+    silently ignores the groups (pytest 9.2, pytest-xdist#1386) fails here."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "@pytest.mark.xdist_group('one')\n"
+        "@pytest.mark.parametrize('i', range(6))\n"
+        "def test_worker(i):\n"
+        "    with open(os.path.join(os.path.dirname(__file__), f'w{i}'), 'w') as fh:\n"
+        "        fh.write(os.environ['PYTEST_XDIST_WORKER'])\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q",
+                           "-p", "no:cacheprovider", "test_grouped.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = {(tmp_path / f"w{i}").read_text() for i in range(6)}
+    assert len(workers) == 1, f"one group ran on workers {sorted(workers)}"
