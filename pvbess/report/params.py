@@ -59,6 +59,8 @@ class NotebookStep:
         Values of its parameters the report uses unless the params file sets them.
     check : callable or None
         ``check(folder)`` reads its outputs back and raises ValueError if one is malformed.
+    cell_timeout_s : float
+        A cell running longer than this fails the report (a stalled kernel never hangs it). [s]
     """
 
     notebook: str
@@ -67,6 +69,7 @@ class NotebookStep:
     needs: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     check: Callable[[Path], Any] | None = None
+    cell_timeout_s: float = 600.0
 
     @property
     def html(self) -> str:
@@ -140,7 +143,8 @@ STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
     NotebookStep("05_learned_controllers.ipynb", "learned controllers",
                  outputs=(LEARNED_NAME, "learned_scores.csv", "learned_scores.png",
                           "learning_curves.png", "policy_week.png"),
-                 check=_check_learned),
+                 check=_check_learned,
+                 cell_timeout_s=3 * 3600.0),  # the full budget trains for tens of minutes in one cell
 )}
 
 #: The notebooks a params file without a ``notebooks:`` key renders (a design's report).

@@ -41,6 +41,7 @@ from .artefacts import (
 )
 from .params import (
     STEPS,
+    NotebookStep,
     ReportError,
     load_params,
     notebook_parameters,
@@ -48,8 +49,9 @@ from .params import (
     step_parameters,
 )
 
-#: A cell running longer than this fails the report (a stalled kernel never hangs it). [s]
-CELL_TIMEOUT_S = 600
+#: A cell running longer than this fails the report, unless its step says otherwise
+#: (:attr:`NotebookStep.cell_timeout_s`). [s]
+CELL_TIMEOUT_S = NotebookStep.cell_timeout_s
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
                     papermill.execute_notebook(
                         str(notebooks_dir / name), str(work / name), parameters=parameters,
                         progress_bar=progress, cwd=str(PROJECT_ROOT), kernel_name=kernel_name,
-                        report_mode=False, execution_timeout=CELL_TIMEOUT_S,
+                        report_mode=False, execution_timeout=step.cell_timeout_s,
                         extra_arguments=KERNEL_ARGUMENTS)
             except PapermillExecutionError as exc:
                 kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run_id}-"))
