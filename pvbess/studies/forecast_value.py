@@ -49,7 +49,7 @@ def bill_ladder(site_table: pd.DataFrame, forecasts: Sequence[str] = ("perfect",
         Folder for one database per forecast (``replay_<forecast>.sqlite``, resumable); default
         in memory.
     **replay_options
-        Keywords of :func:`pvbess.replay` (battery, start, days, tariff, bill, ...);
+        Keywords of :func:`pvbess.replay` (battery, start, days, tariff, bill, progress, ...);
         ``forecast_options`` maps a forecast's name to its options (e.g.
         ``{"noisy": {"seed": 1}}``).
 
