@@ -24,18 +24,22 @@ class ReplayProgress:
 
     Honest progress: the first period on a bar of its own (it pays the one-time compile, or the
     load of the cached kernels), then one step per completed local day, so the rate is the
-    replay's own; then one step per strategy of the comparison.
+    replay's own; then one step per strategy of the comparison, named as it runs and without a
+    rate (its strategies differ in work, and on a cold cache the rules compile there).
     """
 
     def __init__(self, enabled: bool, label: str, day_ends: np.ndarray) -> None:
         self.enabled, self.label, self.day_ends = enabled, label, day_ends
         self._ends = set(day_ends.tolist())
 
-    def bar(self, what: str, total: int, unit: str, initial: int = 0):
+    def bar(self, what: str, total: int, unit: str, initial: int = 0, rate: bool = True):
+        """A tqdm bar; ``rate=False`` for steps of unequal work (no rate, the elapsed time and
+        the step's name, set with ``set_postfix_str``)."""
         from tqdm.auto import tqdm
 
         desc = f"{self.label}: {what}" if what else self.label
-        return tqdm(total=total, initial=initial, unit=unit, desc=desc,
+        fmt = None if rate else "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]"
+        return tqdm(total=total, initial=initial, unit=unit, desc=desc, bar_format=fmt,
                     disable=not self.enabled)
 
     def days_done(self, pos: int) -> int:

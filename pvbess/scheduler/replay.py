@@ -53,6 +53,9 @@ PERFECT_DP = "perfect_foresight_dp"
 EXACT = "exact_bound"
 RULES = "six_phase_rules"
 NO_BATTERY = "no_battery"
+#: The strategies of the comparison in words (its progress bar names the one running).
+STRATEGY_WORDS = {REPLAY: "the replay", PERFECT_DP: "perfect-foresight DP",
+                  EXACT: "exact bound (LP)", RULES: "six-phase rules", NO_BATTERY: "no battery"}
 
 #: Energy-grid states of the replay's plans by default: a step of ``usable_kwh / 400`` (4 kWh
 #: for the Iquitos battery). Each plan is re-made every period from the true state and the DP
@@ -455,14 +458,16 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
     solvers = {PERFECT_DP: lambda: optimize_schedule(problem,
                                                      energy_step_kwh=engine.energy_step_kwh),
                EXACT: lambda: exact_schedule(problem)}
-    with bars.bar("comparison", 3 + with_rules, "strategy") as bar:
+    with bars.bar("comparison", 3 + with_rules, "strategy", rate=False) as bar:
         for name, solve in solvers.items():
+            bar.set_postfix_str(STRATEGY_WORDS[name])
             result = solve()
             p = result.periods
             rows[name] = priced(p["grid_import_kwh"], p["grid_export_kwh"], p["bess_charge_kwh"],
                                 p["bess_discharge_kwh"], float(result.soe_kwh[-1]))
             bar.update(1)
         if with_rules:
+            bar.set_postfix_str(STRATEGY_WORDS[RULES])
             bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
                            SixPhaseRules() if rules is None else rules, "six_phase",
                            tariff=tariff, co2_kg_per_kwh=factor)
@@ -471,6 +476,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
                                  bal["bess_charge_kwh"], bal["bess_discharge_kwh"],
                                  float(bal["soe_end_kwh"].iloc[-1]))
             bar.update(1)
+        bar.set_postfix_str(STRATEGY_WORDS[NO_BATTERY])
         net = actual["load_kwh"].to_numpy() - actual["pv_kwh"].to_numpy()
         imp = np.maximum(net, 0.0)
         exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))
