@@ -481,6 +481,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
         imp = np.maximum(net, 0.0)
         exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))
         rows[NO_BATTERY] = priced(imp, exp, 0.0, 0.0, float(balance["soe_start_kwh"].iloc[0]))
+        bar.set_postfix_str("", refresh=False)  # done: the last name would read as a status
         bar.update(1)
     table = bill_table(rows)
     table["gap_vs_exact"] = table["total_cost_pen"] - rows[EXACT]["total_cost_pen"]

@@ -4,6 +4,7 @@ day, then one per compared strategy; totals right on a fresh and a resumed repla
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,7 @@ def test_progress_shows_on_the_console_and_is_silent_when_off(capsys):
     for words in ("perfect-foresight DP", "exact bound (LP)", "six-phase rules", "no battery"):
         assert any(words in ln for ln in comparison), words
     assert comparison and not any("strategy/s" in ln or "s/strategy" in ln for ln in comparison)
+    assert re.search(r"4/4 \|█+\| \[[\d:]+\]$", comparison[-1].rstrip())  # done: no name
     replay(SITE, progress=False, **KW)
     assert capsys.readouterr() == ("", "")
 
