@@ -21,7 +21,8 @@ JUPYTER_OPTIONS := --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 # Jupyter refuses to run as root (a container, CI) unless told to
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: venv git-filter chromium ha-venv test report data bench lab notebook clean-reports
+.PHONY: venv git-filter chromium ha-venv test report report-learned data bench lab notebook \
+	clean-reports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,11 @@ test: venv chromium
 ## make report: render every params/*.yaml into reports/<run-id>/ (PARAMS=... for a subset)
 report: venv
 	$(PY) -m pvbess.report $(or $(PARAMS),params/*.yaml)
+
+## make report-learned: the learned controllers (notebook 05) with their full training budget,
+## params/learned/*.yaml (about 30 min on 2 cores); make report leaves them out to stay fast
+report-learned: venv
+	$(PY) -m pvbess.report params/learned/*.yaml
 
 ## make data: regenerate data/iquitos/ from the site facts (deterministic for the seed)
 data: $(STAMP)

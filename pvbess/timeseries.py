@@ -34,6 +34,12 @@ def _row_label(index: pd.Index, position: int) -> str:
     return f"row {position} ({index[position]})"
 
 
+def epoch_ns(index: pd.DatetimeIndex) -> np.ndarray:
+    """The timestamps as int64 nanoseconds since the epoch (UTC), whatever the index's unit
+    (pandas >= 3 defaults to "us"); no conversion when it is in ns already. [ns]"""
+    return index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+
+
 def step_hours(index: pd.Index) -> float:
     """The time step of a regular, tz-aware DatetimeIndex. [h]
 
@@ -51,7 +57,7 @@ def step_hours(index: pd.Index) -> float:
         if index.freq is not None:
             return pd.Timedelta(index.freq).total_seconds() / 3600.0
         raise DataError("index: need at least two timestamps (or a frequency) to know the step")
-    ns = index.as_unit("ns").asi8  # pandas >= 3 defaults to "us": asi8 is in that unit
+    ns = epoch_ns(index)
     diffs = np.diff(ns)
     step = diffs[0]
     if step <= 0:
@@ -112,7 +118,7 @@ def check_energy_columns(frame: pd.DataFrame, columns: Iterable[str], unit: str 
 def _longest_step_h(index: pd.Index) -> float:
     """The longest step of a time index [h]; 1 h when the index cannot say."""
     if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
-        steps = np.diff(index.as_unit("ns").asi8) / 3.6e12
+        steps = np.diff(epoch_ns(index)) / 3.6e12
         if np.isfinite(steps).all() and steps.max() > 0:
             return float(steps.max())
     return 1.0

@@ -227,17 +227,22 @@ LABELS = {
     "round_trip_efficiency": "round-trip efficiency",
     "hours_above_peak_after_h": "hours above the peak threshold",
     "eac_pen_per_year": "equivalent annual cost",
+    "optimal_saving_share_frac": "share of the optimal saving",
+    "demand_cost_pen": "demand charges", "co2_site_kg": "site CO2 (grid import)",
+    "co2_net_kg": "grid-wide CO2 (import - export)", "train_time_s": "training time",
+    "train_steps": "training steps",
 }
 #: Units of names that neither :data:`VARIABLES` nor a suffix tells.
 _UNITS = {"pen_per_usd": "PEN/USD", "gap_vs_exact": "PEN", "pv_scale": "-",
-          "round_trip_efficiency": "-"}
+          "round_trip_efficiency": "-", "train_time_s": "s", "train_steps": "periods"}
 
 
 #: Which way is better, for the quantities a study ranks designs by ("higher" / "lower");
 #: figures colour "better" the same way whatever the quantity.
 _HIGHER_BETTER = ("self_sufficiency_frac", "self_consumption_frac", "ev_pv_share_frac",
                   "npv_vs_grid_pen", "npv_vs_pv_pen", "co2_avoided_vs_grid_only_t",
-                  "co2_avoided_vs_pv_only_t", "savings_vs_grid_only", "savings_vs_solar_only")
+                  "co2_avoided_vs_pv_only_t", "savings_vs_grid_only", "savings_vs_solar_only",
+                  "optimal_saving_share_frac")
 _LOWER_BETTER_SUFFIXES = ("_cost_pen", "_charge_pen", "_pen_per_year", "_pen_per_kwh",
                           "_years", "co2_t", "co2_kg", "_above_peak_after_h", "peak_grid_kw",
                           "peak_grid_hp_kw", "peak_grid_hfp_kw", "cost_per_tco2_vs_grid_pen",

@@ -58,3 +58,34 @@ def test_lower_convex_hull():
     hull = lower_convex_hull(y, i_min=2)
     np.testing.assert_allclose(hull[:2], y[:2])
     np.testing.assert_allclose(hull[2:5], [3.0, 0.0, 2.0])
+
+
+def _hull_by_definition(y, i_min):
+    """The envelope from its definition: at each grid point the least chord value over all pairs
+    of finite points around it (or the point itself)."""
+    idx = [i for i in range(i_min, len(y)) if np.isfinite(y[i])]
+    out = np.full(len(y), np.inf)
+    out[:i_min] = y[:i_min]
+    for x in range(idx[0], idx[-1] + 1) if idx else ():
+        best = y[x] if np.isfinite(y[x]) else np.inf
+        for a in idx:
+            for b in idx:
+                if a < x < b:
+                    best = min(best, y[a] + (y[b] - y[a]) * (x - a) / (b - a))
+        out[x] = best
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(y=st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(np.inf)), min_size=1, max_size=30),
+       i_min=st.integers(0, 5))
+def test_lower_convex_hull_is_the_greatest_convex_minorant(y, i_min):
+    y = np.array(y)
+    i_min = min(i_min, len(y))
+    hull = lower_convex_hull(y, i_min)
+    expected = _hull_by_definition(y, i_min)
+    np.testing.assert_allclose(hull, expected, rtol=1e-9, atol=1e-9)
+    finite = np.flatnonzero(np.isfinite(hull[i_min:])) + i_min
+    assert (hull[finite] <= y[finite] + 1e-9).all()  # below the points, never above
+    if finite.size >= 3:
+        assert (np.diff(hull[finite[0]:finite[-1] + 1], 2) >= -1e-9).all()  # convex

@@ -590,3 +590,50 @@ def test_capped_period_cost_is_convex_between_exact_breakpoints(p):
             assert c <= max(p["pv"] - p["load"], 0.0) + 1e-9
         if p["ipen"] == np.inf:
             assert imp <= p["icap"] + 1e-9
+
+
+# ---------------------------------------------------------------- the cap search's move nets
+@st.composite
+def search_blocks(draw):
+    """A few periods of the period model with soft caps on some of them (as a block of the cap
+    search prices them), negative prices and curtailment included."""
+    t = draw(st.integers(1, 6))
+    per = [draw(capped_periods()) for _ in range(t)]
+    for p in per:
+        p["buy"] -= draw(st.sampled_from([0.0, 0.0, 1.5]))  # sometimes negative: curtailment pays
+        p["ipen"] = draw(st.one_of(st.just(np.inf), st.floats(0.0, 50.0)))
+        if p["ipen"] == np.inf:
+            p["icap"] = np.inf  # a period off the block's groups: no cap
+    first = per[0]
+    scalars = {q: first[q] for q in ("eta_c", "eta_d", "wear", "grid_charge", "batt_export",
+                                     "curtail")}
+    arrays = {q: np.array([p[q] for p in per]) for q in ("load", "pv", "buy", "sell", "xlim",
+                                                          "ilim", "acap", "cmax", "dmax",
+                                                          "icap", "ipen")}
+    return arrays, scalars, draw(st.integers(4, 24)), draw(st.floats(0.5, 6.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(search_blocks(), st.lists(st.floats(0.0, 4.0), min_size=6, max_size=6))
+def test_move_nets_price_every_move_as_the_meter_does(block, new_caps):
+    """A block DP priced from the stored move nets (computed once, before any cap is set) is
+    bit for bit the DP that runs the meter for every move, for any later soft caps."""
+    from pvbess.optimize.dp import _backward_into, _move_nets
+
+    arrays, s, n, h = block
+    a = arrays
+    args = [a["load"], a["pv"], a["buy"], a["sell"], a["xlim"], a["ilim"], a["acap"],
+            s["eta_c"], s["eta_d"], a["cmax"], a["dmax"], s["wear"], s["grid_charge"],
+            s["batt_export"], s["curtail"], np.full(len(a["load"]), np.inf),
+            np.full(len(a["load"]), np.inf)]
+    nets = _move_nets(*args, h, n)
+    soft = np.isfinite(a["ipen"])
+    args[15] = np.where(soft, np.array(new_caps[:len(soft)]), np.inf)  # the search sets caps
+    args[16] = a["ipen"]
+    t = len(a["load"])
+    terminal = -0.1 * np.arange(n + 1) * h
+    with_nets, metered = np.empty((t + 1, n + 1)), np.empty((t + 1, n + 1))
+    with_nets[t] = metered[t] = terminal
+    _backward_into(with_nets, *args, h, n, 0, *nets)
+    _backward_into(metered, *args, h, n, 0, np.empty((0, 0)), np.zeros(0, dtype=np.bool_))
+    np.testing.assert_array_equal(with_nets, metered)

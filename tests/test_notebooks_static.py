@@ -132,12 +132,21 @@ def test_report_steps_match_their_notebooks(name):
         assert literal in source, f"{name} does not write {output} ({literal})"
 
 
+#: Every params file: params/*.yaml (make report) and params/learned/*.yaml (make report-learned,
+#: the learned controllers' full training budget, kept out of make report for its time).
+PARAMS_FILES = sorted([*PARAMS_DIR.glob("*.yaml"), *PARAMS_DIR.glob("learned/*.yaml")])
+
+
 def test_the_params_files_render_every_notebook():
-    rendered = {n for path in PARAMS_DIR.glob("*.yaml") for n in load_params(path)["notebooks"]}
+    rendered = {n for path in PARAMS_FILES for n in load_params(path)["notebooks"]}
     assert rendered == set(NOTEBOOKS)
+    learned = {n for path in PARAMS_DIR.glob("learned/*.yaml") for n in load_params(path)["notebooks"]}
+    assert learned == {"05_learned_controllers.ipynb"}  # make report stays fast without it
+    fast = {n for path in PARAMS_DIR.glob("*.yaml") for n in load_params(path)["notebooks"]}
+    assert "05_learned_controllers.ipynb" not in fast
 
 
-@pytest.mark.parametrize("path", sorted(PARAMS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
 def test_params_files_name_known_parameters(path):
     params = load_params(path)
     assert params["run_id"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .convex_search import lower_convex_hull, minimise_convex
 from .demand_groups import DemandGroups
-from .dp import _backward_into, _interp, _replay
+from .dp import _backward_into, _interp, _move_nets, _replay
 from .problem import SchedulingProblem
 from .result import _evaluate
 
@@ -25,6 +25,8 @@ __all__ = ["BlockDP", "lower_caps", "search_caps", "upper_caps"]
 
 #: indices of the import-cap arrays in ``SchedulingProblem.kernel_args()``
 _ICAP, _IPEN = 15, 16
+#: ``_backward_into``'s move nets for a DP run once: none (every move through the meter)
+_NO_NETS = (np.empty((0, 0)), np.zeros(0, dtype=np.bool_))
 
 
 class BlockDP:
@@ -47,6 +49,8 @@ class BlockDP:
         self.dt = groups.dt
         self.e_lo, self.h, self.n, self.i_min = e_lo, h, n, i_min
         self.v = np.empty((end - start + 1, n + 1))
+        # the meter of each move, once: the block's DPs differ only in their soft caps
+        self.nets = _move_nets(*self.args, h, n)
         self.evaluations = 0
 
     def set_caps(self, caps: Sequence[float]) -> None:
@@ -58,7 +62,7 @@ class BlockDP:
         """``F``: the block's DP value at ``e_start`` plus ``sum_g price_g * c_g``."""
         self.set_caps(caps)
         self.v[-1] = terminal
-        _backward_into(self.v, *self.args, self.h, self.n, self.i_min)
+        _backward_into(self.v, *self.args, self.h, self.n, self.i_min, *self.nets)
         self.evaluations += 1
         val = _interp(self.v[0], e_start, self.e_lo, self.h, self.n)
         return float(val + float(np.dot(self.price, caps)))
@@ -211,7 +215,7 @@ def _stretch_back(inp: SchedulingProblem, start: int, end: int, row: np.ndarray,
     args = tuple(a[start:end] if isinstance(a, np.ndarray) else a for a in inp.kernel_args())
     v = np.empty((end - start + 1, n + 1))
     v[-1] = row
-    _backward_into(v, *args, h, n, i_min)
+    _backward_into(v, *args, h, n, i_min, *_NO_NETS)
     return v[0].copy()
 
 
@@ -259,7 +263,7 @@ def _backward_sweep(inp: SchedulingProblem, groups: DemandGroups, guess: np.ndar
                     h: float, n: int, i_min: int, tol: np.ndarray) -> list[_Sampled]:
     """The blocks, last first, each sampled against the value of the later ones."""
     nb = len(groups.blocks)
-    row = np.array([-inp.terminal_value * (e_lo + i * h - inp.e_min_kwh) for i in range(n + 1)])
+    row = -inp.terminal_value * (e_lo + np.arange(n + 1) * h - inp.e_min_kwh)
     row_end = inp.periods
     sampled: list[_Sampled | None] = [None] * nb
     for b in range(nb - 1, -1, -1):
@@ -318,7 +322,7 @@ def search_caps(inp: SchedulingProblem, groups: DemandGroups, guess: np.ndarray,
                          for a in inp.kernel_args())
             v = np.empty((start - done + 1, n + 1))
             v[-1] = smp.start_row
-            _backward_into(v, *args, h, n, i_min)
+            _backward_into(v, *args, h, n, i_min, *_NO_NETS)
             soe, _ = _replay(*args, e_lo, h, n, v, e, inp.e_min_kwh, inp.e_max_kwh)
             e = float(soe[-1])
         cb, searched = _forward_caps(smp.block, smp, e, lower, upper, tol)

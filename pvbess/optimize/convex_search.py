@@ -2,12 +2,14 @@
 
 Used by :mod:`pvbess.optimize.cap_search` to search demand-charge caps (each value of the
 function is a DP) and to build the value of a month's start energy from a few sampled cap
-choices. Plain Python on floats: the work is in the function evaluations.
+choices. The minimiser is plain Python on floats (the work is in the function evaluations);
+the envelope's scan is compiled (a scheduler builds one per re-plan).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["lower_convex_hull", "minimise_convex"]
 
@@ -110,25 +112,35 @@ def _max_lines_min(lines: list[tuple[float, float]], u: float, w: float
     return vals[q], cands[q]
 
 
+@njit(cache=True)
+def _hull_points(y, i_min):
+    """The grid points ``i >= i_min`` of the lower convex hull of the finite ``y[i]``, in order
+    (a monotone-chain scan)."""
+    hull = np.empty(y.shape[0], dtype=np.int64)
+    m = 0
+    for i in range(i_min, y.shape[0]):
+        if not np.isfinite(y[i]):
+            continue
+        while m >= 2:
+            i0, i1 = hull[m - 2], hull[m - 1]
+            # drop i1 if it lies on or above the chord i0 -> i
+            if (y[i1] - y[i0]) * (i - i0) >= (y[i] - y[i0]) * (i1 - i0):
+                m -= 1
+            else:
+                break
+        hull[m] = i
+        m += 1
+    return hull[:m]
+
+
 def lower_convex_hull(y: np.ndarray, i_min: int = 0) -> np.ndarray:
     """The lower convex envelope of ``y`` on the window's grid ``i_min..n`` (inf entries are
     ignored; states below the window, where the value is not convex, are kept as they are)."""
-    idx = [i for i in range(i_min, y.shape[0]) if np.isfinite(y[i])]
-    if not idx:
+    hull = _hull_points(y, i_min)
+    if not hull.size:
         return y.copy()
-    hull: list[int] = []
-    for i in idx:
-        while len(hull) >= 2:
-            i0, i1 = hull[-2], hull[-1]
-            # drop i1 if it lies on or above the chord i0 -> i
-            if (y[i1] - y[i0]) * (i - i0) >= (y[i] - y[i0]) * (i1 - i0):
-                hull.pop()
-            else:
-                break
-        hull.append(i)
     out = np.full_like(y, np.inf)
     out[:i_min] = y[:i_min]
-    hx = np.array(hull, dtype=float)
-    lo, hi = hull[0], hull[-1]
-    out[lo:hi + 1] = np.interp(np.arange(lo, hi + 1, dtype=float), hx, y[hull])
+    lo, hi = int(hull[0]), int(hull[-1])
+    out[lo:hi + 1] = np.interp(np.arange(lo, hi + 1, dtype=float), hull.astype(float), y[hull])
     return out

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -492,7 +493,5 @@ def exact_schedule(problem: SchedulingProblem | Any = None, *args: Any,
     summary["demand_cost"] = demand_cost
     summary["energy_cost"] = float(res.cost)  # the period costs, by the plant
     summary["objective"] = obj
-    return ScheduleResult(objective=obj, cost=solver_cost, soe_kwh=res.soe_kwh,
-                          setpoint_kwh=res.setpoint_kwh, periods=res.periods,
-                          summary=summary, method=method, solve_time_s=res.solve_time_s,
-                          info=info)
+    return dataclasses.replace(res, objective=obj, cost=solver_cost, summary=summary,
+                               info=info)

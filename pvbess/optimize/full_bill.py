@@ -81,6 +81,7 @@ search (block DP, cap bounds, nested searches, the two sweeps) in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -208,14 +209,12 @@ def _with_demand_charges(res: ScheduleResult, groups: DemandGroups, info: dict
                          ) -> ScheduleResult:
     """The plan's result with its demand charges (its actual peaks, the incumbents) added to
     its true period costs."""
-    imp = res.periods["grid_import_kwh"].to_numpy()
+    imp = res.columns["grid_import_kwh"]
     peaks = groups.peaks(imp) if groups.n else np.zeros(0)
     demand = groups.demand_cost(imp)
     energy = res.cost
     summary = dict(res.summary)
     summary.update({"energy_cost": energy, "demand_cost": demand,
                     "peaks_kw": peaks.tolist(), "objective": res.objective + demand})
-    return ScheduleResult(objective=res.objective + demand, cost=energy + demand,
-                          soe_kwh=res.soe_kwh, setpoint_kwh=res.setpoint_kwh,
-                          periods=res.periods, summary=summary, method="dp",
-                          solve_time_s=res.solve_time_s, info=info)
+    return dataclasses.replace(res, objective=res.objective + demand, cost=energy + demand,
+                               summary=summary, info=info)

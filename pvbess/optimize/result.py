@@ -17,6 +17,7 @@ then off the PV charging the battery.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,9 +57,12 @@ class ScheduleResult:
         Stored energy, length T+1 (start of each period, then the end). [kWh]
     setpoint_kwh : numpy.ndarray
         AC setpoint per period, + charge / - discharge. [kWh]
-    periods : pandas.DataFrame
-        Per-period table (columns in :data:`PERIOD_COLUMNS`, see the module docstring); its index
-        is the inputs' tz-aware index when they were Series, else a RangeIndex.
+    columns : dict
+        The per-period values as arrays, one per column of :data:`PERIOD_COLUMNS` (``action``
+        of dtype object): ``periods`` without a table, for loops that re-plan often.
+    index : pandas.Index
+        The periods' index: the inputs' tz-aware index when they were Series, else a
+        RangeIndex.
     summary : dict
         Totals: costs, savings, kWh charged/discharged, imported/exported/curtailed, CO2.
     method : str
@@ -67,17 +71,26 @@ class ScheduleResult:
         Wall time of the solve. [s]
     info : dict
         Solver details (DP grid step and states, LP status, ...).
+    periods : pandas.DataFrame
+        Per-period table of ``columns`` on ``index`` (see the module docstring), built on
+        first use.
     """
 
     objective: float
     cost: float
     soe_kwh: np.ndarray
     setpoint_kwh: np.ndarray
-    periods: pd.DataFrame
+    columns: dict = field(repr=False)
+    index: pd.Index = field(repr=False)
     summary: dict
     method: str
     solve_time_s: float
     info: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def periods(self) -> pd.DataFrame:
+        """The per-period table (:data:`PERIOD_COLUMNS`) on :attr:`index`, built once."""
+        return _period_table(self.columns, self.columns["action"], self.index)
 
 
 @njit(cache=True)
@@ -211,7 +224,6 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
     objective = cost - problem.terminal_value * (float(soe[-1]) - problem.e_min_kwh)
     setpoint = values["setpoint_kwh"]
     index = problem.index if problem.index is not None else pd.RangeIndex(problem.periods, name="period")
-    periods = _period_table(values, values["action"], index)
     grid_total = float(grid_only.sum())
     summary = {
         "periods": problem.periods, "dt_h": problem.dt_h,
@@ -228,7 +240,7 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
         "terminal_value": problem.terminal_value, "objective": objective,
     }
     return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
-                          setpoint_kwh=setpoint, periods=periods, summary=summary,
+                          setpoint_kwh=setpoint, columns=values, index=index, summary=summary,
                           method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
 
 

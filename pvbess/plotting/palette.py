@@ -61,3 +61,29 @@ def color(name: str) -> str:
         return COLORS[name]
     except KeyError:
         raise KeyError(f"no colour for {name!r}; known: {sorted(COLORS)}") from None
+
+
+#: Colour per strategy where strategies are compared (learned controllers, notebook 05): the
+#: optimum black, the references in greys and red, one colour per learning algorithm.
+STRATEGY_COLORS: dict[str, str] = {
+    "exact": "#111111",         # the LP bound (optimum)
+    "scheduler": "#6c757d",     # the forecast-driven scheduler's replay
+    "six_phase": "#d62828",     # the six-phase rules
+    "no_battery": "#adb5bd",    # no battery (PV only)
+    "SAC": "#e76f51",
+    "PPO": "#2a9d8f",
+    "A2C": "#7b2cbf",
+}
+
+
+def strategy_color(name: str) -> str:
+    """The colour of a strategy row: ``scheduler_<forecast>`` is the scheduler's, an agent row
+    ``<algorithm>_s<seed>`` its algorithm's; a clear KeyError names the known ones."""
+    key = "scheduler" if name.startswith("scheduler_") else name
+    if key not in STRATEGY_COLORS and "_s" in key:
+        key = key.rsplit("_s", 1)[0]
+    try:
+        return STRATEGY_COLORS[key]
+    except KeyError:
+        raise KeyError(f"no colour for strategy {name!r}; known: {sorted(STRATEGY_COLORS)}"
+                       ) from None

@@ -13,7 +13,10 @@ plotly.js embedded, nothing loaded from the network) and its own files:
 - ``03_sizing_sweep``: ``sweep.csv.gz`` (one row per design), ``sweep_summary.json``,
   ``sweep_heatmaps.png``, ``sweep_pareto.png``;
 - ``04_scheduling_replay``: ``scheduling_replay.json``, ``daily_view.png``,
-  ``replay_comparison.png``, ``scheduler/`` (each forecast's event history and plans).
+  ``replay_comparison.png``, ``scheduler/`` (each forecast's event history and plans);
+- ``05_learned_controllers`` (the ``rl`` extra): ``learned_controllers.json`` (headline
+  figures), ``learned_scores.csv`` (the score table), ``learned_scores.png``,
+  ``learning_curves.png``, ``policy_week.png``.
 
 Only when every notebook ran and its files exist and read back is the folder renamed into place
 (replacing an older report of the same run id), so a failure never leaves a half-written report.
@@ -43,7 +46,8 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys((
         "SUMMARY_NAME", "BALANCE_NAME", "BALANCE_META_NAME", "FIGURES_DIRNAME",
-        "SWEEP_TABLE_NAME", "SWEEP_SUMMARY_NAME", "REPLAY_NAME", "SUMMARY_SCHEMA", "RUN_ID",
+        "SWEEP_TABLE_NAME", "SWEEP_SUMMARY_NAME", "REPLAY_NAME", "LEARNED_NAME", "SUMMARY_SCHEMA",
+        "RUN_ID",
         "atomic_path", "write_text", "jsonable", "save_png", "write_balance", "read_balance",
         "make_summary", "write_summary", "validate_summary", "read_summary", "summary_matches",
     ), "artefacts"),

@@ -36,6 +36,8 @@ FIGURES_DIRNAME = "figures"
 SWEEP_TABLE_NAME = "sweep.csv.gz"  # as pvbess.studies.sizing.SWEEP_TABLE_NAME (a test checks)
 SWEEP_SUMMARY_NAME = "sweep_summary.json"  # as pvbess.studies.sizing.SWEEP_SUMMARY_NAME
 REPLAY_NAME = "scheduling_replay.json"
+#: Headline figures of the learned controllers (notebook 05).
+LEARNED_NAME = "learned_controllers.json"
 SUMMARY_SCHEMA = "pvbess.summary/1"
 
 #: What a run id may be: letters, digits, ``_``, ``-``, ``.``, not starting with ``.``/``-``/``_``.

@@ -22,6 +22,7 @@ from .artefacts import (
     BALANCE_META_NAME,
     BALANCE_NAME,
     FIGURES_DIRNAME,
+    LEARNED_NAME,
     REPLAY_NAME,
     RUN_ID,
     SUMMARY_NAME,
@@ -98,6 +99,28 @@ def _check_replay(folder: Path) -> None:
         raise ValueError(f"{REPLAY_NAME}: expected a mapping with a non-empty 'total_cost_pen' table")
 
 
+def _check_learned(folder: Path) -> None:
+    """The score table of notebook 05: the LP bound scores 1, no battery 0, every share a number
+    (or null where undefined), every row's bill at or above the bound."""
+    import math
+
+    data = json.loads((folder / LEARNED_NAME).read_text(encoding="utf-8"))
+    share = data.get("optimal_saving_share_frac") if isinstance(data, dict) else None
+    cost = data.get("total_cost_pen") if isinstance(data, dict) else None
+    if not (isinstance(share, dict) and isinstance(cost, dict) and share.keys() == cost.keys()
+            and {"exact", "no_battery"} <= share.keys()):
+        raise ValueError(f"{LEARNED_NAME}: expected 'optimal_saving_share_frac' and "
+                         "'total_cost_pen' tables with rows 'exact' and 'no_battery'")
+    if not (math.isclose(share["exact"], 1.0) and abs(share["no_battery"]) < 1e-9):
+        raise ValueError(f"{LEARNED_NAME}: the LP bound must score 1 and no battery 0, got "
+                         f"{share['exact']} and {share['no_battery']}")
+    bound = cost["exact"]
+    below = [k for k, v in cost.items() if not isinstance(v, int | float)
+             or v < bound - 1e-9 * abs(bound)]
+    if below:
+        raise ValueError(f"{LEARNED_NAME}: rows {below} bill less than the LP bound {bound}")
+
+
 #: Every notebook the report can render, in the order they run (a notebook's ``needs`` first).
 STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
     NotebookStep("01_annual_simulation.ipynb", "simulation",
@@ -114,6 +137,10 @@ STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
                  outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png"),
                  defaults={"progress": False},  # as 03: the bars would only become notes
                  check=_check_replay),
+    NotebookStep("05_learned_controllers.ipynb", "learned controllers",
+                 outputs=(LEARNED_NAME, "learned_scores.csv", "learned_scores.png",
+                          "learning_curves.png", "policy_week.png"),
+                 check=_check_learned),
 )}
 
 #: The notebooks a params file without a ``notebooks:`` key renders (a design's report).

@@ -28,6 +28,7 @@ import pandas as pd
 from ..config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from ..variables import format_value, label, unit_of
 from .artefacts import (
+    LEARNED_NAME,
     REPLAY_NAME,
     SUMMARY_NAME,
     SWEEP_SUMMARY_NAME,
@@ -287,14 +288,15 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
 
     The page links each run's rendered notebooks and compares the headline KPIs of the runs
     with a ``summary.json`` (notebook 01), the sweeps (``sweep_summary.json``, notebook 03) and
-    the scheduling replays (``scheduling_replay.json``, notebook 04); ``summary.csv`` holds
+    the scheduling replays (``scheduling_replay.json``, notebook 04), the learned controllers
+    (``learned_controllers.json``, notebook 05); ``summary.csv`` holds
     every KPI of the first table.
     """
     reports_dir = Path(reports_dir or REPORTS_DIR)
     e = html.escape
     folders = sorted(p for p in reports_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
                      and any((p / s.html).is_file() for s in STEPS.values()))
-    rows, runs, sweeps, replays = {}, [], [], []
+    rows, runs, sweeps, replays, learned_runs = {}, [], [], [], []
     for folder in folders:
         scenario = ""
         try:
@@ -324,6 +326,10 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
                                 cost.get(f"replay_{replay.get('forecast')}"),
                                 cost.get("exact_bound"), cost.get("six_phase_rules"),
                                 cost.get("no_battery"), replay.get("replay_gap_vs_exact_pct")))])
+        learned = _read_json(folder / LEARNED_NAME)
+        if learned is not None:
+            scenario = scenario or str(learned.get("scenario", ""))
+            learned_runs.append([e(folder.name), *_learned_cells(learned)])
         runs.append([e(folder.name), e(scenario), links])
     table = pd.DataFrame(rows)
     with atomic_path(reports_dir / "summary.csv") as tmp:
@@ -352,8 +358,30 @@ def write_index(reports_dir: str | Path | None = None) -> Path:
         parts += ["<h2>Scheduling replays (cost of the replayed period) [PEN]</h2>",
                   _html_table(["run", "forecast", "periods", "replay", "exact optimum",
                                "six-phase rules", "no battery", "gap vs exact [%]"], replays)]
+    if learned_runs:
+        parts += ["<h2>Learned controllers (share of the optimal saving on the held-out months, "
+                  "mean ± std over seeds)</h2>",
+                  _html_table(["run", "agents", "six-phase rules", "scheduler"], learned_runs)]
     parts.append("</body></html>")
     return write_text(reports_dir / "index.html", "".join(parts))
+
+
+def _learned_cells(learned: dict) -> list[str]:
+    """The agents', the rules' and the scheduler's shares of a ``learned_controllers.json``."""
+    def pct(stats: Any) -> str:
+        if not isinstance(stats, dict) or not isinstance(stats.get("mean"), int | float):
+            return "n/a"
+        text = f"{100 * stats['mean']:,.1f} %"
+        if isinstance(stats.get("std"), int | float) and stats.get("seeds", 1) > 1:
+            text += f" ± {100 * stats['std']:,.1f}"
+        return text
+
+    summary = learned.get("summary") if isinstance(learned.get("summary"), dict) else {}
+    agents = " · ".join(f"{a}: {pct(summary.get(a))}" for a in learned.get("algorithms") or []
+                        if isinstance(a, str))
+    scheduler = next((k for k in summary if k.startswith("scheduler_")), None)
+    return [html.escape(agents), html.escape(pct(summary.get("six_phase"))),
+            html.escape(pct(summary.get(scheduler)) if scheduler else "n/a")]
 
 
 def _expected_seconds(plan: dict, reports_dir: Path) -> float:

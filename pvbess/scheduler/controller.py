@@ -22,7 +22,7 @@ from numba import njit
 
 from ..battery import Battery
 from ..physics import CHARGE_CODES, resolve_charge_source, site_step, stored_energy, wear_cost
-from ..timeseries import DataError, check_energy_columns, step_hours
+from ..timeseries import DataError, check_energy_columns, epoch_ns, step_hours
 from .events import HourlyEvent, _aware, period_of
 
 
@@ -158,7 +158,7 @@ class SimulatedController:
                                 f"{list(actual.columns)}")
         self.battery = battery
         self.index = actual.index
-        self._ns = self.index.as_unit("ns").asi8  # period starts [ns], compared unboxed
+        self._ns = epoch_ns(self.index)  # period starts [ns], compared unboxed
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -201,12 +201,13 @@ class SimulatedController:
         if not np.all(np.isfinite(values)):
             raise ValueError("SimulatedController.apply: program has non-finite setpoints")
         if first + len(values) > len(self.index) or \
-                self._ns[first + len(values) - 1] != program.index.as_unit("ns").asi8[-1]:
+                self._ns[first + len(values) - 1] != epoch_ns(program.index)[-1]:
             raise DataError("SimulatedController.apply: the program is not a contiguous run "
                             "of the data's periods")
         caps = np.full(len(values), np.inf)
         if import_cap_kwh is not None:
-            if not import_cap_kwh.index.equals(program.index):
+            if import_cap_kwh.index is not program.index and \
+                    not import_cap_kwh.index.equals(program.index):
                 raise DataError("SimulatedController.apply: import_cap_kwh is not on the "
                                 "program's periods")
             caps = np.asarray(import_cap_kwh, dtype=np.float64)

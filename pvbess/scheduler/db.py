@@ -159,6 +159,9 @@ class Database:
         self.path = MEMORY if _is_memory(path) else str(Path(path).resolve())
         self.read_only = bool(read_only)
         self._lock_fd: int | None = None
+        #: ``(seq, hash)`` of the last recorded event, kept by the writer (it alone appends:
+        #: the file lock) so that recording a period is one INSERT; None: read it again
+        self.event_head: tuple[int, bytes] | None = None
         if self.read_only and self.path == MEMORY:
             raise ValueError("a ':memory:' database cannot be opened read-only (it would be empty)")
         if self.read_only and not Path(self.path).is_file():

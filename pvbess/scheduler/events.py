@@ -19,6 +19,7 @@ import hashlib
 import math
 import numbers
 import os
+import sqlite3
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,8 @@ def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
 def _day_index(day: str, dt_h: float, tz: str) -> pd.DatetimeIndex:
     start = pd.Timestamp(str(day)).tz_localize(tz)
     end = (pd.Timestamp(str(day)) + pd.Timedelta(days=1)).tz_localize(tz)
-    return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left")
+    # in ns, the unit the scheduler compares in (pandas >= 3 would make it "us")
+    return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left").as_unit("ns")
 
 
 def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
@@ -249,36 +251,46 @@ class HistoricalDataStore:
         if not isinstance(event, HourlyEvent):
             raise TypeError(f"expected an HourlyEvent, got {type(event).__name__}")
         self.db.check_writable()
-        ts_ns = int(event.timestamp.value)
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            old = conn.execute(_SELECT + " WHERE ts_ns = ? OR (day = ? AND period = ?)",
-                               (ts_ns, event.day, event.period)).fetchall()
-            if old:
-                stored = _event_from_row(old[0])
-                if len(old) == 1 and stored.timestamp == event.timestamp and \
-                        stored.values() == event.values() and stored.period == event.period:
-                    conn.execute("COMMIT")
+        row = (int(event.timestamp.value), _tz_name(event.timestamp), event.day, event.period,
+               *event.values())
+        for _ in range(2):  # a second time only if the kept chain head was stale
+            head = self.db.event_head
+            if head is None:
+                head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+                                    ).fetchone() or (0, GENESIS)
+            seq = head[0] + 1
+            digest = chain_hash(head[1], event_bytes(seq, *row[:4], row[4:]))
+            try:  # one statement, atomic on its own; the triggers refuse a recorded period
+                conn.execute(_INSERT, (*row, seq, digest))
+            except sqlite3.IntegrityError:
+                self.db.event_head = None
+                if self._already_recorded(event):
                     return False
-                diff = [name for name in EVENT_VALUES
-                        if getattr(stored, name) != getattr(event, name)]
-                raise EventConflictError(
-                    f"period {event.period} of {event.day} ({event.timestamp}) is already "
-                    f"recorded with other values (differs in {diff or ['timestamp/period']}: "
-                    + ", ".join(f"{n} stored {getattr(stored, n)!r} vs new {getattr(event, n)!r}"
-                                for n in diff[:3]) + "); history is append-only")
-            head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-                                ).fetchone()
-            seq, previous = (1, GENESIS) if head is None else (head[0] + 1, head[1])
-            row = (ts_ns, _tz_name(event.timestamp), event.day, event.period, *event.values())
-            digest = chain_hash(previous, event_bytes(seq, *row[:4], row[4:]))
-            conn.execute(_INSERT, (*row, seq, digest))
-            conn.execute("COMMIT")
+                continue
+            self.db.event_head = (seq, digest)
             return True
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        raise HistoryError(f"{self.db.path}: cannot append period {event.period} of "
+                           f"{event.day}: the record's sequence is taken")
+
+    def _already_recorded(self, event: HourlyEvent) -> bool:
+        """True if ``event`` is stored as it is; raises if its period holds other values;
+        False if its period is free."""
+        old = self.db.conn.execute(_SELECT + " WHERE ts_ns = ? OR (day = ? AND period = ?)",
+                                   (int(event.timestamp.value), event.day, event.period)
+                                   ).fetchall()
+        if not old:
+            return False
+        stored = _event_from_row(old[0])
+        if len(old) == 1 and stored.timestamp == event.timestamp and \
+                stored.values() == event.values() and stored.period == event.period:
+            return True
+        diff = [name for name in EVENT_VALUES if getattr(stored, name) != getattr(event, name)]
+        raise EventConflictError(
+            f"period {event.period} of {event.day} ({event.timestamp}) is already "
+            f"recorded with other values (differs in {diff or ['timestamp/period']}: "
+            + ", ".join(f"{n} stored {getattr(stored, n)!r} vs new {getattr(event, n)!r}"
+                        for n in diff[:3]) + "); history is append-only")
 
     # -- reads --------------------------------------------------------------------------
     def get_event(self, timestamp: Any) -> HourlyEvent | None:

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import pandas as pd
 
-from ..timeseries import DataError, check_energy_columns, step_hours
+from ..timeseries import DataError, check_energy_columns, epoch_ns, step_hours
 
 #: Columns a forecast returns. Energies per period [kWh]; prices [currency/kWh].
 FORECAST_COLUMNS: tuple[str, ...] = ("load_kwh", "pv_kwh", "buy_price", "sell_price")
@@ -59,7 +59,7 @@ class ForecastProvider(ABC):
     def __init__(self, actual: pd.DataFrame) -> None:
         self.dt_h = _check_actual(actual)
         self.index = actual.index
-        self._ns = self.index.as_unit("ns").asi8  # the period starts, int64 UTC [ns]
+        self._ns = epoch_ns(self.index)  # the period starts, int64 UTC [ns]
         self.periods_per_day = int(round(24.0 / self.dt_h))
         self._load = actual["load_kwh"].to_numpy(dtype=np.float64).copy()
         self._pv = actual["pv_kwh"].to_numpy(dtype=np.float64).copy()
@@ -76,7 +76,7 @@ class ForecastProvider(ABC):
             raise DataError(f"forecast: the periods must be a tz-aware DatetimeIndex, got "
                             f"{type(index).__name__} {index[:1]!r}")
         # on the int64 nanoseconds: no Timestamp boxing (this runs for every plan)
-        ns, mine = index.as_unit("ns").asi8, self._ns
+        ns, mine = epoch_ns(index), self._ns
         start = int(np.searchsorted(mine, ns[0]))
         if start >= len(mine) or mine[start] != ns[0]:
             raise DataError(f"forecast: {index[0]} is outside the data "
@@ -203,7 +203,7 @@ class NoisyForecast(ForecastProvider):
         self.load_noise = float(load_noise)
         self.pv_noise = float(pv_noise)
         self.seed = int(seed)
-        self._issue_s = self.index.as_unit("ns").asi8 // 1_000_000_000
+        self._issue_s = epoch_ns(self.index) // 1_000_000_000
 
     def _predict(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         issue = int(self._issue_s[start])

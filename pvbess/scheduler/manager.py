@@ -28,11 +28,11 @@ import pandas as pd
 from ..battery import Battery
 from ..variables import TABLE_COLUMNS
 from ..optimize.full_bill import full_bill_schedule
-from ..optimize.result import plan_arrays
 from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
 from ..tariff import Tariff
+from ..timeseries import epoch_ns
 from .controller import Controller, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
@@ -233,12 +233,7 @@ class OptimizationEngine:
                                         search_states=self.search_states)
         else:
             result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
-        if self.optimizer is optimize_schedule:
-            # the DP's table is its trajectory through the plant: the arrays, without a table
-            columns = plan_arrays(problem, result.soe_kwh)
-        else:
-            columns = {name: result.periods[name].to_numpy() for name in (*PLAN_COLUMNS,
-                                                                          "action")}
+        columns = result.columns  # the arrays: no table per re-plan
         values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
         for i, name in enumerate(PLAN_COLUMNS):
             values[i] = columns[name]
@@ -255,7 +250,7 @@ class OptimizationEngine:
 
 def _step(index: pd.DatetimeIndex) -> float:
     if len(index) > 1:
-        ns = index.as_unit("ns").asi8
+        ns = epoch_ns(index)
         return int(ns[1] - ns[0]) / 3_600_000_000_000  # ns per hour
     if index.freq is not None:
         return pd.Timedelta(index.freq) / pd.Timedelta(hours=1)

@@ -38,7 +38,7 @@ from ..site import Site
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
 from ..tariff import Tariff
-from ..timeseries import DataError, step_hours
+from ..timeseries import DataError, epoch_ns, step_hours
 from .controller import SimulatedController
 from .db import Database, open_database
 from .events import EVENT_VALUES, HistoricalDataStore, HistoryError, HourlyEvent
@@ -148,7 +148,7 @@ def site_actuals(site_table: pd.DataFrame, *, tariff: Tariff | None = None,
 
 def _fingerprint(actual: pd.DataFrame) -> str:
     h = hashlib.sha256()
-    h.update(actual.index.as_unit("ns").asi8.tobytes())
+    h.update(epoch_ns(actual.index).tobytes())
     h.update(str(actual.index.tz).encode())
     for name in ("load_kwh", "pv_kwh", "buy_price", "sell_price"):
         h.update(np.ascontiguousarray(actual[name].to_numpy(dtype="<f8")).tobytes())

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .db import Database, open_database
+from ..timeseries import epoch_ns
 from .events import _aware, day_index
 
 SCENARIOS: tuple[str, ...] = ("tomorrow", "hourly", "restart")
@@ -220,8 +221,7 @@ class ScheduleStore:
         tz = str(index.tz)
         expected = day_index(day, head["dt_h"], tz)
         if len(expected) != periods or len(index) != periods - start or \
-                not np.array_equal(index.as_unit("ns").asi8,
-                                   expected.as_unit("ns").asi8[start:]):
+                not np.array_equal(epoch_ns(index), epoch_ns(expected)[start:]):
             raise ValueError(f"schedule for {day}: the plan's index is not periods "
                              f"{start}..{periods - 1} of that day at {head['dt_h']} h")
         cur = self.db.conn.execute(_INSERT, (

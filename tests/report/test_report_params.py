@@ -32,7 +32,7 @@ def test_load_params(tmp_path):
 
 
 
-NB1, NB2, NB3, NB4 = rp.NOTEBOOKS
+NB1, NB2, NB3, NB4, NB5 = rp.NOTEBOOKS
 
 
 def test_notebooks_key_selects_the_steps_and_the_known_parameters(tmp_path):
@@ -97,7 +97,7 @@ def test_steps_and_expected_files():
 
     assert rp.NOTEBOOKS == tuple(rp.STEPS) == (
         "01_annual_simulation.ipynb", "02_energy_balance_report.ipynb",
-        "03_sizing_sweep.ipynb", "04_scheduling_replay.ipynb")
+        "03_sizing_sweep.ipynb", "04_scheduling_replay.ipynb", "05_learned_controllers.ipynb")
     assert set(rp.DEFAULT_NOTEBOOKS) == {NB1, NB2, NB3}
     for i, step in enumerate(rp.STEPS.values()):  # a step runs after the ones it needs
         assert all(rp.NOTEBOOKS.index(n) < i for n in step.needs)
@@ -113,6 +113,9 @@ def test_steps_and_expected_files():
         NB4, "04_scheduling_replay.html", "scheduling_replay.json", "daily_view.png",
         "replay_comparison.png"]
     assert sum(f.startswith("figures/") for f in files) == len(pvbess.FIGURES)
+    assert rp.expected_files([NB5]) == [
+        NB5, "05_learned_controllers.html", artefacts.LEARNED_NAME, "learned_scores.csv",
+        "learned_scores.png", "learning_curves.png", "policy_week.png"]
 
 
 
@@ -139,3 +142,25 @@ def test_every_billing_notebook_takes_the_whole_tariff(tmp_path):
                                        energy_hfp_pen_per_kwh=0.2,
                                        demand_hp_pen_per_kw_month=30.0,
                                        demand_hfp_pen_per_kw_month=5.0), step.notebook
+
+
+def test_the_learned_controllers_check_reads_its_json_back(tmp_path):
+    """Notebook 05's check: the LP bound scores 1, no battery 0, no row bills below the bound."""
+    import json
+
+    check = rp.STEPS[NB5].check
+    good = {"optimal_saving_share_frac": {"exact": 1.0, "no_battery": 0.0, "PPO_s0": 0.7},
+            "total_cost_pen": {"exact": 100.0, "no_battery": 200.0, "PPO_s0": 130.0}}
+    path = tmp_path / artefacts.LEARNED_NAME
+    path.write_text(json.dumps(good))
+    check(tmp_path)
+    bad = [({"optimal_saving_share_frac": {"exact": 0.9}}, "expected"),
+           ({"total_cost_pen": {**good["total_cost_pen"], "PPO_s0": 90.0}}, "below|less"),
+           ({"optimal_saving_share_frac": {**good["optimal_saving_share_frac"],
+                                           "no_battery": 0.1}}, "score 1"),
+           ([1, 2], "expected")]
+    for change, words in bad:
+        data = {**good, **change} if isinstance(change, dict) else change
+        path.write_text(json.dumps(data))
+        with pytest.raises(ValueError, match=words):
+            check(tmp_path)

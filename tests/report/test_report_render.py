@@ -20,7 +20,7 @@ import pvbess
 from pvbess import report
 from pvbess.config import NOTEBOOKS_DIR, PROJECT_ROOT
 
-NB1, NB2, NB3, NB4 = report.NOTEBOOKS
+NB1, NB2, NB3, NB4, NB5 = report.NOTEBOOKS
 DAYS = 14  # of the end-to-end render
 
 
@@ -41,6 +41,15 @@ def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
     (replay / report.REPLAY_NAME).write_text(json.dumps(
         {"forecast": "persistence", "periods": 504,
          "total_cost_pen": {"replay_persistence": 165777.9, "exact_bound": 163916.0}}))
+    learned = tmp_path / "learned"
+    learned.mkdir()
+    (learned / report.STEPS[NB5].html).write_text("<html></html>")
+    (learned / report.LEARNED_NAME).write_text(json.dumps(
+        {"scenario": "BESS 2,000 kWh / 400 kW, trained on Jan-Sep", "algorithms": ["PPO", "SAC"],
+         "summary": {"six_phase": {"seeds": 1, "mean": 0.594, "std": None},
+                     "scheduler_persistence": {"seeds": 1, "mean": 0.763, "std": None},
+                     "PPO": {"seeds": 2, "mean": 0.768, "std": 0.012},
+                     "SAC": {"seeds": 1, "mean": 0.113, "std": None}}}))
     (tmp_path / ".design.x.partial").mkdir()  # a render under way is not listed
     (tmp_path / ".design.x.partial" / report.STEPS[NB1].html).write_text("")
     (tmp_path / "notes").mkdir()  # nor a folder without a rendered notebook
@@ -52,6 +61,9 @@ def test_write_index_links_every_run_and_compares_them(balance, tmp_path):
     assert "Sizing sweeps" in page and "<td>54</td>" in page and "117,120" in page
     assert "Scheduling replays" in page and "<td>504</td>" in page and "165,778" in page
     assert "persistence forecast, 504 periods" in page
+    assert 'href="learned/05_learned_controllers.html"' in page
+    assert "Learned controllers" in page and "PPO: 76.8 % ± 1.2 · SAC: 11.3 %" in page
+    assert "<td>59.4 %</td><td>76.3 %</td>" in page and "trained on Jan-Sep" in page
     assert report.remote_references(page) == []
     table = pd.read_csv(tmp_path / "summary.csv", index_col="kpi")
     assert list(table.columns) == ["unit", "label", "design"]  # the annual simulations only

@@ -68,6 +68,27 @@ def test_the_stores_own_behaviour_is_kept(recorded):
             db.put_meta("note", "b")
 
 
+def test_a_stale_chain_head_is_read_again_and_the_chain_stays_whole(tmp_path):
+    """Recording a period is one INSERT on the chain head the writer keeps; a head that is
+    wrong (here: forced back to the start) makes that INSERT fail on its sequence number,
+    and the period is then chained to the head read from the file."""
+    from pvbess.scheduler.record import verify_record
+
+    index = pd.date_range("2024-01-01", periods=3, freq="h", tz="America/Lima")
+    events = [HourlyEvent(timestamp=t, period=k, dt_h=1.0, soe_start_kwh=5.0, soe_end_kwh=5.0,
+                          pv_kwh=1.0, load_kwh=1.0, grid_import_kwh=0.0, grid_export_kwh=0.0,
+                          bess_charge_kwh=0.0, bess_discharge_kwh=0.0)
+              for k, t in enumerate(index)]
+    with Database(tmp_path / "h.sqlite") as db:
+        history = HistoricalDataStore(db)
+        assert history.record_event(events[0]) and history.record_event(events[1])
+        db.event_head = (0, bytes(32))  # stale
+        assert history.record_event(events[2]) is True
+        assert db.event_head[0] == 3
+        assert verify_record(db, dt_h=1.0, tz="America/Lima") == 3
+        assert [e.timestamp for e in history.events()] == list(index)
+
+
 # -- 2. a resume verifies the record -------------------------------------------------------
 def resume(path):
     return replay(SITE, db=path, **OPTIONS)
