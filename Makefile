@@ -1,8 +1,9 @@
 # Two commands do everything on a fresh machine (Python 3.11+, make, the package registries):
 #   make report   set up .venv and render the annual Iquitos report into reports/
 #   make test     set up .venv and run the whole test suite (what CI runs)
-# and one opens the notebooks for exploring:
-#   make lab      JupyterLab on http://127.0.0.1:8888 (LAB_PORT=...), root included
+# and two open the notebooks for exploring:
+#   make lab        JupyterLab on http://127.0.0.1:8888 (LAB_PORT=...), root included
+#   make notebook   the classic notebook interface (Notebook 7), the same way
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -14,13 +15,14 @@ export MPLBACKEND := Agg
 
 LAB_PORT ?= 8888
 # notebooks are saved stripped of outputs (pvbess/report/strip.py): running them never dirties git
-# (tests/browser starts JupyterLab with these same options)
-LAB_OPTIONS := --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+# (tests/browser starts JupyterLab and Notebook 7 with these same options)
+JUPYTER_OPTIONS := --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 	--ContentsManager.pre_save_hook=pvbess.report.strip.pre_save_hook
-# JupyterLab refuses to run as root (a container, CI) unless told to
+# Jupyter refuses to run as root (a container, CI) unless told to
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: venv git-filter chromium ha-venv test report report-learned data bench lab clean-reports
+.PHONY: venv git-filter chromium ha-venv test report report-learned data bench lab notebook \
+	clean-reports
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,4 +81,8 @@ bench: venv
 
 ## make lab: JupyterLab on the notebooks, on this machine only (127.0.0.1), for any user
 lab: venv
-	$(VENV)/bin/jupyter lab $(LAB_OPTIONS) --port=$(LAB_PORT) $(ALLOW_ROOT)
+	$(VENV)/bin/jupyter lab $(JUPYTER_OPTIONS) --port=$(LAB_PORT) $(ALLOW_ROOT)
+
+## make notebook: the classic notebook interface (Notebook 7) on the notebooks, the same way
+notebook: venv
+	$(VENV)/bin/jupyter notebook $(JUPYTER_OPTIONS) --port=$(LAB_PORT) $(ALLOW_ROOT)

@@ -39,7 +39,7 @@ CALLS = {
         'sweep(week, {"capacity_kwh": [1000.0, 2000.0]}, strategy="optimal", progress=False)'),
     "replay (1 day)": (
         "from pvbess.scheduler.replay import replay", "",
-        'replay(site, forecast="persistence", days=1, compare=False)'),
+        'replay(site, forecast="persistence", days=1, compare=False, progress=False)'),
 }
 
 

@@ -58,7 +58,7 @@ def main() -> None:
     site = pvbess.load_iquitos()
     battery = pvbess.Battery()
     options = dict(battery=battery, forecast=args.forecast, energy_step_kwh=args.step,
-                   days=args.days)
+                   days=args.days, progress=False)
     full = dict(options, bill="full", peak_guard=not args.no_guard,
                 search_states=args.search_states)
     # warm-up: numba compilation / cache load, not part of the timing

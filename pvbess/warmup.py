@@ -121,7 +121,8 @@ def warm() -> list[tuple[str, float]]:
     timed("sweep six_phase", pvbess.sweep, site, {"capacity_kwh": [0.0, 1e3]}, progress=False)
     timed("sweep optimal", pvbess.sweep, site.iloc[:48], {"capacity_kwh": [1e3]},
           strategy="optimal", progress=False)
-    timed("replay", pvbess.replay, site, forecast="persistence", days=1, compare=True)
+    timed("replay", pvbess.replay, site, forecast="persistence", days=1, compare=True,
+          progress=False)
     timed("simulate_ev", pvbess.simulate_ev, site.index[:48], seed=0)
     return timings
 

@@ -73,6 +73,28 @@ def test_registry_has_the_16_figures_of_the_spec():
         assert spec.filename == f"{spec.number:02d}_{spec.name}.png"
 
 
+def test_report_notebook_shows_each_figure_under_its_title_in_spec_order(balance):
+    """Notebook 02: one "## Figure N: <title>" heading per figure, in the order of the spec's
+    list, the heading the figure's own title (its date or day count aside), then the cell that
+    draws that figure and saves its PNG."""
+    import nbformat
+
+    from pvbess.config import NOTEBOOKS_DIR
+
+    nb = nbformat.read(str(NOTEBOOKS_DIR / "02_energy_balance_report.ipynb"), as_version=4)
+    found = [(re.match(r"## Figure (\d+): (.*)", c.source), nb.cells[i + 1].source)
+             for i, c in enumerate(nb.cells)
+             if c.cell_type == "markdown" and c.source.startswith("## Figure")]
+    assert [int(m.group(1)) for m, _ in found] == [spec.number for spec in FIGURES]
+    for spec, (heading, code) in zip(FIGURES, found):
+        drawn = spec.function(balance).get_suptitle().split("\n")[0]
+        title = drawn.removeprefix(f"Fig. {spec.number}  ")
+        fixed = re.split(r"\d{4}-\d\d-\d\d|\d+ days", title)[0]  # before a date or day count
+        assert heading.group(2) == title if fixed == title else \
+            heading.group(2).startswith(fixed), (spec.number, heading.group(2), title)
+        assert f"pvbess.plot_{spec.name}(" in code and f'"{spec.filename}"' in code
+
+
 @pytest.mark.parametrize("spec", FIGURES, ids=lambda s: s.name)
 def test_figure_title_states_scenario_and_axes_carry_units(spec, balance):
     fig = spec.function(balance)
@@ -269,6 +291,38 @@ def test_representative_days_and_day_choice(balance):
     assert abs(daily[median_day] - daily.median()) == (daily - daily.median()).abs().min()
     fig = pvbess.plot_day_balance(balance, "2025-01-30")
     assert "2025-01-30" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize("freq", ["1h", "15min"])
+def test_year_panels_show_every_step_as_a_day_by_hour_cell(freq):
+    """Figures 2, 6 and 12 draw the whole run's steps as day x local-time images (a year of
+    hourly steps as a line is a comb of hairlines): each cell is one step's mean power [kW]
+    (or SOC [%]), days along x, and no line carries the steps one by one."""
+    b = pvbess.simulate(synthetic_site(days=4, freq=freq), pvbess.Battery(),
+                        pvbess.SixPhaseRules(export_limit_kw=150.0))
+    b.attrs.update(run_id="test-run", pv_kwp=4050.0)
+    dt = pvbess.step_hours(b.index)
+    assert b["pv_curtailed_kwh"].sum() > 0 and b["pv_export_kwh"].sum() > 0
+    expected = {2: [b["pv_export_kwh"] / dt, b["pv_curtailed_kwh"] / dt,
+                    peak_shaving_kwh(b) / dt],
+                6: [(b["bess_charge_kwh"] - b["bess_discharge_kwh"]) / dt],
+                12: [b["soc_frac"] * 100]}
+    for number, series in expected.items():
+        fig = FIGURES[number - 1].function(b)
+        images = [ax.images[0] for ax in fig.axes if ax.images]
+        assert len(images) == len(series), f"figure {number}"
+        for image, values in zip(images, series):
+            cells = np.asarray(image.get_array())  # local time (rows) x days (columns)
+            assert cells.shape == (round(24 / dt), 4)
+            np.testing.assert_allclose(cells.T.ravel(), values.to_numpy(), rtol=1e-12,
+                                       atol=1e-12)
+        assert all(len(line.get_xdata()) <= 4 for ax in fig.axes for line in ax.get_lines()
+                   if line.get_transform() == ax.transData), f"figure {number}: a comb"
+    # figure 12's line panel: the hourly SOC per day, its maximum, mean and minimum
+    day = (b["soc_frac"] * 100).groupby(b.index.tz_localize(None).normalize())
+    lines = {ln.get_label(): ln.get_ydata() for ln in FIGURES[11].function(b).axes[1].get_lines()}
+    for stat, words in (("max", "maximum"), ("mean", "mean"), ("min", "minimum")):
+        np.testing.assert_allclose(lines[f"daily {words}"], day.agg(stat).to_numpy(), rtol=1e-12)
 
 
 def test_soc_matrix_is_the_soc_column(balance):

@@ -46,7 +46,7 @@ def test_the_papermill_command_runs(tmp_path):
     assert sorted(set(sweep["power_kw"])) == [200.0, 400.0]
 
 
-@pytest.mark.parametrize("target", ["report", "test", "lab", "report-learned"])
+@pytest.mark.parametrize("target", ["report", "test", "lab", "notebook", "report-learned"])
 def test_the_make_targets_exist(target):
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(rf"^{target}:", makefile, flags=re.M)

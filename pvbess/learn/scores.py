@@ -127,7 +127,7 @@ def _scheduler_bill(site: pd.DataFrame, forecast: str, battery: Battery, tariff:
     full bill, :func:`pvbess.replay`), priced like every other row."""
     res = replay(site, battery=battery, forecast=forecast, tariff=tariff,
                  co2_price_per_kg=co2_price, co2_kg_per_kwh=factor, charge_source=charge_source,
-                 allow_battery_export=allow_battery_export, compare=False)
+                 allow_battery_export=allow_battery_export, compare=False, progress=False)
     bal = res.balance
     return {**site_bill(bal["grid_import_kwh"], bal["grid_export_kwh"], bal.index, tariff,
                         co2_kg_per_kwh=factor, co2_price_per_kg=co2_price,

@@ -11,8 +11,11 @@ from matplotlib.figure import Figure
 from .palette import COLORS
 from ..balance_specs import run_specs
 from .common import (
+    axis_label,
     col,
     daily,
+    day_hour_table,
+    draw_day_hour,
     figure_specs,
     has_battery,
     kw,
@@ -21,6 +24,7 @@ from .common import (
     peak_shaving_kwh,
     say_no_battery,
     title,
+    white_to,
 )
 
 
@@ -30,45 +34,51 @@ def _month_axis(ax) -> None:
 
 
 def plot_export_and_peak_shaving(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
-    """Figure 2: PV export and curtailment per step, and battery energy delivered for peak shaving.
+    """Figure 2: PV export (and curtailment) and battery energy delivered for peak shaving, per
+    step over the whole run.
 
-    Peak shaving per step is ``min(bess_to_mall, max(grid_to_mall + bess_to_mall - threshold*dt,
-    0))``: the battery's delivery to the mall that lowered the mall's grid draw above the threshold.
-    Both panels in mean power over the step [kW]; annual totals in the legend [MWh].
+    Each quantity is a day (x) by local hour (y) image of its mean power over the step [kW]: every
+    hour of the year stays visible (a year of hourly steps drawn as a line is a comb of
+    hairlines), white where nothing happens; panel titles give the totals [MWh] and the hours.
+    Peak shaving per step is ``min(bess_to_mall, max(grid_to_mall + bess_to_mall -
+    threshold*dt, 0))``: the battery's delivery to the mall that lowered the mall's grid draw
+    above the threshold (:func:`pvbess.plotting.common.peak_shaving_kwh`).
     """
     specs = figure_specs(balance)
     dt = specs.dt_h
-    rules = specs.rules
-    t = naive_local(balance.index)
     export, curtailed = col(balance, "pv_export_kwh"), col(balance, "pv_curtailed_kwh")
-    shaving = peak_shaving_kwh(balance)
-    battery = has_battery(balance)
-    fig = Figure(figsize=(13, 7 if battery else 5), layout="constrained")
-    ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1 if battery else 0.25])
-    ax1.plot(t, kw(export, dt), drawstyle="steps-post", color=COLORS["export"], lw=0.6,
-             label=f"PV export ({export.sum() / 1000:,.1f} MWh)")
+    panels = [(export, "export", "PV exported", axis_label("pv_export_kwh", "kW", "mean "))]
     if curtailed.sum() > 0:
-        ax1.plot(t, kw(curtailed, dt), drawstyle="steps-post", color=COLORS["curtailed"],
-                 lw=0.6, label=f"PV curtailed ({curtailed.sum() / 1000:,.1f} MWh)")
-    ax1.set_ylabel("power [kW]")
-    legend_right(ax1)
-    ax1.set_title("PV exported" + (" and curtailed" if curtailed.sum() > 0 else
-                                   " (no curtailment)"), fontsize=10)
+        panels.append((curtailed, "curtailed", "PV curtailed",
+                       axis_label("pv_curtailed_kwh", "kW", "mean ")))
+    battery = has_battery(balance)
+    fig = Figure(figsize=(13, 3.6 * len(panels) + (3.6 if battery else 0.8)),
+                 layout="constrained")
+    axes = fig.subplots(len(panels) + 1, 1, height_ratios=[1] * len(panels)
+                        + [1 if battery else 0.15])
+    for ax, (energy, colour, what, cbar) in zip(axes, panels):
+        power = kw(energy, dt)
+        draw_day_hour(ax, day_hour_table(power), white_to(COLORS[colour]), 0.0,
+                      max(float(power.max()), 1e-9), cbar)
+        ax.set_title(f"{what}: {energy.sum() / 1000:,.1f} MWh in {_hours(energy, dt)} of the run"
+                     + ("" if len(panels) > 1 else " (no curtailment)"), fontsize=10)
     if not battery:
-        say_no_battery(ax2, "peak shaving by the battery")
-        ax1.tick_params(labelbottom=True)
-        _month_axis(ax1)
+        say_no_battery(axes[-1], "peak shaving by the battery")
     else:
-        ax2.plot(t, kw(shaving, dt), drawstyle="steps-post", color=COLORS["bess"], lw=0.6,
-                 label=f"battery to mall above the threshold ({shaving.sum() / 1000:,.1f} MWh, "
-                       f"{int((shaving > 0).sum()):,} steps)")
-        ax2.set_ylabel("power [kW]")
-        legend_right(ax2)
-        ax2.set_title(f"Battery energy delivered for peak shaving (mall draw above "
-                      f"{rules.peak_threshold_kw:,.0f} kW)", fontsize=10)
-    _month_axis(ax2)
+        shaving = kw(peak_shaving_kwh(balance), dt)
+        draw_day_hour(axes[-1], day_hour_table(shaving), white_to(COLORS["bess"]), 0.0,
+                      max(float(shaving.max()), 1e-9), "mean battery power to the mall [kW]")
+        axes[-1].set_title(f"Battery energy delivered for peak shaving (mall draw above "
+                           f"{specs.rules.peak_threshold_kw:,.0f} kW): "
+                           f"{shaving.sum() * dt / 1000:,.1f} MWh in {_hours(shaving, dt)}",
+                           fontsize=10)
     title(fig, "Fig. 2  PV export and battery peak shaving, whole year", balance, scenario)
     return fig
+
+
+def _hours(series: pd.Series, dt_h: float) -> str:
+    """'1,590 h': the time the series is above zero."""
+    return f"{float((series > 0).sum()) * dt_h:,.0f} h"
 
 
 def plot_pv_local_vs_export(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:

@@ -14,15 +14,18 @@ from ..balance_specs import run_specs
 from .common import (
     axis_label,
     col,
-    daily,
+    day_hour_table,
+    draw_day_hour,
     figure_specs,
     has_battery,
     kw,
+    legend_below,
     legend_right,
     monthly,
     naive_local,
     say_no_battery,
     title,
+    white_to,
 )
 
 
@@ -52,10 +55,12 @@ def window_shares(balance: pd.DataFrame) -> pd.DataFrame:
 def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 6: battery charge/discharge over the year and the share inside the phase windows.
 
-    Top: daily charge (positive) and discharge (negative) energy [MWh/day] (a year of hourly
-    steps would draw a comb of hairlines). Bottom: per month, the share
-    of the charged energy drawn in the morning window and of the discharged energy delivered in
-    the evening window [%] (see :func:`window_shares`).
+    Top: the battery's mean power in each step [kW], charge positive and discharge negative, as
+    a day (x) by local hour (y) image with the morning and evening windows marked (a year of
+    hourly steps as a line would draw a comb of hairlines; daily totals are nearly the same
+    every day). Bottom: per month, the share of the charged energy drawn in the morning window
+    and of the discharged energy delivered in the evening window [%] (see
+    :func:`window_shares`).
     """
     specs = figure_specs(balance)
     r = specs.rules
@@ -68,17 +73,16 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
         say_no_battery(ax1, "charge and discharge")
         say_no_battery(ax2, "charge and discharge windows")
         return fig
-    d = daily(balance, {"charge": col(balance, "bess_charge_kwh"),
-                        "discharge": col(balance, "bess_discharge_kwh")}) / 1000
-    ax1.bar(d.index, d["charge"], 1.0, align="edge", color=COLORS["bess_charge"], lw=0,
-            label=f"charge ({d['charge'].sum():,.1f} MWh)")
-    ax1.bar(d.index, -d["discharge"], 1.0, align="edge", color=COLORS["bess"], lw=0,
-            label=f"discharge, negative ({d['discharge'].sum():,.1f} MWh)")
-    ax1.axhline(0, color="black", lw=0.5)
-    ax1.set_ylabel("battery energy [MWh/day]")
-    legend_right(ax1)
-    ax1.xaxis.set_major_locator(mdates.MonthLocator())
-    ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+    power = kw(col(balance, "bess_charge_kwh") - col(balance, "bess_discharge_kwh"), specs.dt_h)
+    top = max(float(power.abs().max()), 1e-9)
+    draw_day_hour(ax1, day_hour_table(power), white_to(COLORS["bess_charge"], COLORS["bess"]),
+                  -top, top, "mean battery power [kW]:\ncharge +, discharge \u2212")
+    for h in (r.charge_start_h, r.ev_start_h, r.closure_start_h, r.close_h):
+        ax1.axhline(h, color="black", ls="--", lw=0.8)
+    ch, dis = col(balance, "bess_charge_kwh").sum(), col(balance, "bess_discharge_kwh").sum()
+    ax1.set_title(f"charge {ch / 1000:,.1f} MWh, discharge {dis / 1000:,.1f} MWh in the run; "
+                  f"dashed: the morning window {r.charge_start_h:g}-{r.ev_start_h:g} h and "
+                  f"the evening window {r.closure_start_h:g}-{r.close_h:g} h", fontsize=10)
     x = np.arange(len(shares))
     ax2.bar(x - 0.2, shares["charge_morning_frac"] * 100, 0.4, color=COLORS["bess_charge"],
             label=f"charge in the morning window {r.charge_start_h:g}-{r.ev_start_h:g} h")
@@ -87,7 +91,7 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     ax2.set_xticks(x, [f"{m:%b}" for m in shares.index])
     ax2.set_ylim(0, 110)
     ax2.set_ylabel("share of the month's energy [%]")
-    legend_right(ax2)
+    legend_below(ax2, 2)
     ax2.grid(axis="y", alpha=0.3)
     tot = shares.sum()
     if tot["bess_charge_kwh"] > 0 and tot["bess_discharge_kwh"] > 0:
@@ -104,10 +108,7 @@ def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
     Rows are local calendar days, columns the local clock time of the step start [h].
     """
     figure_specs(balance)
-    local = naive_local(balance.index)
-    frame = pd.DataFrame({"day": local.normalize(), "hour": local_hours(balance.index),
-                          "soc": balance["soc_frac"].to_numpy() * 100})
-    return frame.pivot_table(index="day", columns="hour", values="soc", aggfunc="first")
+    return day_hour_table(balance["soc_frac"] * 100)
 
 
 def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
@@ -123,32 +124,28 @@ def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> F
         say_no_battery(ax1, "state of charge by day and hour")
         say_no_battery(ax2, "state of charge")
         return fig
-    x0 = mdates.date2num(mat.index[0])
-    x1 = mdates.date2num(mat.index[-1] + pd.Timedelta(days=1))
-    im = ax1.imshow(mat.T.to_numpy(), aspect="auto", origin="lower", cmap="viridis",
-                    vmin=0, vmax=100, extent=(x0, x1, 0, 24), interpolation="nearest")
-    ax1.xaxis_date()
-    ax1.xaxis.set_major_locator(mdates.MonthLocator())
-    ax1.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
-    ax1.set_yticks(range(0, 25, 3))
-    ax1.set_ylabel("local time of the step [h]")
-    fig.colorbar(im, ax=ax1, label=axis_label("soc_frac", "%", "end of step: "))
-    # daily range and mean: a year of hourly steps as one line is a solid block
+    draw_day_hour(ax1, mat, "viridis", 0, 100, axis_label("soc_frac", "%", "end of step: "))
+    # the hourly SOC line summarised per day: a year of hourly steps as one line is a solid block
     day_soc = (balance["soc_frac"] * 100).groupby(naive_local(balance.index).normalize())
-    lo, hi, mean = day_soc.min(), day_soc.max(), day_soc.mean()
-    days = lo.index + pd.Timedelta(hours=12)
-    ax2.fill_between(days, lo, hi, color=COLORS["soc"], alpha=0.3, lw=0,
-                     label="daily range (min-max)")
-    ax2.plot(days, mean, color=COLORS["soc"], lw=1.0, label="daily mean")
-    ax2.axhline(bat.soc_min * 100, color="#868e96", ls="--", lw=0.8,
-                label=f"window {bat.soc_min * 100:.0f}-{bat.soc_max * 100:.0f} %")
-    ax2.axhline(bat.soc_max * 100, color="#868e96", ls="--", lw=0.8)
+    days = mat.index + pd.Timedelta(hours=12)
+    ax2.axhspan(0, bat.soc_min * 100, color=COLORS["outside_window"], lw=0,
+                label=f"outside the usable window {bat.soc_min * 100:.0f}-"
+                      f"{bat.soc_max * 100:.0f} %")
+    if bat.soc_max < 1:
+        ax2.axhspan(bat.soc_max * 100, 105, color=COLORS["outside_window"], lw=0)
+    for stat, style, what in (("max", "-", "daily maximum"), ("mean", "-", "daily mean"),
+                              ("min", ":", "daily minimum")):
+        ax2.plot(days, day_soc.agg(stat).reindex(mat.index).to_numpy(), ls=style,
+                 lw=1.4 if stat == "mean" else 1.0,
+                 color=COLORS["demand"] if stat == "mean" else COLORS["soc"], label=what)
     ax2.set_ylim(0, 105)
     ax2.set_ylabel(axis_label("soc_frac", "%"))
-    legend_right(ax2)
+    ax2.set_title("the hourly state of charge per day: its maximum, mean and minimum",
+                  fontsize=10)
+    legend_below(ax2, 4)
     ax2.xaxis.set_major_locator(mdates.MonthLocator())
     ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
-    ax2.set_xlim(mdates.num2date(x0).replace(tzinfo=None), mdates.num2date(x1).replace(tzinfo=None))
+    ax2.set_xlim(ax1.get_xlim())
     return fig
 
 

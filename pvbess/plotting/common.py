@@ -12,8 +12,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import matplotlib.dates as mdates
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.transforms import offset_copy
+
 from ..balance_specs import RunSpecs, run_specs
-from ..timeseries import DataError
+from ..timeseries import DataError, local_hours
 from ..variables import label
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
@@ -123,6 +127,36 @@ def daily(balance: pd.DataFrame, columns: dict[str, pd.Series] | None = None) ->
     return frame.groupby(naive_local(frame.index).normalize()).sum()
 
 
+def day_hour_table(series: pd.Series) -> pd.DataFrame:
+    """A per-step series as a table: local calendar days (rows) x local clock time of the step
+    start [h] (columns); the first value where a clock time repeats (daylight saving)."""
+    frame = pd.DataFrame({"day": naive_local(series.index).normalize(),
+                          "hour": local_hours(series.index), "value": series.to_numpy()})
+    return frame.pivot_table(index="day", columns="hour", values="value", aggfunc="first")
+
+
+def white_to(colour: str, negative: str | None = None) -> LinearSegmentedColormap:
+    """A colour scale from white (zero: nothing happens) to a palette colour; with
+    ``negative``, a two-sided scale from that colour through white to ``colour``."""
+    colours = [negative, "#ffffff", colour] if negative else ["#ffffff", colour]
+    return LinearSegmentedColormap.from_list(f"white_to_{colour}", colours)
+
+
+def draw_day_hour(ax, table: pd.DataFrame, cmap, vmin: float, vmax: float, label: str):
+    """Draw a :func:`day_hour_table` as an image on ``ax``: days along x (month ticks), the
+    local time of the step along y [h], a colour bar with ``label``. Returns the colour bar."""
+    x0 = mdates.date2num(table.index[0])
+    x1 = mdates.date2num(table.index[-1] + pd.Timedelta(days=1))
+    im = ax.imshow(table.T.to_numpy(dtype=float), aspect="auto", origin="lower", cmap=cmap,
+                   vmin=vmin, vmax=vmax, extent=(x0, x1, 0, 24), interpolation="nearest")
+    ax.xaxis_date()
+    ax.xaxis.set_major_locator(mdates.MonthLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
+    ax.set_yticks(range(0, 25, 3))
+    ax.set_ylabel("local time of the step [h]")
+    return ax.figure.colorbar(im, ax=ax, label=label, pad=0.01)
+
+
 def monthly(frame: pd.DataFrame) -> pd.DataFrame:
     """Monthly (local calendar month) sums; the index is the first day of each month. [kWh]"""
     local = naive_local(frame.index)
@@ -200,3 +234,11 @@ def legend_right(ax, handles=None, labels=None, **kwargs) -> None:
     """A legend beside the axes (right), where it covers no data."""
     args = () if handles is None else (handles, labels)
     ax.legend(*args, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, **kwargs)
+
+
+def legend_below(ax, ncol: int) -> None:
+    """A legend in one row under the axes' tick labels (where it covers no data), for a panel
+    under one with a colour bar: a legend beside it would push the colour bar off its image."""
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-20, units="points")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=ncol,
+              fontsize=8)

@@ -27,6 +27,7 @@ COLORS: dict[str, str] = {
     "stored": "#457b9d",        # net change of stored energy
     # states and thresholds
     "soc": "#2a9d8f",
+    "outside_window": "#e9ecef",  # SOC outside the battery's usable window (light grey band)
     "threshold": "#d62828",     # peak threshold line (red, dashed)
     "co2": "#495057",
     "baseline_no_pv": "#343a40",

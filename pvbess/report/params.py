@@ -137,8 +137,8 @@ STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
                  defaults={"progress": False},  # a tqdm widget would only become a note in HTML
                  check=_check_sweep),
     NotebookStep("04_scheduling_replay.ipynb", "scheduling replay",
-                 outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png",
-                          ),
+                 outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png"),
+                 defaults={"progress": False},  # as 03: the bars would only become notes
                  check=_check_replay),
     NotebookStep("05_learned_controllers.ipynb", "learned controllers",
                  outputs=(LEARNED_NAME, "learned_scores.csv", "learned_scores.png",

@@ -5,6 +5,7 @@ Modules: :mod:`~pvbess.scheduler.db` (the SQLite file), :mod:`~pvbess.scheduler.
 :mod:`~pvbess.scheduler.schedules` (what was planned),
 :mod:`~pvbess.scheduler.daily_view` (the day as seen now), :mod:`~pvbess.scheduler.forecasts`,
 :mod:`~pvbess.scheduler.controller` (the plant), :mod:`~pvbess.scheduler.manager` (the three
-scenarios) and :mod:`~pvbess.scheduler.replay` (a dataset, period by period).
+scenarios) and :mod:`~pvbess.scheduler.replay` (a dataset, period by period; its progress bars in
+:mod:`~pvbess.scheduler.progress`).
 The public names are exported flat from :mod:`pvbess`.
 """

@@ -44,6 +44,7 @@ from .db import Database, open_database
 from .events import EVENT_VALUES, HistoricalDataStore, HistoryError, HourlyEvent
 from .forecasts import ForecastProvider, make_forecast
 from .manager import OptimizationEngine, OptimizationInput, SimpleBatterySystemManager
+from .progress import ReplayProgress, day_ends
 from .record import verify_record
 
 #: Rows of :attr:`ReplayResult.comparison`.
@@ -52,6 +53,9 @@ PERFECT_DP = "perfect_foresight_dp"
 EXACT = "exact_bound"
 RULES = "six_phase_rules"
 NO_BATTERY = "no_battery"
+#: The strategies of the comparison in words (its progress bar names the one running).
+STRATEGY_WORDS = {REPLAY: "the replay", PERFECT_DP: "perfect-foresight DP",
+                  EXACT: "exact bound (LP)", RULES: "six-phase rules", NO_BATTERY: "no battery"}
 
 #: Energy-grid states of the replay's plans by default: a step of ``usable_kwh / 400`` (4 kWh
 #: for the Iquitos battery). Each plan is re-made every period from the true state and the DP
@@ -193,7 +197,8 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
            forecast_options: dict[str, Any] | None = None, compare: bool = True,
            rules: SixPhaseRules | None = None, stop_after: int | None = None,
            on_period: Callable[[HourlyEvent], None] | None = None,
-           peak_guard: bool = True, search_states: int | None = None) -> ReplayResult:
+           peak_guard: bool = True, search_states: int | None = None,
+           progress: bool = True) -> ReplayResult:
     """Run the scheduler over a dataset with a chosen forecast on a simulated plant.
 
     Parameters
@@ -246,6 +251,10 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         demand charge. No effect with ``bill="energy"``.
     search_states : int, optional
         States of the full-bill plans' cap search (default :data:`REPLAY_SEARCH_STATES`).
+    progress : bool
+        Show tqdm progress bars (a widget in Jupyter): the first period alone, as it pays the
+        one-time compile of the kernels; then one step per replayed local day; then one step
+        per strategy of the comparison.
 
     Returns
     -------
@@ -276,7 +285,7 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
                                 search_states=search_states, **plant)
     config = json.dumps({
         "data": _fingerprint(actual), "first": str(index[first]), "stop": str(index[stop - 1]),
-        "battery": battery.asdict(), "forecast": getattr(provider, "name", repr(provider)),
+        "battery": battery.asdict(), "forecast": _forecast_name(provider),
         "forecast_options": {k: repr(v) for k, v in sorted((forecast_options or {}).items())},
         "terminal_value": float(terminal_value), "energy_step_kwh": energy_step_kwh,
         **{k: repr(v) for k, v in plant.items()},
@@ -306,27 +315,13 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
                                              initial_kwh=last.soe_end_kwh, **plant)
         manager = SimpleBatterySystemManager(engine, controller, provider, database,
                                              peak_guard=peak_guard)
-        plans = 0
         budget = stop - pos if stop_after is None else min(int(stop_after), stop - pos)
-        if pos < stop and budget > 0:
-            if last is None:
-                manager.create_tomorrows_schedule(index[pos].date())
-            else:
-                resumed_at = index[pos]
-                manager.restart_and_reconstruct(index[pos])
-            plans += 1
-        done = 0
-        while pos < stop and done < budget:
-            event = controller.run_period()
-            plan = manager.update_hourly_schedule(event.timestamp)
-            plans += plan is not None
-            pos += 1
-            done += 1
-            if on_period is not None:
-                on_period(event)
-            if plan is None and pos < stop and done < budget:
-                manager.create_tomorrows_schedule(index[pos].date())
-                plans += 1
+        bars = ReplayProgress(progress, f"replay {_forecast_name(provider)}",
+                              day_ends(index[first:stop], first))
+        if pos < stop and budget > 0 and last is not None:
+            resumed_at = index[pos]
+        plans = _run_periods(manager, controller, index, pos, stop, budget, resumed_at, on_period,
+                             bars)
         balance = _balance(history, actual, index[first], index[stop - 1], factor)
         complete = len(balance) == stop - first
         if complete:  # the record's length, so a resume sees its last events removed
@@ -335,16 +330,58 @@ def replay(site_table: pd.DataFrame, *, battery: Battery | None = None,
         if compare and complete:
             comparison = _compare(balance, actual.iloc[first:stop], site_table.iloc[first:stop],
                                   battery, engine, factor, tariff, rules, co2_price_per_kg,
-                                  plant)
+                                  plant, bars)
         info = {"plans": plans, "scenarios": manager.schedules.scenario_counts(),
                 "wall_s": time.perf_counter() - t0, "resumed_at": resumed_at,
-                "forecast": getattr(provider, "name", repr(provider)), "db": database.path,
+                "forecast": _forecast_name(provider), "db": database.path,
                 "periods": stop - first}
         return ReplayResult(balance=balance, comparison=comparison, complete=complete,
                             info=info)
     finally:
         if owns_db:
             database.close()
+
+
+def _forecast_name(provider: ForecastProvider) -> str:
+    return getattr(provider, "name", repr(provider))
+
+
+def _run_periods(manager: SimpleBatterySystemManager, controller: SimulatedController,
+                 index: pd.DatetimeIndex, pos: int, stop: int, budget: int,
+                 resumed_at: pd.Timestamp | None,
+                 on_period: Callable[[HourlyEvent], None] | None, bars: ReplayProgress) -> int:
+    """Run ``budget`` periods from position ``pos`` (re-planning after each, tomorrow's schedule
+    at each day's end); return the number of plans made."""
+    if pos >= stop or budget <= 0:
+        return 0
+    plans, done = 1, 0
+
+    def one_period() -> None:
+        nonlocal pos, done, plans
+        event = controller.run_period()
+        plan = manager.update_hourly_schedule(event.timestamp)
+        plans += plan is not None
+        pos += 1
+        done += 1
+        if on_period is not None:
+            on_period(event)
+        if plan is None and pos < stop and done < budget:
+            manager.create_tomorrows_schedule(index[pos].date())
+            plans += 1
+
+    with bars.bar("first period (compiles once)", 1, "period") as bar:
+        if resumed_at is None:
+            manager.create_tomorrows_schedule(index[pos].date())
+        else:
+            manager.restart_and_reconstruct(index[pos])
+        one_period()
+        bar.update(1)
+    with bars.bar("", len(bars.day_ends), "day", bars.days_done(pos)) as bar:
+        while pos < stop and done < budget:
+            one_period()
+            if bars.ends_a_day(pos):
+                bar.update(1)
+    return plans
 
 
 def _check_record(database: Database, history: HistoricalDataStore, config: str,
@@ -395,9 +432,9 @@ def _balance(history: Any, actual: pd.DataFrame, first: pd.Timestamp, last: pd.T
 def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFrame,
              battery: Battery, engine: OptimizationEngine, factor: float, tariff: Tariff,
              rules: SixPhaseRules | None, co2_price_per_kg: float,
-             plant: dict[str, Any]) -> pd.DataFrame:
+             plant: dict[str, Any], bars: ReplayProgress) -> pd.DataFrame:
     """The replay against perfect foresight, the exact bound, the rules and no battery, each
-    priced by :func:`pvbess.bill.site_bill` over the replayed horizon."""
+    priced by :func:`pvbess.bill.site_bill` over the replayed horizon (one progress step each)."""
     index = actual.index
     wear = dict(wear_cost_per_kwh_stored=battery.wear_cost_per_kwh, eta_charge=battery.eta_charge)
 
@@ -407,6 +444,7 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
                          sell_price=actual["sell_price"], bess_charge_kwh=charge,
                          bess_discharge_kwh=discharge, final_stored_kwh=final, **wear)
 
+    with_rules = {"ev_kwh", "mall_kwh"} <= set(site_table.columns)
     rows: dict[str, dict[str, float]] = {}
     rows[REPLAY] = priced(balance["grid_import_kwh"], balance["grid_export_kwh"],
                           balance["bess_charge_kwh"], balance["bess_discharge_kwh"],
@@ -417,23 +455,34 @@ def _compare(balance: pd.DataFrame, actual: pd.DataFrame, site_table: pd.DataFra
                                 sell_price=actual["sell_price"].to_numpy(),
                                 initial_kwh=float(balance["soe_start_kwh"].iloc[0]))
     problem = engine.problem(horizon)
-    for name, result in ((PERFECT_DP, optimize_schedule(problem,
-                                                        energy_step_kwh=engine.energy_step_kwh)),
-                         (EXACT, exact_schedule(problem))):
-        p = result.periods
-        rows[name] = priced(p["grid_import_kwh"], p["grid_export_kwh"], p["bess_charge_kwh"],
-                            p["bess_discharge_kwh"], float(result.soe_kwh[-1]))
-    if {"ev_kwh", "mall_kwh"} <= set(site_table.columns):
-        bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
-                       SixPhaseRules() if rules is None else rules, "six_phase",
-                       tariff=tariff, co2_kg_per_kwh=factor)
-        rows[RULES] = priced(bal["grid_import_kwh"], bal["pv_export_kwh"] + bal["bess_export_kwh"],
-                             bal["bess_charge_kwh"], bal["bess_discharge_kwh"],
-                             float(bal["soe_end_kwh"].iloc[-1]))
-    net = actual["load_kwh"].to_numpy() - actual["pv_kwh"].to_numpy()
-    imp = np.maximum(net, 0.0)
-    exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))
-    rows[NO_BATTERY] = priced(imp, exp, 0.0, 0.0, float(balance["soe_start_kwh"].iloc[0]))
+    solvers = {PERFECT_DP: lambda: optimize_schedule(problem,
+                                                     energy_step_kwh=engine.energy_step_kwh),
+               EXACT: lambda: exact_schedule(problem)}
+    with bars.bar("comparison", 3 + with_rules, "strategy", rate=False) as bar:
+        for name, solve in solvers.items():
+            bar.set_postfix_str(STRATEGY_WORDS[name])
+            result = solve()
+            p = result.periods
+            rows[name] = priced(p["grid_import_kwh"], p["grid_export_kwh"], p["bess_charge_kwh"],
+                                p["bess_discharge_kwh"], float(result.soe_kwh[-1]))
+            bar.update(1)
+        if with_rules:
+            bar.set_postfix_str(STRATEGY_WORDS[RULES])
+            bal = simulate(site_table[["pv_kwh", "ev_kwh", "mall_kwh"]], battery,
+                           SixPhaseRules() if rules is None else rules, "six_phase",
+                           tariff=tariff, co2_kg_per_kwh=factor)
+            rows[RULES] = priced(bal["grid_import_kwh"],
+                                 bal["pv_export_kwh"] + bal["bess_export_kwh"],
+                                 bal["bess_charge_kwh"], bal["bess_discharge_kwh"],
+                                 float(bal["soe_end_kwh"].iloc[-1]))
+            bar.update(1)
+        bar.set_postfix_str(STRATEGY_WORDS[NO_BATTERY])
+        net = actual["load_kwh"].to_numpy() - actual["pv_kwh"].to_numpy()
+        imp = np.maximum(net, 0.0)
+        exp = np.minimum(np.maximum(-net, 0.0), plant["export_limit_kw"] * step_hours(index))
+        rows[NO_BATTERY] = priced(imp, exp, 0.0, 0.0, float(balance["soe_start_kwh"].iloc[0]))
+        bar.set_postfix_str("", refresh=False)  # done: the last name would read as a status
+        bar.update(1)
     table = bill_table(rows)
     table["gap_vs_exact"] = table["total_cost_pen"] - rows[EXACT]["total_cost_pen"]
     return table[list(COMPARISON_COLUMNS)]

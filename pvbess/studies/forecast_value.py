@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..scheduler.forecasts import FORECASTS
 from ..scheduler.replay import (
     EXACT, NO_BATTERY, PERFECT_DP, REPLAY, RULES, ReplayResult, replay,
 )
@@ -49,9 +50,10 @@ def bill_ladder(site_table: pd.DataFrame, forecasts: Sequence[str] = ("perfect",
         Folder for one database per forecast (``replay_<forecast>.sqlite``, resumable); default
         in memory.
     **replay_options
-        Keywords of :func:`pvbess.replay` (battery, start, days, tariff, bill, ...);
+        Keywords of :func:`pvbess.replay` (battery, start, days, tariff, bill, progress, ...);
         ``forecast_options`` maps a forecast's name to its options (e.g.
-        ``{"noisy": {"seed": 1}}``).
+        ``{"noisy": {"seed": 1}}``; a forecast not among ``forecasts`` ignores them, a name
+        that is no forecast is a ``DataError``).
 
     Returns
     -------
@@ -67,9 +69,9 @@ def bill_ladder(site_table: pd.DataFrame, forecasts: Sequence[str] = ("perfect",
         if key in replay_options:
             raise TypeError(f"bill_ladder: {key!r} is set per forecast, not by the caller")
     options = dict(replay_options.pop("forecast_options", None) or {})
-    unknown = sorted(set(options) - set(forecasts))
-    if unknown:
-        raise DataError(f"forecast_options: {unknown} are not among the forecasts {list(forecasts)}")
+    unknown = sorted(set(options) - set(FORECASTS))
+    if unknown:  # a typo; options of a known forecast not replayed are left unused
+        raise DataError(f"forecast_options: {unknown} are no forecasts; known: {list(FORECASTS)}")
     results: dict[str, ReplayResult] = {}
     for name in forecasts:
         db: Any = ":memory:"

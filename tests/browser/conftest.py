@@ -1,10 +1,12 @@
-"""JupyterLab on 127.0.0.1 and headless Chromium for the browser tests.
+"""Jupyter servers on 127.0.0.1 and headless Chromium for the browser tests.
 
-Lab starts with the options ``make lab`` uses (read from the Makefile), a random free port and a
-token, on a folder of copies of notebooks with small parameters (so the 2-core CI runs them in
-a few minutes); playwright drives Debian's chromium (``/usr/bin/chromium``, installed by the
-Makefile's ``chromium`` target), never a downloaded browser. Without chromium or playwright the
-tests skip, except under ``PVBESS_REQUIRE_BROWSER=1`` (``.ci/run``), where they fail.
+The two front ends people explore in, JupyterLab (``make lab``) and the classic notebook
+interface (Notebook 7, ``make notebook``), start with the options those targets use (read from
+the Makefile), a random free port and a token, on a folder of copies of notebooks with small
+parameters (so the 2-core CI runs them in a few minutes); playwright drives Debian's chromium
+(``/usr/bin/chromium``, installed by the Makefile's ``chromium`` target), never a downloaded
+browser. Without chromium or playwright the tests skip, except under
+``PVBESS_REQUIRE_BROWSER=1`` (``.ci/run``), where they fail.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -47,11 +50,11 @@ def _require(reason: str) -> None:
     pytest.skip(reason)
 
 
-def lab_options() -> list[str]:
-    """The JupyterLab options of ``make lab`` (its ``LAB_OPTIONS``), one per item."""
+def jupyter_options() -> list[str]:
+    """The options of ``make lab`` and ``make notebook`` (``JUPYTER_OPTIONS``), one per item."""
     text = (PROJECT_ROOT / "Makefile").read_text().replace("\\\n", " ")
-    match = re.search(r"^LAB_OPTIONS\s*:?=(.*)$", text, re.MULTILINE)
-    assert match, "the Makefile defines no LAB_OPTIONS"
+    match = re.search(r"^JUPYTER_OPTIONS\s*:?=(.*)$", text, re.MULTILINE)
+    assert match, "the Makefile defines no JUPYTER_OPTIONS"
     return match.group(1).split()
 
 
@@ -81,56 +84,116 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout_s: float
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited ({proc.returncode}):\n{log.read_text()}")
+            raise RuntimeError(f"the Jupyter server exited ({proc.returncode}):\n{log.read_text()}")
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError(f"JupyterLab did not answer in {timeout_s} s:\n{log.read_text()}")
+    raise RuntimeError(f"the Jupyter server did not answer in {timeout_s} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """(base URL, token, notebook folder) of a running JupyterLab; stopped afterwards."""
+@dataclass(frozen=True)
+class FrontEnd:
+    """A Jupyter front end: its ``jupyter`` subcommand, the config class of its options and the
+    page of one notebook (``{stem}``, ``{name}``)."""
+
+    command: str
+    app: str
+    notebook_page: str
+
+
+#: JupyterLab (``make lab``) and the classic notebook interface, Notebook 7 (``make notebook``).
+FRONT_ENDS = {
+    # a workspace per notebook: the notebook alone, not the tabs an earlier test left open
+    "lab": FrontEnd("lab", "LabApp", "/lab/workspaces/{stem}/tree/{name}"),
+    "notebook": FrontEnd("notebook", "JupyterNotebookApp", "/notebooks/{name}"),
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running Jupyter server: its front end, base URL, token and notebook folder."""
+
+    kind: str
+    base: str
+    token: str
+    folder: Path
+
+    def notebook_url(self, name: str) -> str:
+        page = FRONT_ENDS[self.kind].notebook_page.format(stem=Path(name).stem, name=name)
+        return f"{self.base}{page}?token={self.token}"
+
+    def api(self, path: str, method: str = "GET"):
+        """A call of the server's REST API; the decoded JSON (None when empty)."""
+        request = urllib.request.Request(f"{self.base}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """Stop the kernels of every session (each run notebook holds one)."""
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE")
+
+
+def _settings(root: Path) -> Path:
+    """User settings for either front end: every cell in the DOM (no windowing, for the
+    assertions), no news and no update check (no network)."""
+    settings = root / "settings"
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    notices = settings / "@jupyterlab" / "apputils-extension"
+    notices.mkdir(parents=True)
+    (notices / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    return settings
+
+
+def _command(kind: str, root: Path, folder: Path, port: int, token: str) -> list[str]:
+    front = FRONT_ENDS[kind]
+    options = [o for o in jupyter_options() if not o.startswith("--ServerApp.root_dir")]
+    command = [sys.executable, "-m", "jupyter", front.command, *options, f"--port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={folder}", "--no-browser",
+               f"--{front.app}.user_settings_dir={_settings(root)}",
+               f"--{front.app}.workspaces_dir={root / 'workspaces'}",
+               f"--{front.app}.expose_app_in_browser=True"]  # window.jupyterapp: run all cells
+    if kind == "lab":  # no network: no news feed, no update check
+        command += ["--LabApp.news_url=None",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+@pytest.fixture(scope="module", params=list(FRONT_ENDS))
+def server(request, tmp_path_factory):
+    """A running Jupyter server, JupyterLab then Notebook 7 (one at a time), on a folder of the
+    SMOKE notebooks; stopped afterwards with the kernels it started."""
     if shutil.which("jupyter", path=os.path.dirname(sys.executable)) is None:
         _require("jupyter is not installed beside this Python")
-    root = tmp_path_factory.mktemp("lab")
+    kind = request.param
+    root = tmp_path_factory.mktemp(kind)
     folder = root / "notebooks"
     folder.mkdir()
     for name in SMOKE:
         smoke_copy(name, folder)
-    settings = root / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)  # every cell in the DOM (no windowing), for the assertions
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    notices = root / "settings" / "@jupyterlab" / "apputils-extension"
-    notices.mkdir(parents=True)  # no network, no prompt about news
-    (notices / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), secrets.token_hex(16)
-    options = [o for o in lab_options() if not o.startswith("--ServerApp.root_dir")]
-    command = [sys.executable, "-m", "jupyter", "lab", *options, f"--port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={folder}", "--no-browser",
-               f"--LabApp.user_settings_dir={root / 'settings'}",
-               f"--LabApp.workspaces_dir={root / 'workspaces'}",
-               "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run all cells
-               "--LabApp.news_url=None",  # no network: no news feed, no update check
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
     env = {**os.environ, "MPLBACKEND": "Agg", "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
            "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT),
                                                      os.environ.get("PYTHONPATH", "")) if p)}
-    log = root / "lab.log"
+    log = root / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(_command(kind, root, folder, port, token), cwd=root, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(f"{base}/api/status?token={token}", proc, log)
-        yield base, token, folder
+        yield Server(kind, base, token, folder)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server and the kernels it started
         try:

@@ -84,7 +84,12 @@ def test_each_notebook_gets_the_parameters_it_declares(tmp_path):
         NOTEBOOKS_DIR / s.notebook), work) for s in rp.run_steps(params)}
     assert got[NB3]["progress"] is True  # a params file overrides the report's default
     assert got[NB4] == {"run_id": "design", "days": 2, "capacity_kwh": 1000.0,
-                        "output_dir": work}
+                        "progress": True, "output_dir": work}
+    path.write_text(f"notebooks: [{NB4}]\ndays: 2\n")
+    (step,) = rp.run_steps(rp.load_params(path))
+    got = rp.step_parameters(step, rp.load_params(path), rp.notebook_parameters(
+        NOTEBOOKS_DIR / NB4), work)
+    assert got["progress"] is False  # the replay's bars would only become notes in the HTML
 
 
 def test_steps_and_expected_files():

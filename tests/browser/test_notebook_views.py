@@ -1,10 +1,13 @@
-"""Notebooks 01 and 03 in a real JupyterLab, driven through headless Chromium.
+"""Notebooks 01 and 03 in JupyterLab and in the classic notebook interface (Notebook 7), driven
+through headless Chromium.
 
-Each notebook is run in the browser (small parameters, see conftest.SMOKE); then its widgets are
-moved as a user would (a typed date, the day slider; the explorer's menu and sliders) and every
-view must redraw: the day figure's title names the new day, the explorer's PNG changes and
-loads. No "Loading widget", no error output, no console errors; saving leaves the file on disk
-stripped (make lab's pre-save hook). ``PVBESS_SCREENSHOTS=<folder>`` keeps screenshots.
+Each test runs once per front end (conftest's ``server`` fixture: Lab, then Notebook 7). Each
+notebook is run in the browser (small parameters, see conftest.SMOKE); then its widgets are
+moved as a user would (a typed date; the day slider dragged with the mouse and, in Lab, stepped
+with an arrow key; the explorer's menu, and its sliders dragged) and every view must redraw:
+the day figure's title names the new day, the explorer's PNG changes and loads. No "Loading
+widget", no error output, no console errors; saving leaves the file on disk stripped (the
+pre-save hook of make lab / make notebook). ``PVBESS_SCREENSHOTS=<folder>`` keeps screenshots.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("br
 
 RUN_TIMEOUT_MS = 900_000  # a cold numba cache on a loaded 2-core machine compiles for minutes
 REDRAW_TIMEOUT_MS = 60_000
+#: Errors a front end throws by itself (never pvbess's), each with its upstream issue. Notebook
+#: 7.6 throws this once when the first cell of any notebook runs (a race in its keyboard
+#: shortcuts' settings: https://github.com/jupyter/notebook/issues/7862; reproduced here on a
+#: Markdown cell with empty user settings). Any other console error fails the test.
+FRONT_END_ERRORS = {"notebook": ("Cannot read properties of undefined (reading 'schema')",)}
 
 _DONE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -47,8 +55,9 @@ def _shot(page, name: str) -> None:
 
 
 @pytest.fixture
-def page(browser, lab, request):
-    """A fresh page; console errors and page errors collected in ``page.errors``."""
+def page(browser, server, request):
+    """A fresh page; console errors and page errors collected in ``page.errors``; afterwards
+    the kernel the test started is stopped (the next notebook gets the CPU and the memory)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.errors = []
@@ -57,12 +66,11 @@ def page(browser, lab, request):
     yield page
     _shot(page, f"{request.node.name}-last")
     context.close()
+    server.shutdown_kernels()
 
 
-def _run_notebook(page, lab, name: str):
-    base, token, folder = lab
-    # a workspace of its own: the notebook alone, not the tabs an earlier test left open
-    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?token={token}")
+def _run_notebook(page, server, name: str):
+    page.goto(server.notebook_url(name))
     page.wait_for_function(_KERNEL_IDLE, timeout=120_000, polling=500)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     status = page.wait_for_function(_DONE, timeout=RUN_TIMEOUT_MS, polling=1000).json_value()
@@ -74,15 +82,16 @@ def _cell(page, source_snippet: str):
     return page.locator(".jp-CodeCell").filter(has_text=source_snippet).last
 
 
-def _check_page(page, name: str) -> None:
+def _check_page(page, server, name: str) -> None:
     assert page.get_by_text("Loading widget").count() == 0, f"{name}: a widget never loaded"
     assert page.get_by_text("Traceback").count() == 0
-    assert page.errors == [], f"{name}: console errors {page.errors}"
+    errors = [e for e in page.errors if e not in FRONT_END_ERRORS.get(server.kind, ())]
+    assert errors == [], f"{name} ({server.kind}): console errors {errors}"
 
 
-def _save_and_check_stripped(page, lab, name: str) -> None:
+def _save_and_check_stripped(page, server, name: str) -> None:
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
-    path = lab[2] / name
+    path = server.folder / name
     page.wait_for_function(
         "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     nb = nbformat.read(str(path), as_version=4)
@@ -90,11 +99,11 @@ def _save_and_check_stripped(page, lab, name: str) -> None:
                if c.cell_type == "code"), f"{name} saved with outputs"
 
 
-def test_day_picker_redraws_for_a_typed_date_and_the_slider(page, lab):
+def test_day_picker_redraws_for_a_typed_date_and_the_slider(page, server):
     from playwright.sync_api import expect  # (the browser fixture skips without playwright)
 
     name = "01_annual_simulation.ipynb"
-    _run_notebook(page, lab, name)
+    _run_notebook(page, server, name)
     cell = _cell(page, "interactive.day_picker(")
     title = cell.locator(".widget-output .gtitle")
     title.wait_for(timeout=REDRAW_TIMEOUT_MS)
@@ -103,21 +112,37 @@ def test_day_picker_redraws_for_a_typed_date_and_the_slider(page, lab):
     assert page.locator(".jp-CodeCell .gtitle").filter(has_text=first[:25]).count() == 1, \
         "the day figure is shown more than once"
     cell.scroll_into_view_if_needed()
-    _shot(page, "01_day_picker_first")
+    _shot(page, f"{server.kind}_01_day_picker_first")
 
     date = cell.locator(".widget-datepicker input[type=date]")
     date.fill("2025-03-15")
     date.press("Tab")
     expect(title).to_contain_text("2025-03-15", timeout=REDRAW_TIMEOUT_MS)  # (a new element)
-    _shot(page, "01_day_picker_typed")
+    _shot(page, f"{server.kind}_01_day_picker_typed")
 
-    cell.locator(".widget-slider .noUi-handle").first.press("ArrowRight")
-    expect(title).to_contain_text("2025-03-16", timeout=REDRAW_TIMEOUT_MS)
-    assert date.input_value() == "2025-03-16"  # the date box follows the slider
+    _drag_slider(page, cell.locator(".widget-slider").first, 200 / 364)  # day 201 of 365
+    expect(title).to_contain_text("2025-07-20", timeout=REDRAW_TIMEOUT_MS)
+    assert date.input_value() == "2025-07-20"  # the date box follows the slider
+    if server.kind == "lab":  # Notebook 7 takes the arrow keys for its cell selection
+        cell.locator(".widget-slider .noUi-handle").first.press("ArrowRight")
+        expect(title).to_contain_text("2025-07-21", timeout=REDRAW_TIMEOUT_MS)
+        assert date.input_value() == "2025-07-21"
     assert cell.locator(".widget-output .main-svg").count() > 0  # the plot itself is drawn
-    _shot(page, "01_day_picker_slider")
-    _check_page(page, name)
-    _save_and_check_stripped(page, lab, name)
+    _shot(page, f"{server.kind}_01_day_picker_slider")
+    _check_page(page, server, name)
+    _save_and_check_stripped(page, server, name)
+
+
+def _drag_slider(page, slider, position: float) -> None:
+    """Drag a slider's handle with the mouse to ``position`` of its track (0 left, 1 right)."""
+    slider.scroll_into_view_if_needed()
+    handle = slider.locator(".noUi-handle").first.bounding_box()
+    track = slider.locator(".noUi-base").first.bounding_box()
+    y = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * position, y, steps=8)
+    page.mouse.up()
 
 
 def _image_state(image) -> dict:
@@ -130,9 +155,9 @@ def _wait_new_image(page, image, old_src: str) -> dict:
     return _image_state(image)
 
 
-def test_sweep_explorer_shows_and_redraws_its_image(page, lab):
+def test_sweep_explorer_shows_and_redraws_its_image(page, server):
     name = "03_sizing_sweep.ipynb"
-    _run_notebook(page, lab, name)
+    _run_notebook(page, server, name)
     cell = _cell(page, "pvbess.sweep_explorer(")
     image = cell.locator("img.widget-image")
     image.wait_for(timeout=REDRAW_TIMEOUT_MS)
@@ -144,7 +169,7 @@ def test_sweep_explorer_shows_and_redraws_its_image(page, lab):
     cut = labels.evaluate_all("ls => ls.filter(l => l.scrollWidth > l.clientWidth).length")
     assert cut == 0, "a slider label is cut off"
     cell.scroll_into_view_if_needed()
-    _shot(page, "03_explorer_first")
+    _shot(page, f"{server.kind}_03_explorer_first")
     progress = _cell(page, "pvbess.sweep(site, grid")
     assert progress.get_by_text("first design (compiles once)").count() == 1
     assert progress.get_by_text("12/12").count() == 1  # the bar finished on every design
@@ -152,10 +177,10 @@ def test_sweep_explorer_shows_and_redraws_its_image(page, lab):
     cell.locator(".widget-dropdown select").select_option(label="NPV of the battery against "
                                                                 "PV only [PEN]")
     state = _wait_new_image(page, image, state["src"])
-    _shot(page, "03_explorer_menu")
-    for i, key in [(2, "ArrowLeft"), (0, "ArrowRight")]:  # PV scale, then the marked capacity
-        cell.locator(".widget-slider .noUi-handle").nth(i).press(key)
+    _shot(page, f"{server.kind}_03_explorer_menu")
+    for i, end in [(2, 0.0), (0, 1.0)]:  # the smallest PV scale, then the largest capacity
+        _drag_slider(page, cell.locator(".widget-slider").nth(i), end)
         state = _wait_new_image(page, image, state["src"])
-    _shot(page, "03_explorer_sliders")
-    _check_page(page, name)
-    _save_and_check_stripped(page, lab, name)
+    _shot(page, f"{server.kind}_03_explorer_sliders")
+    _check_page(page, server, name)
+    _save_and_check_stripped(page, server, name)
