@@ -1,6 +1,7 @@
 """Invariants of a period measured from boundary readings (HomeAssistantController.read_period),
 on readings given directly (:meth:`remember`): no Home Assistant needed, the REST client is
-never called after the start check."""
+never called after the start check (the recorder's history is off: a boundary not read stays
+unread)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class CheckedClient:
 
 
 def controller():
-    cfg = home_assistant_config({**SECTION, "url": "http://unused"},
+    cfg = home_assistant_config({**SECTION, "url": "http://unused", "history": False},
                                 environ={"TEST_HA_TOKEN": "t"})
     return pvbess.HomeAssistantController(cfg, BATTERY, tz=TZ, client=CheckedClient())
 
