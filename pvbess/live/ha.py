@@ -41,7 +41,7 @@ from ..battery import Battery
 from ..physics import stored_energy, wear_cost
 from ..scheduler.events import HourlyEvent, period_of
 from ..timeseries import DataError
-from .client import HomeAssistantError, RestClient
+from .client import EntityNotFoundError, HomeAssistantError, RestClient
 from .config import ENERGY_UNITS, POWER_UNITS, SENSORS, HomeAssistantConfig
 from .history import (fetch_runs, fetch_states, ran_through, recorder_is_current, state_at,
                       time_mean)
@@ -125,6 +125,8 @@ class HomeAssistantController:
     ------
     InvalidTokenError, UnreachableError
         At construction, when Home Assistant refuses the token or does not answer.
+    EntityNotFoundError
+        At construction, when Home Assistant runs and lacks a configured entity.
     """
 
     def __init__(self, config: HomeAssistantConfig, battery: Battery, *, dt_h: float = 1.0,
@@ -144,6 +146,7 @@ class HomeAssistantController:
         self.client = client or RestClient(config.url, config.token, timeout_s=config.timeout_s,
                                            retries=config.retries, backoff_s=config.backoff_s)
         self.client.check()  # a bad token or URL is an error now, not at the first period
+        self.check_entities()
         self._program: dict[int, float] = {}  # period start [ns] -> setpoint [kWh AC]
         self._cap: dict[int, float] = {}  # period start [ns] -> import cap [kWh]
         self._times: list[int] = []  # sample times [ns], sorted
@@ -156,6 +159,27 @@ class HomeAssistantController:
         # the client's unreachable count when the recorder was last found current (Home
         # Assistant may have restarted since any later failure)
         self._current_at: int | None = None
+
+    def entities(self) -> list[str]:
+        """Every entity the configuration names."""
+        inv = self.config.inverter
+        named = [*self.config.sensors.values(), inv.mode, inv.power, inv.script,
+                 inv.import_limit, *(e for slot in inv.slots for e in (
+                     slot.start, slot.end, slot.mode, slot.power, slot.enabled))]
+        return [e for e in named if e is not None]
+
+    def check_entities(self) -> None:
+        """Raise :class:`~pvbess.live.client.EntityNotFoundError` naming each configured
+        entity Home Assistant lacks; only once it runs (while it starts, entities are still
+        being set up, and a reading or write that meets one missing is a fault retried)."""
+        config = self.client.request("GET", "/api/config")
+        if not isinstance(config, dict) or config.get("state") != "RUNNING":
+            return
+        known = {state["entity_id"] for state in self.client.request("GET", "/api/states")}
+        missing = [e for e in self.entities() if e not in known]
+        if missing:
+            raise EntityNotFoundError(f"Home Assistant at {self.config.url} has no entity "
+                                      f"{missing}: check home_assistant.sensors and inverter")
 
     # -- reading ------------------------------------------------------------------------
     def _check(self, sensor: str, state: dict, now_s: float) -> tuple[float, str]:

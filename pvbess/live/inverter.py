@@ -32,6 +32,8 @@ from .config import (NUMBER_SERVICE, POWER_UNITS, SELECT_SERVICE, TIME_SERVICE, 
 
 log = logging.getLogger("pvbess.live")
 
+#: The variables a script gets (:func:`write_setting`).
+SCRIPT_VARIABLES: tuple[str, ...] = ("mode", "power_kw", "import_limit_kw")
 #: A slot ending at midnight ends here (a time of day has no 24:00).
 END_OF_DAY = "23:59:59"
 #: An unused slot's start and end.
@@ -81,10 +83,9 @@ def write_setting(client: RestClient, inv: InverterConfig, mode: str, power_kw: 
         The period's grid import cap (``inf``: none). [kW]
     """
     if inv.script is not None:
-        client.call_service("script", inv.script.split(".", 1)[1], {
-            "mode": mode, "power_kw": round(power_kw, 6),
-            "import_limit_kw": round(import_limit_kw, 6) if math.isfinite(import_limit_kw)
-            else None})
+        limit = round(import_limit_kw, 6) if math.isfinite(import_limit_kw) else None
+        client.call_service("script", inv.script.split(".", 1)[1], dict(zip(
+            SCRIPT_VARIABLES, (mode, round(power_kw, 6), limit))))
     elif inv.mode is not None:
         _set_option(client, inv.mode, inv.options[mode])
         _set_number(client, inv.power, power_kw / POWER_UNITS[inv.power_unit])

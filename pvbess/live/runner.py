@@ -44,15 +44,16 @@ from ..battery import Battery
 from ..scheduler.events import day_index
 from ..scheduler.forecasts import make_forecast
 from ..scheduler.manager import TOMORROW_LEAD, OptimizationEngine, SimpleBatterySystemManager
-from .client import HomeAssistantError
+from .client import EntityNotFoundError, HomeAssistantError
 from .ha import BOUNDARY_TOLERANCE_S, HomeAssistantController, Reading, SensorError
 
 log = logging.getLogger("pvbess.live")
 
 #: The database's meta key of a boundary reading (+ the period start, ISO).
 READING_KEY = "live.reading."
-#: What a failed reading or write raises: logged, the runner carries on.
-FAULTS = (HomeAssistantError, SensorError)
+#: What a failed reading or write raises: logged, the runner carries on (an entity missing
+#: too: Home Assistant sets them up after it answers; a wrong id is refused at start-up).
+FAULTS = (HomeAssistantError, SensorError, EntityNotFoundError)
 #: Days before today whose missed periods a start-up recovers (after the last recorded one).
 RECOVERY_DAYS = 1
 

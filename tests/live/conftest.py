@@ -191,10 +191,11 @@ class HomeAssistantServer:
         stop_hass(self.proc)
 
     def start(self) -> float:
-        """Start it again; returns the seconds until it answered."""
+        """Start it again; returns the seconds until it runs (every entity set up)."""
         t0 = time.monotonic()
         self.proc = start_hass(self.config_dir, self.port)
         wait_until_up(self.url, self.proc, self.config_dir)
+        wait_until_running(self.url, self.token)
         return time.monotonic() - t0
 
 
@@ -257,6 +258,18 @@ def wait_until_up(url: str, proc: subprocess.Popen, config_dir: Path,
                        + (config_dir / "hass.out").read_text()[-3000:])
 
 
+def wait_until_running(url: str, token: str, timeout: float = START_TIMEOUT_S) -> None:
+    """Poll ``/api/config`` until Home Assistant reports ``RUNNING``: it answers its API
+    while it is still setting up the integrations (their entities do not exist yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, config = _request(f"{url}/api/config", token=token, timeout=2.0)
+        if status == 200 and config.get("state") == "RUNNING":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"Home Assistant on {url} did not reach RUNNING in {timeout:.0f} s")
+
+
 def stop_hass(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -302,6 +315,8 @@ def home_assistant(tmp_path_factory: pytest.TempPathFactory):
         wait_until_up(url, proc, config_dir)
         start_s = time.monotonic() - t0
         token = onboard(url)
+        wait_until_running(url, token)
+        start_s = time.monotonic() - t0
         print(f"\nHome Assistant up on {url} in {start_s:.1f} s")
         server = HomeAssistantServer(url=url, token=token, config_dir=config_dir,
                                      start_s=start_s, proc=proc, port=port)

@@ -21,10 +21,15 @@ KINDS = {"pv": "power", "load": "power", "grid_import": "energy", "grid_export":
 
 
 class CheckedClient:
-    """A client whose start check passes; anything else is a test error."""
+    """A client whose start check passes (Home Assistant not yet running: the entities are
+    not checked); anything else is a test error."""
 
     def check(self) -> None:
         pass
+
+    def request(self, method: str, path: str) -> dict:
+        assert (method, path) == ("GET", "/api/config")
+        return {"state": "NOT_RUNNING"}
 
 
 def controller():

@@ -13,6 +13,7 @@ import pvbess
 from pvbess.config import PROJECT_ROOT
 from pvbess.live.cli import SECTIONS, hourly_prices
 from pvbess.live.config import home_assistant_config
+from pvbess.live.inverter import SCRIPT_VARIABLES
 
 from .helpers import SECTION
 
@@ -29,13 +30,31 @@ def test_the_readme_example_is_a_valid_site():
     site = readme_site()
     assert set(site) <= SECTIONS
     cfg = home_assistant_config(site["home_assistant"], environ=ENV)
-    assert cfg.inverter.script == "script.pvbess_set_growatt"
-    assert cfg.stale_after_s == {"soc": 900.0}
+    # a Growatt-style time-of-use inverter: three slots and the grid import limit
+    assert len(cfg.inverter.slots) == 3 and cfg.inverter.slots[2].enabled.startswith("switch.")
+    assert cfg.inverter.import_limit == "number.growatt_grid_import_limit"
+    assert cfg.inverter.options["charge"] == "Battery first"
+    assert cfg.stale_after_s == {"load": 900.0} and cfg.history
+    tariff = pvbess.Tariff.from_yaml(site["tariff"])
+    assert len(tariff.demand_charges(pd.date_range("2024-06-01", periods=24, freq="h"))) == 2
     pvbess.Battery(**site["battery"])
     index = pd.date_range("2024-06-01", periods=24, freq="h", tz="UTC")
     buy, sell = hourly_prices(site["prices"]["buy"], site["prices"]["sell"], "Europe/Madrid")(
         index)
     assert len(buy) == 24 and (sell == 0.05).all()
+
+
+def test_staleness_is_opt_in_and_the_history_on_by_default():
+    cfg = home_assistant_config({**SECTION, "url": "http://x"}, environ=ENV)
+    assert cfg.stale_after_s == {} and cfg.history
+    assert cfg.inverter.slots == () and cfg.inverter.import_limit is None
+
+
+def test_the_readme_script_takes_the_variables_the_runner_sends():
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    script = yaml.safe_load(next(b for b in blocks if "pvbess_set_growatt:" in b))
+    assert set(script["pvbess_set_growatt"]["fields"]) == set(SCRIPT_VARIABLES)
 
 
 @pytest.mark.parametrize("change, message", [
