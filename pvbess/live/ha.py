@@ -5,7 +5,8 @@ grid import and export) through Home Assistant's REST API, converted by each ent
 ``unit_of_measurement``, and sets the inverter period by period from the plan it was given:
 a mode (``charge`` / ``discharge`` / ``idle``, the windows of :func:`pvbess.tou_intervals`) and a
 power, written as ``input_select``/``select`` options and ``input_number``/``number`` values, or
-one script call.
+one script call, with the period's import cap and the day's time-of-use slots
+(:mod:`pvbess.live.inverter`).
 
 Time is the caller's: :meth:`HomeAssistantController.sample` takes a reading (at least at every
 period boundary; more often makes the integral of power sensors better),
@@ -43,8 +44,7 @@ from ..scheduler.events import HourlyEvent, period_of
 from ..timeseries import DataError
 from .client import EntityNotFoundError, HomeAssistantError, RestClient
 from .config import ENERGY_UNITS, POWER_UNITS, SENSORS, HomeAssistantConfig
-from .history import (fetch_runs, fetch_states, ran_through, recorder_is_current, state_at,
-                      time_mean)
+from .history import NotVouchedError, Recorder, state_at, time_mean
 from .inverter import slot_windows, write_setting, write_slots
 
 log = logging.getLogger("pvbess.live")
@@ -156,9 +156,7 @@ class HomeAssistantController:
         #: Readings taken from the history and not yet handed on (:meth:`take_recalled`).
         self._recalled: list[Reading] = []
         self._unvouched: set[int] = set()  # boundaries [ns] the history cannot vouch for
-        # the client's unreachable count when the recorder was last found current (Home
-        # Assistant may have restarted since any later failure)
-        self._current_at: int | None = None
+        self.recorder = Recorder(self.client)
 
     def entities(self) -> list[str]:
         """Every entity the configuration names."""
@@ -302,43 +300,25 @@ class HomeAssistantController:
         entities = [self.config.sensors[s] for s in SENSORS]
         lookback = pd.Timedelta(seconds=max(self.config.stale_after_s.values(), default=0) + 1)
         try:
-            if not self._recorder_current():
-                log.warning("no history for %s yet: Home Assistant is starting", ts)
-                return None
-            rows = fetch_states(self.client, entities, at - lookback, at + pd.Timedelta("1ms"))
-            runs = fetch_runs(self.client, at, self.ha_time(self.clock()) + pd.Timedelta("1h"))
-        except (HomeAssistantError, DataError) as e:
-            log.warning("no history for %s: %s", ts, e)
-            return None
-        if not ran_through(runs, at, at):
-            log.warning("boundary %s stays unread: Home Assistant was not running then (its "
-                        "logbook)", ts)
-            self._unvouched.add(ts.value)
-            return None
-        states = {s: state_at(rows.get(e, []), at) for s, e in zip(SENSORS, entities)}
-        unknown = [self.config.sensors[s] for s, state in states.items() if state is None]
-        try:
+            rows = self.recorder.states(entities, at, at, self.ha_time(self.clock()), lookback)
+            states = {s: state_at(rows.get(e, []), at) for s, e in zip(SENSORS, entities)}
+            unknown = [self.config.sensors[s] for s, state in states.items() if state is None]
             if unknown:
                 raise SensorError(f"the recorder has no state of {unknown}")
             reading = self._reading(states, ts, at.timestamp(), source="history")
-        except SensorError as e:
+        except (NotVouchedError, SensorError) as e:
             log.warning("boundary %s stays unread: %s", ts, e)
-            self._unvouched.add(ts.value)
+            if getattr(e, "final", True):
+                self._unvouched.add(ts.value)
+            return None
+        except (HomeAssistantError, DataError) as e:
+            log.warning("no history for %s: %s", ts, e)
             return None
         self.remember(reading)
         self._recalled.append(reading)
         log.info("boundary %s from the recorder's history: stored %.3f kWh", ts,
                  reading.soe_kwh)
         return reading
-
-    def _recorder_current(self) -> bool:
-        """:func:`~pvbess.live.history.recorder_is_current`, asked again after any request
-        found Home Assistant unreachable."""
-        if self._current_at != self.client.unreachable:
-            if not recorder_is_current(self.client):
-                return False
-            self._current_at = self.client.unreachable
-        return True
 
     def take_recalled(self) -> list[Reading]:
         """The readings :meth:`recall` made since the last call (the runner stores them)."""
@@ -361,14 +341,10 @@ class HomeAssistantController:
         a, b = self.ha_time(start), self.ha_time(start + pd.Timedelta(hours=self.dt_h))
         entity = self.config.sensors[sensor]
         try:
-            if not self._recorder_current():
-                raise SensorError("Home Assistant is starting")
-            rows = fetch_states(self.client, [entity], a, b).get(entity, [])
-            runs = fetch_runs(self.client, a, self.ha_time(self.clock()) + pd.Timedelta("1h"))
-            if not ran_through(runs, a, b):
-                raise SensorError("Home Assistant was not running through it")
-            mean_kw = time_mean(rows, a, b, lambda r: self._meter(sensor, r, b.timestamp())[0])
-        except (HomeAssistantError, DataError, ValueError) as e:
+            rows = self.recorder.states([entity], a, b, self.ha_time(self.clock()))
+            mean_kw = time_mean(rows.get(entity, []), a, b,
+                                lambda r: self._meter(sensor, r, b.timestamp())[0])
+        except (NotVouchedError, HomeAssistantError, DataError, ValueError) as e:
             log.warning("period %s missing: no history of %s (%s)", start, entity, e)
             return None
         return mean_kw * self.dt_h

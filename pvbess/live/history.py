@@ -18,7 +18,8 @@ line can be read back: the recorder stores events in order, so everything before
 included, is stored too.
 
 Functions on the answers are pure (:func:`state_at`, :func:`ran_through`, :func:`time_mean`);
-:func:`fetch_states` and :func:`fetch_runs` ask Home Assistant.
+:func:`fetch_states` and :func:`fetch_runs` ask Home Assistant; :class:`Recorder` puts them
+together for the controller.
 """
 
 from __future__ import annotations
@@ -38,6 +39,60 @@ RUN_MESSAGES = frozenset({"started", "stopped"})
 RECORDER_WAIT_S = 20.0
 #: Home Assistant's clock may differ from this machine's by up to this much. [s]
 CLOCK_SKEW_S = 300.0
+#: How long Home Assistant's starts and stops, once fetched, serve further boundaries. [s]
+RUNS_KEPT_S = 30.0
+
+
+class NotVouchedError(Exception):
+    """The history cannot give an interval: Home Assistant was not running through it
+    (``final``), or it is still starting (try later)."""
+
+    def __init__(self, why: str, *, final: bool) -> None:
+        super().__init__(why)
+        self.final = final
+
+
+class Recorder:
+    """The recorder's history as the controller asks it (module docstring).
+
+    The check that the recorder is current is made again after any request found Home
+    Assistant unreachable (``client.unreachable``: it may have restarted); the logbook's starts
+    and stops, fetched once, serve a batch of boundaries in time order for :data:`RUNS_KEPT_S`.
+    """
+
+    def __init__(self, client: RestClient) -> None:
+        self.client = client
+        self._current_at: int | None = None
+        self._runs_kept: tuple | None = None  # (since, _current_at, monotonic s, runs)
+
+    def _runs(self, since: pd.Timestamp, now: pd.Timestamp) -> list[tuple[pd.Timestamp, str]]:
+        kept = self._runs_kept
+        if kept is None or kept[0] > since or kept[1] != self._current_at or \
+                time.monotonic() - kept[2] > RUNS_KEPT_S:
+            kept = self._runs_kept = (since, self._current_at, time.monotonic(),
+                                      fetch_runs(self.client, since, now))
+        return [run for run in kept[3] if run[0] >= since]
+
+    def states(self, entity_ids: Sequence[str], start: pd.Timestamp, end: pd.Timestamp,
+               now: pd.Timestamp, lookback: pd.Timedelta = pd.Timedelta(0)
+               ) -> dict[str, list[dict]]:
+        """The states over ``[start - lookback, end]`` (:func:`fetch_states`), Home Assistant's
+        time, if it ran through ``[start, end]`` (:func:`ran_through`; ``now``: its time now).
+
+        Raises
+        ------
+        NotVouchedError
+            Home Assistant was not running then, or is still starting.
+        """
+        if self._current_at != self.client.unreachable:
+            if not recorder_is_current(self.client):
+                raise NotVouchedError("Home Assistant is starting", final=False)
+            self._current_at = self.client.unreachable
+        if not ran_through(self._runs(start, now + pd.Timedelta(hours=1)), start, end):
+            raise NotVouchedError("Home Assistant was not running then (its logbook)",
+                                  final=True)
+        return fetch_states(self.client, entity_ids, start - lookback,
+                            end + pd.Timedelta(milliseconds=1))
 
 
 def _time(row: dict, key: str = "last_updated") -> pd.Timestamp:
