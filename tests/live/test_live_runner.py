@@ -169,15 +169,16 @@ def test_home_assistant_stopped_and_started_leaves_a_gap_and_recovers(home_assis
 
 def test_periods_missed_while_the_runner_was_down_come_back_from_the_history(home_assistant,
                                                                               tmp_path):
-    index = pd.date_range("2024-03-01", periods=24, freq="h", tz=TZ)
-    runner, emulator, expected, seen = drive(home_assistant, tmp_path / "live.sqlite", days=1,
-                                             down=(9, 13))
+    index = pd.date_range("2024-03-01", periods=48, freq="h", tz=TZ)
+    runner, emulator, expected, seen = drive(home_assistant, tmp_path / "live.sqlite", days=2,
+                                             down=(22, 26))
     record = runner.record()
     done = pd.DataFrame(emulator.done, index=index)
-    # boundaries 9..12 were read by nobody: periods 8..12 rebuilt from the recorder's history
-    assert seen["reconstruction"] == {"recovered": [8, 9, 10, 11, 12], "missing": []}
+    # boundaries 22:00 to 01:00 were read by nobody: periods 21:00 to 01:00 rebuilt from the
+    # recorder's history, yesterday's at the start-up, today's by the reconstruction
+    assert seen["reconstruction"] == {"recovered": [0, 1], "missing": []}
     assert list(record.index) == list(index)
-    assert list(record.index[record["source"] == "history"]) == list(index[8:13])
+    assert list(record.index[record["source"] == "history"]) == list(index[21:26])
     for name in ("soe_start_kwh", "soe_end_kwh", "pv_kwh", "load_kwh", "grid_import_kwh",
                  "grid_export_kwh"):
         np.testing.assert_allclose(record[name], done[name], rtol=0, atol=1e-6, err_msg=name)
@@ -185,14 +186,14 @@ def test_periods_missed_while_the_runner_was_down_come_back_from_the_history(hom
                - record["load_kwh"] - record["grid_export_kwh"] - record["bess_charge_kwh"]
                - record["pv_curtailed_kwh"])
     assert np.abs(closing).max() < 1e-9
-    # while it was down the inverter kept period 8's setting; then the plans ran again
+    # while it was down the inverter kept period 21's setting; then the plans ran again
     assert all((done["mode"].iloc[k], done["power_kw"].iloc[k]) ==
-               (done["mode"].iloc[8], done["power_kw"].iloc[8]) for k in range(9, 13))
-    for k in [*range(0, 9), *range(13, 24)]:
+               (done["mode"].iloc[21], done["power_kw"].iloc[21]) for k in range(22, 26))
+    for k in [*range(0, 22), *range(26, 48)]:
         assert (done["mode"].iloc[k], done["power_kw"].iloc[k]) == \
             (expected[k][0], pytest.approx(expected[k][1], abs=1e-6)), index[k]
     # the record keeps the recalled boundary readings, marked (a restart reads them back)
     stored = {pd.Timestamp(key[len(READING_KEY):]): Reading.from_json(text).source
               for key, text in runner.manager.db.meta_items(READING_KEY).items()}
     assert sorted(ts for ts, source in stored.items() if source == "history") == \
-        list(index[9:13])
+        list(index[22:26])
