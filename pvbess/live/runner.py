@@ -162,14 +162,15 @@ class LiveRunner:
         ``source``: ``"history"`` where a boundary's reading came from the recorder's
         history, else ``"measured"``."""
         frame = self.manager.history.to_frame()
-        recalled = pd.DatetimeIndex([
-            pd.Timestamp(key[len(READING_KEY):]) for key, text in
+        recalled = pd.to_datetime([
+            key[len(READING_KEY):] for key, text in
             self.manager.db.meta_items(READING_KEY).items()
-            if Reading.from_json(text).source == "history"]).tz_convert(self.tz)
+            if Reading.from_json(text).source == "history"], utc=True)
+        index = frame.index.tz_convert("UTC")
         step = pd.Timedelta(hours=self.dt_h)
-        index = frame.index.tz_convert(self.tz)
         from_history = index.isin(recalled) | (index + step).isin(recalled)
         return frame.assign(source=np.where(from_history, "history", "measured"))
+
     def _sample(self, period: pd.Timestamp) -> None:
         """Read at a boundary and keep the reading in the database (a restart needs it)."""
         reading = self.controller.sample()

@@ -117,6 +117,7 @@ def test_two_days_recorded_as_the_emulator_ran_them(home_assistant, tmp_path):
         assert done["power_kw"].iloc[k] == pytest.approx(power, abs=1e-6), index[k]
     assert set(done["mode"]) >= {"charge", "discharge"}  # the plans did something
     assert (history["buy_price"].to_numpy() == prices(index)[0]).all()
+    assert (runner.record()["source"] == "measured").all()  # every boundary read on time
 
 
 def test_a_restart_mid_day_continues_as_an_uninterrupted_run(home_assistant, tmp_path):
