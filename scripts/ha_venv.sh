@@ -13,15 +13,26 @@ echo "*" > "$VENV/.gitignore"  # the venv ignores itself
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # the machine-wide constraint file caps unrelated packages; Home Assistant brings its own pins
 PIP_CONSTRAINT= "$VENV/bin/python" -m pip install --quiet "homeassistant==$HA_VERSION"
-# The requirements Home Assistant would pip-install at its first start for the test configuration,
-# pinned by the release's own manifests: image_upload (onboarding -> person -> image_upload) and
-# recorder (onboarding -> analytics imports energy, which imports recorder). With them here Home
-# Assistant starts with --skip-pip and fetches nothing.
+# The requirements Home Assistant would pip-install at its first start for the test configuration
+# (tests/live/conftest.py), pinned by the release's own manifests: every integration it names
+# and their dependencies (logbook -> frontend brings the frontend's files, about 150 MB;
+# onboarding -> person -> image_upload; recorder). With them here Home Assistant starts with
+# --skip-pip and fetches nothing.
 REQS=$("$VENV/bin/python" - <<'PY'
 import json, pathlib, homeassistant.components as c
 root = pathlib.Path(c.__file__).parent
-print(" ".join(r for i in ("image_upload", "recorder")
-               for r in json.loads((root / i / "manifest.json").read_text())["requirements"]))
+seen, reqs = set(), set()
+def walk(domain):
+    if domain not in seen:
+        seen.add(domain)
+        manifest = json.loads((root / domain / "manifest.json").read_text())
+        reqs.update(manifest.get("requirements", []))
+        for dep in manifest.get("dependencies", []) + manifest.get("after_dependencies", []):
+            walk(dep)
+for domain in ("onboarding", "api", "http", "recorder", "history", "logbook", "input_number",
+               "input_select", "input_datetime", "input_boolean", "template", "script"):
+    walk(domain)
+print(" ".join(sorted(reqs)))
 PY
 )
 PIP_CONSTRAINT= "$VENV/bin/python" -m pip install --quiet $REQS

@@ -6,8 +6,17 @@ The file (README, "Live operation", has a full example for a Growatt-style inver
     battery: {capacity_kwh: 10, power_charge_kw: 5, power_discharge_kw: 5, soc_min: 0.1,
               soc_max: 0.95, soc_initial: 0.5}
     prices: {buy: [24 values by local hour, or one number], sell: 0.05}   # [currency/kWh]
+    tariff: {...}        # optional: pvbess.Tariff fields (or a YAML file of them, beside this one);
+                         # its demand charges make full-bill plans
     fallback: {load_kwh: [24 values], pv_kwh: [24 values]}   # optional: the cold-start forecast
     home_assistant: {...}                                     # pvbess.live.config
+
+``prices`` or ``tariff`` (or both) must be given. Energy prices come from ``prices`` when given,
+else from the tariff (its windows' prices, the export price as sell). A tariff's demand charges
+(:meth:`pvbess.Tariff.demand_charges`: each month's peak import power per window) enter every
+plan: the peaks the record already holds this month are the incumbents, a plan pays only for
+raising them, and the inverter gets the peak guard's import cap
+(``home_assistant.inverter.import_limit`` or the script's ``import_limit_kw``).
 
 Also a library: :func:`build_runner` returns the :class:`~pvbess.live.runner.LiveRunner`.
 """
@@ -28,13 +37,14 @@ import pandas as pd
 import yaml
 
 from ..battery import Battery
+from ..tariff import Tariff
 from ..timeseries import DataError
 from .client import HomeAssistantError
 from .config import home_assistant_config
 from .ha import HomeAssistantController
 from .runner import LiveRunner
 
-SECTIONS = {"site", "battery", "prices", "fallback", "home_assistant"}
+SECTIONS = {"site", "battery", "prices", "tariff", "fallback", "home_assistant"}
 
 
 def _by_hour(value: Any, where: str) -> np.ndarray:
@@ -59,6 +69,16 @@ def hourly_prices(buy: Any, sell: Any, tz: str, where: str = "prices"
     return prices
 
 
+def tariff_prices(tariff: Tariff, tz: str
+                  ) -> Callable[[pd.DatetimeIndex], tuple[np.ndarray, np.ndarray]]:
+    """``prices(index) -> (buy, sell)`` of a tariff: its windows' energy prices and its export
+    price [currency/kWh], on the local clock."""
+    def prices(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+        return (tariff.energy_price(index.tz_convert(tz)),
+                np.full(len(index), tariff.export_pen_per_kwh))
+    return prices
+
+
 def build_runner(path: str | os.PathLike[str], *,
                  clock: Callable[[], pd.Timestamp] | None = None) -> LiveRunner:
     """The :class:`LiveRunner` a site YAML describes (module docstring)."""
@@ -67,17 +87,30 @@ def build_runner(path: str | os.PathLike[str], *,
     if not isinstance(raw, dict) or set(raw) - SECTIONS:
         raise DataError(f"{path}: sections must be of {sorted(SECTIONS)}, got "
                         f"{sorted(raw) if isinstance(raw, dict) else raw!r}")
-    for need in ("site", "battery", "prices", "home_assistant"):
+    for need in ("site", "battery", "home_assistant"):
         if need not in raw:
             raise DataError(f"{path}: section '{need}' is missing")
+    if "prices" not in raw and "tariff" not in raw:
+        raise DataError(f"{path}: give the energy prices: section 'prices' or 'tariff'")
     site = raw["site"]
     tz, dt_h = str(site.get("timezone", "UTC")), float(site.get("period_h", 1.0))
     try:
         battery = Battery(**raw["battery"])
     except TypeError as e:
         raise DataError(f"{path}: battery: {e}") from None
-    prices = hourly_prices(raw["prices"].get("buy"), raw["prices"].get("sell", 0.0), tz,
-                           f"{path}: prices")
+    tariff = None
+    if "tariff" in raw:  # its fields, or a tariff YAML file beside the site's
+        source = raw["tariff"] or {}
+        try:
+            tariff = Tariff.from_yaml(source if isinstance(source, dict)
+                                      else path.parent / str(source))
+        except (DataError, OSError) as e:
+            raise DataError(f"{path}: tariff: {e}") from None
+    if "prices" in raw:
+        prices = hourly_prices(raw["prices"].get("buy"), raw["prices"].get("sell", 0.0), tz,
+                               f"{path}: prices")
+    else:
+        prices = tariff_prices(tariff, tz)
     fallback = None
     if "fallback" in raw:
         fallback = (_by_hour(raw["fallback"]["load_kwh"], f"{path}: fallback.load_kwh"),
@@ -91,7 +124,8 @@ def build_runner(path: str | os.PathLike[str], *,
     if not database.is_absolute():
         database = path.parent / database
     return LiveRunner(controller, battery, prices, database,
-                      forecast=str(site.get("forecast", "persistence")), fallback=fallback)
+                      forecast=str(site.get("forecast", "persistence")), fallback=fallback,
+                      tariff=tariff)
 
 
 def main(argv: list[str] | None = None) -> int:

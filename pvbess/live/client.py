@@ -2,8 +2,10 @@
 
 Only the standard library (``urllib``): the live path adds no dependency. Endpoints used
 (https://developers.home-assistant.io/docs/api/rest/): ``GET /api/`` (is the token valid),
-``GET /api/states/<entity_id>`` and ``POST /api/services/<domain>/<service>``, each with the
-header ``Authorization: Bearer <token>`` (a long-lived access token from the user's profile).
+``GET /api/states/<entity_id>``, ``POST /api/services/<domain>/<service>``, and for missed
+periods the recorder's ``GET /api/history/period/<start>`` and ``GET /api/logbook/<start>``, each
+with the header ``Authorization: Bearer <token>`` (a long-lived access token from the user's
+profile).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +74,8 @@ class RestClient:
         self.retries = int(retries)
         self.backoff_s = float(backoff_s)
         self._sleep = sleep
+        #: Requests that found no Home Assistant after every retry (it may have restarted).
+        self.unreachable = 0
 
     def _once(self, method: str, path: str, body: dict | None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -122,6 +127,7 @@ class RestClient:
                 raise HomeAssistantError(f"Home Assistant at {self.url}: {method} {path} "
                                          f"refused (HTTP {status}): {answer}")
             return answer
+        self.unreachable += 1
         raise UnreachableError(f"Home Assistant at {self.url} unreachable: {method} {path}: "
                                f"{failure} after {self.retries + 1} attempts")
 
@@ -139,3 +145,20 @@ class RestClient:
     def call_service(self, domain: str, service: str, data: dict) -> Any:
         """``POST /api/services/<domain>/<service>`` with ``data`` (e.g. ``entity_id``)."""
         return self.request("POST", f"/api/services/{domain}/{service}", data)
+
+    def history(self, entity_ids: list[str], start: Any, end: Any) -> dict[str, list[dict]]:
+        """The recorder's states of ``entity_ids`` from ``start`` to ``end`` (aware datetimes):
+        per entity, the state in force at ``start`` (its ``last_updated`` clamped to
+        ``start``), then every change, oldest first. An entity without any is absent."""
+        query = urllib.parse.urlencode({"filter_entity_id": ",".join(entity_ids),
+                                        "end_time": end.isoformat(),
+                                        "significant_changes_only": "0"})
+        answer = self.request("GET", f"/api/history/period/"
+                                     f"{urllib.parse.quote(start.isoformat())}?{query}")
+        return {rows[0]["entity_id"]: rows for rows in answer or [] if rows}
+
+    def logbook(self, start: Any, end: Any) -> list[dict]:
+        """The logbook's entries from ``start`` to ``end`` (aware datetimes), oldest first."""
+        query = urllib.parse.urlencode({"end_time": end.isoformat()})
+        return self.request("GET", f"/api/logbook/{urllib.parse.quote(start.isoformat())}?"
+                                   f"{query}") or []

@@ -14,13 +14,21 @@ accelerated one) and does what is due:
   the database (``restart_and_reconstruct``); then the running period's setting written;
 - at 23:55: tomorrow's plan (:meth:`~pvbess.SimpleBatterySystemManager.create_tomorrows_schedule`).
 
-Home Assistant unreachable or a reading refused never stops the runner: it logs, the affected
-periods stay missing in the record, and the next boundary it can read re-plans.
+Home Assistant unreachable or a reading refused never stops the runner: it logs, and the next
+boundary it can read re-plans. A period whose boundary no process read (the runner stopped,
+Home Assistant unreachable) is rebuilt from the recorder's history where Home Assistant ran
+through it (:meth:`~pvbess.live.ha.HomeAssistantController.recall`); the reading is stored as
+``live.reading.<boundary>`` with ``"source": "history"`` and :meth:`LiveRunner.record` marks the
+period ``history``. Periods the history cannot vouch for stay missing in the record. At
+start-up, the periods of the previous :data:`RECOVERY_DAYS` days after the last recorded one are
+recovered too (today's by the reconstruction).
 
 Forecasts are the scheduler's providers (:func:`pvbess.scheduler.forecasts.make_forecast`) over
 the recorded history, rebuilt before every plan; periods not recorded (the future, gaps) are
 forecast from ``fallback`` (load and PV per period of the day [kWh], default 0). Prices come from
-``prices``. Plans are energy-only (no demand charges yet).
+``prices``. With a ``tariff`` (an engine option) the plans are on the full bill: its demand
+charges on each month's peaks, the peaks already recorded this month as the incumbents, and the
+inverter gets the peak guard's import cap per period.
 """
 
 from __future__ import annotations
@@ -36,15 +44,18 @@ from ..battery import Battery
 from ..scheduler.events import day_index
 from ..scheduler.forecasts import make_forecast
 from ..scheduler.manager import TOMORROW_LEAD, OptimizationEngine, SimpleBatterySystemManager
-from .client import HomeAssistantError
+from .client import EntityNotFoundError, HomeAssistantError
 from .ha import BOUNDARY_TOLERANCE_S, HomeAssistantController, Reading, SensorError
 
 log = logging.getLogger("pvbess.live")
 
 #: The database's meta key of a boundary reading (+ the period start, ISO).
 READING_KEY = "live.reading."
-#: What a failed reading or write raises: logged, the runner carries on.
-FAULTS = (HomeAssistantError, SensorError)
+#: What a failed reading or write raises: logged, the runner carries on (an entity missing
+#: too: Home Assistant sets them up after it answers; a wrong id is refused at start-up).
+FAULTS = (HomeAssistantError, SensorError, EntityNotFoundError)
+#: Days before today whose missed periods a start-up recovers (after the last recorded one).
+RECOVERY_DAYS = 1
 
 
 class LiveRunner:
@@ -63,6 +74,9 @@ class LiveRunner:
         A provider name of :func:`pvbess.scheduler.forecasts.make_forecast`.
     fallback : (load, pv) arrays per period of the day, optional
         Forecast where nothing is recorded. [kWh]
+    **engine_options
+        Of :class:`~pvbess.scheduler.manager.OptimizationEngine`, e.g. ``tariff`` (full-bill
+        plans).
     """
 
     def __init__(self, controller: HomeAssistantController, battery: Battery,
@@ -132,6 +146,30 @@ class LiveRunner:
                 log.info("planned %s", tomorrow)
             except FAULTS as e:
                 log.error("tomorrow's plan failed (retried next tick): %s", e)
+        self._keep_recalled()
+
+    def _keep_recalled(self) -> None:
+        """Store the boundary readings taken from the history (a restart reuses them)."""
+        for reading in self.controller.take_recalled():
+            key = f"{READING_KEY}{reading.time.tz_convert(self.tz).isoformat()}"
+            try:
+                self.manager.db.put_meta(key, reading.to_json())
+            except ValueError as e:  # a reading already stored for it: keep the first
+                log.error("boundary reading not stored: %s", e)
+
+    def record(self) -> pd.DataFrame:
+        """The recorded periods (:meth:`~pvbess.HistoricalDataStore.to_frame`) with
+        ``source``: ``"history"`` where a boundary's reading came from the recorder's
+        history, else ``"measured"``."""
+        frame = self.manager.history.to_frame()
+        recalled = pd.to_datetime([
+            key[len(READING_KEY):] for key, text in
+            self.manager.db.meta_items(READING_KEY).items()
+            if Reading.from_json(text).source == "history"], utc=True)
+        index = frame.index.tz_convert("UTC")
+        step = pd.Timedelta(hours=self.dt_h)
+        from_history = index.isin(recalled) | (index + step).isin(recalled)
+        return frame.assign(source=np.where(from_history, "history", "measured"))
 
     def _sample(self, period: pd.Timestamp) -> None:
         """Read at a boundary and keep the reading in the database (a restart needs it)."""
@@ -148,6 +186,25 @@ class LiveRunner:
                 self.controller.remember(Reading.from_json(text))
                 self.sampled.add(ts)
 
+    def _recover_earlier_days(self, period: pd.Timestamp) -> None:
+        """Record the periods before ``period``'s day since the last recorded one (at most
+        :data:`RECOVERY_DAYS` back) that the controller or the history can give."""
+        frame = self.manager.history.to_frame()
+        if frame.empty:
+            return
+        step = pd.Timedelta(hours=self.dt_h)
+        today = period.normalize()
+        first = max(frame.index[-1].tz_convert(self.tz) + step,
+                    today - pd.Timedelta(days=RECOVERY_DAYS))
+        periods = pd.date_range(first, today, freq=step, inclusive="left")
+        if len(periods) == 0:
+            return
+        for day in sorted({ts.date().isoformat() for ts in periods}):
+            self._restore(day)
+        recovered, missing = self.manager.recover_periods(periods)
+        log.info("earlier days: recovered %s, missing %s", [str(t) for t in recovered],
+                 [str(t) for t in missing])
+
     def _start(self, now: pd.Timestamp, period: pd.Timestamp) -> None:
         try:
             self.controller.safe_mode()
@@ -155,6 +212,7 @@ class LiveRunner:
             if period not in self.sampled and \
                     (now - period).total_seconds() <= BOUNDARY_TOLERANCE_S:
                 self._sample(period)
+            self._recover_earlier_days(period)
             self._refresh(now)
             self.manager.restart_and_reconstruct(period)
             self.planned_days.add(period.date().isoformat())
@@ -175,14 +233,17 @@ class LiveRunner:
         completed = period - pd.Timedelta(hours=self.dt_h)
         try:
             self._refresh(now)
-            same_day = completed.normalize() == period.normalize()
             if first_try and self.controller.read_period(completed) is not None:
                 self.manager.update_hourly_schedule(completed)
-            elif same_day or period.date().isoformat() not in self.planned_days:
-                self.manager.restart_and_reconstruct(period)
-                self.planned_days.add(period.date().isoformat())
-                log.warning("re-planned at %s; missing periods %s", period,
-                            self.manager.last_reconstruction.get("missing"))
+            else:  # a boundary unread: what the controller or the history gives, re-planned
+                if completed.normalize() != period.normalize():
+                    self._recover_earlier_days(period)
+                if period > period.normalize() or \
+                        period.date().isoformat() not in self.planned_days:
+                    self.manager.restart_and_reconstruct(period)
+                    self.planned_days.add(period.date().isoformat())
+                    log.warning("re-planned at %s; missing periods %s", period,
+                                self.manager.last_reconstruction.get("missing"))
             self.controller.enforce()
         except FAULTS as e:
             log.error("period %s: %s", period, e)

@@ -306,6 +306,12 @@ class Database:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """Every key starting with ``prefix`` and its value."""
+        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                                 (len(prefix), prefix))
+        return dict(rows.fetchall())
+
     def put_meta(self, key: str, value: str) -> bool:
         """Store ``key`` once. The same value again is a no-op (False); another value raises."""
         self.check_writable()

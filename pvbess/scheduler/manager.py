@@ -299,18 +299,31 @@ class SimpleBatterySystemManager:
         self.current_plan: Plan | None = None
         self.last_reconstruction: dict[str, list[int]] = {}
         self.peak_guard = bool(peak_guard)
-        # the demand-charge group of every period of the data, once (timestamp work is slow):
-        # a code per row into the group names
-        self._group_code = np.zeros(len(forecast.index), dtype=np.int64)
+        self.peaks_kw: dict[str, float] = self._recorded_peaks()
+
+    @property
+    def forecast(self) -> ForecastProvider:
+        """The forecasts and prices the plans use. A new provider (a live runner's, rebuilt
+        from the grown history) may span other periods, but keeps the period length and zone."""
+        return self._forecast
+
+    @forecast.setter
+    def forecast(self, provider: ForecastProvider) -> None:
+        if hasattr(self, "_forecast") and (provider.dt_h != self.dt_h
+                                           or str(provider.index.tz) != self.tz):
+            raise ValueError(f"a forecast of {provider.dt_h} h periods in "
+                             f"{provider.index.tz}; the manager's are {self.dt_h} h in {self.tz}")
+        self._forecast = provider
+        # the demand-charge group of every period of the data, once (timestamp work is slow)
+        self._group_code = np.zeros(len(provider.index), dtype=np.int64)
         self._group_names: list[str] = []
         self._priced: set[str] = set()  # the groups with a demand charge (price > 0)
-        if engine.tariff is not None:
-            local = forecast.index.tz_convert(self.tz)
-            codes, names = pd.factorize(engine.tariff.demand_group(local))
+        if self.engine.tariff is not None:
+            local = provider.index
+            codes, names = pd.factorize(self.engine.tariff.demand_group(local))
             self._group_code = codes.astype(np.int64)
             self._group_names = [str(n) for n in names]
-            self._priced = {str(g[3]) for g in engine.tariff.demand_charges(local)}
-        self.peaks_kw: dict[str, float] = self._recorded_peaks()
+            self._priced = {str(g[3]) for g in self.engine.tariff.demand_charges(local)}
 
     def _group_of(self, timestamps: pd.DatetimeIndex) -> np.ndarray:
         """The demand-charge group of each period (:meth:`pvbess.Tariff.demand_group`)."""
@@ -455,14 +468,25 @@ class SimpleBatterySystemManager:
         :attr:`last_reconstruction` (``{"recovered": [...], "missing": [...]}``).
         """
         day, k, index = self._locate(current_period)
-        stored = set(self.history.get_completed_periods(day))
-        recovered, missing = [], []
-        for j in range(k):
-            if j in stored:
-                continue
-            (recovered if self._record(index[j]) is not None else missing).append(j)
-        self.last_reconstruction = {"recovered": recovered, "missing": missing}
+        recovered, missing = self.recover_periods(index[:k])
+        self.last_reconstruction = {"recovered": [index.get_loc(t) for t in recovered],
+                                    "missing": [index.get_loc(t) for t in missing]}
         return self._plan(day, k, index, "restart", index[k])
+
+    def recover_periods(self, periods: pd.DatetimeIndex
+                        ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
+        """Record the completed ``periods`` the store lacks from the controller's records
+        (the month's peaks follow); nothing is planned. Returns the period starts recorded
+        now and those still missing (the controller has no measurements)."""
+        recovered, missing = [], []
+        stored: dict[str, set[int]] = {}
+        for ts in periods:
+            day, k = period_of(ts, self.dt_h)
+            if day not in stored:
+                stored[day] = set(self.history.get_completed_periods(day))
+            if k not in stored[day]:
+                (recovered if self._record(ts) is not None else missing).append(ts)
+        return recovered, missing
 
     def __repr__(self) -> str:
         return (f"SimpleBatterySystemManager({self.db!r}, {len(self.history)} events, "

@@ -2,9 +2,10 @@
 
 Home Assistant lives in its own virtual environment ``.ha-venv`` (``make ha-venv``:
 ``scripts/ha_venv.sh``), never in the project's: it pins its own dependencies. The fixture writes
-a small configuration (the inverter's mode and power as ``input_select``/``input_number``
-helpers, the meters as ``input_number`` helpers shown through ``template`` sensors with their
-units), starts ``hass`` on a free port, creates the owner user through the onboarding API and an
+a small configuration (the inverter's mode, power, import limit and two time-of-use slots as
+``input_select``/``input_number``/``input_datetime``/``input_boolean`` helpers, a script that
+stands for a Growatt-style inverter's, the meters as ``input_number`` helpers shown through
+``template`` sensors with their units; the recorder, history and logbook), starts ``hass`` on a free port, creates the owner user through the onboarding API and an
 access token through ``/auth/token``, and stops Home Assistant at the end.
 
 Without ``.ha-venv`` the tests skip, except under ``PVBESS_REQUIRE_HA=1`` where they fail.
@@ -49,6 +50,13 @@ homeassistant:
 
 onboarding:
 api:
+# the recorder (sqlite in the config dir) keeps the meters' history for the runner's recovery of
+# missed periods; commit_interval 0 commits every state at once (the accelerated clock asks
+# for states a few seconds old); logbook says when Home Assistant stopped and started
+recorder:
+  commit_interval: 0
+history:
+logbook:
 http:
   server_host: 127.0.0.1
   server_port: {port}
@@ -58,9 +66,28 @@ input_select:
     name: Inverter mode
     options: ["Self use", "Charge", "Discharge"]
     initial: "Self use"
+  slot1_mode: &slot_mode
+    options: ["Self use", "Charge", "Discharge"]
+    initial: "Self use"
+  slot2_mode: *slot_mode
+  script_mode:
+    options: ["idle", "charge", "discharge"]
+    initial: "idle"
+
+input_datetime:
+  slot1_start: &slot_time
+    has_date: false
+    has_time: true
+  slot1_end: *slot_time
+  slot2_start: *slot_time
+  slot2_end: *slot_time
+
+input_boolean:
+  slot1_enabled:
+  slot2_enabled:
 
 input_number:
-  inverter_power:
+  inverter_power: &power
     name: Inverter power
     min: 0
     max: 100
@@ -68,7 +95,34 @@ input_number:
     mode: box
     unit_of_measurement: kW
     initial: 0
+  import_limit:
+    <<: *power
+    name: Grid import limit
+    max: 50
+    initial: 50
+  slot1_power: *power
+  slot2_power: *power
+  script_power: *power
+  script_import_limit:
+    <<: *power
+    min: -1
 {meters}
+# a Growatt-style inverter's script: the setting as variables, written to helpers the tests read
+# (import_limit_kw null, no cap, shows as -1)
+script:
+  pvbess_set_inverter:
+    fields: {{mode: {{}}, power_kw: {{}}, import_limit_kw: {{}}}}
+    sequence:
+      - service: input_select.select_option
+        target: {{entity_id: input_select.script_mode}}
+        data: {{option: "{{{{ mode }}}}"}}
+      - service: input_number.set_value
+        target: {{entity_id: input_number.script_power}}
+        data: {{value: "{{{{ power_kw }}}}"}}
+      - service: input_number.set_value
+        target: {{entity_id: input_number.script_import_limit}}
+        data: {{value: "{{{{ -1 if import_limit_kw is none else import_limit_kw }}}}"}}
+
 template:
   - sensor:
       - name: Battery SOC
@@ -137,10 +191,11 @@ class HomeAssistantServer:
         stop_hass(self.proc)
 
     def start(self) -> float:
-        """Start it again; returns the seconds until it answered."""
+        """Start it again; returns the seconds until it runs (every entity set up)."""
         t0 = time.monotonic()
         self.proc = start_hass(self.config_dir, self.port)
         wait_until_up(self.url, self.proc, self.config_dir)
+        wait_until_running(self.url, self.token)
         return time.monotonic() - t0
 
 
@@ -203,6 +258,18 @@ def wait_until_up(url: str, proc: subprocess.Popen, config_dir: Path,
                        + (config_dir / "hass.out").read_text()[-3000:])
 
 
+def wait_until_running(url: str, token: str, timeout: float = START_TIMEOUT_S) -> None:
+    """Poll ``/api/config`` until Home Assistant reports ``RUNNING``: it answers its API
+    while it is still setting up the integrations (their entities do not exist yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, config = _request(f"{url}/api/config", token=token, timeout=2.0)
+        if status == 200 and config.get("state") == "RUNNING":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"Home Assistant on {url} did not reach RUNNING in {timeout:.0f} s")
+
+
 def stop_hass(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -248,6 +315,8 @@ def home_assistant(tmp_path_factory: pytest.TempPathFactory):
         wait_until_up(url, proc, config_dir)
         start_s = time.monotonic() - t0
         token = onboard(url)
+        wait_until_running(url, token)
+        start_s = time.monotonic() - t0
         print(f"\nHome Assistant up on {url} in {start_s:.1f} s")
         server = HomeAssistantServer(url=url, token=token, config_dir=config_dir,
                                      start_s=start_s, proc=proc, port=port)

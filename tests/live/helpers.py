@@ -36,13 +36,37 @@ SHOWN_AS = {"meter_soc": ("sensor.battery_soc", 1.0), "meter_pv_w": ("sensor.pv_
 
 
 class Clock:
-    """The scheduler's clock, moved by the test."""
+    """The scheduler's clock, moved by the test (an accelerated clock).
+
+    :meth:`ha_time` maps its times to Home Assistant's (the wall clock, in its recorder): a
+    time maps to the wall time at which the clock first showed it or a later time, so the
+    states written before the clock was moved on are those in force then.
+    """
 
     def __init__(self, start: str) -> None:
+        self._shown: list[tuple[pd.Timestamp, pd.Timestamp]] = []  # (clock, wall), in order
         self.now = pd.Timestamp(start, tz=TZ)
 
+    @property
+    def now(self) -> pd.Timestamp:
+        return self._now
+
+    @now.setter
+    def now(self, value: pd.Timestamp) -> None:
+        self._now = value
+        self._shown.append((value, pd.Timestamp.now(tz="UTC")))
+
     def __call__(self) -> pd.Timestamp:
-        return self.now
+        return self._now
+
+    def ha_time(self, ts: pd.Timestamp) -> pd.Timestamp:
+        first_shown, first_wall = self._shown[0]
+        if ts < first_shown:  # before the test: as long before its start
+            return first_wall - (first_shown - ts)
+        for shown, wall in self._shown:
+            if shown >= ts:
+                return wall
+        return pd.Timestamp.now(tz="UTC")
 
 
 def config(server, **changes):

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import pvbess
-from pvbess.live.client import InvalidTokenError, RestClient, UnreachableError
+from pvbess.live.client import (EntityNotFoundError, InvalidTokenError, RestClient,
+                                UnreachableError)
 from pvbess.live.config import home_assistant_config
 from pvbess.live.ha import SensorError
 
@@ -97,6 +98,15 @@ def test_an_invalid_token_is_a_clear_error_at_start(site):
         pvbess.HomeAssistantController(
             home_assistant_config({**SECTION, "url": site.url},
                                   environ={"TEST_HA_TOKEN": "not-a-token"}), BATTERY)
+
+
+def test_an_entity_home_assistant_lacks_is_a_clear_error_at_start(site):
+    sensors = {**SECTION["sensors"], "pv": "sensor.pv_powr"}
+    inverter = {**SECTION["inverter"], "import_limit": "input_number.no_such_limit"}
+    with pytest.raises(EntityNotFoundError, match=r"no entity \['sensor.pv_powr', "
+                                                  r"'input_number.no_such_limit'\]"):
+        pvbess.HomeAssistantController(config(site, sensors=sensors, inverter=inverter),
+                                       BATTERY)
 
 
 def test_an_unreachable_server_is_retried_with_backoff_then_an_error():

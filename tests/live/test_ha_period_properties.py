@@ -1,6 +1,7 @@
 """Invariants of a period measured from boundary readings (HomeAssistantController.read_period),
 on readings given directly (:meth:`remember`): no Home Assistant needed, the REST client is
-never called after the start check."""
+never called after the start check (the recorder's history is off: a boundary not read stays
+unread)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ KINDS = {"pv": "power", "load": "power", "grid_import": "energy", "grid_export":
 
 
 class CheckedClient:
-    """A client whose start check passes; anything else is a test error."""
+    """A client whose start check passes (Home Assistant not yet running: the entities are
+    not checked); anything else is a test error."""
 
     def check(self) -> None:
         pass
 
+    def request(self, method: str, path: str) -> dict:
+        assert (method, path) == ("GET", "/api/config")
+        return {"state": "NOT_RUNNING"}
+
 
 def controller():
-    cfg = home_assistant_config({**SECTION, "url": "http://unused"},
+    cfg = home_assistant_config({**SECTION, "url": "http://unused", "history": False},
                                 environ={"TEST_HA_TOKEN": "t"})
     return pvbess.HomeAssistantController(cfg, BATTERY, tz=TZ, client=CheckedClient())
 

@@ -111,3 +111,26 @@ def test_no_cap_where_the_tariff_charges_no_demand():
     peak = tariff.is_peak(plan.index)
     assert np.isinf(caps[~peak]).all() and np.isfinite(caps[peak]).all()
     assert caps[peak] == pytest.approx(np.full(peak.sum(), plan.column("grid_import_kwh")[peak].max()))
+
+
+def test_a_new_forecast_over_other_periods_keeps_the_demand_groups_right():
+    """A live runner replaces the manager's forecast before each plan (its history grows):
+    the caps of a plan are those a manager built on the new forecast gives."""
+    actual = site_actuals(SITE)
+    battery = small_battery()
+
+    def manager(forecast):
+        engine = OptimizationEngine(battery, tariff=Tariff(), energy_step_kwh=STEP_KWH)
+        return SimpleBatterySystemManager(engine, SimulatedController(actual, battery),
+                                          forecast)
+
+    replaced = manager(LowForecast(actual.iloc[:48]))  # the first two days
+    replaced.forecast = LowForecast(actual)  # all three
+    fresh = manager(LowForecast(actual))
+    day = actual.index[48].date()
+    caps = replaced.import_caps(replaced.create_tomorrows_schedule(day))
+    np.testing.assert_array_equal(caps, fresh.import_caps(fresh.create_tomorrows_schedule(day)))
+    assert np.isfinite(caps).any()
+    other_zone = actual.tz_convert("UTC")
+    with pytest.raises(ValueError, match="the manager's are"):
+        replaced.forecast = LowForecast(other_zone)
