@@ -304,10 +304,10 @@ def format_value(name: str, value: object) -> str:
         return "n/a"
     u = unit_of(name)
     if name.endswith("_frac"):
-        return f"{100 * x:,.1f}"
+        return f"{round(100 * x, 1) + 0.0:,.1f}"  # + 0.0: no "-0.0" for a tiny negative
     if u in ("d", "h") or float(x).is_integer() and abs(x) >= 1:
         return f"{x:,.0f}"
     digits = {"PEN/kWh": 4, "USD/kWh": 4, "t": 1, "yr": 1, "-": 2, "%": 2}.get(u)
     if digits is None:
         digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
-    return f"{x:,.{digits}f}"
+    return f"{round(x, digits) + 0.0:,.{digits}f}"  # + 0.0: no "-0.0"

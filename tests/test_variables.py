@@ -98,3 +98,11 @@ def test_labels_are_words_with_units():
     assert format_value("closure_miss_days", 0.0) == "0"
     assert format_value("lcos_pen_per_kwh", 0.51234) == "0.5123"
     assert format_value("co2_t", float("nan")) == "n/a"
+
+
+def test_a_value_that_rounds_to_zero_shows_no_minus_sign():
+    from pvbess.variables import format_value
+
+    assert format_value("optimal_saving_share_frac", -0.00048) == "0.0"  # -0.048 %
+    assert format_value("energy_cost_pen", -0.004) == "0.00"
+    assert format_value("energy_cost_pen", -0.006) == "-0.01"

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..learn.tables import SUMMARY_COLUMNS, row_algorithm, seed_summary
 from ..tariff import Tariff
@@ -110,8 +110,8 @@ def plot_scores(table: pd.DataFrame, scenario: str) -> Figure:
     left = min(0.0, float(np.nanmin(lows))) - 5.0
     column = max(100.0, float(np.nanmax(highs))) + 4.0  # the values in one column, right
     for yy, mean in zip(y, means, strict=True):
-        ax.text(column, yy, "n/a" if not np.isfinite(mean) else f"{mean:,.1f} %", va="center",
-                fontsize=8)
+        text = "n/a" if not np.isfinite(mean) else f"{format_value(SHARE, mean / pct)} %"
+        ax.text(column, yy, text, va="center", fontsize=8)
     right = column + 14.0
     words = [strategy_words(name, int(summary.loc[name, ("seeds", "n")]))
              if not (name in STRATEGY_LABELS or name.startswith("scheduler_"))
@@ -172,6 +172,7 @@ def plot_learning_curves(curves: pd.DataFrame, scenario: str,
                     ax.axhline(table.loc[name, SHARE] * 100.0, color=strategy_color(name),
                                lw=1.0, ls="--", label=strategy_words(name))
         ax.set_xlabel(label("train_steps"))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # 200,000 needs room: few ticks
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(label(SHARE))
