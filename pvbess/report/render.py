@@ -373,9 +373,10 @@ def _learned_cells(learned: dict) -> list[str]:
     def pct(stats: Any) -> str:
         if not isinstance(stats, dict) or not isinstance(stats.get("mean"), int | float):
             return "n/a"
-        text = f"{100 * stats['mean']:,.1f} %"
+        share = "optimal_saving_share_frac"
+        text = f"{format_value(share, stats['mean'])} %"
         if isinstance(stats.get("std"), int | float) and stats.get("seeds", 1) > 1:
-            text += f" ± {100 * stats['std']:,.1f}"
+            text += f" ± {format_value(share, stats['std'])}"
         return text
 
     summary = learned.get("summary") if isinstance(learned.get("summary"), dict) else {}
