@@ -9,19 +9,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _timing import best_of  # benchmarks/: the script's folder is on the path
 
 # run from anywhere: import the package from this checkout (the script's folder comes first on
 # sys.path, where the editable install's finder can otherwise resolve a namespace package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -39,20 +31,20 @@ def main() -> None:
 
     idx = year_index(2025)
     weather = generate_weather(2025, seed=1)
-    print(f"generate_weather (8,760 h)              {_best(lambda: generate_weather(2025, seed=1), 3):8.3f} s")
-    print(f"pv_ac_kwh (8,760 h)                     {_best(lambda: pv_ac_kwh(weather), 3):8.3f} s")
-    print(f"simulate_ev (365 days, 1-min queue)     {_best(lambda: simulate_ev(idx, seed=1), 3):8.3f} s")
-    print(f"simulate_mall (8,760 h)                 {_best(lambda: simulate_mall(idx, seed=1), 3):8.3f} s")
-    print(f"generate_iquitos (whole year)           {_best(ds.generate_iquitos, 3):8.3f} s")
+    print(f"generate_weather (8,760 h)              {best_of(lambda: generate_weather(2025, seed=1), 3)[0]:8.3f} s")
+    print(f"pv_ac_kwh (8,760 h)                     {best_of(lambda: pv_ac_kwh(weather), 3)[0]:8.3f} s")
+    print(f"simulate_ev (365 days, 1-min queue)     {best_of(lambda: simulate_ev(idx, seed=1), 3)[0]:8.3f} s")
+    print(f"simulate_mall (8,760 h)                 {best_of(lambda: simulate_mall(idx, seed=1), 3)[0]:8.3f} s")
+    print(f"generate_iquitos (whole year)           {best_of(ds.generate_iquitos, 3)[0]:8.3f} s")
     with tempfile.TemporaryDirectory() as tmp:
         frame = ds.generate_iquitos()
         print(f"write_iquitos (given frame)             "
-              f"{_best(lambda: ds.write_iquitos(tmp, frame=frame), 3):8.3f} s")
+              f"{best_of(lambda: ds.write_iquitos(tmp, frame=frame), 3)[0]:8.3f} s")
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         print(f"dataset folder size                     {size / 1e6:8.3f} MB")
-    print(f"load_iquitos()                          {_best(ds.load_iquitos, 5):8.3f} s")
+    print(f"load_iquitos()                          {best_of(ds.load_iquitos, 5)[0]:8.3f} s")
     print(f"load_iquitos(sockets=True)              "
-          f"{_best(lambda: ds.load_iquitos(sockets=True), 5):8.3f} s")
+          f"{best_of(lambda: ds.load_iquitos(sockets=True), 5)[0]:8.3f} s")
     print("(best of several runs; the machine is shared, so numbers are noisy)")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +25,9 @@ from pvbess.config import shared_dir  # noqa: E402
 from pvbess.optimize.exact import exact_schedule  # noqa: E402
 from pvbess.optimize.schedule import optimize_schedule  # noqa: E402
 from pvbess.studies.peer import peer_scenarios  # noqa: E402
+from _timing import best_of  # noqa: E402  # benchmarks/: the script's folder is on the path
 
 OLD_DAY_STATES = 20_000  # the default grid of a day before issue 12 (20,001 states)
-
-
-def _best(fn, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -52,9 +43,9 @@ def main() -> None:
         kw = s.kwargs()
         optimize_schedule(**kw)  # numba cache load
         old_step = s.battery.usable_kwh / min(OLD_DAY_STATES, max(200, 8_000_000 // s.periods))
-        t_dp, dp = _best(lambda: optimize_schedule(**kw), args.repeat)
-        t_old, old = _best(lambda: optimize_schedule(**kw, energy_step_kwh=old_step), args.repeat)
-        t_lp, lp = _best(lambda: exact_schedule(**kw), args.repeat)
+        t_dp, dp = best_of(lambda: optimize_schedule(**kw), args.repeat)
+        t_old, old = best_of(lambda: optimize_schedule(**kw, energy_step_kwh=old_step), args.repeat)
+        t_lp, lp = best_of(lambda: exact_schedule(**kw), args.repeat)
         golden = s.golden_objective()
         rows.append((s.name, s.periods, dp.info["states"], t_dp, t_old, t_lp,
                      dp.objective - lp.objective, old.objective - lp.objective,

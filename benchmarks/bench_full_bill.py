@@ -23,23 +23,12 @@ from pvbess.inputs.dataset import load_iquitos
 from pvbess.optimize.exact import exact_schedule
 from pvbess.optimize.schedule import optimize_schedule
 from pvbess.tariff import Tariff
+from _timing import best_of  # benchmarks/: the script's folder is on the path
 
 
 def demand_charge_groups(index, tariff):
     """(mask, price per kW) of the tariff's demand-charge groups."""
     return [(mask, price) for mask, price, _, _ in tariff.demand_charges(index)]
-
-
-def _best_of(fn, repeat: int = 3):
-    """The fastest of ``repeat`` runs: its time and its result (whose info times match)."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        res = fn()
-        elapsed = time.perf_counter() - t0
-        if elapsed < best:
-            best, out = elapsed, res
-    return best, out
 
 
 def main() -> None:
@@ -69,9 +58,9 @@ def main() -> None:
                          for k, v in inputs.items()}, dt_h=1.0, charge_source="pv",
                       demand_charges=[(np.ones(48, dtype=bool), 10.0)])
     for source in ("any", "pv", "surplus"):
-        t_lp, lp = _best_of(lambda s=source: exact_schedule(**inputs, **opts, charge_source=s),
+        t_lp, lp = best_of(lambda s=source: exact_schedule(**inputs, **opts, charge_source=s),
                             repeat=2)
-        t_dp, dp = _best_of(lambda s=source: optimize_schedule(**inputs, **opts,
+        t_dp, dp = best_of(lambda s=source: optimize_schedule(**inputs, **opts,
                                                                charge_source=s))
         gap = (dp.objective - lp.objective) / lp.objective
         lp_energy = lp.objective - lp.info["demand_cost"]

@@ -6,22 +6,13 @@ Run: .venv/bin/python benchmarks/bench_loaders.py
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pvbess.inputs.loaders import read_energy_csv, read_meter_csv, to_hourly
-
-
-def _best(fn, *args, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _timing import best_of  # benchmarks/: the script's folder is on the path
 
 
 def main() -> None:
@@ -36,8 +27,8 @@ def main() -> None:
             path = Path(folder) / f"meter_{minutes}min.csv"
             path.write_bytes(b"\xef\xbb\xbf" + text.encode())
             series = read_meter_csv(path)
-            t_read = _best(read_meter_csv, path)
-            t_hour = _best(to_hourly, series)
+            t_read = best_of(lambda: read_meter_csv(path))[0]
+            t_hour = best_of(lambda: to_hourly(series))[0]
             print(f"{minutes:>2}-min meter file, {len(stamps):>7,} rows: read_meter_csv "
                   f"{t_read * 1e3:7.1f} ms, to_hourly {t_hour * 1e3:6.1f} ms")
         stamps = pd.date_range("2024-01-01", "2025-01-01", freq="15min", inclusive="left")
@@ -46,7 +37,7 @@ def main() -> None:
         frame.insert(0, "time", stamps.strftime("%Y-%m-%d %H:%M:%S"))
         path = Path(folder) / "energy.csv"
         frame.to_csv(path, index=False)
-        t_read = _best(lambda p: read_energy_csv(p, label="start"), path)
+        t_read = best_of(lambda: read_energy_csv(path, label="start"))[0]
         print(f"15-min energy file, 4 kW columns, {len(stamps):,} rows: read_energy_csv "
               f"{t_read * 1e3:.1f} ms")
 

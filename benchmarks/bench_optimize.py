@@ -9,7 +9,6 @@ Run: .venv/bin/python benchmarks/bench_optimize.py
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -19,15 +18,7 @@ from pvbess.battery import Battery
 from pvbess.optimize.exact import exact_schedule
 from pvbess.optimize.schedule import optimize_schedule
 from pvbess.tariff import Tariff
-
-
-def _best_of(fn, repeat: int = 5) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+from _timing import best_of  # benchmarks/: the script's folder is on the path
 
 
 def _day(seed: int = 1):
@@ -72,19 +63,19 @@ def _year(seed: int = 0):
 def main() -> None:
     day = _day()
     optimize_schedule(**day, energy_step_kwh=0.025)  # compile / load the numba cache
-    t, r = _best_of(lambda: optimize_schedule(**day, energy_step_kwh=0.025))
-    tx, x = _best_of(lambda: exact_schedule(**day), repeat=3)
+    t, r = best_of(lambda: optimize_schedule(**day, energy_step_kwh=0.025), repeat=5)
+    tx, x = best_of(lambda: exact_schedule(**day), repeat=3)
     print(f"day 96 x 15 min, 30 kWh, 0.025 kWh grid ({r.info['states']} states): "
           f"DP {t * 1e3:.1f} ms (target <= 50 ms); HiGHS {x.method} {tx * 1e3:.1f} ms; "
           f"DP - exact = {r.objective - x.objective:+.5f}")
-    t, r = _best_of(lambda: optimize_schedule(**day))
+    t, r = best_of(lambda: optimize_schedule(**day), repeat=5)
     print(f"day, default grid ({r.info['states']} states): DP {t * 1e3:.1f} ms; "
           f"DP - exact = {r.objective - x.objective:+.5f}")
 
     kw, source = _year()
-    tx, x = _best_of(lambda: exact_schedule(**kw), repeat=2)
+    tx, x = best_of(lambda: exact_schedule(**kw), repeat=2)
     for step in (10.0, None):
-        t, r = _best_of(lambda step=step: optimize_schedule(**kw, energy_step_kwh=step),
+        t, r = best_of(lambda step=step: optimize_schedule(**kw, energy_step_kwh=step),
                         repeat=3)
         gap = (r.objective - x.objective) / abs(x.objective)
         print(f"Iquitos year ({source}), grid {r.info['energy_step_kwh']:.2f} kWh "

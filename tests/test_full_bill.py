@@ -627,7 +627,8 @@ def search_blocks(draw):
 def test_move_nets_price_every_move_as_the_meter_does(block, new_caps):
     """A block DP priced from the stored move nets (computed once, before any cap is set) is
     bit for bit the DP that runs the meter for every move, for any later soft caps."""
-    from pvbess.optimize.dp import _backward_into, _move_nets
+    from pvbess.optimize.dp import _backward_into
+    from pvbess.optimize.period import _move_nets
 
     arrays, s, n, h = block
     a = arrays

@@ -31,9 +31,9 @@ import time
 import numpy as np
 from numba import njit
 
-from ..physics import meter_cost, move_range, removed_energy, stored_energy, wear_cost
+from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
-from .period import _NBREAK, _breakpoints, _period
+from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period
 from .problem import SchedulingProblem
 from .result import ScheduleResult, build_result
 
@@ -137,58 +137,13 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
     return v, fast
 
 
-@njit(cache=True, inline="always")
-def _move_steps(cmax_k, dmax_k, eta_c, eta_d, h, n):
-    """``(mlo, mhi)``: the grid moves [steps] a period's power limits allow, within ``+-n``."""
-    mhi = math.floor(stored_energy(cmax_k, eta_c) / h + 1e-9)
-    mlo = -math.floor(removed_energy(dmax_k, eta_d) / h + 1e-9)
-    return max(mlo, -n), min(mhi, n)
-
-
-@njit(cache=True)
-def _move_nets(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-               grid_charge, batt_export, curtail, icap, ipen, h, n):
-    """The meter's net (import - export) [kWh] of every grid move ``m`` of every period, at
-    ``[k, m + n]`` (nan: infeasible), and per period whether the row holds: the meter of a
-    period does not depend on a soft import cap unless it may curtail PV at a negative price
-    (with ``buy, sell >= 0`` curtailing never lowers the meter's cost, so it curtails only
-    what is forced). A cap search, whose block DPs differ only in their soft caps, then prices
-    a move from its net instead of running the meter again (``_backward_into``'s ``nets``)."""
-    t_len = load.shape[0]
-    nets = np.full((t_len, 2 * n + 1), np.nan)
-    rows = np.zeros(t_len, dtype=np.bool_)
-    for k in range(t_len):
-        if curtail and pv[k] > 0.0 and not (buy[k] >= 0.0 and sell[k] >= 0.0):
-            continue
-        rows[k] = True
-        mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
-        for m in range(mlo, mhi + 1):
-            r = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
-                        eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                        curtail, np.inf, np.inf)
-            if r[0] < np.inf:
-                nets[k, m + n] = r[3] - r[4]
-    return nets, rows
-
-
-@njit(cache=True, inline="always")
-def _net_cost(net, delta, buy, sell, icap, ipen, wear):
-    """``_period``'s cost of a move from its meter net (nan: infeasible), same arithmetic."""
-    if net != net:
-        return np.inf
-    cost = meter_cost(net, buy, sell, icap, ipen)
-    if delta > 0.0:
-        cost += wear_cost(delta, wear)
-    return cost
-
-
 @njit(cache=True)
 def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
                    grid_charge, batt_export, curtail, icap, ipen, h, n, i_min, nets, net_rows):
     """Fill ``v[0..T-1]`` by backward induction from the terminal row ``v[T]`` (any function on
     the grid, e.g. the value of a later block; inf where infeasible); returns the per-period
     fast-path flags. (Full-bill branch: ``_backward`` is this with a linear terminal row.)
-    ``nets``, ``net_rows``: :func:`_move_nets` of the same arrays (any soft caps), or empty:
+    ``nets``, ``net_rows``: :func:`pvbess.optimize.period._move_nets` of the same arrays (any soft caps), or empty:
     the rows they hold price the moves from the stored nets (bit for bit the same costs)."""
     t_len = load.shape[0]
     fast = np.zeros(t_len, dtype=np.bool_)
@@ -433,8 +388,7 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
     for k in range(load.shape[0] - 1, -1, -1):
         if sure and 0.0 <= sell[k] <= buy[k]:
             continue
-        mhi = min(n, math.floor(stored_energy(cmax[k], eta_c) / h + 1e-9))
-        mlo = -min(n, math.floor(removed_energy(dmax[k], eta_d) / h + 1e-9))
+        mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
         f = np.empty(mhi - mlo + 1)
         for m in range(mlo, mhi + 1):
             f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],

@@ -2,10 +2,13 @@
 stored energy, and the exact breakpoints where that cost changes slope or stops being feasible.
 
 The DP (:mod:`pvbess.optimize.dp`) and the plan evaluator (:mod:`pvbess.optimize.result`) both
-score moves with these functions, so the referee and the optimizer agree by construction.
+score moves with these functions, so the referee and the optimizer agree by construction. The
+cap search prices a block's moves from their meter nets, stored once (``_move_nets``).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -123,3 +126,46 @@ def _breakpoints(load, pv, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, grid_char
     return n
 
 
+@njit(cache=True, inline="always")
+def _move_steps(cmax_k, dmax_k, eta_c, eta_d, h, n):
+    """``(mlo, mhi)``: the grid moves [steps] a period's power limits allow, within ``+-n``."""
+    mhi = math.floor(stored_energy(cmax_k, eta_c) / h + 1e-9)
+    mlo = -math.floor(removed_energy(dmax_k, eta_d) / h + 1e-9)
+    return max(mlo, -n), min(mhi, n)
+
+
+@njit(cache=True)
+def _move_nets(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+               grid_charge, batt_export, curtail, icap, ipen, h, n):
+    """The meter's net (import - export) [kWh] of every grid move ``m`` of every period, at
+    ``[k, m + n]`` (nan: infeasible), and per period whether the row holds: the meter of a
+    period does not depend on a soft import cap unless it may curtail PV at a negative price
+    (with ``buy, sell >= 0`` curtailing never lowers the meter's cost, so it curtails only
+    what is forced). A cap search, whose block DPs differ only in their soft caps, then prices
+    a move from its net instead of running the meter again (``_backward_into``'s ``nets``)."""
+    t_len = load.shape[0]
+    nets = np.full((t_len, 2 * n + 1), np.nan)
+    rows = np.zeros(t_len, dtype=np.bool_)
+    for k in range(t_len):
+        if curtail and pv[k] > 0.0 and not (buy[k] >= 0.0 and sell[k] >= 0.0):
+            continue
+        rows[k] = True
+        mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
+        for m in range(mlo, mhi + 1):
+            r = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
+                        eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
+                        curtail, np.inf, np.inf)
+            if r[0] < np.inf:
+                nets[k, m + n] = r[3] - r[4]
+    return nets, rows
+
+
+@njit(cache=True, inline="always")
+def _net_cost(net, delta, buy, sell, icap, ipen, wear):
+    """``_period``'s cost of a move from its meter net (nan: infeasible), same arithmetic."""
+    if net != net:
+        return np.inf
+    cost = meter_cost(net, buy, sell, icap, ipen)
+    if delta > 0.0:
+        cost += wear_cost(delta, wear)
+    return cost
