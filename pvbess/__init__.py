@@ -124,6 +124,7 @@ _EXPORTS: dict[str, str] = {
     "OptimizationEngine": "scheduler.manager",
     "SimpleBatterySystemManager": "scheduler.manager",
     "SimulatedController": "scheduler.controller",
+    "Program": "scheduler.controller",
     "tou_intervals": "scheduler.controller",
     "PerfectForecast": "scheduler.forecasts",
     "PersistenceForecast": "scheduler.forecasts",

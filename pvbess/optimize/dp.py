@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -478,19 +479,22 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     return problem.e_min_kwh, usable / n, n
 
 
-def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
-                ) -> ScheduleResult:
+def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None, *,
+                tails: Any = None) -> ScheduleResult:
     """The DP's plan of a problem without demand charges (see :func:`pvbess.optimize_schedule`).
 
     ``info['cap_violations']`` counts the periods where a hard import cap
     (``problem.import_cap_kwh``) could not be met (they idle; the plan is reported as it is).
+    ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache` for re-plans of shrinking tails
+    of one horizon (the same plan, the backward pass reused where the tail's inputs are unchanged).
     """
     t0 = time.perf_counter()
     if problem.demand_charges:
         raise DataError("dp_schedule: the problem has demand charges; use optimize_schedule")
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
     args = problem.kernel_args()
-    v, fast = _backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
+    backward = _backward if tails is None else tails.backward
+    v, fast = backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
     soe, costs = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh,
                          problem.e_max_kwh)
     elapsed = time.perf_counter() - t0

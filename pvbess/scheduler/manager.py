@@ -17,6 +17,7 @@ prices), so the plan a restart makes at period ``s`` is the plan an uninterrupte
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,13 +28,15 @@ import pandas as pd
 
 from ..battery import Battery
 from ..variables import TABLE_COLUMNS
+from ..optimize.dp import dp_schedule
 from ..optimize.full_bill import full_bill_schedule
+from ..optimize.replan import BackwardCache
 from ..optimize.schedule import optimize_schedule
 from ..optimize.problem import SchedulingProblem
 from ..physics import resolve_charge_source
 from ..tariff import Tariff
 from ..timeseries import epoch_ns
-from .controller import Controller, tou_intervals
+from .controller import Controller, Program, tou_intervals
 from .db import Database, open_database
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
 from .forecasts import ForecastProvider
@@ -189,6 +192,7 @@ class OptimizationEngine:
         self.optimizer = optimize_schedule if optimizer is None else optimizer
         self.energy_step_kwh = energy_step_kwh
         self.search_states = None if optimizer is not None else search_states
+        self._tails = BackwardCache()  # a day's re-plans share their unchanged tails
         # the demand-charge groups of the last plan's index (the re-plans of a day are
         # suffixes of one index): (last period, periods, step, groups)
         self._charges: tuple[pd.Timestamp, int, float, list] | None = None
@@ -226,11 +230,14 @@ class OptimizationEngine:
         return charges
 
     def optimize(self, inputs: OptimizationInput) -> Plan:
-        """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: no side effects."""
+        """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: the plan depends
+        on ``inputs`` alone (a re-plan of the last plan's tail may reuse its backward pass)."""
         problem = self.problem(inputs)
         if self.search_states is not None and problem.demand_charges:
             result = full_bill_schedule(problem, energy_step_kwh=self.energy_step_kwh,
                                         search_states=self.search_states)
+        elif self.optimizer is optimize_schedule and not problem.demand_charges:
+            result = dp_schedule(problem, self.energy_step_kwh, tails=self._tails)
         else:
             result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
         columns = result.columns  # the arrays: no table per re-plan
@@ -246,6 +253,13 @@ class OptimizationEngine:
         return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "
                 f"{self.options}, energy_step_kwh={self.energy_step_kwh!r}, "
                 f"search_states={self.search_states!r})")
+
+
+# a re-plan each period: the day's periods boxed and sliced once, not per plan
+@functools.lru_cache(maxsize=64)
+def _day_stamps(day: str, dt_h: float, tz: str) -> tuple[pd.Timestamp, ...]:
+    """The period starts of a local day (:func:`~pvbess.scheduler.events.day_index`), boxed."""
+    return tuple(day_index(day, dt_h, tz))
 
 
 def _step(index: pd.DatetimeIndex) -> float:
@@ -381,12 +395,12 @@ class SimpleBatterySystemManager:
         return day_index(str(day), self.dt_h, self.tz)
 
     def _locate(self, timestamp: Any) -> tuple[str, int, pd.DatetimeIndex]:
-        ts = _aware(timestamp).tz_convert(self.tz)
-        day, k = period_of(ts, self.dt_h)
-        index = self.day_index(day)
-        if k >= len(index) or index[k] != ts:
-            raise ValueError(f"{ts} is not a period start of {day}")
-        return day, k, index
+        """(local day, index within it, the day's period starts) of a period start."""
+        ts = _aware(timestamp)
+        if str(ts.tz) != self.tz:
+            ts = ts.tz_convert(self.tz)
+        day, k = period_of(ts, self.dt_h)  # raises unless ts starts a period of the day
+        return day, k, self.day_index(day)
 
     def _plan(self, day: str, start: int, index: pd.DatetimeIndex, scenario: str,
               created_at: pd.Timestamp) -> Plan:
@@ -403,12 +417,8 @@ class SimpleBatterySystemManager:
             start_period=start, scenario=scenario, objective=plan.objective,
             method=plan.method, dt_h=self.dt_h, day_periods=len(index), summary=plan.summary,
             index=rows)
-        caps = self.import_caps(plan)
-        if caps is None:
-            self.controller.apply(plan.setpoints)
-        else:
-            self.controller.apply(plan.setpoints,
-                                  import_cap_kwh=pd.Series(caps, index=plan.index))
+        self.controller.apply(Program(_day_stamps(day, self.dt_h, self.tz)[start], self.dt_h,
+                                      plan.column("setpoint_kwh"), self.import_caps(plan)))
         self.current_plan = plan
         return plan
 
@@ -453,12 +463,13 @@ class SimpleBatterySystemManager:
             The controller has no measurements of ``completed_period``.
         """
         day, k, index = self._locate(completed_period)
-        if self._record(index[k]) is None:
+        stamps = _day_stamps(day, self.dt_h, self.tz)
+        if self._record(stamps[k]) is None:
             raise RuntimeError(f"update_hourly_schedule: the controller has no measurements "
-                               f"of the period starting {index[k]}")
+                               f"of the period starting {stamps[k]}")
         if k + 1 >= len(index):
             return None
-        return self._plan(day, k + 1, index, "hourly", index[k + 1])
+        return self._plan(day, k + 1, index, "hourly", stamps[k + 1])
 
     def restart_and_reconstruct(self, current_period: Any) -> Plan:
         """Rebuild today's history up to ``current_period`` and re-optimize the rest of the day.
