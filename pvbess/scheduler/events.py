@@ -96,12 +96,21 @@ def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
     """(local ISO day, index within the day) of a tz-aware period start: its place in
     :func:`day_index` of its local day (the scheduler asks for each period several times, so
     the day's periods are looked up, not computed)."""
+    global _last_period
     ts = _aware(timestamp)
+    key = (ts.value, ts.tz, dt_h)
+    last = _last_period  # (a period is asked for by its event, its record and its re-plan)
+    if key == last[0]:
+        return last[1]
     day = ts.date().isoformat()
     k = _day_periods(day, float(dt_h), ts.tz).get(ts.value)
     if k is None:
         raise ValueError(f"{ts}: not the start of a period of {dt_h} h")
+    _last_period = (key, (day, k))  # one tuple: threads see a whole pair
     return day, k
+
+
+_last_period: tuple = (None, None)
 
 
 def _aware(timestamp: Any) -> pd.Timestamp:
