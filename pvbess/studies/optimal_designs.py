@@ -11,7 +11,7 @@ Why the exact LP on the full bill: sizing plans a whole year per design, where t
 charges take an outer search over every month's caps (:mod:`pvbess.optimize.full_bill`). On the
 Iquitos year (90 designs, 500-4,500 kWh x 100-1,000 kW, charging from PV) HiGHS plans a design in
 0.52 s of CPU on average (0.9 s at most; one thread; every one a clean LP, no binaries), the DP
-in 0.6-3 s and 0 to 0.19 % above the optimum (e.g. 3,500 kWh x 800 kW: 4,403,288 against
+in 0.5-3 s and 0 to 0.19 % above the optimum (e.g. 3,500 kWh x 800 kW: 4,403,288 against
 4,394,982 PEN). On the energy bill the DP needs no search: as fast as the LP (about 0.3 s) and
 within 0.2 PEN of it. The LP turns into a MILP, much slower, where its optimum would charge and
 discharge at once or import and export at once (export paying more than import, negative
