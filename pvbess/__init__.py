@@ -121,7 +121,7 @@ _EXPORTS: dict[str, str] = {
     "ScheduleStore": "scheduler.schedules",
     "StoredSchedule": "scheduler.schedules",
     "DailyViewBuilder": "scheduler.daily_view",
-    "OptimizationEngine": "scheduler.manager",
+    "OptimizationEngine": "scheduler.engine",
     "SimpleBatterySystemManager": "scheduler.manager",
     "SimulatedController": "scheduler.controller",
     "Program": "scheduler.controller",

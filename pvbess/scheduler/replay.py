@@ -43,7 +43,8 @@ from .controller import SimulatedController
 from .db import Database, open_database
 from .events import EVENT_VALUES, HistoricalDataStore, HistoryError, HourlyEvent
 from .forecasts import ForecastProvider, make_forecast
-from .manager import OptimizationEngine, OptimizationInput, SimpleBatterySystemManager
+from .engine import OptimizationEngine, OptimizationInput
+from .manager import SimpleBatterySystemManager
 from .progress import ReplayProgress, day_ends
 from .record import verify_record
 

@@ -46,7 +46,7 @@ class StoredSchedule:
     plan : pandas.DataFrame
         One row per planned period (``start_period`` .. end of day) on the tz-aware period
         starts; float columns (the plan table of
-        :class:`~pvbess.scheduler.manager.OptimizationEngine`).
+        :class:`~pvbess.scheduler.engine.OptimizationEngine`).
     objective : float
         The optimizer's objective. [currency]
     method : str

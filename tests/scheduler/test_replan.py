@@ -13,7 +13,7 @@ from pvbess import SchedulingProblem
 from pvbess.optimize.dp import dp_schedule
 from pvbess.optimize.replan import BackwardCache
 from pvbess.scheduler import replay as replay_module
-from pvbess.scheduler.manager import OptimizationEngine
+from pvbess.scheduler.engine import OptimizationEngine
 
 SITE = make_site(days=2, seed=11)
 LOAD = (SITE["ev_kwh"] + SITE["mall_kwh"]).to_numpy()
