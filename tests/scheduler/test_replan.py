@@ -81,3 +81,15 @@ def test_a_replay_day_reuses_every_replan(monkeypatch):
                   progress=False, compare=False)
     tails = engines[0]._tails
     assert tails.misses == 2 and tails.hits == 2 * 24 - 2  # the day plans + 23 re-plans each
+
+
+def test_a_callers_later_write_is_not_served_from_the_cache():
+    """A problem may view its caller's arrays: the cache keeps copies, so a write after a plan
+    is a changed input, not a reuse."""
+    load = LOAD.copy()
+    tails = BackwardCache()
+    dp_schedule(_problem(0, 120.0, load), STEP_KWH, tails=tails)
+    load[19] += 40.0  # seen by the first problem's read-only view too
+    problem = _problem(3, 120.0, load)
+    _same(dp_schedule(problem, STEP_KWH, tails=tails), dp_schedule(problem, STEP_KWH))
+    assert (tails.hits, tails.misses) == (0, 2)
