@@ -230,6 +230,7 @@ def test_all_problems_are_listed_together(no_work):
     ({"chunk_size": 2.5}, "chunk_size"), ({"client": object()}, "client"),
     ({"battery": {"capacity_kwh": 1.0}}, "battery"),
     ({"optimal_options": {"speed": 1}}, "optimal_options"),
+    ({"optimal_options": {"solver": "lp"}}, "solver = 'lp'"),
 ])
 def test_invalid_arguments(no_work, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -261,21 +262,31 @@ def test_dask_backend_gives_the_local_table(table):
     pd.testing.assert_frame_equal(remote, table)
 
 
-def test_optimal_strategy_row_equals_plan_replay():
-    from pvbess import SchedulingProblem
+@pytest.fixture(scope="module")
+def optimal_rows() -> dict:
+    """The optimal sweep of two designs over three days, per planner (None: the default)."""
+    site = _site(days=3, seed=2)
+    grid = {"capacity_kwh": [800.0], "power_kw": [200.0, 400.0]}
+    return {solver: sweep(site, grid, strategy="optimal", progress=False,
+                          optimal_options={"solver": solver}) for solver in (None, "dp")}
+
+
+@pytest.mark.parametrize("solver", [None, "dp"])
+def test_optimal_strategy_row_equals_plan_replay(optimal_rows, solver):
+    from pvbess import SchedulingProblem, exact_schedule
     from pvbess.optimize.schedule import optimize_schedule
 
     site = _site(days=3, seed=2)
-    grid = {"capacity_kwh": [800.0], "power_kw": [200.0, 400.0]}
-    out = sweep(site, grid, strategy="optimal", progress=False)
+    out = optimal_rows[solver]
     tariff = Tariff()
     for _, row in out.iterrows():
         b = Battery(capacity_kwh=800.0, power_charge_kw=row["power_kw"],
                     power_discharge_kw=row["power_kw"])
-        # the full bill (energy and demand charges), charging from PV as the rules
+        # the full bill (energy and demand charges), charging from PV as the rules; planned
+        # exactly unless the DP is asked for
         problem = SchedulingProblem.from_site(site, b, tariff, demand_charges=True,
                                               charge_source="pv")
-        plan = optimize_schedule(problem)
+        plan = optimize_schedule(problem) if solver == "dp" else exact_schedule(problem)
         bal = simulate(site, b, SixPhaseRules(), "schedule", setpoint_kwh=plan.setpoint_kwh,
                        charge_source="pv")
         single = kpis(bal)
@@ -286,6 +297,13 @@ def test_optimal_strategy_row_equals_plan_replay():
     assert (out["total_cost_pen"] <= idle + 1e-6).all()
 
 
+def test_optimal_default_planner_is_exact_on_the_full_bill(optimal_rows):
+    """The exact plan is the optimum of the bill the DP approximates: never a larger bill."""
+    exact = optimal_rows[None]["total_cost_pen"]
+    dp = optimal_rows["dp"]["total_cost_pen"]
+    assert (exact <= dp + 1e-6 * dp.abs()).all()
+
+
 def test_optimal_in_worker_processes_equals_serial():
     """n_jobs shares the designs among local processes: the table is the serial one exactly."""
     site = _site(days=2, seed=3)
@@ -293,6 +311,19 @@ def test_optimal_in_worker_processes_equals_serial():
     serial = sweep(site, grid, strategy="optimal", progress=False)
     parallel = sweep(site, grid, strategy="optimal", progress=False, n_jobs=2)
     pd.testing.assert_frame_equal(parallel, serial, check_exact=True)
+
+
+def test_optimal_on_dask_equals_local():
+    """The dask backend plans each design as the local run does: the same table exactly."""
+    distributed = pytest.importorskip("distributed")
+    site = _site(days=2, seed=3)
+    grid = {"capacity_kwh": [0.0, 600.0], "power_kw": [200.0, 400.0]}
+    local = sweep(site, grid, strategy="optimal", progress=False)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = sweep(site, grid, strategy="optimal", progress=False, client=client)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
 
 
 def test_optimal_capacity_zero_is_the_no_battery_design():

@@ -10,7 +10,7 @@ from pvbess import STRATEGIES, TABLE_COLUMNS, VARIABLES, kpis, simulate
 from pvbess.optimize.result import PERIOD_COLUMNS
 from pvbess.scheduler.daily_view import VIEW_COLUMNS
 from pvbess.scheduler.events import EVENT_VALUES, HourlyEvent
-from pvbess.scheduler.manager import PLAN_COLUMNS
+from pvbess.scheduler.engine import PLAN_COLUMNS
 
 SUFFIX_UNITS = {"_kwh": "kWh", "_frac": "-", "_pen": "PEN", "_kg": "kg", "_t": "t", "_kw": "kW",
                 "_h": "h", "_days": "d", "_pen_per_kwh": "PEN/kWh", "_price": "currency/kWh",

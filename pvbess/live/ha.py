@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..battery import Battery
 from ..physics import stored_energy, wear_cost
+from ..scheduler.controller import Program, as_program
 from ..scheduler.events import HourlyEvent, period_of
 from ..timeseries import DataError
 from .client import EntityNotFoundError, HomeAssistantError, RestClient
@@ -394,19 +395,20 @@ class HomeAssistantController:
             wear_cost=wear_cost(stored_energy(charge, self.battery.eta_charge),
                                 self.battery.wear_cost_per_kwh))
 
-    def apply(self, program: pd.Series, import_cap_kwh: pd.Series | None = None) -> None:
-        """Keep ``program`` (setpoints [kWh AC per period], + charge / - discharge) and the
-        peak guard's ``import_cap_kwh`` [kWh per period] for their periods, replacing what was
-        there, and write the setting of the current period if the program covers it."""
-        values = np.asarray(program, dtype=np.float64)
-        if not np.all(np.isfinite(values)):
-            raise ValueError("HomeAssistantController.apply: program has non-finite setpoints")
-        caps = (np.full(len(values), np.inf) if import_cap_kwh is None
-                else np.asarray(import_cap_kwh, dtype=np.float64))
-        for ts, value, cap in zip(program.index, values, caps):
-            self._program[ts.value] = float(value)
-            self._cap[ts.value] = float(cap)
-        if len(values) and self._current_period().value in self._program:
+    def apply(self, program: Program | pd.Series, import_cap_kwh: pd.Series | None = None
+              ) -> None:
+        """Keep the program's setpoints [kWh AC per period, + charge / - discharge] and the
+        peak guard's import caps [kWh per period] for their periods (a :class:`Program`, or a
+        Series and its caps: :func:`~pvbess.scheduler.controller.as_program`), replacing what
+        was there, and write the setting of the current period if the program covers it."""
+        program = as_program(program, import_cap_kwh)
+        if program is None:
+            return
+        caps = program.import_cap_kwh
+        for i, ns in enumerate(program.period_ns.tolist()):
+            self._program[ns] = float(program.setpoint_kwh[i])
+            self._cap[ns] = math.inf if caps is None else float(caps[i])
+        if self._current_period().value in self._program:
             self.enforce()
 
     # -- the inverter --------------------------------------------------------------------

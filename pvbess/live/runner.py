@@ -43,7 +43,8 @@ import pandas as pd
 from ..battery import Battery
 from ..scheduler.events import day_index
 from ..scheduler.forecasts import make_forecast
-from ..scheduler.manager import TOMORROW_LEAD, OptimizationEngine, SimpleBatterySystemManager
+from ..scheduler.engine import OptimizationEngine
+from ..scheduler.manager import TOMORROW_LEAD, SimpleBatterySystemManager
 from .client import EntityNotFoundError, HomeAssistantError
 from .ha import BOUNDARY_TOLERANCE_S, HomeAssistantController, Reading, SensorError
 
@@ -75,7 +76,7 @@ class LiveRunner:
     fallback : (load, pv) arrays per period of the day, optional
         Forecast where nothing is recorded. [kWh]
     **engine_options
-        Of :class:`~pvbess.scheduler.manager.OptimizationEngine`, e.g. ``tariff`` (full-bill
+        Of :class:`~pvbess.scheduler.engine.OptimizationEngine`, e.g. ``tariff`` (full-bill
         plans).
     """
 

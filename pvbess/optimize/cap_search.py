@@ -31,7 +31,12 @@ _NO_NETS = (np.empty((0, 0)), np.zeros(0, dtype=np.bool_))
 
 
 class BlockDP:
-    """One block's DP on the search grid: ``F(caps)`` from a start energy to a terminal row."""
+    """One block's DP on the search grid: ``F(caps)`` from a start energy to a terminal row.
+
+    The value row at the block's start is kept per caps (for the current terminal row): a
+    search that comes back to caps it has tried (the sweeps re-evaluate each search's result,
+    a coupling sample starts where the first search ended) reads it instead of running the DP
+    again. ``evaluations`` counts the DPs run."""
 
     def __init__(self, inp: SchedulingProblem, groups: DemandGroups, start: int, end: int,
                  gs: list[int], e_lo: float, h: float, n: int, i_min: int) -> None:
@@ -53,23 +58,44 @@ class BlockDP:
         # the meter of each move, once: the block's DPs differ only in their soft caps
         self.nets = _move_nets(*self.args, h, n)
         self.evaluations = 0
+        self._terminal: np.ndarray | None = None
+        self._rows: dict[tuple[float, ...], np.ndarray] = {}
+        self._held: tuple[float, ...] | None = None  # the caps whose DP ``v`` holds
+        self._last: tuple[float, ...] | None = None  # the caps of the last value()
 
     def set_caps(self, caps: Sequence[float]) -> None:
         for idx, c, p in zip(self.member, caps, self.price):
             self.icap[idx] = c * self.dt
             self.ipen[idx] = p / self.dt
 
-    def value(self, caps: Sequence[float], terminal: np.ndarray, e_start: float) -> float:
-        """``F``: the block's DP value at ``e_start`` plus ``sum_g price_g * c_g``."""
+    def _run(self, caps: tuple[float, ...]) -> None:
         self.set_caps(caps)
-        self.v[-1] = terminal
+        self.v[-1] = self._terminal
         _backward_into(self.v, *self.args, self.h, self.n, self.i_min, *self.nets)
         self.evaluations += 1
-        val = _interp(self.v[0], e_start, self.e_lo, self.h, self.n)
+        self._held = caps
+
+    def value(self, caps: Sequence[float], terminal: np.ndarray, e_start: float) -> float:
+        """``F``: the block's DP value at ``e_start`` plus ``sum_g price_g * c_g``."""
+        key = tuple(float(c) for c in caps)
+        if terminal is not self._terminal:
+            self._terminal, self._rows, self._held = terminal, {}, None
+        row = self._rows.get(key)
+        if row is None:
+            self._run(key)
+            row = self._rows[key] = self.v[0].copy()
+        self._last = key
+        val = _interp(row, e_start, self.e_lo, self.h, self.n)
         return float(val + float(np.dot(self.price, caps)))
+
+    def start_row(self) -> np.ndarray:
+        """The value row at the block's start of the last :meth:`value`'s caps (read only)."""
+        return self._rows[self._last]
 
     def replay(self, e_start: float, e_min: float, e_max: float) -> np.ndarray:
         """The stored energy along the block from the last :meth:`value`'s value functions."""
+        if self._held != self._last:
+            self._run(self._last)
         soe, _ = _replay(*self.args, self.e_lo, self.h, self.n, self.v, e_start, e_min, e_max)
         return soe
 
@@ -242,7 +268,7 @@ def _sample_block(inp: SchedulingProblem, block: BlockDP, row: np.ndarray, e0: f
     h = block.h
     c0 = search_block(block, start_caps, lower, upper, row, e0, tol, cold=True)
     block.value(c0, row, e0)
-    env = block.v[0] + float(np.dot(block.price, c0))
+    env = block.start_row() + float(np.dot(block.price, c0))
     samples = [(e0, np.array(c0))]
     others = []
     if e0 > inp.e_min_kwh + h and needed:
@@ -254,7 +280,7 @@ def _sample_block(inp: SchedulingProblem, block: BlockDP, row: np.ndarray, e0: f
     for e1 in others:
         c1 = search_block(block, c0, lower, upper, row, e1, tol, cold=False)
         block.value(c1, row, e1)
-        env = np.minimum(env, block.v[0] + float(np.dot(block.price, c1)))
+        env = np.minimum(env, block.start_row() + float(np.dot(block.price, c1)))
         samples.append((e1, np.array(c1)))
     return _Sampled(block, row, lower_convex_hull(env, i_min), samples)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -81,35 +82,29 @@ def _interp(row, x, e_lo, h, n):
 
 
 @njit(cache=True)
-def _is_convex(f, lo, hi, scale):
-    tol = 1e-9 * (1.0 + scale)
-    for m in range(lo + 1, hi):
-        if f[m + 1] - 2.0 * f[m] + f[m - 1] < -tol:
-            return False
-    return True
-
-
-@njit(cache=True)
-def _finite_run(f, lo, hi):
-    """``(a, b, interval, scale)`` for ``f[lo:hi+1]``: the first and last finite index (``b < a``
-    if none), whether every value between them is finite (the feasible set is an interval) and
-    the largest finite ``|f|``. A hard import cap can make idle infeasible, so the feasible run
-    need not contain the idle move."""
+def _convex_run(f, lo, hi):
+    """``(a, b, convex)`` for ``f[lo:hi+1]``: the first and last finite index (``b < a`` if
+    none) and whether the finite values form one run (the feasible set is an interval) on
+    which ``f`` is convex (second differences >= ``-1e-9 * (1 + max |f|)``). One pass. A hard
+    import cap can make idle infeasible, so the feasible run need not contain the idle move."""
     a = hi + 1
     b = lo - 1
     scale = 0.0
+    interval = True
+    d2min = np.inf
     for m in range(lo, hi + 1):
-        if f[m] < np.inf:
+        x = f[m]
+        if x < np.inf:
             if a > hi:
                 a = m
+            elif b != m - 1:
+                interval = False
             b = m
-            if abs(f[m]) > scale:
-                scale = abs(f[m])
-    interval = True
-    for m in range(a, b + 1):
-        if not f[m] < np.inf:
-            interval = False
-    return a, b, interval, scale
+            if abs(x) > scale:
+                scale = abs(x)
+            if m - 2 >= a and interval:
+                d2min = min(d2min, x - 2.0 * f[m - 1] + f[m - 2])
+    return a, b, interval and not d2min < -1e-9 * (1.0 + scale)
 
 
 @njit(cache=True)
@@ -153,12 +148,12 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
     q_f = np.empty(_NBREAK)
     full = np.empty(_NBREAK, dtype=np.bool_)
     slot = np.empty(2 * n + 4, dtype=np.int64)
-    vlo, vhi, vint, vs = _finite_run(v[t_len], i_min, n)
-    v_convex = vint and _is_convex(v[t_len], vlo, vhi, vs)  # (a linear terminal row is)
+    v_convex = _convex_run(v[t_len], i_min, n)[2]  # (a linear terminal row is)
+    f_all = np.empty(2 * n + 1)
     for k in range(t_len - 1, -1, -1):
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
         width = mhi - mlo + 1
-        f = np.empty(width)
+        f = f_all[:width]
         if net_rows.shape[0] > 0 and net_rows[k] and (ipen[k] < np.inf or icap[k] == np.inf):
             for m in range(mlo, mhi + 1):
                 f[m - mlo] = _net_cost(nets[k, m + n], m * h, buy[k], sell[k], icap[k],
@@ -170,7 +165,7 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                                      batt_export, curtail, icap[k], ipen[k])[0]
         # the feasible moves: one interval (idle is in it unless a hard import cap forces a
         # discharge; it may hold no grid move at all: then the general path scores the ends)
-        flo, fhi, interval, scale = _finite_run(f, 0, width - 1)
+        flo, fhi, f_convex = _convex_run(f, 0, width - 1)
         nxt = v[k + 1]
         cur = v[k]
         # states below the window (i < i_min, only when the initial energy lies below e_min):
@@ -212,7 +207,7 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                     cand = _plus_lerp(q_f[q], nxt[j], nxt[j + 1], q_w[q])
                     cur[i] = min(cur[i], cand)
         # states in the window never leave it: j >= i_min
-        if flo <= fhi and interval and v_convex and _is_convex(f, flo, fhi, scale):
+        if flo <= fhi and f_convex and v_convex:
             fast[k] = True
             a = flo + mlo  # smallest feasible move [grid steps]
             b = fhi + mlo  # largest feasible move
@@ -282,8 +277,7 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                 _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
         # is V_k convex on the window's grid? (it is when all later periods were convex); with
         # hard import caps V_k is inf below the energy the caps need: convex on its finite run
-        vlo, vhi, vint, vs = _finite_run(cur, i_min, n)
-        v_convex = vint and _is_convex(cur, vlo, vhi, vs)
+        v_convex = _convex_run(cur, i_min, n)[2]
     return fast
 
 
@@ -394,9 +388,7 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
             f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
                                  acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
                                  batt_export, curtail, icap[k], ipen[k])[0]
-        flo, fhi, ok, scale = _finite_run(f, 0, f.shape[0] - 1)
-        ok = ok and _is_convex(f, flo, fhi, scale)
-        if not ok:
+        if not _convex_run(f, 0, f.shape[0] - 1)[2]:
             return k
     return -1
 
@@ -478,19 +470,22 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     return problem.e_min_kwh, usable / n, n
 
 
-def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
-                ) -> ScheduleResult:
+def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None, *,
+                tails: Any = None) -> ScheduleResult:
     """The DP's plan of a problem without demand charges (see :func:`pvbess.optimize_schedule`).
 
     ``info['cap_violations']`` counts the periods where a hard import cap
     (``problem.import_cap_kwh``) could not be met (they idle; the plan is reported as it is).
+    ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache` for re-plans of shrinking tails
+    of one horizon (the same plan, the backward pass reused where the tail's inputs are unchanged).
     """
     t0 = time.perf_counter()
     if problem.demand_charges:
         raise DataError("dp_schedule: the problem has demand charges; use optimize_schedule")
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
     args = problem.kernel_args()
-    v, fast = _backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
+    backward = _backward if tails is None else tails.backward
+    v, fast = backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
     soe, costs = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh,
                          problem.e_max_kwh)
     elapsed = time.perf_counter() - t0

@@ -60,9 +60,8 @@ def _array(obj: Any, name: str, unit: str) -> np.ndarray:
         a = np.asarray(obj, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         raise DataError(f"{name} [{unit}]: not numeric") from None
-    bad = np.flatnonzero(~np.isfinite(a))
-    if bad.size:
-        i = int(bad[0])
+    if not np.isfinite(a).all():  # (the row is looked for only when there is one)
+        i = int(np.flatnonzero(~np.isfinite(a))[0])
         raise DataError(f"{name} [{unit}]: {a[i]} (missing or infinite) at row {i}")
     return a
 
@@ -236,11 +235,9 @@ class SchedulingProblem:
             unit = "kWh" if name.endswith("_kwh") else "currency/kWh"
             if a.shape[0] != t_len:
                 raise DataError(f"{name} [{unit}]: length {a.shape[0]} != length of buy {t_len}")
-            if unit == "kWh":
-                bad = np.flatnonzero(a < 0)
-                if bad.size:
-                    i = int(bad[0])
-                    raise DataError(f"{name} [{unit}]: negative value {a[i]} at row {i}")
+            if unit == "kWh" and a.min() < 0:
+                i = int(np.flatnonzero(a < 0)[0])
+                raise DataError(f"{name} [{unit}]: negative value {a[i]} at row {i}")
         for name, val in (("co2_price_per_kg", co2_price_per_kg),
                           ("co2_kg_per_kwh", co2_kg_per_kwh)):
             if not (math.isfinite(val) and val >= 0):
@@ -248,6 +245,8 @@ class SchedulingProblem:
         source = resolve_charge_source(charge_source, allow_grid_charge)
 
         def limit(value: Any, name: str) -> np.ndarray:
+            if isinstance(value, float) and value >= 0:  # one limit for all (NaN fails >= 0)
+                return np.full(t_len, value * dt_h)
             a = np.asarray(value, dtype=np.float64).reshape(-1)
             if a.size == 1:
                 a = np.full(t_len, a[0])

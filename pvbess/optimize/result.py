@@ -107,14 +107,80 @@ def _evaluate(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     return out
 
 
-def _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid, pv_to_grid):
-    act = np.full(pv_to_battery.shape[0], "idle", dtype=object)
-    act[pv_to_grid > _EPS] = "solar_export"
-    act[battery_to_load > _EPS] = "load_support"
-    act[battery_to_grid > _EPS] = "battery_export"
-    act[pv_to_battery > _EPS] = "solar_storage"
-    act[grid_to_battery > _EPS] = "grid_charging"
-    return act
+#: The float columns of :data:`PERIOD_COLUMNS` in the order :func:`_plan_block` writes them.
+_BLOCK_ROWS = ("load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh", "soe_end_kwh",
+               "bess_charge_kwh", "bess_discharge_kwh", "setpoint_kwh", "pv_to_load_kwh",
+               "pv_to_bess_kwh", "pv_export_kwh", "grid_to_load_kwh", "grid_to_bess_kwh",
+               "bess_to_load_kwh", "bess_export_kwh", "pv_curtailed_kwh", "grid_import_kwh",
+               "grid_export_kwh", "co2_kg", "wear_cost", "grid_only_cost", "solar_only_cost",
+               "optimized_cost", "savings_vs_grid_only", "savings_vs_solar_only")
+assert _BLOCK_ROWS == PERIOD_COLUMNS[:-1], "PERIOD_COLUMNS changed: update _plan_block"
+_ACTION_LABELS = np.array(ACTIONS, dtype=object)
+_NROWS = len(_BLOCK_ROWS)
+
+
+@njit(cache=True)
+def _lower(a, b):
+    """``np.minimum(a, b)`` for finite floats (the first when equal: the sign of a zero too)."""
+    return a if a <= b else b
+
+
+@njit(cache=True)
+def _upper(a, b):
+    """``np.maximum(a, b)`` for finite floats (the first when equal)."""
+    return a if a >= b else b
+
+
+@njit(cache=True)
+def _plan_block(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+                grid_charge, batt_export, curtail, icap, ipen, co2_kg_per_kwh):
+    """Every float column of a plan (rows :data:`_BLOCK_ROWS`, one column per period) and the
+    index of each period's action in :data:`ACTIONS`: the meter of ``_period`` per move, its
+    flows split as the module docstring says."""
+    t_len = load.shape[0]
+    out = np.empty((_NROWS, t_len))
+    code = np.empty(t_len, dtype=np.int64)
+    for k in range(t_len):
+        r = _period(soe[k + 1] - soe[k], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                    acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
+                    curtail, icap[k], ipen[k])
+        cost, c, d, imp, exp, u = r[0], r[1], r[2], r[3], r[4], r[5]
+        ld, p = load[k], pv[k]
+        pv_to_load = _lower(p, ld)
+        pv_to_battery = _lower(p - pv_to_load, c)
+        pv_to_grid = p - pv_to_load - pv_to_battery
+        beyond = _upper(u - pv_to_grid, 0.0)
+        pv_to_grid = _upper(pv_to_grid - u, 0.0)
+        off_load = _lower(beyond, pv_to_load)
+        pv_to_load = pv_to_load - off_load
+        pv_to_battery = _upper(pv_to_battery - (beyond - off_load), 0.0)
+        battery_to_load = _lower(d, ld - pv_to_load)
+        battery_to_grid = d - battery_to_load
+        grid_only = ld * buy[k]
+        solar_only = _upper(ld - p, 0.0) * buy[k] - _upper(p - ld, 0.0) * sell[k]
+        grid_to_battery = c - pv_to_battery
+        column = (ld, p, buy[k], sell[k], soe[k], soe[k + 1], c, d, c - d, pv_to_load,
+                  pv_to_battery, pv_to_grid, ld - pv_to_load - battery_to_load,
+                  grid_to_battery, battery_to_load, battery_to_grid, u, imp, exp,
+                  imp * co2_kg_per_kwh,
+                  wear_cost(_upper(soe[k + 1] - soe[k], 0.0), wear), grid_only, solar_only,
+                  cost, grid_only - cost, solar_only - cost)
+        for q in range(len(column)):
+            out[q, k] = column[q]
+        # the last rule that holds names the period (as np.select in reverse)
+        a = 5  # idle
+        if pv_to_grid > _EPS:
+            a = 4  # solar_export
+        if battery_to_load > _EPS:
+            a = 2  # load_support
+        if battery_to_grid > _EPS:
+            a = 3  # battery_export
+        if pv_to_battery > _EPS:
+            a = 1  # solar_storage
+        if grid_to_battery > _EPS:
+            a = 0  # grid_charging
+        code[k] = a
+    return out, code
 
 
 def _period_table(values: dict[str, np.ndarray], action: np.ndarray,
@@ -129,6 +195,31 @@ def _period_table(values: dict[str, np.ndarray], action: np.ndarray,
     table = pd.DataFrame(block, index=index, columns=list(names), copy=False)
     table.insert(len(names), "action", action)
     return table
+
+
+def _plan_values(problem: SchedulingProblem, soe: np.ndarray
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`plan_arrays` and the block its float columns are rows of."""
+    soe = np.asarray(soe, dtype=np.float64)
+    if soe.shape[0] != problem.periods + 1:
+        raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {problem.periods + 1}")
+    lo = min(problem.e_min_kwh, problem.initial_kwh) - 1e-6
+    hi = problem.e_max_kwh + 1e-6
+    if not ((soe >= lo) & (soe <= hi)).all():  # (NaN fails both)
+        i = int(np.flatnonzero(~((soe >= lo) & (soe <= hi)))[0])
+        raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
+                        f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
+    none = np.full(problem.periods, np.inf)  # the plant: caps are the solvers' business
+    block, code = _plan_block(soe, *problem.kernel_args(none, none), problem.co2_kg_per_kwh)
+    cost_k = block[_BLOCK_ROWS.index("optimized_cost")]
+    if not np.isfinite(cost_k).all():
+        i = int(np.flatnonzero(~np.isfinite(cost_k))[0])
+        raise DataError(
+            f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
+            "grid-charging/battery-export option or inverter limit)")
+    values = dict(zip(_BLOCK_ROWS, block))
+    values["action"] = _ACTION_LABELS[code]
+    return values, block
 
 
 def plan_arrays(problem: SchedulingProblem, soe: np.ndarray) -> dict[str, np.ndarray]:
@@ -153,89 +244,33 @@ def plan_arrays(problem: SchedulingProblem, soe: np.ndarray) -> dict[str, np.nda
     DataError
         If the trajectory leaves the storage window or breaks a limit (names the row).
     """
-    soe = np.asarray(soe, dtype=np.float64)
-    if soe.shape[0] != problem.periods + 1:
-        raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {problem.periods + 1}")
-    lo = min(problem.e_min_kwh, problem.initial_kwh) - 1e-6
-    hi = problem.e_max_kwh + 1e-6
-    bad = np.flatnonzero((soe < lo) | (soe > hi) | ~np.isfinite(soe))
-    if bad.size:
-        i = int(bad[0])
-        raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
-                        f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
-    none = np.full(problem.periods, np.inf)  # the plant: caps are the solvers' business
-    out = _evaluate(soe, *problem.kernel_args(none, none))
-    cost_k, c, d, imp, exp, u = (out[:, q] for q in range(6))
-    bad = np.flatnonzero(~np.isfinite(cost_k))
-    if bad.size:
-        i = int(bad[0])
-        raise DataError(
-            f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
-            "grid-charging/battery-export option or inverter limit)")
-    load, pv, buy, sell = problem.load_kwh, problem.pv_kwh, problem.buy, problem.sell
-    # PV serves the load, then the battery, then the grid; the curtailed PV comes off the PV
-    # export first, then off the PV serving the load (the battery's output or the inverter
-    # limit displaced it), and only then off the PV charging the battery
-    pv_to_load = np.minimum(pv, load)
-    pv_to_battery = np.minimum(pv - pv_to_load, c)
-    pv_to_grid = pv - pv_to_load - pv_to_battery
-    beyond = np.maximum(u - pv_to_grid, 0.0)
-    pv_to_grid = np.maximum(pv_to_grid - u, 0.0)
-    off_load = np.minimum(beyond, pv_to_load)
-    pv_to_load = pv_to_load - off_load
-    pv_to_battery = np.maximum(pv_to_battery - (beyond - off_load), 0.0)
-    battery_to_load = np.minimum(d, load - pv_to_load)
-    battery_to_grid = d - battery_to_load
-    grid_to_load = load - pv_to_load - battery_to_load
-    grid_to_battery = c - pv_to_battery
-    wear = wear_cost(np.maximum(np.diff(soe), 0.0), problem.wear_cost_per_kwh)
-    grid_only = load * buy
-    solar_only = np.maximum(load - pv, 0.0) * buy - np.maximum(pv - load, 0.0) * sell
-    setpoint = c - d
-    action = _labels(pv_to_battery, grid_to_battery, battery_to_load, battery_to_grid,
-                     pv_to_grid)
-    values = {
-        "load_kwh": load, "pv_kwh": pv, "buy_price": buy, "sell_price": sell,
-        "soe_start_kwh": soe[:-1], "soe_end_kwh": soe[1:], "bess_charge_kwh": c,
-        "bess_discharge_kwh": d, "setpoint_kwh": setpoint, "pv_to_load_kwh": pv_to_load,
-        "pv_to_bess_kwh": pv_to_battery, "pv_export_kwh": pv_to_grid,
-        "grid_to_load_kwh": grid_to_load, "grid_to_bess_kwh": grid_to_battery,
-        "bess_to_load_kwh": battery_to_load, "bess_export_kwh": battery_to_grid,
-        "pv_curtailed_kwh": u, "grid_import_kwh": imp, "grid_export_kwh": exp,
-        "co2_kg": imp * problem.co2_kg_per_kwh, "wear_cost": wear, "grid_only_cost": grid_only,
-        "solar_only_cost": solar_only, "optimized_cost": cost_k,
-        "savings_vs_grid_only": grid_only - cost_k, "savings_vs_solar_only": solar_only - cost_k,
-        "action": action,
-    }
-    return values
+    return _plan_values(problem, soe)[0]
 
 
 def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, solve_time_s: float,
                  info: dict | None = None) -> ScheduleResult:
     """Evaluate a stored-energy trajectory with the plant rules into a :class:`ScheduleResult`."""
     soe = np.asarray(soe, dtype=np.float64)
-    values = plan_arrays(problem, soe)
-    imp = values["grid_import_kwh"]
-    c, d, u, exp = (values[n] for n in ("bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh",
-                                        "grid_export_kwh"))
-    wear, grid_only, solar_only = (values[n] for n in ("wear_cost", "grid_only_cost",
-                                                       "solar_only_cost"))
-    cost = float(values["optimized_cost"].sum())
+    values, block = _plan_values(problem, soe)
+    total = dict(zip(_BLOCK_ROWS, block.sum(axis=1).tolist()))  # as each row's .sum()
+    cost = total["optimized_cost"]
     objective = cost - problem.terminal_value * (float(soe[-1]) - problem.e_min_kwh)
     setpoint = values["setpoint_kwh"]
     index = problem.index if problem.index is not None else pd.RangeIndex(problem.periods, name="period")
-    grid_total = float(grid_only.sum())
+    grid_total = total["grid_only_cost"]
     summary = {
         "periods": problem.periods, "dt_h": problem.dt_h,
-        "grid_only_cost": grid_total, "solar_only_cost": float(solar_only.sum()),
-        "optimized_cost": cost, "wear_cost": float(wear.sum()),
+        "grid_only_cost": grid_total, "solar_only_cost": total["solar_only_cost"],
+        "optimized_cost": cost, "wear_cost": total["wear_cost"],
         "savings_vs_grid_only": grid_total - cost,
         "savings_vs_grid_only_pct": 100.0 * (grid_total - cost) / grid_total
         if grid_total else float("nan"),
-        "savings_vs_solar_only": float(solar_only.sum()) - cost,
-        "bess_charge_kwh": float(c.sum()), "bess_discharge_kwh": float(d.sum()),
-        "grid_import_kwh": float(imp.sum()), "grid_export_kwh": float(exp.sum()),
-        "pv_curtailed_kwh": float(u.sum()), "co2_kg": float(imp.sum() * problem.co2_kg_per_kwh),
+        "savings_vs_solar_only": total["solar_only_cost"] - cost,
+        "bess_charge_kwh": total["bess_charge_kwh"],
+        "bess_discharge_kwh": total["bess_discharge_kwh"],
+        "grid_import_kwh": total["grid_import_kwh"], "grid_export_kwh": total["grid_export_kwh"],
+        "pv_curtailed_kwh": total["pv_curtailed_kwh"],
+        "co2_kg": total["grid_import_kwh"] * problem.co2_kg_per_kwh,
         "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
         "terminal_value": problem.terminal_value, "objective": objective,
     }

@@ -14,6 +14,7 @@ digital twin.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -26,6 +27,99 @@ from ..timeseries import DataError, check_energy_columns, epoch_ns, step_hours
 from .events import HourlyEvent, _aware, period_of
 
 
+@dataclass(frozen=True)
+class Program:
+    """What a controller runs: setpoints of consecutive periods from ``start`` on, and the peak
+    guard's import caps over the same periods (a plan as the plant takes it, no table).
+
+    Parameters
+    ----------
+    start : pandas.Timestamp
+        Start of the first period, tz-aware.
+    dt_h : float
+        Period length. [h]
+    setpoint_kwh : numpy.ndarray
+        AC setpoint per period, + charge / - discharge. [kWh]
+    import_cap_kwh : numpy.ndarray, optional
+        The peak guard's cap on grid import per period (``inf``: none; None: no guard).
+        [kWh per period]
+
+    Raises
+    ------
+    ValueError
+        A non-finite setpoint, a negative or NaN cap, caps of another length, a naive start.
+    """
+
+    start: pd.Timestamp
+    dt_h: float
+    setpoint_kwh: np.ndarray
+    import_cap_kwh: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", _aware(self.start))
+        values = np.asarray(self.setpoint_kwh, dtype=np.float64).reshape(-1)
+        if not np.isfinite(values).all():
+            raise ValueError("Program: non-finite setpoints")
+        object.__setattr__(self, "setpoint_kwh", values)
+        if not self.dt_h > 0:
+            raise ValueError(f"Program.dt_h = {self.dt_h!r}: must be > 0 [h]")
+        if self.import_cap_kwh is not None:
+            caps = np.asarray(self.import_cap_kwh, dtype=np.float64).reshape(-1)
+            if caps.shape != values.shape or np.isnan(caps).any() or (caps < 0).any():
+                raise ValueError("Program.import_cap_kwh: one cap >= 0 per setpoint (inf: no "
+                                 "cap) [kWh]")
+            object.__setattr__(self, "import_cap_kwh", caps)
+
+    @classmethod
+    def from_series(cls, program: pd.Series, import_cap_kwh: pd.Series | None = None
+                    ) -> Program:
+        """A program from setpoints on a regular tz-aware index (and caps on the same index)."""
+        if len(program) == 0:
+            raise ValueError("Program: no periods")
+        dt_h = step_hours(program.index) if len(program) > 1 else _single_step(program.index)
+        caps = None
+        if import_cap_kwh is not None:
+            if import_cap_kwh.index is not program.index and \
+                    not import_cap_kwh.index.equals(program.index):
+                raise DataError("Program: import_cap_kwh is not on the program's periods")
+            caps = import_cap_kwh.to_numpy(dtype=np.float64)
+        return cls(program.index[0], dt_h, program.to_numpy(dtype=np.float64), caps)
+
+    def __len__(self) -> int:
+        return len(self.setpoint_kwh)
+
+    @property
+    def period_ns(self) -> np.ndarray:
+        """The period starts, UTC [ns]."""
+        step = round(self.dt_h * 3_600_000_000_000)
+        return self.start.value + step * np.arange(len(self), dtype=np.int64)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The period starts (tz-aware)."""
+        return pd.DatetimeIndex(pd.to_datetime(self.period_ns, utc=True)).tz_convert(
+            self.start.tz)
+
+    @property
+    def setpoints(self) -> pd.Series:
+        """AC setpoint per period, + charge / - discharge. [kWh]"""
+        return pd.Series(self.setpoint_kwh, index=self.index, name="setpoint_kwh")
+
+
+def as_program(program: Program | pd.Series, import_cap_kwh: pd.Series | None = None
+               ) -> Program | None:
+    """``program`` as a :class:`Program` (a Series of setpoints is converted, with its caps);
+    None for an empty Series (nothing to run)."""
+    if isinstance(program, Program):
+        if import_cap_kwh is not None:
+            raise ValueError("import_cap_kwh given with a Program: put the caps in it")
+        return program
+    if not isinstance(program, pd.Series):
+        raise TypeError(f"program: expected a Program or a pandas Series of setpoints, got "
+                        f"{type(program).__name__}")
+    return Program.from_series(program, import_cap_kwh) if len(program) else None
+
+
 @runtime_checkable
 class Controller(Protocol):
     """What the manager needs from the plant (a real inverter or :class:`SimulatedController`)."""
@@ -33,11 +127,13 @@ class Controller(Protocol):
     def read_energy_kwh(self) -> float:
         """Stored energy now. [kWh]"""
 
-    def apply(self, program: pd.Series, import_cap_kwh: pd.Series | None = None) -> None:
-        """Run ``program`` (setpoints [kWh AC per period], + charge / - discharge) from its
-        first period on, replacing whatever was programmed for those periods.
+    def apply(self, program: Program | pd.Series, import_cap_kwh: pd.Series | None = None
+              ) -> None:
+        """Run ``program`` from its first period on, replacing whatever was programmed for
+        those periods (a :class:`Program`, or setpoints [kWh AC per period, + charge /
+        - discharge] as a Series and the caps beside it: :func:`as_program`).
 
-        ``import_cap_kwh`` (same index; None: no cap) is the peak guard's cap on grid import
+        The program's ``import_cap_kwh`` (None: no cap) is the peak guard's cap on grid import
         per period [kWh]: where the program would import more, the plant charges less or
         discharges more, as far as the battery allows (:func:`guarded_step`), as an
         inverter's peak-shaving (grid import limit) mode does."""
@@ -159,6 +255,7 @@ class SimulatedController:
         self.battery = battery
         self.index = actual.index
         self._ns = epoch_ns(self.index)  # period starts [ns], compared unboxed
+        self._stamps: list[pd.Timestamp] | None = None  # boxed once, on the first period run
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -179,11 +276,14 @@ class SimulatedController:
         self._e = min(max(e0, battery.e_min_kwh), battery.e_max_kwh)
 
     def _row(self, timestamp: Any) -> int:
-        ts = _aware(timestamp)
-        row = int(np.searchsorted(self._ns, ts.value))  # int64 ns: no index lookup machinery
-        if row < len(self._ns) and self._ns[row] == ts.value:
+        return self._row_ns(_aware(timestamp).value)
+
+    def _row_ns(self, ns: int) -> int:
+        """The data row of a period start [UTC ns] (int64: no index lookup machinery)."""
+        row = int(np.searchsorted(self._ns, ns))
+        if row < len(self._ns) and self._ns[row] == ns:
             return row
-        raise DataError(f"{ts} is not a period of the data "
+        raise DataError(f"{pd.Timestamp(ns, tz=self.index.tz)} is not a period of the data "
                         f"({self.index[0]} .. {self.index[-1]})")
 
     # -- the Controller protocol ------------------------------------------------------
@@ -191,32 +291,21 @@ class SimulatedController:
         """Stored energy at the start of the next period. [kWh]"""
         return self._e
 
-    def apply(self, program: pd.Series, import_cap_kwh: pd.Series | None = None) -> None:
-        """Program setpoints [kWh AC per period] from ``program.index[0]`` on, and the peak
-        guard's import caps [kWh per period] over the same periods (None: no guard there)."""
-        if len(program) == 0:
+    def apply(self, program: Program | pd.Series, import_cap_kwh: pd.Series | None = None
+              ) -> None:
+        """Program the setpoints [kWh AC per period] from the program's first period on, and
+        the peak guard's import caps [kWh per period] over the same periods (None: no guard
+        there)."""
+        program = as_program(program, import_cap_kwh)
+        if program is None:
             return
-        first = self._row(program.index[0])
-        values = np.asarray(program, dtype=np.float64)
-        if not np.all(np.isfinite(values)):
-            raise ValueError("SimulatedController.apply: program has non-finite setpoints")
-        if first + len(values) > len(self.index) or \
-                self._ns[first + len(values) - 1] != epoch_ns(program.index)[-1]:
+        first, n = self._row_ns(program.start.value), len(program)
+        if abs(program.dt_h - self.dt_h) > 1e-9 or first + n > len(self.index):
             raise DataError("SimulatedController.apply: the program is not a contiguous run "
                             "of the data's periods")
-        caps = np.full(len(values), np.inf)
-        if import_cap_kwh is not None:
-            if import_cap_kwh.index is not program.index and \
-                    not import_cap_kwh.index.equals(program.index):
-                raise DataError("SimulatedController.apply: import_cap_kwh is not on the "
-                                "program's periods")
-            caps = np.asarray(import_cap_kwh, dtype=np.float64)
-            if np.any(np.isnan(caps)) or np.any(caps < 0):
-                raise ValueError("SimulatedController.apply: import_cap_kwh must be >= 0 "
-                                 "(inf: no cap) [kWh]")
-        self._program[first:first + len(values)] = values
-        self._cap[first:first + len(values)] = caps
-
+        self._program[first:first + n] = program.setpoint_kwh
+        caps = program.import_cap_kwh
+        self._cap[first:first + n] = np.inf if caps is None else caps
     def read_period(self, timestamp: Any) -> HourlyEvent | None:
         """The measured event of a completed period, or None if this controller has no record."""
         return self._records.get(self._row(timestamp))
@@ -252,7 +341,9 @@ class SimulatedController:
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
             CHARGE_CODES[self.charge_source], self.allow_battery_export, self.import_limit_kw,
             self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True, self._cap[k])
-        ts = self.index[k]
+        if self._stamps is None:
+            self._stamps = list(self.index)  # (boxing one by one costs more than the period)
+        ts = self._stamps[k]
         period = period_of(ts, self.dt_h)[1]
         event = HourlyEvent(
             timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,

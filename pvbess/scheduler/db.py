@@ -18,8 +18,9 @@ Guarantees
   the process dies (even on SIGKILL), so a killed writer never leaves a stale lock; a second
   writer (another process, or another :class:`Database` in the same process) is refused with
   :class:`DatabaseLockedError`. Readers (``read_only=True``) take no lock.
-- Durability: WAL journal, one transaction per write; a killed process loses at most the write
-  in progress, never a committed one.
+- Durability: WAL journal, one transaction per write, or per group of writes
+  (:meth:`Database.transaction`: a period's event and its re-plan); a killed process loses at
+  most the write or group in progress, never a committed one.
 """
 
 from __future__ import annotations
@@ -268,6 +269,27 @@ class Database:
         """Raise :class:`ReadOnlyError` when this database was opened read-only."""
         if self.read_only:
             raise ReadOnlyError(f"{self.path}: opened read_only=True; writes are refused")
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One commit for the writes inside (a period's event and its re-plan): each statement
+        is atomic on its own, and what was written is committed even when a later step raises
+        (a period that happened stays recorded when its re-plan fails). A process killed inside
+        loses the whole group; a restart recovers the period from the controller's records.
+        Nested: the outermost commits."""
+        self.check_writable()
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                self.event_head = None  # the kept chain head may not have been committed
+                raise
 
     def close(self) -> None:
         """Close the connection and release the writer lock (idempotent)."""

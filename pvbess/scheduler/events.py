@@ -75,36 +75,47 @@ def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
     tz : str
         IANA time zone of the local clock.
     """
-    return _day_index(str(day), float(dt_h), str(tz))
+    return _day_index(str(day), float(dt_h), tz if isinstance(tz, dt.tzinfo) else str(tz))
 
 
-@functools.lru_cache(maxsize=256)
-def _day_index(day: str, dt_h: float, tz: str) -> pd.DatetimeIndex:
+@functools.lru_cache(maxsize=1024)
+def _day_index(day: str, dt_h: float, tz: str | dt.tzinfo) -> pd.DatetimeIndex:
     start = pd.Timestamp(str(day)).tz_localize(tz)
     end = (pd.Timestamp(str(day)) + pd.Timedelta(days=1)).tz_localize(tz)
     # in ns, the unit the scheduler compares in (pandas >= 3 would make it "us")
     return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left").as_unit("ns")
 
 
+@functools.lru_cache(maxsize=1024)
+def _day_periods(day: str, dt_h: float, tz: dt.tzinfo) -> dict[int, int]:
+    """{period start [UTC ns]: index within the day} of one local day (:func:`day_index`)."""
+    return {int(ns): k for k, ns in enumerate(_day_index(day, dt_h, tz).asi8)}
+
+
 def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
-    """(local ISO day, index within the day) of a tz-aware period start."""
+    """(local ISO day, index within the day) of a tz-aware period start: its place in
+    :func:`day_index` of its local day (the scheduler asks for each period several times, so
+    the day's periods are looked up, not computed)."""
+    global _last_period
     ts = _aware(timestamp)
-    return _period_of(ts, ts.tz, float(dt_h))
-
-
-# the scheduler asks for each period several times (its event, its record, its re-plan); the
-# time zone is part of the key because equal instants in two zones are equal timestamps
-@functools.lru_cache(maxsize=4096)
-def _period_of(ts: pd.Timestamp, tz: Any, dt_h: float) -> tuple[str, int]:
-    midnight = ts.normalize()
-    offset_h = (ts - midnight) / pd.Timedelta(hours=1)
-    k = offset_h / dt_h
-    if abs(k - round(k)) > 1e-9:
+    key = (ts.value, ts.tz, dt_h)
+    last = _last_period  # (a period is asked for by its event, its record and its re-plan)
+    if key == last[0]:
+        return last[1]
+    day = ts.date().isoformat()
+    k = _day_periods(day, float(dt_h), ts.tz).get(ts.value)
+    if k is None:
         raise ValueError(f"{ts}: not the start of a period of {dt_h} h")
-    return midnight.date().isoformat(), int(round(k))
+    _last_period = (key, (day, k))  # one tuple: threads see a whole pair
+    return day, k
+
+
+_last_period: tuple = (None, None)
 
 
 def _aware(timestamp: Any) -> pd.Timestamp:
+    if type(timestamp) is pd.Timestamp and timestamp.tzinfo is not None:
+        return timestamp  # (immutable: no copy needed)
     ts = pd.Timestamp(timestamp)
     if ts.tzinfo is None:
         raise ValueError(f"timestamp {ts} must be tz-aware")
@@ -160,12 +171,13 @@ class HourlyEvent:
         object.__setattr__(self, "timestamp", ts)
         for name in EVENT_VALUES:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
-            value = float(value)
+            if type(value) is not float:  # (a plain float, the usual case, needs no work)
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    raise TypeError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
+                value = float(value)
+                object.__setattr__(self, name, value)
             if not math.isfinite(value):
                 raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be finite")
-            object.__setattr__(self, name, value)
         if self.dt_h <= 0:
             raise ValueError(f"HourlyEvent.dt_h = {self.dt_h!r} at {ts}: must be > 0 [h]")
         for name in ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh",

@@ -110,8 +110,15 @@ class ForecastProvider(ABC):
 
     def _history_mean(self, start: int, stop: int, n_days: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean of the same period on up to ``n_days`` earlier days known at ``start``."""
-        rows = np.arange(start, stop)
         ppd = self.periods_per_day
+        if stop - start <= ppd and start >= n_days * ppd:
+            # a day at most (every re-plan): each row lags whole days, all of them known
+            load_sum, pv_sum = np.zeros(stop - start), np.zeros(stop - start)
+            for k in range(1, n_days + 1):
+                load_sum += self._load[start - k * ppd:stop - k * ppd]
+                pv_sum += self._pv[start - k * ppd:stop - k * ppd]
+            return load_sum / n_days, pv_sum / n_days
+        rows = np.arange(start, stop)
         load_sum = np.zeros(rows.size)
         pv_sum = np.zeros(rows.size)
         count = np.zeros(rows.size)

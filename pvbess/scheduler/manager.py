@@ -1,4 +1,4 @@
-"""The optimization engine (a pure wrapper of the DP) and the battery system manager.
+"""The battery system manager (its engine, plans and inputs: :mod:`pvbess.scheduler.engine`).
 
 The manager coordinates the three scenarios of the event-sourced design:
 
@@ -17,244 +17,32 @@ prices), so the plan a restart makes at period ``s`` is the plan an uninterrupte
 
 from __future__ import annotations
 
-import math
+import functools
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..battery import Battery
-from ..variables import TABLE_COLUMNS
-from ..optimize.full_bill import full_bill_schedule
-from ..optimize.schedule import optimize_schedule
-from ..optimize.problem import SchedulingProblem
-from ..physics import resolve_charge_source
-from ..tariff import Tariff
-from ..timeseries import epoch_ns
-from .controller import Controller, tou_intervals
+from .controller import Controller, Program
 from .db import Database, open_database
+from .engine import PLAN_COLUMNS, OptimizationEngine, OptimizationInput, Plan
 from .events import HistoricalDataStore, HourlyEvent, _aware, day_index, period_of
 from .forecasts import ForecastProvider
 from .record import verify_record
 from .schedules import ScheduleStore
 
-#: Columns of a plan table (energies per period [kWh], prices [currency/kWh], costs
-#: [currency]; names as in :data:`pvbess.optimize.result.PERIOD_COLUMNS`) plus ``action``.
-PLAN_COLUMNS: tuple[str, ...] = TABLE_COLUMNS["schedule"]
-
-_PLAN_ROW = {name: i for i, name in enumerate(PLAN_COLUMNS)}
+__all__ = ["SimpleBatterySystemManager", "TOMORROW_LEAD"]
 
 #: Minutes before midnight at which tomorrow's schedule is made (the design's 23:55).
 TOMORROW_LEAD = pd.Timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
-class OptimizationInput:
-    """What one optimization needs: the periods, their forecasts and prices, the battery state.
-
-    Parameters
-    ----------
-    index : pandas.DatetimeIndex
-        The periods to plan (regular, tz-aware).
-    load_kwh, pv_kwh : numpy.ndarray
-        Forecast load and PV per period. [kWh]
-    buy_price, sell_price : numpy.ndarray
-        Prices per period (buy includes any CO2 price). [currency/kWh]
-    initial_kwh : float
-        Stored energy at the start of ``index[0]``. [kWh]
-    incumbent_peaks_kw : dict, optional
-        Highest import power already recorded in each demand-charge group's billing period
-        (by group name, :meth:`pvbess.Tariff.demand_group`). [kW]
-    """
-
-    index: pd.DatetimeIndex
-    load_kwh: np.ndarray
-    pv_kwh: np.ndarray
-    buy_price: np.ndarray
-    sell_price: np.ndarray
-    initial_kwh: float
-    incumbent_peaks_kw: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.index)
-        for name in ("load_kwh", "pv_kwh", "buy_price", "sell_price"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
-            if arr.shape != (n,):
-                raise ValueError(f"OptimizationInput.{name}: shape {arr.shape}, expected ({n},)")
-            object.__setattr__(self, name, arr)
-        if not math.isfinite(self.initial_kwh):
-            raise ValueError(f"OptimizationInput.initial_kwh = {self.initial_kwh!r} [kWh]")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """An optimization result, normalised for storage and for the controller.
-
-    Attributes
-    ----------
-    index : pandas.DatetimeIndex
-        The planned periods (tz-aware starts).
-    values : numpy.ndarray
-        Shape ``(len(PLAN_COLUMNS), len(index))``: the columns of :data:`PLAN_COLUMNS`.
-    actions : tuple of str
-        What the battery does per period (``grid_charging``, ``solar_storage``, ...).
-    objective : float
-        The optimizer's objective (cost minus terminal value). [currency]
-    method : str
-        ``"dp"`` or the name of the optimizer used.
-    solve_time_s : float
-        Wall time of the solve. [s]
-    summary : dict
-        The optimizer's totals.
-    """
-
-    index: pd.DatetimeIndex
-    values: np.ndarray
-    actions: tuple[str, ...]
-    objective: float
-    method: str
-    solve_time_s: float = 0.0
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        shape = (len(PLAN_COLUMNS), len(self.index))
-        if self.values.shape != shape or len(self.actions) != shape[1]:
-            raise ValueError(f"Plan: values of shape {self.values.shape} and "
-                             f"{len(self.actions)} actions, expected {shape}")
-
-    def column(self, name: str) -> np.ndarray:
-        """One column of :data:`PLAN_COLUMNS` as an array (read-only view)."""
-        view = self.values[_PLAN_ROW[name]]
-        view.flags.writeable = False
-        return view
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """One row per planned period: :data:`PLAN_COLUMNS` and ``action``."""
-        table = pd.DataFrame(self.values.T.copy(), index=self.index, columns=list(PLAN_COLUMNS))
-        table["action"] = list(self.actions)
-        return table
-
-    @property
-    def setpoints(self) -> pd.Series:
-        """AC setpoint per period, + charge / - discharge. [kWh]"""
-        return pd.Series(self.column("setpoint_kwh"), index=self.index,
-                         name="setpoint_kwh")
-
-    def tou_intervals(self) -> pd.DataFrame:
-        """The plan as time-of-use windows (:func:`pvbess.scheduler.controller.tou_intervals`)."""
-        return tou_intervals(self.setpoints)
-
-
-class OptimizationEngine:
-    """A pure wrapper of the DP kernel: :class:`OptimizationInput` in, :class:`Plan` out.
-
-    Parameters
-    ----------
-    battery : Battery
-    tariff : Tariff, optional
-        Its demand charges enter every plan (the full bill): each group's price on raising the
-        group's incumbent peak. None: energy-only plans.
-    terminal_value : float
-        Value per kWh stored above ``e_min`` at the end of each plan (the end of the day).
-        [currency/kWh]
-    charge_source : {"any", "pv", "surplus"}, optional
-        Where the battery may charge from (:data:`pvbess.CHARGE_SOURCES`).
-    allow_grid_charge, allow_battery_export : bool
-        Options of :meth:`pvbess.SchedulingProblem.build` (``allow_grid_charge`` is the older
-        spelling of ``charge_source``).
-    import_limit_kw, export_limit_kw : float
-        Grid limits. [kW]
-    energy_step_kwh : float, optional
-        DP grid step (default: the optimizer's). [kWh]
-    optimizer : callable, optional
-        A function with the signature of :func:`pvbess.optimize_schedule` returning a
-        ``ScheduleResult`` (default the DP; e.g. ``pvbess.exact_schedule`` for the LP/MILP).
-    search_states : int, optional
-        States of the full-bill cap search's coarse grid
-        (:func:`pvbess.optimize.full_bill.full_bill_schedule`) for the default optimizer;
-        default that function's (1,024 for a day).
-    """
-
-    def __init__(self, battery: Battery, *, tariff: Tariff | None = None,
-                 terminal_value: float = 0.0, charge_source: str | None = None,
-                 allow_grid_charge: bool | None = None, allow_battery_export: bool = True,
-                 import_limit_kw: float = math.inf, export_limit_kw: float = math.inf,
-                 energy_step_kwh: float | None = None, optimizer: Any = None,
-                 search_states: int | None = None) -> None:
-        self.battery = battery
-        self.tariff = tariff
-        self.optimizer = optimize_schedule if optimizer is None else optimizer
-        self.energy_step_kwh = energy_step_kwh
-        self.search_states = None if optimizer is not None else search_states
-        # the demand-charge groups of the last plan's index (the re-plans of a day are
-        # suffixes of one index): (last period, periods, step, groups)
-        self._charges: tuple[pd.Timestamp, int, float, list] | None = None
-        self.options: dict[str, Any] = dict(
-            terminal_value=float(terminal_value),
-            charge_source=resolve_charge_source(charge_source, allow_grid_charge),
-            allow_battery_export=bool(allow_battery_export),
-            import_limit_kw=float(import_limit_kw), export_limit_kw=float(export_limit_kw))
-
-    def problem(self, inputs: OptimizationInput) -> SchedulingProblem:
-        """The scheduling problem of ``inputs`` (with the demand charges of the engine's tariff,
-        each group at its incumbent peak)."""
-        dt_h = _step(inputs.index)
-        groups = ()
-        if self.tariff is not None:
-            groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
-                      for mask, price, _, name in self._demand_charges(inputs.index, dt_h)]
-        return SchedulingProblem.build(
-            inputs.buy_price, inputs.sell_price, inputs.load_kwh, inputs.pv_kwh, self.battery,
-            dt_h=dt_h, initial_kwh=float(inputs.initial_kwh),
-            demand_charges=groups, **self.options)
-
-    def _demand_charges(self, index: pd.DatetimeIndex, dt_h: float) -> list:
-        """``tariff.demand_charges(index)``, the groups of a suffix of the last index cut
-        from its groups (same order, empty groups left out, as the tariff does): a day's
-        re-plans then cost no calendar work."""
-        last = self._charges
-        if last is not None and last[0] == index[-1] and last[1] >= len(index) \
-                and last[2] == dt_h:
-            cut = last[1] - len(index)
-            return [(mask[cut:], price, incumbent, name)
-                    for mask, price, incumbent, name in last[3] if mask[cut:].any()]
-        charges = self.tariff.demand_charges(index)
-        self._charges = (index[-1], len(index), dt_h, charges)
-        return charges
-
-    def optimize(self, inputs: OptimizationInput) -> Plan:
-        """Optimize the periods of ``inputs`` from ``inputs.initial_kwh``. Pure: no side effects."""
-        problem = self.problem(inputs)
-        if self.search_states is not None and problem.demand_charges:
-            result = full_bill_schedule(problem, energy_step_kwh=self.energy_step_kwh,
-                                        search_states=self.search_states)
-        else:
-            result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
-        columns = result.columns  # the arrays: no table per re-plan
-        values = np.empty((len(PLAN_COLUMNS), len(inputs.index)))
-        for i, name in enumerate(PLAN_COLUMNS):
-            values[i] = columns[name]
-        return Plan(index=inputs.index, values=values,
-                    actions=tuple(columns["action"].tolist()),
-                    objective=float(result.objective), method=str(result.method),
-                    solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
-
-    def __repr__(self) -> str:
-        return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "
-                f"{self.options}, energy_step_kwh={self.energy_step_kwh!r}, "
-                f"search_states={self.search_states!r})")
-
-
-def _step(index: pd.DatetimeIndex) -> float:
-    if len(index) > 1:
-        ns = epoch_ns(index)
-        return int(ns[1] - ns[0]) / 3_600_000_000_000  # ns per hour
-    if index.freq is not None:
-        return pd.Timedelta(index.freq) / pd.Timedelta(hours=1)
-    raise ValueError("a one-period plan needs an index with a frequency")
+# a re-plan each period: the day's periods boxed and sliced once, not per plan
+@functools.lru_cache(maxsize=64)
+def _day_stamps(day: str, dt_h: float, tz: str) -> tuple[pd.Timestamp, ...]:
+    """The period starts of a local day (:func:`~pvbess.scheduler.events.day_index`), boxed."""
+    return tuple(day_index(day, dt_h, tz))
 
 
 class SimpleBatterySystemManager:
@@ -381,15 +169,21 @@ class SimpleBatterySystemManager:
         return day_index(str(day), self.dt_h, self.tz)
 
     def _locate(self, timestamp: Any) -> tuple[str, int, pd.DatetimeIndex]:
-        ts = _aware(timestamp).tz_convert(self.tz)
-        day, k = period_of(ts, self.dt_h)
-        index = self.day_index(day)
-        if k >= len(index) or index[k] != ts:
-            raise ValueError(f"{ts} is not a period start of {day}")
-        return day, k, index
+        """(local day, index within it, the day's period starts) of a period start."""
+        ts = _aware(timestamp)
+        if str(ts.tz) != self.tz:
+            ts = ts.tz_convert(self.tz)
+        day, k = period_of(ts, self.dt_h)  # raises unless ts starts a period of the day
+        return day, k, self.day_index(day)
 
     def _plan(self, day: str, start: int, index: pd.DatetimeIndex, scenario: str,
               created_at: pd.Timestamp) -> Plan:
+        return self._program(day, start, self._stored_plan(day, start, index, scenario,
+                                                           created_at))
+
+    def _stored_plan(self, day: str, start: int, index: pd.DatetimeIndex, scenario: str,
+                     created_at: pd.Timestamp) -> Plan:
+        """The plan of periods ``start`` .. the end of ``day`` from the battery's state, stored."""
         rows = index[start:]
         first, stop = self.forecast.positions(rows)
         fc = self.forecast.forecast_arrays(first, stop)
@@ -403,12 +197,12 @@ class SimpleBatterySystemManager:
             start_period=start, scenario=scenario, objective=plan.objective,
             method=plan.method, dt_h=self.dt_h, day_periods=len(index), summary=plan.summary,
             index=rows)
-        caps = self.import_caps(plan)
-        if caps is None:
-            self.controller.apply(plan.setpoints)
-        else:
-            self.controller.apply(plan.setpoints,
-                                  import_cap_kwh=pd.Series(caps, index=plan.index))
+        return plan
+
+    def _program(self, day: str, start: int, plan: Plan) -> Plan:
+        """Program the controller with ``plan`` (its first period is ``start`` of ``day``)."""
+        self.controller.apply(Program(_day_stamps(day, self.dt_h, self.tz)[start], self.dt_h,
+                                      plan.column("setpoint_kwh"), self.import_caps(plan)))
         self.current_plan = plan
         return plan
 
@@ -453,12 +247,15 @@ class SimpleBatterySystemManager:
             The controller has no measurements of ``completed_period``.
         """
         day, k, index = self._locate(completed_period)
-        if self._record(index[k]) is None:
-            raise RuntimeError(f"update_hourly_schedule: the controller has no measurements "
-                               f"of the period starting {index[k]}")
-        if k + 1 >= len(index):
-            return None
-        return self._plan(day, k + 1, index, "hourly", index[k + 1])
+        stamps = _day_stamps(day, self.dt_h, self.tz)
+        with self.db.transaction():  # the period and its re-plan: one commit
+            if self._record(stamps[k]) is None:
+                raise RuntimeError(f"update_hourly_schedule: the controller has no "
+                                   f"measurements of the period starting {stamps[k]}")
+            if k + 1 >= len(index):
+                return None
+            plan = self._stored_plan(day, k + 1, index, "hourly", stamps[k + 1])
+        return self._program(day, k + 1, plan)
 
     def restart_and_reconstruct(self, current_period: Any) -> Plan:
         """Rebuild today's history up to ``current_period`` and re-optimize the rest of the day.

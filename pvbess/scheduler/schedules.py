@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -45,7 +46,7 @@ class StoredSchedule:
     plan : pandas.DataFrame
         One row per planned period (``start_period`` .. end of day) on the tz-aware period
         starts; float columns (the plan table of
-        :class:`~pvbess.scheduler.manager.OptimizationEngine`).
+        :class:`~pvbess.scheduler.engine.OptimizationEngine`).
     objective : float
         The optimizer's objective. [currency]
     method : str
@@ -104,8 +105,14 @@ def _check_head(day: str, start_period: int, scenario: str, day_periods: int,
 
 def _pack(values: np.ndarray, names: Any, actions: Any) -> tuple[str, bytes, str]:
     """(column names, float64 values of shape (columns, periods) as bytes, action labels)."""
-    return (json.dumps(list(names)), np.ascontiguousarray(values, dtype="<f8").tobytes(),
+    return (_names_json(tuple(names)), np.ascontiguousarray(values, dtype="<f8").tobytes(),
             json.dumps([str(a) for a in actions]))
+
+
+@functools.lru_cache(maxsize=16)
+def _names_json(names: tuple[str, ...]) -> str:
+    """The JSON of a plan's column names (the same for every plan of a manager)."""
+    return json.dumps(list(names))
 
 
 def _encode(plan: pd.DataFrame) -> tuple[str, bytes, str]:
@@ -119,7 +126,12 @@ def _encode(plan: pd.DataFrame) -> tuple[str, bytes, str]:
     return json.dumps(floats), data, json.dumps(labels)
 
 
+_JSON_PLAIN = frozenset((float, int, str, bool))
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _JSON_PLAIN or value is None:
+        return value  # (the usual case first)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -4,9 +4,10 @@
 configurations), checks all of it before any work starts, runs the designs in chunks through
 :func:`pvbess.simulate_many` (one numba-parallel call per chunk, so all cores are used while the
 memory stays flat: only one chunk's KPI rows are alive at a time), optionally on a
-dask.distributed cluster (``client``) or, for the slow optimal strategy, in local worker processes
-(``n_jobs``, :mod:`pvbess.studies.optimal_designs`), and adds the economics (:mod:`pvbess.studies.economics`) and the Pareto front
-of cost against CO2 (:func:`pvbess.pareto_front`).
+dask.distributed cluster (``client``) or, for the slow optimal strategy (one optimisation per
+design), in local worker processes (``n_jobs``, :mod:`pvbess.studies.optimal_designs`), and adds
+the economics (:mod:`pvbess.studies.economics`) and the Pareto front of cost against CO2
+(:func:`pvbess.pareto_front`).
 
 Grid parameters
 ---------------
@@ -39,7 +40,13 @@ from ..site import Site
 from ..tariff import Tariff
 from ..timeseries import DataError, check_energy_columns, step_hours
 from .economics import Economics, appraise
-from .optimal_designs import kpis_optimal, parallel_chunk_size, resolve_n_jobs, run_chunks
+from .optimal_designs import (
+    check_options,
+    kpis_optimal,
+    parallel_chunk_size,
+    resolve_n_jobs,
+    run_chunks,
+)
 from .pareto import pareto_front
 from .sweep_files import (  # noqa: F401 - re-exported: the files of a sweep
     SWEEP_SUMMARY_NAME,
@@ -312,10 +319,7 @@ def _check_arguments(*, strategy: str, chunk_size: Any, client: Any,
         raise ValueError(f"chunk_size = {chunk_size!r}: must be a whole number >= 1")
     if client is not None and not all(hasattr(client, a) for a in ("submit", "scatter")):
         raise ValueError(f"client: expected a distributed.Client, got {type(client).__name__}")
-    unknown = sorted(set(options) - {"allow_grid_charge", "charge_source", "bill",
-                                     "energy_step_kwh"})
-    if unknown:
-        raise ValueError(f"optimal_options: unknown option(s) {unknown}")
+    check_options(options)
 
 
 def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, *,
@@ -346,10 +350,10 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         Cost assumptions (default :class:`pvbess.Economics`).
     strategy : {"six_phase", "optimal"}
         The six-phase rules (:func:`pvbess.simulate_many`, fast), or the least-cost dispatch: a
-        dynamic-programming plan (:func:`pvbess.optimize_schedule`) on the full bill (energy
-        and demand charges; battery charged from PV as the rules, see ``optimal_options``)
-        replayed by :func:`pvbess.simulate` with ``strategy="schedule"`` (slow: about one
-        optimisation per design).
+        plan on the full bill (energy and demand charges; battery charged from PV as the rules,
+        see ``optimal_options``), by default the exact optimum (:func:`pvbess.exact_schedule`),
+        replayed by :func:`pvbess.simulate` with ``strategy="schedule"`` (slow: one
+        optimisation per design, about 0.5 s for an hourly year).
     chunk_size : int
         Designs per call; one chunk's results are alive at a time. [-]
     progress : bool
@@ -361,10 +365,12 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         default 1, in this process). Each design's row is the same however it ran. The
         six-phase kernel already uses every core (numba threads) and ignores it.
     optimal_options : mapping, optional
-        For the ``"optimal"`` strategy: ``bill`` (``"full"``, the default: the DP sees the
+        For the ``"optimal"`` strategy: ``bill`` (``"full"``, the default: the plan sees the
         demand charges; ``"energy"``: energy prices only), ``charge_source`` (default ``"pv"``
         on the full bill, as the rules; ``"surplus"`` energy-only; ``allow_grid_charge=True`` is
-        ``"any"``) and ``energy_step_kwh``.
+        ``"any"``), ``solver`` (``"exact"``: :func:`pvbess.exact_schedule`, the default on the
+        full bill; ``"dp"``: :func:`pvbess.optimize_schedule`, the default on the energy bill;
+        :mod:`pvbess.studies.optimal_designs` says why) and ``energy_step_kwh`` (the DP's).
 
     Returns
     -------

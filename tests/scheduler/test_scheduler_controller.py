@@ -14,8 +14,9 @@ from sched_synthetic import make_site, small_battery
 from pvbess import Battery, SimulatedController, tou_intervals
 from pvbess.optimize.result import evaluate_plan
 from pvbess.physics import site_step
-from pvbess.scheduler.controller import (GUARD_TOL_KWH, Controller, guarded_step,
-                                         program_from_intervals)
+from pvbess.scheduler.controller import (GUARD_TOL_KWH, Controller, Program, as_program,
+                                         guarded_step, program_from_intervals)
+from pvbess.scheduler.events import day_index, period_of
 from pvbess.scheduler.replay import site_actuals
 
 TZ = "America/Lima"
@@ -192,3 +193,46 @@ def test_peak_guard_hand_case():
         pytest.approx(83.0) and e.soe_end_kwh == pytest.approx(10.0)
     with pytest.raises(ValueError, match="import_cap_kwh"):
         ctl.apply(pd.Series([0.0], index=idx[:1]), import_cap_kwh=pd.Series([-1.0], idx[:1]))
+
+
+@pytest.mark.parametrize("day, periods", [("2024-03-31", 23), ("2024-10-27", 25),
+                                          ("2024-06-01", 24)])
+def test_a_program_keeps_its_periods_across_a_dst_change(day, periods):
+    index = day_index(day, 1.0, "Europe/Berlin")
+    assert len(index) == periods
+    series = pd.Series(np.linspace(-5.0, 5.0, periods), index=index)
+    program = Program.from_series(series, import_cap_kwh=series.abs() + 1.0)
+    np.testing.assert_array_equal(program.period_ns, index.asi8)
+    pd.testing.assert_series_equal(program.setpoints, series.rename("setpoint_kwh"),
+                                   check_freq=False)
+    assert as_program(program) is program and as_program(series.iloc[:0]) is None
+    for k, ts in enumerate(index):  # the day's periods, as the day index numbers them
+        assert period_of(ts, 1.0) == (day, k)
+    with pytest.raises(ValueError, match="not the start of a period"):
+        period_of(index[1] + pd.Timedelta(minutes=30), 1.0)
+
+
+def test_a_program_refuses_what_no_plant_can_run():
+    start = pd.Timestamp("2024-03-01 10:00", tz=TZ)
+    with pytest.raises(ValueError, match="non-finite"):
+        Program(start, 1.0, np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="import_cap_kwh"):
+        Program(start, 1.0, np.array([1.0, 2.0]), np.array([1.0]))
+    with pytest.raises(ValueError, match="import_cap_kwh"):
+        Program(start, 1.0, np.array([1.0]), np.array([-0.5]))
+    with pytest.raises(ValueError, match="tz-aware"):
+        Program(start.tz_localize(None), 1.0, np.array([1.0]))
+    with pytest.raises(ValueError, match="put the caps in it"):
+        as_program(Program(start, 1.0, np.array([1.0])), pd.Series([1.0]))
+
+
+def test_a_program_and_its_series_program_the_plant_alike():
+    site = site_actuals(make_site(days=1))
+    setpoints = pd.Series(np.where(np.arange(24) % 5 == 0, 12.0, -6.0), index=site.index)
+    caps = pd.Series(np.full(24, 90.0), index=site.index)
+    runs = []
+    for program in (Program.from_series(setpoints, caps), setpoints):
+        ctl = SimulatedController(site, small_battery())
+        ctl.apply(program, None if isinstance(program, Program) else caps)
+        runs.append([ctl.run_period() for _ in range(24)])
+    assert runs[0] == runs[1]

@@ -109,3 +109,32 @@ def test_errors():
         PerfectForecast(ACTUAL.drop(columns="buy_price"))
     provider = PerfectForecast(ACTUAL)
     assert make_forecast(provider, ACTUAL) is provider
+
+
+def _reference_mean(values: np.ndarray, issue: int, row: int, n_days: int) -> float:
+    """The same period on up to ``n_days`` earlier days known at ``issue``, by hand: the first
+    lag is the smallest whole number of days that puts the row before the issue row."""
+    lag = 1
+    while row - lag * PPD >= issue:
+        lag += 1
+    known = [values[row - (lag + k) * PPD] for k in range(n_days) if row - (lag + k) * PPD >= 0]
+    if not known:
+        return values[row]  # cold start: the actual value
+    total = 0.0
+    for v in known:  # summed in day order, as the providers do
+        total += v
+    return total / len(known)
+
+
+@settings(max_examples=150, deadline=None)
+@given(issue=st.integers(0, 10 * PPD - 1), length=st.integers(1, 3 * PPD),
+       days=st.integers(1, 8))
+def test_history_means_by_hand(issue, length, days):
+    """Every window (a re-plan's rest of the day, or days ahead) is the hand mean, bit for bit."""
+    length = min(length, len(ACTUAL) - issue)
+    fc = MeanProfileForecast(ACTUAL, days=days)
+    out = fc.forecast(ACTUAL.index[issue:issue + length])
+    for name in ("load_kwh", "pv_kwh"):
+        values = ACTUAL[name].to_numpy()
+        want = [_reference_mean(values, issue, row, days) for row in range(issue, issue + length)]
+        np.testing.assert_array_equal(out[name].to_numpy(), want)

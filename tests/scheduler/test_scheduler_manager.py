@@ -18,7 +18,7 @@ from pvbess import (
 )
 from pvbess.optimize.exact import exact_schedule
 from pvbess.scheduler.db import DatabaseLockedError
-from pvbess.scheduler.manager import OptimizationInput
+from pvbess.scheduler.engine import OptimizationInput
 from pvbess.scheduler.replay import site_actuals
 
 TZ = "America/Lima"
@@ -278,7 +278,7 @@ def test_engine_plan_is_the_optimizers_table(tariff):
     """The plan's columns (read as arrays, without the result's table) are the optimizer's."""
     from pvbess import optimize_schedule
     from pvbess.optimize.full_bill import full_bill_schedule
-    from pvbess.scheduler.manager import PLAN_COLUMNS
+    from pvbess.scheduler.engine import PLAN_COLUMNS
 
     actual = site_actuals(make_site(days=1, seed=3))
     for search_states in (None, 32):

@@ -18,7 +18,8 @@ from pvbess.scheduler.controller import SimulatedController
 from pvbess.scheduler.db import SCHEMA_VERSION, Database, DatabaseError
 from pvbess.scheduler.events import HistoryError, chain_hash, event_bytes
 from pvbess.scheduler.forecasts import PerfectForecast
-from pvbess.scheduler.manager import OptimizationEngine, SimpleBatterySystemManager
+from pvbess.scheduler.engine import OptimizationEngine
+from pvbess.scheduler.manager import SimpleBatterySystemManager
 from pvbess.scheduler.replay import site_actuals
 
 
