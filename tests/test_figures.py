@@ -71,6 +71,7 @@ def test_registry_has_the_16_figures_of_the_spec():
     for spec in FIGURES:
         assert getattr(pvbess, f"plot_{spec.name}") is spec.function
         assert spec.filename == f"{spec.number:02d}_{spec.name}.png"
+    assert plotting.FIGURE_FILENAMES == tuple(s.filename for s in FIGURES)
 
 
 def test_report_notebook_shows_each_figure_under_its_title_in_spec_order(balance):

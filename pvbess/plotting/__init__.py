@@ -50,6 +50,16 @@ _FIGURE_NAMES: tuple[str, ...] = (
 )
 
 
+def _png_name(number: int, name: str) -> str:
+    return f"{number:02d}_{name}.png"
+
+
+#: The report's PNG file names in order (each ``FIGURES[i].filename``), known without loading
+#: matplotlib and the figures (the report's renderer checks the files a notebook wrote).
+FIGURE_FILENAMES: tuple[str, ...] = tuple(_png_name(i, name.removeprefix("plot_"))
+                                          for i, name in enumerate(_FIGURE_NAMES, start=1))
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """One report figure: its number, name (``plot_<name>``, PNG ``NN_<name>.png``) and function."""
@@ -61,7 +71,7 @@ class FigureSpec:
     @property
     def filename(self) -> str:
         """The report's PNG file name, e.g. ``07_energy_flows.png``."""
-        return f"{self.number:02d}_{self.name}.png"
+        return _png_name(self.number, self.name)
 
 
 @functools.cache
@@ -71,7 +81,7 @@ def _figures() -> tuple[FigureSpec, ...]:
                  for i, name in enumerate(_FIGURE_NAMES, start=1))
 
 
-__all__ = sorted(["FIGURES", "FigureSpec", *_EXPORTS])
+__all__ = sorted(["FIGURES", "FIGURE_FILENAMES", "FigureSpec", *_EXPORTS])
 
 
 def __getattr__(name: str) -> Any:

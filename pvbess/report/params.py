@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import NOTEBOOKS_DIR
-from ..plotting import FIGURES
+from ..plotting import FIGURE_FILENAMES
 from ..timeseries import DataError
 from .artefacts import (
     BALANCE_META_NAME,
@@ -134,7 +134,7 @@ STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
                  outputs=(SUMMARY_NAME, BALANCE_NAME, BALANCE_META_NAME), check=_check_summary,
                  expected_s=7.0),
     NotebookStep("02_energy_balance_report.ipynb", "energy balance",
-                 outputs=tuple(f"{FIGURES_DIRNAME}/{spec.filename}" for spec in FIGURES),
+                 outputs=tuple(f"{FIGURES_DIRNAME}/{name}" for name in FIGURE_FILENAMES),
                  needs=("01_annual_simulation.ipynb",), expected_s=11.0),
     NotebookStep("03_sizing_sweep.ipynb", "sizing sweep",
                  outputs=(SWEEP_TABLE_NAME, SWEEP_SUMMARY_NAME, "sweep_heatmaps.png",
