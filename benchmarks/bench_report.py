@@ -51,7 +51,7 @@ def notebook_times(path: Path, n_cells: int) -> dict:
     slow = sorted(((m.get("duration") or 0.0, src.splitlines()[0] if src else "")
                    for m, src in cells), reverse=True)[:n_cells]
     return {"duration": meta["duration"], "kernel_start": _seconds(meta["start_time"], first),
-            "slowest": slow}
+            "slowest": slow, "start": meta["start_time"], "end": meta["end_time"]}
 
 
 def main() -> None:
@@ -90,17 +90,19 @@ def main() -> None:
         if split:
             print(f"  CPU of the renderer process {float(split[1]):.1f} s, of its kernels "
                   f"{float(split[2]):.1f} s")
-        print(f"{'notebook':<46} {'with HTML':>9} {'kernel':>7} {'cells':>6}   slowest cells [s]")
-        total = 0.0
-        for folder in sorted(p for p in reports.iterdir() if p.is_dir()):
-            for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-                t = notebook_times(path, args.cells)
-                total += t["duration"]
-                key = f"{folder.name}: {path.name}"
-                slow = "; ".join(f"{d:.1f} {src[:38]}" for d, src in t["slowest"])
-                print(f"{key:<46} {done.get(key, 'n/a'):>9} {t['kernel_start']:7.1f} "
-                      f"{t['duration'] - t['kernel_start']:6.1f}   {slow}")
-        print(f"sum of the notebooks' papermill durations: {total:.1f} s")
+        times = {f"{folder.name}: {path.name}": notebook_times(path, args.cells)
+                 for folder in sorted(p for p in reports.iterdir() if p.is_dir())
+                 for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
+        t0 = min(t["start"] for t in times.values())
+        print(f"{'notebook':<46} {'ran [s after the first]':>23} {'with HTML':>9} {'kernel':>7} "
+              f"{'cells':>6}   slowest cells [s]")
+        for key, t in sorted(times.items(), key=lambda kv: kv[1]["start"]):
+            slow = "; ".join(f"{d:.1f} {src[:38]}" for d, src in t["slowest"])
+            ran = f"{_seconds(t0, t['start']):5.1f} - {_seconds(t0, t['end']):5.1f}"
+            print(f"{key:<46} {ran:>23} {done.get(key, 'n/a'):>9} {t['kernel_start']:7.1f} "
+                  f"{t['duration'] - t['kernel_start']:6.1f}   {slow}")
+        print(f"sum of the notebooks' papermill durations: "
+              f"{sum(t['duration'] for t in times.values()):.1f} s")
         if args.files:
             for path in sorted(p for p in reports.rglob("*") if p.is_file()):
                 print(f"  {path.relative_to(reports)}  {path.stat().st_size:,} B")
