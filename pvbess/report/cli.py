@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +25,18 @@ def _skip_iri_grammar() -> None:
     parsers when imported (about 2 s of CPU before the first kernel could start; jsonschema issue
     1428). Notebooks are validated against nbformat's schema, which has no IRI field."""
     sys.modules.setdefault("rfc3987_syntax", None)  # None: its import fails, as if not installed
+
+
+def _cpu_times() -> str:
+    """The CPU time of this process and of the kernels it started, for the last line (empty
+    where the platform does not count a process's children: Windows)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return ""
+    kernels = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (f" (CPU: this process {time.process_time():.1f} s, its kernels "
+            f"{kernels.ru_utime + kernels.ru_stime:.1f} s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +70,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         pages = sorted(p.name for p in folder.glob("*.html"))
         print(f"report: {folder}/ ({', '.join(pages)})")
     print(f"index: {Path(args.reports_dir or REPORTS_DIR) / 'index.html'}")
-    kernels = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"total wall time: {time.perf_counter() - t0:.1f} s (CPU: this process "
-          f"{time.process_time():.1f} s, its kernels {kernels.ru_utime + kernels.ru_stime:.1f} s)")
+    print(f"total wall time: {time.perf_counter() - t0:.1f} s{_cpu_times()}")
     return 0

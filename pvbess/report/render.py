@@ -79,29 +79,28 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
                 output["data"] = static or {"text/plain": "[interactive widget: open the "
                                                           "notebook in Jupyter to use it]"}
     title = title or Path(notebook).stem.replace("_", " ")
-    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    with _EXPORTER_LOCK:  # one conversion at a time (they hold the GIL anyway)
+        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _REMOTE.sub("", body)
     return write_text(Path(html_path), body)
 
 
-_THREAD = threading.local()
+_EXPORTER_LOCK = threading.Lock()
 
 
+@functools.cache
 def _html_exporter():
-    """The lab-template exporter of this thread, built once.
+    """The lab-template exporter, built once (its templates compile on the first conversion).
 
     Its ``clean_html`` filter is the identity: the template passes every code cell through
     bleach after pygments (which escapes it) and every Markdown cell of these notebooks, our
     own; sanitising them changed no byte of a report's pages and took a quarter of the
     conversion. Outputs are not sanitised either way (nbconvert's default).
     """
-    exporter = getattr(_THREAD, "html_exporter", None)
-    if exporter is None:
-        from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter
 
-        exporter = _THREAD.html_exporter = HTMLExporter(
-            template_name="lab", embed_images=True, filters={"clean_html": _trusted_html})
-    return exporter
+    return HTMLExporter(template_name="lab", embed_images=True,
+                        filters={"clean_html": _trusted_html})
 
 
 def _trusted_html(element: str | bytes) -> str:
