@@ -71,6 +71,7 @@ def test_registry_has_the_16_figures_of_the_spec():
     for spec in FIGURES:
         assert getattr(pvbess, f"plot_{spec.name}") is spec.function
         assert spec.filename == f"{spec.number:02d}_{spec.name}.png"
+    assert plotting.FIGURE_FILENAMES == tuple(s.filename for s in FIGURES)
 
 
 def test_report_notebook_shows_each_figure_under_its_title_in_spec_order(balance):
@@ -325,6 +326,46 @@ def test_year_panels_show_every_step_as_a_day_by_hour_cell(freq):
         np.testing.assert_allclose(lines[f"daily {words}"], day.agg(stat).to_numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("case", ["dates", "numbers, stacked, negative", "edge-aligned"])
+def test_bars_draw_the_pixels_of_ax_bar(case):
+    """plotting.common.bars: one collection, the picture of ax.bar to the pixel (legend, limits,
+    the axis stuck at the bars' bottom), whatever the x units and alignment."""
+    import io
+
+    from PIL import Image
+
+    from pvbess.plotting.common import bars
+
+    rng = np.random.default_rng(7)
+    x = (pd.date_range("2025-01-01", periods=60, freq="D") if case == "dates"
+         else np.arange(24) + 0.5)
+    first, second = rng.uniform(0, 5, len(x)), rng.uniform(0, 3, len(x))
+    if case == "numbers, stacked, negative":
+        second = -second
+    width, align = (0.9, "edge") if case == "edge-aligned" else (0.8, "center")
+    bottom = first if case == "numbers, stacked, negative" else None
+
+    def draw(use_bars: bool) -> tuple[np.ndarray, tuple]:
+        fig = Figure(figsize=(5, 3), layout="constrained")
+        ax = fig.subplots()
+        if use_bars:
+            bars(ax, x, first, width, align=align, color="#1c7ed6", label="first")
+            bars(ax, x, second, width, bottom=bottom, align=align, color="#f76707",
+                 label="second")
+        else:
+            ax.bar(x, first, width, align=align, color="#1c7ed6", label="first")
+            ax.bar(x, second, width, bottom=bottom, align=align, color="#f76707",
+                   label="second")
+        ax.legend(loc="upper right")
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=80)
+        return np.asarray(Image.open(png)), (ax.get_xlim(), ax.get_ylim())
+
+    (slow, slow_limits), (fast, fast_limits) = draw(False), draw(True)
+    assert fast_limits == slow_limits
+    assert fast.shape == slow.shape and (fast == slow).all()
+
+
 def test_soc_matrix_is_the_soc_column(balance):
     mat = plotting.soc_matrix(balance)
     assert mat.shape == (10, 24)
@@ -353,7 +394,6 @@ def test_palette_is_one_colour_per_source_and_sink():
 # -- interactive ----------------------------------------------------------------------------------
 def test_interactive_views(balance):
     import plotly.graph_objects as go
-    import plotly.io as pio
 
     from pvbess.plotting import interactive
 
@@ -364,14 +404,11 @@ def test_interactive_views(balance):
     heat = interactive.soc_heatmap_figure(balance)
     assert np.asarray(heat.data[0].z).shape == (24, 10)
     assert isinstance(interactive.monthly_kpi_figure(balance), go.Figure)
-    previous = pio.renderers.default
-    try:
-        assert interactive.use_offline_plotly() == pio.renderers.default
-        bundle = pio.renderers[interactive.OFFLINE_RENDERER].to_mimebundle(fig.to_dict())
-        assert "Plotly.newPlot" in bundle["text/html"]
-        assert "https://" not in bundle["text/html"]  # no CDN (plotly.js, MathJax)
-    finally:
-        pio.renderers.default = previous
+    bundle = interactive.figure_bundle(fig)
+    assert "Plotly.newPlot" in bundle["text/html"]
+    assert "https://" not in bundle["text/html"]  # no CDN (plotly.js, MathJax)
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["name"] == fig.data[0].name
+    assert interactive.use_offline_plotly() is False  # outside IPython: nothing to set up
     import ipywidgets
 
     view = interactive.day_picker(balance)
@@ -394,6 +431,49 @@ def test_interactive_views(balance):
     picker.value = typed + pd.Timedelta(days=400)  # outside the run: the nearest (last) day
     assert slider.value == slider.options[-1][1]
     assert picker.value == slider.options[-1][1].date()
+
+
+def test_offline_plotly_in_ipython_embeds_plotly_js_once_and_loads_no_nbformat():
+    """In an IPython shell: plotly.js is shown once, when asked for; every figure shown then
+    (a cell's last value or display()) is the offline bundle. Plotly's renderer registry, which
+    loads nbformat and jsonschema (seconds at each kernel's start), is not touched."""
+    import json
+    import subprocess
+    import sys
+
+    from pvbess.config import PROJECT_ROOT
+
+    code = "\n".join([
+        "import json, sys",
+        "from IPython.core.interactiveshell import InteractiveShell",
+        "shell = InteractiveShell.instance()",
+        "shown = []",
+        "shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(data)",
+        "import plotly.graph_objects as go",
+        "from pvbess.plotting import interactive",
+        "assert interactive.use_offline_plotly()",
+        "fig = go.Figure(go.Scatter(y=[1.0, 2.0], name='a line'))",
+        "shell.user_ns['fig'] = fig",
+        "shell.run_cell('fig')",  # the last value of a cell
+        "from IPython.display import display",
+        "display(fig)",
+        "mime = 'application/vnd.plotly.v1+json'",
+        "same = [d[mime] == interactive.figure_bundle(fig)[mime]",
+        "        and 'Plotly.newPlot' in d['text/html'] for d in shown[1:]]",
+        "loaded = [m for m in ('nbformat', 'jsonschema', 'plotly.io._renderers')",
+        "          if m in sys.modules]",
+        "print('result:', json.dumps({'shown': [sorted(d) for d in shown],",
+        "                             'plotly_js': ['window.Plotly' in d.get('text/html', '')",
+        "                                           for d in shown],",
+        "                             'same': same, 'loaded': loaded}))",
+    ])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PROJECT_ROOT, env={"PYTHONPATH": str(PROJECT_ROOT)})
+    result = json.loads(out.stdout.rpartition("result:")[2])  # after the shell's Out[] prompt
+    assert result["shown"] == [["text/html"], ["application/vnd.plotly.v1+json", "text/html"],
+                               ["application/vnd.plotly.v1+json", "text/html"]]
+    assert result["plotly_js"] == [True, False, False]
+    assert result["same"] == [True, True] and result["loaded"] == []
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,49 +7,57 @@ read by :func:`pvbess.run_specs`, for titles and thresholds: a table without the
 save or show; they build a bare :class:`~matplotlib.figure.Figure` (no pyplot state), so a
 notebook decides where the PNG goes. Colours come from :mod:`pvbess.plotting.palette`.
 
-``FIGURES`` lists them in report order as ``FigureSpec(number, name, function)``.
+``FIGURES`` lists them in report order as ``FigureSpec(number, name, function)``. The names are
+loaded on first use, so ``from pvbess.plotting import interactive`` loads no matplotlib.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-from .common import scenario_label
-from .annual import (
-    plot_daily_balance,
-    plot_export_and_peak_shaving,
-    plot_mall_peak_shaving,
-    plot_pv_local_vs_export,
-    plot_supply_shares,
-    supply_shares,
+# public name -> submodule that defines it, loaded on first use (PEP 562): a notebook that only
+# wants the scenario line or the interactive views does not load matplotlib and every figure
+_EXPORTS: dict[str, str] = {
+    "scenario_label": "common",
+    "soc_matrix": "common",
+    **dict.fromkeys(("plot_daily_balance", "plot_export_and_peak_shaving",
+                     "plot_mall_peak_shaving", "plot_pv_local_vs_export", "plot_supply_shares",
+                     "supply_shares"), "annual"),
+    **dict.fromkeys(("equivalent_full_cycles", "plot_bess_operation", "plot_bess_windows",
+                     "plot_soc_heatmap", "window_shares"), "battery"),
+    **dict.fromkeys(("plot_day_balance", "plot_first_week", "plot_pv_representative_days",
+                     "representative_pv_days"), "daily"),
+    **dict.fromkeys(("co2_baselines", "plot_co2"), "emissions"),
+    "plot_energy_flows": "sankey",
+    **dict.fromkeys(("energy_flows", "energy_waterfall_steps", "plot_energy_waterfall",
+                     "plot_pv_destinations", "plot_pv_utilization", "pv_destinations"), "flows"),
+}
+
+#: The report's figures in order, by the name of their function.
+_FIGURE_NAMES: tuple[str, ...] = (
+    "plot_day_balance", "plot_export_and_peak_shaving", "plot_pv_local_vs_export",
+    "plot_mall_peak_shaving", "plot_first_week", "plot_bess_windows", "plot_energy_flows",
+    "plot_pv_representative_days", "plot_daily_balance", "plot_supply_shares",
+    "plot_energy_waterfall", "plot_soc_heatmap", "plot_bess_operation", "plot_pv_destinations",
+    "plot_co2", "plot_pv_utilization",
 )
-from .battery import (
-    equivalent_full_cycles,
-    plot_bess_operation,
-    plot_bess_windows,
-    plot_soc_heatmap,
-    soc_matrix,
-    window_shares,
-)
-from .daily import (
-    plot_day_balance,
-    plot_first_week,
-    plot_pv_representative_days,
-    representative_pv_days,
-)
-from .emissions import co2_baselines, plot_co2
-from .sankey import plot_energy_flows
-from .flows import (
-    energy_flows,
-    energy_waterfall_steps,
-    plot_energy_waterfall,
-    plot_pv_destinations,
-    plot_pv_utilization,
-    pv_destinations,
-)
+
+
+def _png_name(number: int, name: str) -> str:
+    return f"{number:02d}_{name}.png"
+
+
+#: The report's PNG file names in order (each ``FIGURES[i].filename``), known without loading
+#: matplotlib and the figures (the report's renderer checks the files a notebook wrote).
+FIGURE_FILENAMES: tuple[str, ...] = tuple(_png_name(i, name.removeprefix("plot_"))
+                                          for i, name in enumerate(_FIGURE_NAMES, start=1))
 
 
 @dataclass(frozen=True)
@@ -63,48 +71,29 @@ class FigureSpec:
     @property
     def filename(self) -> str:
         """The report's PNG file name, e.g. ``07_energy_flows.png``."""
-        return f"{self.number:02d}_{self.name}.png"
+        return _png_name(self.number, self.name)
 
 
-#: The 16 figures in report order.
-FIGURES: tuple[FigureSpec, ...] = tuple(
-    FigureSpec(i, f.__name__.removeprefix("plot_"), f)
-    for i, f in enumerate([
-        plot_day_balance, plot_export_and_peak_shaving, plot_pv_local_vs_export,
-        plot_mall_peak_shaving, plot_first_week, plot_bess_windows, plot_energy_flows,
-        plot_pv_representative_days, plot_daily_balance, plot_supply_shares,
-        plot_energy_waterfall, plot_soc_heatmap, plot_bess_operation, plot_pv_destinations,
-        plot_co2, plot_pv_utilization,
-    ], start=1)
-)
+@functools.cache
+def _figures() -> tuple[FigureSpec, ...]:
+    """``FIGURES``: the 16 figures in report order."""
+    return tuple(FigureSpec(i, name.removeprefix("plot_"), __getattr__(name))
+                 for i, name in enumerate(_FIGURE_NAMES, start=1))
 
-__all__ = [
-    "FIGURES",
-    "FigureSpec",
-    "co2_baselines",
-    "energy_flows",
-    "energy_waterfall_steps",
-    "equivalent_full_cycles",
-    "plot_bess_operation",
-    "plot_bess_windows",
-    "plot_co2",
-    "plot_daily_balance",
-    "plot_day_balance",
-    "plot_energy_flows",
-    "plot_energy_waterfall",
-    "plot_export_and_peak_shaving",
-    "plot_first_week",
-    "plot_mall_peak_shaving",
-    "plot_pv_destinations",
-    "plot_pv_local_vs_export",
-    "plot_pv_representative_days",
-    "plot_pv_utilization",
-    "plot_soc_heatmap",
-    "plot_supply_shares",
-    "pv_destinations",
-    "representative_pv_days",
-    "scenario_label",
-    "soc_matrix",
-    "supply_shares",
-    "window_shares",
-]
+
+__all__ = sorted(["FIGURES", "FIGURE_FILENAMES", "FigureSpec", *_EXPORTS])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FIGURES":  # the 16 figures in report order, as FigureSpec(number, name, function)
+        return _figures()
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pvbess.plotting' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # cache: the next access skips __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -12,6 +12,7 @@ from .palette import COLORS
 from ..balance_specs import run_specs
 from .common import (
     axis_label,
+    bars,
     col,
     daily,
     day_hour_table,
@@ -96,13 +97,13 @@ def plot_pv_local_vs_export(balance: pd.DataFrame, *, scenario: str | None = Non
     total = d.sum()
     fig = Figure(figsize=(13, 5.5), layout="constrained")
     ax = fig.subplots()
-    ax.bar(d.index, d["site"], 1.0, color=COLORS["pv_direct"],
-           label=f"used on site: EV, mall, battery ({total['site']:,.1f} MWh)")
-    ax.bar(d.index, d["export"], 1.0, bottom=d["site"], color=COLORS["export"],
-           label=f"exported ({total['export']:,.1f} MWh)")
+    bars(ax, d.index, d["site"], 1.0, color=COLORS["pv_direct"],
+         label=f"used on site: EV, mall, battery ({total['site']:,.1f} MWh)")
+    bars(ax, d.index, d["export"], 1.0, bottom=d["site"], color=COLORS["export"],
+         label=f"exported ({total['export']:,.1f} MWh)")
     if total["curtailed"] > 0:
-        ax.bar(d.index, d["curtailed"], 1.0, bottom=d["site"] + d["export"],
-               color=COLORS["curtailed"], label=f"curtailed ({total['curtailed']:,.1f} MWh)")
+        bars(ax, d.index, d["curtailed"], 1.0, bottom=d["site"] + d["export"],
+             color=COLORS["curtailed"], label=f"curtailed ({total['curtailed']:,.1f} MWh)")
     share = total["site"] / total.sum() * 100 if total.sum() > 0 else float("nan")
     ax.set_ylabel("PV energy [MWh/day]")
     legend_right(ax)

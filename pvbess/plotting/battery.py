@@ -13,6 +13,7 @@ from ..timeseries import local_hours
 from ..balance_specs import run_specs
 from .common import (
     axis_label,
+    bars,
     col,
     day_hour_table,
     draw_day_hour,
@@ -24,6 +25,7 @@ from .common import (
     monthly,
     naive_local,
     say_no_battery,
+    soc_matrix,
     title,
     white_to,
 )
@@ -102,15 +104,6 @@ def plot_bess_windows(balance: pd.DataFrame, *, scenario: str | None = None) -> 
     return fig
 
 
-def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
-    """SOC at the end of each step as a day x time-of-day table. [%]
-
-    Rows are local calendar days, columns the local clock time of the step start [h].
-    """
-    figure_specs(balance)
-    return day_hour_table(balance["soc_frac"] * 100)
-
-
 def plot_soc_heatmap(balance: pd.DataFrame, *, scenario: str | None = None) -> Figure:
     """Figure 12: SOC by day (x) and hour (y) for the whole run, and the SOC line. [%]"""
     specs = figure_specs(balance)
@@ -180,10 +173,10 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
     prof = pd.DataFrame({"charge": kw(col(balance, "bess_charge_kwh"), dt).to_numpy(),
                          "discharge": kw(col(balance, "bess_discharge_kwh"), dt).to_numpy(),
                          "h": h}).groupby("h").mean()
-    a.bar(prof.index + dt / 2, prof["charge"], dt * 0.85, color=COLORS["bess_charge"],
-          label="charge")
-    a.bar(prof.index + dt / 2, -prof["discharge"], dt * 0.85, color=COLORS["bess"],
-          label="discharge (negative)")
+    bars(a, prof.index + dt / 2, prof["charge"], dt * 0.85, color=COLORS["bess_charge"],
+         label="charge")
+    bars(a, prof.index + dt / 2, -prof["discharge"], dt * 0.85, color=COLORS["bess"],
+         label="discharge (negative)")
     a.axhline(0, color="black", lw=0.5)
     a.set_xlim(0, 24)
     a.set_xticks(range(0, 25, 3))
@@ -198,24 +191,24 @@ def plot_bess_operation(balance: pd.DataFrame, *, scenario: str | None = None) -
                               "efc": equivalent_full_cycles(balance)}))
     labels = [f"{t:%b}" for t in m.index]
     x = np.arange(len(m))
-    b.bar(x - 0.2, m["charge"] / 1000, 0.4, color=COLORS["bess_charge"],
-          label=f"charge ({m['charge'].sum() / 1000:,.1f} MWh)")
-    b.bar(x + 0.2, m["discharge"] / 1000, 0.4, color=COLORS["bess"],
-          label=f"discharge ({m['discharge'].sum() / 1000:,.1f} MWh)")
+    bars(b, x - 0.2, m["charge"] / 1000, 0.4, color=COLORS["bess_charge"],
+         label=f"charge ({m['charge'].sum() / 1000:,.1f} MWh)")
+    bars(b, x + 0.2, m["discharge"] / 1000, 0.4, color=COLORS["bess"],
+         label=f"discharge ({m['discharge'].sum() / 1000:,.1f} MWh)")
     b.set_xticks(x, labels)
     b.set_ylabel("energy [MWh/month]")
     b.set_title("monthly totals (AC side)", fontsize=10)
     legend_right(b)
     tot = m[["to EV", "to mall"]].sum()
-    c.bar(x, m["to EV"] / 1000, 0.7, color=COLORS["ev"],
-          label=f"to EV ({tot['to EV'] / 1000:,.1f} MWh)")
-    c.bar(x, m["to mall"] / 1000, 0.7, bottom=m["to EV"] / 1000, color=COLORS["mall"],
-          label=f"to mall ({tot['to mall'] / 1000:,.1f} MWh)")
+    bars(c, x, m["to EV"] / 1000, 0.7, color=COLORS["ev"],
+         label=f"to EV ({tot['to EV'] / 1000:,.1f} MWh)")
+    bars(c, x, m["to mall"] / 1000, 0.7, bottom=m["to EV"] / 1000, color=COLORS["mall"],
+         label=f"to mall ({tot['to mall'] / 1000:,.1f} MWh)")
     c.set_xticks(x, labels)
     c.set_ylabel("energy [MWh/month]")
     c.set_title("discharge by destination", fontsize=10)
     legend_right(c)
-    d.bar(x, m["efc"], 0.7, color=COLORS["bess"], label="per month")
+    bars(d, x, m["efc"], 0.7, color=COLORS["bess"], label="per month")
     d.set_xticks(x, labels)
     d.set_ylabel(axis_label("equivalent_full_cycles", "-", "monthly "))
     d2 = d.twinx()

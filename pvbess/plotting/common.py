@@ -2,23 +2,24 @@
 
 Every quantity a figure draws is a column of the balance table or a sum/difference of columns
 computed here, so each number on a figure traces to the table (see ``pvbess.VARIABLES``).
+Only the drawing helpers load matplotlib, when called: the tables and the scenario line serve
+notebooks that draw no matplotlib figure (the interactive views, the summary of a run).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-
-import matplotlib.dates as mdates
-from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.transforms import offset_copy
 
 from ..balance_specs import RunSpecs, run_specs
 from ..timeseries import DataError, local_hours
 from ..variables import label
+
+if TYPE_CHECKING:
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.figure import Figure
 
 #: Columns every figure may use (the balance contract of pvbess.simulate).
 #: The balance columns the figures read: a subset of :data:`pvbess.balance.BALANCE_COLUMNS`
@@ -138,6 +139,8 @@ def day_hour_table(series: pd.Series) -> pd.DataFrame:
 def white_to(colour: str, negative: str | None = None) -> LinearSegmentedColormap:
     """A colour scale from white (zero: nothing happens) to a palette colour; with
     ``negative``, a two-sided scale from that colour through white to ``colour``."""
+    from matplotlib.colors import LinearSegmentedColormap
+
     colours = [negative, "#ffffff", colour] if negative else ["#ffffff", colour]
     return LinearSegmentedColormap.from_list(f"white_to_{colour}", colours)
 
@@ -145,6 +148,8 @@ def white_to(colour: str, negative: str | None = None) -> LinearSegmentedColorma
 def draw_day_hour(ax, table: pd.DataFrame, cmap, vmin: float, vmax: float, label: str):
     """Draw a :func:`day_hour_table` as an image on ``ax``: days along x (month ticks), the
     local time of the step along y [h], a colour bar with ``label``. Returns the colour bar."""
+    import matplotlib.dates as mdates
+
     x0 = mdates.date2num(table.index[0])
     x1 = mdates.date2num(table.index[-1] + pd.Timedelta(days=1))
     im = ax.imshow(table.T.to_numpy(dtype=float), aspect="auto", origin="lower", cmap=cmap,
@@ -155,6 +160,15 @@ def draw_day_hour(ax, table: pd.DataFrame, cmap, vmin: float, vmax: float, label
     ax.set_yticks(range(0, 25, 3))
     ax.set_ylabel("local time of the step [h]")
     return ax.figure.colorbar(im, ax=ax, label=label, pad=0.01)
+
+
+def soc_matrix(balance: pd.DataFrame) -> pd.DataFrame:
+    """SOC at the end of each step as a day x time-of-day table. [%]
+
+    Rows are local calendar days, columns the local clock time of the step start [h].
+    """
+    figure_specs(balance)
+    return day_hour_table(balance["soc_frac"] * 100)
 
 
 def monthly(frame: pd.DataFrame) -> pd.DataFrame:
@@ -230,6 +244,37 @@ def say_no_battery(ax, what: str = "") -> None:
             ha="center", va="center", fontsize=12, color="#868e96")
 
 
+def bars(ax, x, height, width: float = 0.8, *, bottom=None, align: str = "center",
+         color: str, label: str | None = None):
+    """Vertical bars as ``ax.bar`` draws them, as one collection of rectangles.
+
+    The same pixels (no edges, the same data limits, the axis stuck at each bar's bottom) at a
+    fraction of the cost for hundreds of bars, for which ``ax.bar`` builds, lays out and draws
+    one artist each. ``x`` may be dates (``width`` in days then). A labelled collection is a
+    legend entry in the order it was drawn among the axes' lines and patches (``ax.bar``'s come
+    after them): use it where every legend entry of the axes is a bar.
+    """
+    from matplotlib.collections import PolyCollection
+
+    if align not in ("center", "edge"):
+        raise ValueError(f"align: 'center' or 'edge', not {align!r}")
+    ax.xaxis.update_units(x)  # dates and categories as ax.bar converts them
+    left = np.asarray(ax.convert_xunits(x), dtype=float)
+    height = np.asarray(height, dtype=float)
+    low = np.zeros_like(height) if bottom is None else np.broadcast_to(
+        np.asarray(bottom, dtype=float), height.shape)
+    width = np.broadcast_to(np.asarray(width, dtype=float), left.shape)
+    if align == "center":
+        left = left - width / 2
+    right, top = left + width, low + height
+    corners = [(left, low), (right, low), (right, top), (left, top)]
+    verts = np.stack([np.column_stack(c) for c in corners], axis=1)
+    boxes = PolyCollection(verts, facecolors=color, edgecolors="none", label=label)
+    boxes.sticky_edges.y.extend(np.unique(low).tolist())
+    ax.add_collection(boxes)  # its extent enters the data limits, as each bar's does
+    return boxes
+
+
 def legend_right(ax, handles=None, labels=None, **kwargs) -> None:
     """A legend beside the axes (right), where it covers no data."""
     args = () if handles is None else (handles, labels)
@@ -239,6 +284,8 @@ def legend_right(ax, handles=None, labels=None, **kwargs) -> None:
 def legend_below(ax, ncol: int) -> None:
     """A legend in one row under the axes' tick labels (where it covers no data), for a panel
     under one with a colour bar: a legend beside it would push the colour bar off its image."""
+    from matplotlib.transforms import offset_copy
+
     below = offset_copy(ax.transAxes, fig=ax.figure, y=-20, units="points")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=ncol,
               fontsize=8)

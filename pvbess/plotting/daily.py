@@ -15,6 +15,7 @@ from ..balance_specs import run_specs
 from ..timeseries import local_hours
 from .common import (
     axis_label,
+    bars,
     col,
     daily,
     day_slice,
@@ -206,10 +207,10 @@ def _week_battery(power_ax, soc_ax, w: pd.DataFrame, t: pd.DatetimeIndex, dt: fl
                   bat) -> None:
     """Figure 5's battery panels: charge/discharge power and SOC."""
     width = dt / 24 * 0.9
-    power_ax.bar(t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
-                 color=COLORS["bess_charge"], label="charge")
-    power_ax.bar(t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
-                 color=COLORS["bess"], label="discharge (negative)")
+    bars(power_ax, t, kw(col(w, "bess_charge_kwh"), dt), width, align="edge",
+         color=COLORS["bess_charge"], label="charge")
+    bars(power_ax, t, -kw(col(w, "bess_discharge_kwh"), dt), width, align="edge",
+         color=COLORS["bess"], label="discharge (negative)")
     power_ax.axhline(0, color="black", lw=0.6)
     power_ax.set_ylabel("battery power [kW]")
     legend_right(power_ax)

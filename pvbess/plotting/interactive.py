@@ -4,9 +4,9 @@ The static report uses :mod:`pvbess.plotting` (matplotlib); these are the intera
 exploring a run: a day view with a day picker, a SOC heatmap, and an explorer of a sizing
 sweep. Colours come from :mod:`pvbess.plotting.palette`.
 
-Offline HTML: call :func:`use_offline_plotly` once near the top of a notebook. It registers and
-selects a plotly renderer that embeds plotly.js once in the notebook (no CDN, no MathJax from
-the network), so the executed notebook's HTML export shows the figures without network access.
+Offline HTML: call :func:`use_offline_plotly` once near the top of a notebook. It embeds plotly.js
+once in the notebook (no CDN, no MathJax from the network) and shows every later figure with it,
+so the executed notebook's HTML export shows the figures without network access.
 """
 
 from __future__ import annotations
@@ -27,44 +27,64 @@ from .common import (
     naive_local,
     representative_day,
     scenario_label,
+    soc_matrix,
 )
-from .battery import soc_matrix
 from .palette import COLORS
 
-OFFLINE_RENDERER = "pvbess_offline"
+#: Height of a figure's HTML view when its layout sets none. [px]
+DEFAULT_HEIGHT_PX = 525
 
 
-def use_offline_plotly() -> str:
-    """Register and select a plotly renderer that embeds plotly.js once, with no CDN.
+def use_offline_plotly() -> bool:
+    """Show plotly figures offline in this IPython session: plotly.js embedded once, no CDN.
 
-    Returns the renderer name. Selecting it displays the plotly.js library in the current cell
-    (about 4.6 MB), which every later figure of the notebook uses, in Jupyter and in the
-    nbconvert HTML alike.
+    Displays the plotly.js library in the current cell (about 4.8 MB), which every later figure
+    of the notebook uses, in Jupyter and in the nbconvert HTML alike, and shows each figure
+    displayed from then on as :func:`figure_bundle`. Returns False (and does nothing) outside
+    IPython.
+
+    Notes
+    -----
+    The figures bypass plotly's renderer registry (``plotly.io.renderers``): importing it loads
+    nbformat and with it jsonschema, whose IRI checker compiles its grammar at import (about
+    2 s of every kernel that shows a figure; jsonschema issue 1428). ``fig.show()`` still goes
+    through that registry, with plotly's default renderer.
     """
-    import plotly.io as pio
-    from plotly.io._base_renderers import HtmlRenderer, PlotlyRenderer
+    from IPython import get_ipython
+    from plotly.basedatatypes import BaseFigure
+    from plotly.io._base_renderers import HtmlRenderer
 
-    class _OfflineRenderer(HtmlRenderer):
-        """plotly.js embedded once on activation; figures as plotly JSON (JupyterLab's plotly
-        renderer draws it, also inside widgets, where a script may run before plotly.js has
-        loaded) and as text/html without CDN scripts (nbconvert's HTML, other frontends)."""
-
-        def __init__(self) -> None:
-            super().__init__(connected=False, full_html=False, global_init=True,
-                             include_plotlyjs=False)
-
-        def to_mimebundle(self, fig_dict: dict) -> dict:
-            html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False,
-                               include_mathjax=False, full_html=False, default_width="100%",
-                               default_height=525, validate=False)
-            return {**PlotlyRenderer().to_mimebundle(dict(fig_dict)), "text/html": html}
-
-    pio.renderers[OFFLINE_RENDERER] = _OfflineRenderer()
-    pio.renderers.default = OFFLINE_RENDERER
-    # embed plotly.js now, in this cell, not with the first figure shown: a widget's static view
+    shell = get_ipython()
+    if shell is None:
+        return False
+    # now, in this cell, not with the first figure shown: a widget's static view
     # (InteractiveView) may come earlier and needs Plotly defined
-    pio.renderers._activate_pending_renderers()  # noqa: SLF001 - plotly's own activation
-    return OFFLINE_RENDERER
+    HtmlRenderer(connected=False, full_html=False, global_init=True,
+                 include_plotlyjs=False).activate()
+    shell.display_formatter.ipython_display_formatter.for_type(BaseFigure, _display_figure)
+    return True
+
+
+def figure_bundle(fig) -> dict:
+    """A plotly figure's display data, using the plotly.js of :func:`use_offline_plotly`.
+
+    The figure as plotly JSON (JupyterLab's plotly renderer draws it, also inside widgets, where a
+    script may run before plotly.js has loaded) and as ``text/html`` without CDN scripts
+    (nbconvert's HTML, other frontends).
+    """
+    from plotly.io._base_renderers import PlotlyRenderer
+    from plotly.io._html import to_html
+
+    fig_dict = fig.to_dict()
+    html = to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                   default_width="100%", default_height=DEFAULT_HEIGHT_PX, validate=False)
+    return {**PlotlyRenderer().to_mimebundle(dict(fig_dict)), "text/html": html}
+
+
+def _display_figure(fig) -> None:
+    from IPython.display import display
+
+    display(figure_bundle(fig), raw=True)
 
 
 def day_figure(balance: pd.DataFrame, day: Any = None, *, scenario: str | None = None):
@@ -206,7 +226,7 @@ def day_picker(balance: pd.DataFrame, day: Any = None) -> InteractiveView:
     def _draw(change: dict | None = None) -> None:
         # set the Output's content directly (no capture context, no clear_output): nothing
         # here waits on a frontend, so a headless run (papermill, nbval) cannot stall on it
-        bundle = _mime_bundle(day_figure(balance, slider.value))
+        bundle = figure_bundle(day_figure(balance, slider.value))
         out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
         picker.value = slider.value.date()
 
@@ -286,21 +306,3 @@ def sweep_explorer(table: pd.DataFrame, values: Sequence[str], *, x: str = "capa
 def _words_unit(quantity: tuple[str, str, float]) -> str:
     words, unit, _ = quantity
     return f"{words} [{unit}]"
-
-
-def _mime_bundle(fig) -> dict:
-    """The figure's display data from the default plotly renderer, without re-activating it.
-
-    (``Figure._repr_mimebundle_`` activates the renderer on every call, which for the offline
-    renderer would embed plotly.js again with each figure.)
-    """
-    import plotly.io as pio
-    from plotly.io._base_renderers import MimetypeRenderer
-
-    name = (pio.renderers.default or "").split("+")[0]
-    renderer = pio.renderers[name] if name else None
-    if isinstance(renderer, MimetypeRenderer):
-        return renderer.to_mimebundle(fig.to_dict())
-    return {"text/html": pio.to_html(fig, include_plotlyjs=False, include_mathjax=False,
-                                     full_html=False),
-            "text/plain": f"<plotly figure: {fig.layout.title.text}>"}

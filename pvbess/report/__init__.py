@@ -2,7 +2,9 @@
 
 ``python -m pvbess.report params/iquitos.yaml [more.yaml ...]`` (``make report``) renders, for each
 parameter file, the notebooks it lists under ``notebooks:`` (default: 01, 02 and 03, a design's
-report), in the order of :data:`STEPS`, into a temporary sibling folder of ``reports/<run-id>/``.
+report), each after the notebooks whose files it reads, into a temporary sibling folder of
+``reports/<run-id>/`` (``--jobs``: that many notebooks at once, by default one more than the
+cores).
 Each notebook gets the file's values of the parameters it declares (:func:`step_parameters`)
 and leaves its executed copy ``NN_<name>.ipynb``, a self-contained ``NN_<name>.html`` (images and
 plotly.js embedded, nothing loaded from the network) and its own files:
@@ -29,7 +31,8 @@ The modules, bottom to top (each imports only those above it in this list):
 - :mod:`~pvbess.report.artefacts`: the files (atomic writes, the balance table on disk, the
   summary JSON, PNGs); importable by anything;
 - :mod:`~pvbess.report.params`: params files, the notebooks of a report and their parameters;
-- :mod:`~pvbess.report.render`: papermill, HTML, ``reports/index.html``;
+- :mod:`~pvbess.report.index`: ``reports/index.html`` and ``reports/summary.csv``;
+- :mod:`~pvbess.report.render`: papermill, HTML, the order the notebooks run in;
 - :mod:`~pvbess.report.strip`: notebooks as git keeps them (the git filter ``pvbess-strip``);
 - :mod:`~pvbess.report.cli`: the command line (``python -m pvbess.report``, ``--strip``).
 
@@ -58,8 +61,9 @@ _EXPORTS: dict[str, str] = {
     ), "params"),
     **dict.fromkeys((
         "CELL_TIMEOUT_S", "WIDGET_MIME", "notebook_to_html", "remote_references", "render_one",
-        "write_index", "render_report",
+        "render_report",
     ), "render"),
+    "write_index": "index",
     "strip_notebook": "strip",
     "main": "cli",
 }

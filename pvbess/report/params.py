@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import NOTEBOOKS_DIR
-from ..plotting import FIGURES
+from ..plotting import FIGURE_FILENAMES
 from ..timeseries import DataError
 from .artefacts import (
     BALANCE_META_NAME,
@@ -61,6 +61,9 @@ class NotebookStep:
         ``check(folder)`` reads its outputs back and raises ValueError if one is malformed.
     cell_timeout_s : float
         A cell running longer than this fails the report (a stalled kernel never hangs it). [s]
+    expected_s : float
+        About how long it runs with the report's defaults, kernel start included, when no
+        earlier render says: the renderer starts the longest chains of notebooks first. [s]
     """
 
     notebook: str
@@ -70,6 +73,7 @@ class NotebookStep:
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     check: Callable[[Path], Any] | None = None
     cell_timeout_s: float = 600.0
+    expected_s: float = 10.0
 
     @property
     def html(self) -> str:
@@ -127,24 +131,26 @@ def _check_learned(folder: Path) -> None:
 #: Every notebook the report can render, in the order they run (a notebook's ``needs`` first).
 STEPS: dict[str, NotebookStep] = {s.notebook: s for s in (
     NotebookStep("01_annual_simulation.ipynb", "simulation",
-                 outputs=(SUMMARY_NAME, BALANCE_NAME, BALANCE_META_NAME), check=_check_summary),
+                 outputs=(SUMMARY_NAME, BALANCE_NAME, BALANCE_META_NAME), check=_check_summary,
+                 expected_s=7.0),
     NotebookStep("02_energy_balance_report.ipynb", "energy balance",
-                 outputs=tuple(f"{FIGURES_DIRNAME}/{spec.filename}" for spec in FIGURES),
-                 needs=("01_annual_simulation.ipynb",)),
+                 outputs=tuple(f"{FIGURES_DIRNAME}/{name}" for name in FIGURE_FILENAMES),
+                 needs=("01_annual_simulation.ipynb",), expected_s=11.0),
     NotebookStep("03_sizing_sweep.ipynb", "sizing sweep",
                  outputs=(SWEEP_TABLE_NAME, SWEEP_SUMMARY_NAME, "sweep_heatmaps.png",
                           "sweep_pareto.png"),
                  defaults={"progress": False},  # a tqdm widget would only become a note in HTML
-                 check=_check_sweep),
+                 check=_check_sweep, expected_s=8.0),
     NotebookStep("04_scheduling_replay.ipynb", "scheduling replay",
                  outputs=(REPLAY_NAME, "daily_view.png", "replay_comparison.png"),
                  defaults={"progress": False},  # as 03: the bars would only become notes
-                 check=_check_replay),
+                 check=_check_replay, expected_s=14.0),
     NotebookStep("05_learned_controllers.ipynb", "learned controllers",
                  outputs=(LEARNED_NAME, "learned_scores.csv", "learned_scores.png",
                           "learning_curves.png", "policy_week.png"),
                  check=_check_learned,
-                 cell_timeout_s=3 * 3600.0),  # the full budget trains for tens of minutes in one cell
+                 # the full budget trains for tens of minutes in one cell
+                 cell_timeout_s=3 * 3600.0, expected_s=1800.0),
 )}
 
 #: The notebooks a params file without a ``notebooks:`` key renders (a design's report).

@@ -1,46 +1,37 @@
 """Rendering: papermill runs the notebooks of each params file into ``reports/<run-id>/``.
 
-:func:`render_report` (``python -m pvbess.report``) renders, for each params file, the notebooks
-of its steps (:mod:`pvbess.report.params`) one after the other into a temporary sibling folder of
+:func:`render_report` (``python -m pvbess.report``) renders the notebooks of every params file
+(its steps, :mod:`pvbess.report.params`) into a temporary sibling folder of
 ``reports/<run-id>/``, converts each executed notebook to self-contained HTML
-(:func:`notebook_to_html`), checks the files each wrote (:mod:`pvbess.report.artefacts`) and only
-then renames the folder into place. :func:`write_index` writes ``reports/index.html`` and
-``reports/summary.csv``, every run side by side.
+(:func:`notebook_to_html`), checks the files each wrote (:mod:`pvbess.report.artefacts`) and,
+once all the notebooks of a params file are done, renames its folder into place. With
+``jobs > 1`` the notebooks themselves are the tasks: that many run at once (each in its own
+kernel, driven from a thread of this process), a notebook as soon as the ones it reads have
+finished, the longest chain first, so the cores stay busy to the end whatever the mix of params
+files. :func:`pvbess.report.index.write_index` then writes ``reports/index.html``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
+import functools
 import json
-import math
 import os
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
-from ..variables import format_value, label, unit_of
-from .artefacts import (
-    LEARNED_NAME,
-    REPLAY_NAME,
-    SUMMARY_NAME,
-    SWEEP_SUMMARY_NAME,
-    atomic_path,
-    clean_leftovers,
-    read_summary,
-    replace_dir,
-    work_dir,
-    write_text,
-)
+from .artefacts import atomic_path, clean_leftovers, replace_dir, work_dir, write_text
+from .index import write_index
 from .params import (
-    STEPS,
     NotebookStep,
     ReportError,
     load_params,
@@ -54,7 +45,7 @@ from .params import (
 CELL_TIMEOUT_S = NotebookStep.cell_timeout_s
 
 
-# -- rendering ------------------------------------------------------------------------------------
+# -- one notebook to HTML -------------------------------------------------------------------------
 _REMOTE = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*"
                      r"|<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>\s*", re.IGNORECASE)
 
@@ -70,13 +61,12 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
     """Convert an executed notebook to self-contained HTML (no network needed to view it).
 
     nbconvert's lab template embeds outputs (PNGs as base64, plotly.js as emitted by
-    :func:`pvbess.interactive.use_offline_plotly`); the remote scripts it links by default
-    (require.js, MathJax from a CDN) are removed, as the notebooks need neither, and widget
+    :func:`pvbess.plotting.interactive.use_offline_plotly`); the remote scripts it links by
+    default (require.js, MathJax from a CDN) are removed, as the notebooks need neither, and widget
     outputs (which would fetch a widget renderer from a CDN) become their static view
     (:class:`pvbess.plotting.interactive.InteractiveView`) or, without one, a short note.
     """
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
     # without the saved widget state the template adds no loader of a widget renderer from a CDN
@@ -88,17 +78,60 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, title: str | N
                 static = {k: v for k, v in data.items() if k not in (WIDGET_MIME, "text/plain")}
                 output["data"] = static or {"text/plain": "[interactive widget: open the "
                                                           "notebook in Jupyter to use it]"}
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
     title = title or Path(notebook).stem.replace("_", " ")
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    with _EXPORTER_LOCK:  # one conversion at a time (they hold the GIL anyway)
+        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _REMOTE.sub("", body)
     return write_text(Path(html_path), body)
+
+
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _html_exporter():
+    """The lab-template exporter, built once (its templates compile on the first conversion).
+
+    Its ``clean_html`` filter is the identity: the template passes every code cell through
+    bleach after pygments (which escapes it) and every Markdown cell of these notebooks, our
+    own; sanitising them changed no byte of a report's pages and took a quarter of the
+    conversion. Outputs are not sanitised either way (nbconvert's default).
+    """
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", embed_images=True,
+                        filters={"clean_html": _trusted_html})
+
+
+def _trusted_html(element: str | bytes) -> str:
+    return element.decode() if isinstance(element, bytes) else str(element)
 
 
 def remote_references(html_text: str) -> list[str]:
     """Scripts or stylesheets an HTML page would load from the network (should be [])."""
     return re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"(https?://[^\"]*)\"",
                       html_text, flags=re.IGNORECASE)
+
+
+# -- one notebook of a report ---------------------------------------------------------------------
+@dataclass
+class _Run:
+    """A params file being rendered: its steps, the folder it is built in, the notebooks done."""
+
+    params_file: Path
+    params: dict[str, Any]
+    steps: tuple[NotebookStep, ...]
+    final: Path
+    work: Path | None = None
+    done: list[str] = field(default_factory=list)
+    started: float | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.params["run_id"]
+
+    def ready(self, step: NotebookStep) -> bool:
+        return all(n in self.done for n in step.needs)
 
 
 @contextlib.contextmanager
@@ -132,19 +165,242 @@ def _failure_message(params_file: Path, notebook: str, exc: Exception) -> str:
     return "\n".join(lines)
 
 
-def _unfinished_cell(executed: Path) -> str:
-    """The index and first line of the cell papermill marked running/failed, if any."""
-    try:
-        import nbformat
+@functools.cache
+def _kernel_manager_class() -> type:
+    """jupyter_client's kernel manager, less the interrupt it sends a kernel it shuts down.
 
-        nb = nbformat.read(str(executed), as_version=4)
-    except Exception:  # noqa: BLE001 - no notebook written yet
-        return "?"
-    for i, cell in enumerate(nb.cells):
-        if cell.metadata.get("papermill", {}).get("status") in ("running", "failed"):
-            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-            return f"{i} ({first})"
-    return "?"
+    The kernel has finished (papermill has its last reply), but its handler of that reply may not
+    have: a SIGINT landing there is logged by the kernel as ``KeyboardInterrupt caught in
+    kernel`` on the report's output. A cell that times out is still interrupted (nbclient calls
+    ``interrupt_kernel``), and a kernel that ignores the shutdown request is still killed.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return KernelManager
+
+
+def _execute(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bool,
+             kernel_name: str | None) -> None:
+    """Run one notebook of ``run`` into its build folder with papermill (raises ReportError).
+
+    The executed notebook is written once, at the end (or at the failing cell): papermill's
+    save after every cell re-serialised the whole notebook each time (seconds of CPU for one
+    that embeds plotly.js). The kernel starts in the project root (nbclient's ``resources``
+    path, not papermill's ``cwd``, which changes the working directory of the whole process).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    name, work = step.notebook, run.work
+    parameters = step_parameters(step, run.params, notebook_parameters(notebooks_dir / name), work)
+    running: dict[str, Any] = {}  # the cell under way: named if the kernel dies or times out
+
+    def on_cell_start(cell, cell_index: int) -> None:
+        lines = cell.source.strip().splitlines()
+        running.update(index=cell_index, first=lines[0] if lines else "")
+
+    try:
+        papermill.execute_notebook(
+            str(notebooks_dir / name), str(work / name), parameters=parameters,
+            progress_bar=progress, kernel_name=kernel_name, report_mode=False,
+            execution_timeout=step.cell_timeout_s, request_save_on_cell_execute=False,
+            extra_arguments=KERNEL_ARGUMENTS, on_cell_start=on_cell_start,
+            resources={"metadata": {"path": str(PROJECT_ROOT)}},
+            kernel_manager_class=_kernel_manager_class())
+    except PapermillExecutionError as exc:
+        kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run.run_id}-"))
+        if (work / name).exists():
+            shutil.copy2(work / name, kept / name)
+        raise ReportError(_failure_message(run.params_file, name, exc)
+                          + f"\n  executed notebook kept in {kept / name}") from None
+    except Exception as exc:  # noqa: BLE001 - a cell timeout, a dead kernel, ...
+        cell = f"{running['index']} ({running['first']})" if running else "?"
+        raise ReportError(f"{run.params_file}: notebook {name} failed in cell {cell}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _render_step(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bool,
+                 kernel_name: str | None) -> None:
+    """Execute one notebook, convert it to HTML and check the files it wrote."""
+    name, work = step.notebook, run.work
+    _execute(run, step, notebooks_dir, progress=progress, kernel_name=kernel_name)
+    _show_final_paths(work / name, work, run.final)
+    notebook_to_html(work / name, work / step.html,
+                     title=f"{run.run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
+    missing = [f for f in step.files if not (work / f).is_file()]
+    if missing:
+        raise ReportError(f"{run.params_file}: notebook {name} ran but did not write {missing}")
+    if step.check is not None:
+        try:
+            step.check(work)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ReportError(f"{run.params_file}: notebook {name} wrote a malformed file: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+def _show_final_paths(notebook: Path, work: Path, final: Path) -> None:
+    """The executed notebook names the report's folder, not the temporary one it was built in."""
+    text = notebook.read_text(encoding="utf-8")
+    try:
+        shown = final.resolve().relative_to(PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        shown = str(final)
+    for built in {str(work), str(work.resolve())}:
+        text = text.replace(json.dumps(built)[1:-1], json.dumps(shown)[1:-1])
+    with atomic_path(notebook) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+# -- scheduling -----------------------------------------------------------------------------------
+def _expected_seconds(run: _Run, step: NotebookStep) -> float:
+    """Seconds the notebook took when ``run`` was last rendered (papermill records it in the
+    executed notebook); the step's :attr:`~NotebookStep.expected_s` when it never was."""
+    try:
+        meta = json.loads((run.final / step.notebook).read_text("utf-8"))
+        return float(meta["metadata"]["papermill"]["duration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return step.expected_s
+
+
+def _chain_seconds(run: _Run) -> dict[str, float]:
+    """Per notebook of ``run``: its expected time plus the longest chain of notebooks that wait
+    for it (the critical path from its start to the end of the report)."""
+    chain: dict[str, float] = {}
+    for step in reversed(run.steps):  # steps run in order: a notebook's readers come after it
+        after = [chain[s.notebook] for s in run.steps if step.notebook in s.needs]
+        chain[step.notebook] = _expected_seconds(run, step) + max(after, default=0.0)
+    return chain
+
+
+Task = tuple[_Run, NotebookStep]
+
+
+def _schedule(runs: Sequence[_Run], jobs: int, execute: Callable[[_Run, NotebookStep], None],
+              finish: Callable[[_Run], None]) -> list[BaseException]:
+    """Run every notebook of ``runs``, ``jobs`` at a time; ``finish(run)`` once all of a run's
+    are done. Returns the failures, in the order of the runs and their steps: after the first,
+    no notebook starts, and those under way finish.
+
+    ``jobs == 1`` runs the notebooks here, params file by params file in order; otherwise each
+    runs in a daemon thread (a Ctrl-C ends the process; its kernels stop with it), the next one
+    chosen among those whose inputs are done by the longest chain of notebooks it leads.
+    """
+    order = [(r, s) for r in runs for s in r.steps]
+    pending: list[Task] = list(order)
+    if jobs > 1:
+        chains = {id(r): _chain_seconds(r) for r in runs}
+        pending.sort(key=lambda t: -chains[id(t[0])][t[1].notebook])  # stable: ties in order
+    results: queue.Queue = queue.Queue()
+    running: list[Task] = []
+    failures: dict[int, BaseException] = {}  # position in ``order`` -> what went wrong
+
+    def work(task: Task) -> None:
+        try:
+            execute(*task)
+        except BaseException as exc:  # noqa: BLE001 - handed to the scheduling thread
+            results.put((task, exc))
+        else:
+            results.put((task, None))
+        finally:
+            if jobs > 1:
+                _close_thread_loop()
+
+    while pending or running:
+        while not failures and len(running) < jobs:
+            task = next((t for t in pending if t[0].ready(t[1])), None)
+            if task is None:
+                break
+            pending.remove(task)
+            running.append(task)
+            task[0].started = task[0].started or time.perf_counter()
+            if jobs == 1:
+                work(task)
+            else:
+                threading.Thread(target=work, args=(task,), daemon=True,
+                                 name=f"{task[0].run_id}/{task[1].notebook}").start()
+        if not running:
+            break  # after a failure: nothing under way, nothing more to start
+        task, exc = results.get()
+        running.remove(task)
+        run, step = task
+        if exc is None:
+            run.done.append(step.notebook)
+            if len(run.done) == len(run.steps):
+                try:
+                    finish(run)
+                except Exception as error:  # noqa: BLE001 - e.g. the folder was not replaced
+                    exc = error
+        if exc is not None:
+            failures[order.index(task)] = exc
+    return [failures[k] for k in sorted(failures)]
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop jupyter_core made for this thread to drive the kernel: it keeps one
+    per thread and never closes it, which would leave its sockets to the garbage collector."""
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if not loop.is_running():
+        loop.close()
+
+
+def _render(params_files: Sequence[str | Path], reports_dir: Path, *, progress: bool,
+            notebooks_dir: Path, kernel_name: str | None, log, jobs: int) -> list[Path]:
+    """Render the params files (checked first); the report folders in input order."""
+    plans = [load_params(p, notebooks_dir) for p in params_files]
+    ids = [p["run_id"] for p in plans]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ReportError(f"run id(s) {dup} used by more than one params file")
+    runs = [_Run(Path(path), plan, run_steps(plan), reports_dir / plan["run_id"])
+            for path, plan in zip(params_files, plans, strict=True)]
+    for line in clean_leftovers(reports_dir):
+        log(f"  {line}")
+    n_notebooks = sum(len(r.steps) for r in runs)
+    if jobs > 1:
+        log(f"rendering {len(runs)} reports ({n_notebooks} notebooks), {jobs} notebooks at a time")
+
+    def execute(run: _Run, step: NotebookStep) -> None:
+        if jobs == 1 and step is run.steps[0]:
+            names = ", ".join(s.notebook.split("_", 1)[0] for s in run.steps)
+            log(f"[{runs.index(run) + 1}/{len(runs)}] {run.params_file} -> {run.final}/ "
+                f"(notebooks {names})")
+        t0 = time.perf_counter()
+        k = run.steps.index(step) + 1
+        log(f"  {run.run_id}: [{k}/{len(run.steps)}] running {step.notebook}")
+        _render_step(run, step, notebooks_dir, progress=progress and jobs == 1,
+                     kernel_name=kernel_name)
+        log(f"  {run.run_id}: {step.notebook} and its HTML done in "
+            f"{time.perf_counter() - t0:.1f} s")
+
+    def finish(run: _Run) -> None:
+        replace_dir(run.work, run.final)
+        run.work = None
+        n = len(run.steps)
+        log(f"  {run.run_id}: report ({n} notebook{'' if n == 1 else 's'}) done in "
+            f"{time.perf_counter() - run.started:.1f} s wall")
+
+    try:
+        for run in runs:
+            run.work = work_dir(reports_dir, run.run_id)
+        with _kernel_env():
+            failures = _schedule(runs, max(1, min(int(jobs), n_notebooks)), execute, finish)
+    finally:
+        for run in runs:  # a failed or interrupted report leaves nothing half-written
+            if run.work is not None:
+                shutil.rmtree(run.work, ignore_errors=True)
+    for exc in failures:  # anything but a notebook's failure (a Ctrl-C, a bug) as it is
+        if not isinstance(exc, ReportError):
+            raise exc
+    if failures:  # notebooks run at once may fail together (one bad parameter): every one
+        raise ReportError("\n".join(str(exc) for exc in failures))
+    return [run.final for run in runs]
 
 
 def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *,
@@ -164,240 +420,10 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
         expected file, or wrote a malformed one. Nothing is left in ``reports_dir`` (the failed
         executed notebook is kept in a temporary folder named in the message).
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    t_run = time.perf_counter()
-    params_file = Path(params_file)
-    reports_dir = Path(reports_dir or REPORTS_DIR)
-    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
-    params = load_params(params_file, notebooks_dir)
-    run_id = params["run_id"]
-    steps = run_steps(params)
-    for line in clean_leftovers(reports_dir):
-        log(f"  {line}")
-    work = work_dir(reports_dir, run_id)
-    try:
-        for k, step in enumerate(steps, start=1):
-            name = step.notebook
-            t0 = time.perf_counter()
-            log(f"  {run_id}: [{k}/{len(steps)}] running {name}")
-            parameters = step_parameters(step, params, notebook_parameters(notebooks_dir / name),
-                                         work)
-            try:
-                with _kernel_env():
-                    papermill.execute_notebook(
-                        str(notebooks_dir / name), str(work / name), parameters=parameters,
-                        progress_bar=progress, cwd=str(PROJECT_ROOT), kernel_name=kernel_name,
-                        report_mode=False, execution_timeout=step.cell_timeout_s,
-                        extra_arguments=KERNEL_ARGUMENTS)
-            except PapermillExecutionError as exc:
-                kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run_id}-"))
-                if (work / name).exists():
-                    shutil.copy2(work / name, kept / name)
-                raise ReportError(_failure_message(params_file, name, exc)
-                                  + f"\n  executed notebook kept in {kept / name}") from None
-            except Exception as exc:  # noqa: BLE001 - a cell timeout, a dead kernel, ...
-                raise ReportError(f"{params_file}: notebook {name} failed in cell "
-                                  f"{_unfinished_cell(work / name)}: {type(exc).__name__}: "
-                                  f"{exc}") from None
-            _show_final_paths(work / name, work, reports_dir / run_id)
-            notebook_to_html(work / name, work / step.html,
-                             title=f"{run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
-            missing = [f for f in step.files if not (work / f).is_file()]
-            if missing:
-                raise ReportError(f"{params_file}: notebook {name} ran but did not write "
-                                  f"{missing}")
-            if step.check is not None:
-                try:
-                    step.check(work)
-                except (ValueError, KeyError, OSError) as exc:
-                    raise ReportError(f"{params_file}: notebook {name} wrote a malformed file: "
-                                      f"{type(exc).__name__}: {exc}") from None
-            log(f"  {run_id}: {name} and its HTML done in {time.perf_counter() - t0:.1f} s")
-        final = reports_dir / run_id
-        replace_dir(work, final)
-        log(f"  {run_id}: report ({len(steps)} notebook{'' if len(steps) == 1 else 's'}) done in "
-            f"{time.perf_counter() - t_run:.1f} s wall")
-        return final
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def _show_final_paths(notebook: Path, work: Path, final: Path) -> None:
-    """The executed notebook names the report's folder, not the temporary one it was built in."""
-    text = notebook.read_text(encoding="utf-8")
-    try:
-        shown = final.resolve().relative_to(PROJECT_ROOT.resolve()).as_posix()
-    except ValueError:
-        shown = str(final)
-    for built in {str(work), str(work.resolve())}:
-        text = text.replace(json.dumps(built)[1:-1], json.dumps(shown)[1:-1])
-    with atomic_path(notebook) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "n/a" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "n/a"
-        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
-    return str(value)
-
-
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table of already escaped cells."""
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table border='1' class='dataframe'><thead><tr>{head}</tr></thead>" \
-           f"<tbody>{body}</tbody></table>"
-
-
-#: Decimals of a KPI in summary.csv, by unit (fractions keep 4: 0.1 % resolution).
-_CSV_DECIMALS = {"kWh": 1, "kW": 1, "PEN": 2, "t": 3, "kg": 1, "h": 0, "d": 0, "-": 4,
-                 "PEN/kWh": 4}
-
-
-def summary_csv(table: pd.DataFrame) -> pd.DataFrame:
-    """The KPIs of the runs (one column a run) with their unit and words, rounded by unit."""
-    out = table.copy().astype(object)
-    for name in out.index:
-        if name == "scenario":
-            continue
-        decimals = _CSV_DECIMALS.get(unit_of(name), 4)
-        out.loc[name] = [round(float(v), decimals) if v is not None and v == v else v
-                         for v in out.loc[name]]
-    out.insert(0, "label", [label(n, unit=False) for n in out.index])
-    out.insert(0, "unit", ["" if n == "scenario" else unit_of(n) for n in out.index])
-    return out
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_index(reports_dir: str | Path | None = None) -> Path:
-    """``reports/index.html`` and ``reports/summary.csv``: every run side by side.
-
-    The page links each run's rendered notebooks and compares the headline KPIs of the runs
-    with a ``summary.json`` (notebook 01), the sweeps (``sweep_summary.json``, notebook 03) and
-    the scheduling replays (``scheduling_replay.json``, notebook 04), the learned controllers
-    (``learned_controllers.json``, notebook 05); ``summary.csv`` holds
-    every KPI of the first table.
-    """
-    reports_dir = Path(reports_dir or REPORTS_DIR)
-    e = html.escape
-    folders = sorted(p for p in reports_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-                     and any((p / s.html).is_file() for s in STEPS.values()))
-    rows, runs, sweeps, replays, learned_runs = {}, [], [], [], []
-    for folder in folders:
-        scenario = ""
-        try:
-            s = read_summary(folder / SUMMARY_NAME)
-            rows[s["run_id"]] = {"scenario": s["scenario"], **s["kpis"]}
-            scenario = s["scenario"]
-        except (ValueError, OSError):
-            pass
-        links = " · ".join(f'<a href="{e(folder.name)}/{e(s.html)}">{e(s.title)}</a>'
-                           for s in STEPS.values() if (folder / s.html).is_file())
-        sweep = _read_json(folder / SWEEP_SUMMARY_NAME)
-        if sweep is not None:
-            best = sweep.get("best") or {}
-            sweeps.append([e(folder.name), e(str(sweep.get("strategy"))),
-                           *(e(_fmt(v)) for v in (
-                               sweep.get("n_designs"), sweep.get("n_pareto"),
-                               best.get("capacity_kwh"), best.get("power_kw"),
-                               best.get("npv_vs_pv_pen"), best.get("payback_vs_pv_years")))])
-        replay = _read_json(folder / REPLAY_NAME)
-        if replay is not None:
-            scenario = scenario or (f"scheduler replay: {replay.get('forecast')} forecast, "
-                                    f"{replay.get('periods')} periods")
-            cost = replay.get("total_cost_pen") or {}
-            replays.append([e(folder.name), e(str(replay.get("forecast"))),
-                            *(e(_fmt(v)) for v in (
-                                replay.get("periods"),
-                                cost.get(f"replay_{replay.get('forecast')}"),
-                                cost.get("exact_bound"), cost.get("six_phase_rules"),
-                                cost.get("no_battery"), replay.get("replay_gap_vs_exact_pct")))])
-        learned = _read_json(folder / LEARNED_NAME)
-        if learned is not None:
-            scenario = scenario or str(learned.get("scenario", ""))
-            learned_runs.append([e(folder.name), *_learned_cells(learned)])
-        runs.append([e(folder.name), e(scenario), links])
-    table = pd.DataFrame(rows)
-    with atomic_path(reports_dir / "summary.csv") as tmp:
-        summary_csv(table).to_csv(tmp, index_label="kpi")
-    headline = ["pv_kwh", "load_kwh", "grid_import_kwh", "self_sufficiency_frac",
-                "self_consumption_frac", "equivalent_full_cycles", "closure_miss_days",
-                "hours_above_peak_after_h", "co2_t", "co2_avoided_vs_grid_only_t",
-                "co2_avoided_vs_pv_only_t", "total_cost_pen"]
-    parts = [("<!DOCTYPE html><html><head><meta charset='utf-8'><title>pvbess reports</title>"
-              "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;"
-              "text-align:right}th:first-child,td:first-child{text-align:left}</style></head>"
-              "<body><h1>pvbess reports</h1><h2>Runs</h2>"),
-             _html_table(["run", "scenario", "notebooks"], runs)]
-    if len(table):
-        shown = [[e(label(h))] + [e(format_value(h, v)) for v in table.loc[h]]
-                 for h in headline if h in table.index]
-        parts += ["<h2>Annual simulations (headline KPIs)</h2>",
-                  _html_table(["KPI", *map(e, table.columns)], shown),
-                  "<p>summary.csv holds every KPI, with its unit.</p>"]
-    if sweeps:
-        parts += ["<h2>Sizing sweeps (best design by NPV against PV only)</h2>",
-                  _html_table(["run", "strategy", "designs", "Pareto front", "capacity [kWh]",
-                               "power [kW]", "NPV vs PV only [PEN]",
-                               "payback vs PV only [yr]"], sweeps)]
-    if replays:
-        parts += ["<h2>Scheduling replays (cost of the replayed period) [PEN]</h2>",
-                  _html_table(["run", "forecast", "periods", "replay", "exact optimum",
-                               "six-phase rules", "no battery", "gap vs exact [%]"], replays)]
-    if learned_runs:
-        parts += ["<h2>Learned controllers (share of the optimal saving on the held-out months, "
-                  "mean ± std over seeds)</h2>",
-                  _html_table(["run", "agents", "six-phase rules", "scheduler"], learned_runs)]
-    parts.append("</body></html>")
-    return write_text(reports_dir / "index.html", "".join(parts))
-
-
-def _learned_cells(learned: dict) -> list[str]:
-    """The agents', the rules' and the scheduler's shares of a ``learned_controllers.json``."""
-    def pct(stats: Any) -> str:
-        if not isinstance(stats, dict) or not isinstance(stats.get("mean"), int | float):
-            return "n/a"
-        share = "optimal_saving_share_frac"
-        text = f"{format_value(share, stats['mean'])} %"
-        if isinstance(stats.get("std"), int | float) and stats.get("seeds", 1) > 1:
-            text += f" ± {format_value(share, stats['std'])}"
-        return text
-
-    summary = learned.get("summary") if isinstance(learned.get("summary"), dict) else {}
-    agents = " · ".join(f"{a}: {pct(summary.get(a))}" for a in learned.get("algorithms") or []
-                        if isinstance(a, str))
-    scheduler = next((k for k in summary if k.startswith("scheduler_")), None)
-    return [html.escape(agents), html.escape(pct(summary.get("six_phase"))),
-            html.escape(pct(summary.get(scheduler)) if scheduler else "n/a")]
-
-
-def _expected_seconds(plan: dict, reports_dir: Path) -> float:
-    """Seconds the params file's notebooks took when last rendered into ``reports_dir``
-    (papermill records it in each executed notebook); 60 s for a notebook never rendered."""
-    total = 0.0
-    for name in plan["notebooks"]:
-        try:
-            meta = json.loads((reports_dir / plan["run_id"] / name).read_text("utf-8"))
-            total += float(meta["metadata"]["papermill"]["duration"])
-        except (OSError, ValueError, KeyError, TypeError):
-            total += 60.0
-    return total
+    (folder,) = _render([params_file], Path(reports_dir or REPORTS_DIR), progress=progress,
+                        notebooks_dir=Path(notebooks_dir or NOTEBOOKS_DIR),
+                        kernel_name=kernel_name, log=log, jobs=1)
+    return folder
 
 
 def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | None = None, *,
@@ -406,48 +432,18 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
     """Render each params file into ``reports_dir/<run-id>/`` (see the module docstring).
 
     Every params file is checked (parameters, notebooks, distinct run ids) before any renders.
-    ``jobs > 1`` renders that many params files at once in worker processes (cell progress bars
-    are then replaced by one line per notebook). The first failure stops the run (raising
-    :class:`ReportError`): no new render starts, renders under way finish, the reports already
-    rendered stay, and nothing half-written does. Returns the report folders in input order.
+    ``jobs > 1`` runs that many notebooks at once, of any params files (cell progress bars are
+    then replaced by one line per notebook); a report's folder is put in place as soon as its
+    notebooks are done. The first failure stops the run (raising :class:`ReportError`, which
+    names every notebook that failed): no new notebook starts, those under way finish, the
+    reports already complete stay, and nothing half-written does. Returns the report folders in
+    input order.
     """
     if not params_files:
         raise ReportError("no params files given (e.g. params/iquitos.yaml)")
     reports_dir = Path(reports_dir or REPORTS_DIR)
-    plans = [load_params(p, notebooks_dir) for p in params_files]
-    ids = [p["run_id"] for p in plans]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise ReportError(f"run id(s) {dup} used by more than one params file")
-    jobs = max(1, min(int(jobs), len(params_files)))
-    out: list[Path] = []
-    if jobs == 1:
-        for k, (path, plan) in enumerate(zip(params_files, plans, strict=True), start=1):
-            names = ", ".join(n.split("_", 1)[0] for n in plan["notebooks"])
-            log(f"[{k}/{len(params_files)}] {path} -> {reports_dir / plan['run_id']}/ "
-                f"(notebooks {names})")
-            out.append(render_one(path, reports_dir, progress=progress,
-                                  notebooks_dir=notebooks_dir, kernel_name=kernel_name, log=log))
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-
-        log(f"rendering {len(params_files)} reports, {jobs} at a time")
-        ctx = multiprocessing.get_context("spawn")
-        # longest first (by the last render's times): the slow report does not start last
-        order = sorted(range(len(plans)), key=lambda i: -_expected_seconds(plans[i], reports_dir))
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            submitted = {i: pool.submit(render_one, params_files[i], reports_dir, progress=False,
-                                        notebooks_dir=notebooks_dir, kernel_name=kernel_name)
-                         for i in order}
-            futures = [submitted[i] for i in range(len(plans))]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f.done() and f.exception() is not None]
-            if failed:
-                for f in futures:
-                    f.cancel()
-                wait(futures)
-                raise failed[0].exception()
-            out = [f.result() for f in futures]
+    out = _render(params_files, reports_dir, progress=progress,
+                  notebooks_dir=Path(notebooks_dir or NOTEBOOKS_DIR), kernel_name=kernel_name,
+                  log=log, jobs=jobs)
     write_index(reports_dir)
     return out

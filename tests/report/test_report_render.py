@@ -117,12 +117,13 @@ def test_python_m_pvbess_report_strips_notebooks(tmp_path):
 
 
 def test_the_package_names_resolve_to_their_modules():
-    from pvbess.report import artefacts, cli, params, render
+    from pvbess.report import artefacts, cli, index, params, render
 
     missing = object()
     for name in report.__all__:  # each loaded on first use from the module that defines it
         value = getattr(report, name)
-        assert any(getattr(m, name, missing) is value for m in (artefacts, params, render, cli))
+        assert any(getattr(m, name, missing) is value
+                   for m in (artefacts, params, index, render, cli))
     assert pvbess.render_report is render.render_report
     assert pvbess.read_balance is artefacts.read_balance
     with pytest.raises(AttributeError, match="no_such_name"):
