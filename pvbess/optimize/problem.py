@@ -407,15 +407,17 @@ class SchedulingProblem:
         ``icap``, ``ipen``: per-period import caps [kWh] and the penalty per kWh above them
         [currency/kWh] (``inf``: a hard cap); default none (the full-bill search sets them).
         """
-        none = np.full(self.periods, np.inf)
         if icap is None and self.import_cap_kwh is not None:
             icap = self.import_cap_kwh
+        if icap is None or ipen is None:
+            none = np.full(self.periods, np.inf)
+            icap = none if icap is None else icap
+            ipen = none if ipen is None else ipen
         return (self.load_kwh, self.pv_kwh, self.buy, self.sell, self.export_limit_kwh,
                 self.import_limit_kwh, self.inverter_limit_kwh, self.eta_charge,
                 self.eta_discharge, self.charge_max_kwh, self.discharge_max_kwh,
                 self.wear_cost_per_kwh, CHARGE_CODES[self.charge_source],
-                self.allow_battery_export, self.allow_curtailment,
-                none if icap is None else icap, none if ipen is None else ipen)
+                self.allow_battery_export, self.allow_curtailment, icap, ipen)
 
 
 def _demand_charges(groups: Sequence[DemandCharge | tuple], t_len: int,

@@ -32,7 +32,7 @@ class BackwardCache:
     """
 
     def __init__(self) -> None:
-        self._last: tuple[tuple, tuple, np.ndarray, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, tuple, np.ndarray, np.ndarray] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -42,10 +42,9 @@ class BackwardCache:
         arrays, scalars = _split(args)
         last = self._last
         if last is not None:
-            offset = last[0][0].shape[0] - arrays[0].shape[0]
-            if offset >= 0 and scalars == last[1] and all(
-                    new.tobytes() == old[offset:].tobytes()  # bit for bit
-                    for new, old in zip(arrays, last[0])):
+            offset = last[0].shape[1] - arrays.shape[1]
+            if offset >= 0 and scalars == last[1] and arrays.shape[0] == last[0].shape[0] \
+                    and arrays.tobytes() == last[0][:, offset:].tobytes():  # bit for bit
                 self.hits += 1
                 return last[2][offset:], last[3][offset:]
         v, fast = _backward(*args)
@@ -57,9 +56,10 @@ class BackwardCache:
         return f"BackwardCache({self.hits} reused, {self.misses} computed)"
 
 
-def _split(args: tuple) -> tuple[tuple[np.ndarray, ...], tuple]:
-    """The per-period arrays (copied: the cache must not see a caller's later writes) and the
-    scalars of a ``_backward`` call."""
-    arrays = tuple(np.array(a, dtype=np.float64) for a in args if isinstance(a, np.ndarray))
+def _split(args: tuple) -> tuple[np.ndarray, tuple]:
+    """The per-period arrays of a ``_backward`` call stacked into one (a copy: the cache must
+    not see a caller's later writes), and its scalars."""
+    arrays = np.stack([a for a in args if isinstance(a, np.ndarray)]).astype(np.float64,
+                                                                            copy=False)
     scalars = tuple(a for a in args if not isinstance(a, np.ndarray))
     return arrays, scalars

@@ -75,7 +75,7 @@ def day_index(day: dt.date | str, dt_h: float, tz: str) -> pd.DatetimeIndex:
     tz : str
         IANA time zone of the local clock.
     """
-    return _day_index(str(day), float(dt_h), tz if isinstance(tz, dt.tzinfo) else str(tz))
+    return _day_index(str(day), float(dt_h), _zone(tz))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -86,10 +86,17 @@ def _day_index(day: str, dt_h: float, tz: str | dt.tzinfo) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq=pd.Timedelta(hours=dt_h), inclusive="left").as_unit("ns")
 
 
+def _zone(tz: str | dt.tzinfo) -> str | dt.tzinfo:
+    """An IANA zone by its name (the key the day caches share), other zones as they are."""
+    if isinstance(tz, dt.tzinfo):
+        return getattr(tz, "key", None) or getattr(tz, "zone", None) or tz  # zoneinfo, pytz
+    return str(tz)
+
+
 @functools.lru_cache(maxsize=1024)
 def _day_periods(day: str, dt_h: float, tz: dt.tzinfo) -> dict[int, int]:
     """{period start [UTC ns]: index within the day} of one local day (:func:`day_index`)."""
-    return {int(ns): k for k, ns in enumerate(_day_index(day, dt_h, tz).asi8)}
+    return {int(ns): k for k, ns in enumerate(_day_index(day, dt_h, _zone(tz)).asi8)}
 
 
 def period_of(timestamp: pd.Timestamp, dt_h: float) -> tuple[str, int]:
