@@ -14,10 +14,11 @@ loaded on first use, so ``from pvbess.plotting import interactive`` loads no mat
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,16 +85,10 @@ def _figures() -> tuple[FigureSpec, ...]:
 __all__ = sorted(["FIGURES", "FIGURE_FILENAMES", "FigureSpec", *_EXPORTS])
 
 
+_lazy_attribute, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
 def __getattr__(name: str) -> Any:
     if name == "FIGURES":  # the 16 figures in report order, as FigureSpec(number, name, function)
         return _figures()
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pvbess.plotting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # cache: the next access skips __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _lazy_attribute(name)
