@@ -36,7 +36,7 @@ from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
 from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period
 from .problem import SchedulingProblem
-from .result import ScheduleResult, build_result
+from .result import ScheduleResult, _plan_block, block_result
 
 __all__ = ["default_energy_step", "dp_schedule"]
 
@@ -438,6 +438,27 @@ def default_energy_step(problem: SchedulingProblem) -> float:
     return usable / n
 
 
+@njit(cache=True)
+def _forward_plan(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+                  grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min, e_max,
+                  co2_kg_per_kwh):
+    """``_replay`` and the plant's evaluation of its trajectory (``_plan_block``, no caps) in
+    one call; also the periods that broke a hard import cap (cost ``inf`` in the replay) and
+    the value function at the initial energy."""
+    soe, costs = _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+                         grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min,
+                         e_max)
+    none = np.full(load.shape[0], np.inf)
+    block, code = _plan_block(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
+                              dmax, wear, grid_charge, batt_export, curtail, none, none,
+                              co2_kg_per_kwh)
+    violations = 0
+    for k in range(costs.shape[0]):
+        if not np.isfinite(costs[k]):
+            violations += 1
+    return soe, block, code, violations, _interp(v[0], e0, e_lo, h, n)
+
+
 def _grid(problem: SchedulingProblem, energy_step_kwh: float | None) -> tuple[float, float, int, int]:
     """The energy grid ``(e_lo, h, N, i_min)``: states ``e_lo + i*h``, ``i = 0..N``; ``e_min`` is
     state ``i_min`` (> 0 only when the initial energy lies below the window)."""
@@ -476,21 +497,22 @@ def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
 
     ``info['cap_violations']`` counts the periods where a hard import cap
     (``problem.import_cap_kwh``) could not be met (they idle; the plan is reported as it is).
-    ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache` for re-plans of shrinking tails
-    of one horizon (the same plan, the backward pass reused where the tail's inputs are unchanged).
+    ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache` for re-plans of
+    :meth:`~pvbess.SchedulingProblem.tail` s of one problem (the same plan, the backward pass
+    reused).
     """
     t0 = time.perf_counter()
     if problem.demand_charges:
         raise DataError("dp_schedule: the problem has demand charges; use optimize_schedule")
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
     args = problem.kernel_args()
-    backward = _backward if tails is None else tails.backward
-    v, fast = backward(*args, e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
-    soe, costs = _replay(*args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh,
-                         problem.e_max_kwh)
+    grid = (e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
+    v, fast = _backward(*args, *grid) if tails is None else tails.backward(problem, args, *grid)
+    soe, block, code, violations, value0 = _forward_plan(
+        *args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh,
+        problem.co2_kg_per_kwh)
     elapsed = time.perf_counter() - t0
     # a hard import cap the battery cannot meet: those periods idle (cost inf in the replay)
     info = {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(fast.sum()),
-            "value_kwh0": float(_interp(v[0], problem.initial_kwh, e_lo, h, n)),
-            "cap_violations": int(np.count_nonzero(~np.isfinite(costs)))}
-    return build_result(problem, soe, method="dp", solve_time_s=elapsed, info=info)
+            "value_kwh0": value0, "cap_violations": violations}
+    return block_result(problem, soe, block, code, method="dp", solve_time_s=elapsed, info=info)

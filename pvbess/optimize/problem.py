@@ -67,7 +67,9 @@ def _array(obj: Any, name: str, unit: str) -> np.ndarray:
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float64)
+    """A read-only copy: a problem owns its arrays, so a caller's later writes cannot change it
+    (and a :meth:`SchedulingProblem.tail` of it is the same problem for good)."""
+    a = np.array(a, dtype=np.float64, order="C")
     a.setflags(write=False)
     return a
 
@@ -114,6 +116,11 @@ class SchedulingProblem:
     import_cap_kwh : numpy.ndarray or None
         A hard import cap per period that the battery must keep the import under (unlike
         ``import_limit_kwh``, which never forces it to cover load); None: none. [kWh]
+    tail_of : tuple or None
+        ``(problem, start)`` when this problem is a :meth:`tail` of ``problem`` from its period
+        ``start`` (the first problem built, for a tail of a tail), else None. A DP re-plan
+        reuses the backward pass of the problem it is a tail of
+        (:class:`pvbess.optimize.replan.BackwardCache`).
     """
 
     index: pd.DatetimeIndex | None
@@ -137,6 +144,7 @@ class SchedulingProblem:
     co2_kg_per_kwh: float = 0.0
     demand_charges: tuple[DemandCharge, ...] = field(default=())
     import_cap_kwh: np.ndarray | None = None
+    tail_of: tuple[SchedulingProblem, int] | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------------------------------
     # construction
@@ -356,6 +364,41 @@ class SchedulingProblem:
     def replace(self, **changes: Any) -> SchedulingProblem:
         """A copy with some fields changed (e.g. ``initial_kwh``, ``terminal_value``)."""
         return replace(self, **changes)
+
+    def tail(self, start: int, initial_kwh: float) -> SchedulingProblem:
+        """Periods ``start`` .. the end from ``initial_kwh``: the rest of the horizon from a
+        measured state (a scheduler's re-plan). The arrays are read-only views of this
+        problem's, so the result equals building the tail's inputs again, without their checks;
+        demand-charge groups with no period left are dropped (as a tariff leaves them out).
+
+        Raises
+        ------
+        DataError
+            If ``start`` is not a period of the problem or ``initial_kwh`` is outside
+            ``[0, capacity_kwh]``.
+        """
+        if not 0 <= start < self.periods:
+            raise DataError(f"tail: start {start!r} outside periods 0..{self.periods - 1}")
+        e0 = float(initial_kwh)
+        if not (math.isfinite(e0) and 0.0 <= e0 <= self.battery.capacity_kwh + 1e-9):
+            raise DataError(f"initial_kwh = {initial_kwh!r} [kWh]: must lie in "
+                            f"[0, capacity_kwh = {self.battery.capacity_kwh}]")
+        groups = tuple(DemandCharge(g.mask[start:], g.price_per_kw, g.incumbent_kw, g.name)
+                       for g in self.demand_charges if g.mask[start:].any())
+        cap = self.import_cap_kwh
+        root, offset = self.tail_of or (self, 0)
+        tail = replace(
+            self, index=None if self.index is None else self.index[start:],
+            load_kwh=self.load_kwh[start:], pv_kwh=self.pv_kwh[start:],
+            energy_price=self.energy_price[start:], buy=self.buy[start:],
+            sell=self.sell[start:], import_limit_kwh=self.import_limit_kwh[start:],
+            export_limit_kwh=self.export_limit_kwh[start:],
+            inverter_limit_kwh=self.inverter_limit_kwh[start:], initial_kwh=e0,
+            demand_charges=groups,
+            import_cap_kwh=None if cap is None or not np.isfinite(cap[start:]).any()
+            else cap[start:])
+        object.__setattr__(tail, "tail_of", (root, offset + start))
+        return tail
 
     # ------------------------------------------------------------------------------------------
     # derived quantities

@@ -1,15 +1,16 @@
-"""Re-plans of a plan's tail: the DP's backward pass reused when the tail's inputs are unchanged.
+"""Re-plans of a plan's tail: the DP's backward pass reused for a tail of the planned problem.
 
 A scheduler re-plans the rest of the day after every period (:mod:`pvbess.scheduler`). The
 backward induction of the DP (:func:`pvbess.optimize.dp._backward`) depends on the periods'
-arrays, the energy grid and the terminal value, not on the initial energy. So when every input
-of the remaining periods is what the previous plan had for them (a persistence or perfect
-forecast within a day, the same prices and limits), the new value function is the previous one
-without its first rows, and only the forward pass from the true state has to run.
+arrays, the energy grid and the terminal value, not on the initial energy. So the plan of
+``problem.tail(start, measured_kwh)`` (:meth:`pvbess.SchedulingProblem.tail`: the same arrays
+from period ``start``, a problem owns its arrays) needs only the rows of ``problem``'s value
+function from ``start`` on, and the forward pass from the measured state.
 
-:class:`BackwardCache` keeps the last backward pass and hands out its tail when the new inputs
-equal the tail of the old ones bit for bit; otherwise the DP runs it again. The plan is the same
-either way (tests/scheduler/test_replan.py holds it so).
+:class:`BackwardCache` keeps the last backward pass and hands out its rows for a tail of the
+problem it was computed for; any other problem gets its own pass. The plan is the same either
+way (tests/scheduler/test_replan.py holds it so). Whether a re-plan's forecasts are unchanged is
+the caller's question (the scheduler's engine compares them and then plans a tail).
 """
 
 from __future__ import annotations
@@ -19,47 +20,40 @@ from typing import Any
 import numpy as np
 
 from .dp import _backward
+from .problem import SchedulingProblem
 
 __all__ = ["BackwardCache"]
 
 
 class BackwardCache:
-    """The last backward pass of the DP, reused for a re-plan of its tail.
+    """The last backward pass of the DP, reused for a re-plan of a tail of its problem.
 
-    Pass one to :func:`pvbess.optimize.dp.dp_schedule` (``tails=``) for a sequence of plans
-    over shrinking tails of one horizon (the scheduler's engine keeps one). ``hits`` and
-    ``misses`` count the reuses and the backward passes run.
+    Pass one to :func:`pvbess.optimize.dp.dp_schedule` (``tails=``) for a sequence of plans of
+    :meth:`~pvbess.SchedulingProblem.tail` s of one problem (the scheduler's engine keeps one).
+    ``hits`` and ``misses`` count the reuses and the backward passes run.
     """
 
     def __init__(self) -> None:
-        self._last: tuple[np.ndarray, tuple, np.ndarray, np.ndarray] | None = None
+        # (root problem, its first period the pass starts at, grid scalars, v, fast)
+        self._last: tuple[SchedulingProblem, int, tuple, np.ndarray, np.ndarray] | None = None
         self.hits = 0
         self.misses = 0
 
-    def backward(self, *args: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``_backward(*args)`` (the kernel arguments, then ``e_lo, h, n, tv, e_min, i_min``),
-        from the last pass when ``args`` are a tail of its arguments."""
-        arrays, scalars = _split(args)
+    def backward(self, problem: SchedulingProblem, args: tuple, *grid: Any
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``_backward(*args, *grid)`` for ``problem`` (``args`` its kernel arguments, ``grid``
+        ``e_lo, h, n, terminal value, e_min, i_min``), the last pass's rows when ``problem``
+        is a tail of the problem that pass was made for, on the same grid."""
+        root, start = problem.tail_of or (problem, 0)
         last = self._last
-        if last is not None:
-            offset = last[0].shape[1] - arrays.shape[1]
-            if offset >= 0 and scalars == last[1] and arrays.shape[0] == last[0].shape[0] \
-                    and arrays.tobytes() == last[0][:, offset:].tobytes():  # bit for bit
-                self.hits += 1
-                return last[2][offset:], last[3][offset:]
-        v, fast = _backward(*args)
+        if last is not None and last[0] is root and start >= last[1] and grid == last[2]:
+            self.hits += 1
+            cut = start - last[1]
+            return last[3][cut:], last[4][cut:]
+        v, fast = _backward(*args, *grid)
         self.misses += 1
-        self._last = (arrays, scalars, v, fast)
+        self._last = (root, start, grid, v, fast)
         return v, fast
 
     def __repr__(self) -> str:
         return f"BackwardCache({self.hits} reused, {self.misses} computed)"
-
-
-def _split(args: tuple) -> tuple[np.ndarray, tuple]:
-    """The per-period arrays of a ``_backward`` call stacked into one (a copy: the cache must
-    not see a caller's later writes), and its scalars."""
-    arrays = np.stack([a for a in args if isinstance(a, np.ndarray)]).astype(np.float64,
-                                                                            copy=False)
-    scalars = tuple(a for a in args if not isinstance(a, np.ndarray))
-    return arrays, scalars

@@ -201,16 +201,27 @@ def _plan_values(problem: SchedulingProblem, soe: np.ndarray
                  ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """:func:`plan_arrays` and the block its float columns are rows of."""
     soe = np.asarray(soe, dtype=np.float64)
+    _check_window(problem, soe)
+    none = np.full(problem.periods, np.inf)  # the plant: caps are the solvers' business
+    block, code = _plan_block(soe, *problem.kernel_args(none, none), problem.co2_kg_per_kwh)
+    return _checked_values(soe, block, code), block
+
+
+def _check_window(problem: SchedulingProblem, soe: np.ndarray) -> None:
     if soe.shape[0] != problem.periods + 1:
         raise DataError(f"soe_kwh [kWh]: length {soe.shape[0]} != periods + 1 = {problem.periods + 1}")
     lo = min(problem.e_min_kwh, problem.initial_kwh) - 1e-6
     hi = problem.e_max_kwh + 1e-6
-    if not ((soe >= lo) & (soe <= hi)).all():  # (NaN fails both)
+    if not (soe.min() >= lo and soe.max() <= hi):  # (NaN fails both)
         i = int(np.flatnonzero(~((soe >= lo) & (soe <= hi)))[0])
         raise DataError(f"soe_kwh [kWh]: {soe[i]} at row {i} outside the window "
                         f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
-    none = np.full(problem.periods, np.inf)  # the plant: caps are the solvers' business
-    block, code = _plan_block(soe, *problem.kernel_args(none, none), problem.co2_kg_per_kwh)
+
+
+def _checked_values(soe: np.ndarray, block: np.ndarray, code: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """The columns of a :func:`_plan_block` block (and the action labels), once every move is
+    feasible."""
     cost_k = block[_BLOCK_ROWS.index("optimized_cost")]
     if not np.isfinite(cost_k).all():
         i = int(np.flatnonzero(~np.isfinite(cost_k))[0])
@@ -219,7 +230,7 @@ def _plan_values(problem: SchedulingProblem, soe: np.ndarray
             "grid-charging/battery-export option or inverter limit)")
     values = dict(zip(_BLOCK_ROWS, block))
     values["action"] = _ACTION_LABELS[code]
-    return values, block
+    return values
 
 
 def plan_arrays(problem: SchedulingProblem, soe: np.ndarray) -> dict[str, np.ndarray]:
@@ -252,6 +263,22 @@ def build_result(problem: SchedulingProblem, soe: np.ndarray, *, method: str, so
     """Evaluate a stored-energy trajectory with the plant rules into a :class:`ScheduleResult`."""
     soe = np.asarray(soe, dtype=np.float64)
     values, block = _plan_values(problem, soe)
+    return _result(problem, soe, values, block, method, solve_time_s, info)
+
+
+def block_result(problem: SchedulingProblem, soe: np.ndarray, block: np.ndarray,
+                 code: np.ndarray, *, method: str, solve_time_s: float,
+                 info: dict | None = None) -> ScheduleResult:
+    """:func:`build_result` of a trajectory whose :func:`_plan_block` the caller's kernel has
+    evaluated already (the DP evaluates its plan in the compiled forward pass)."""
+    _check_window(problem, soe)
+    return _result(problem, soe, _checked_values(soe, block, code), block, method,
+                   solve_time_s, info)
+
+
+def _result(problem: SchedulingProblem, soe: np.ndarray, values: dict[str, np.ndarray],
+            block: np.ndarray, method: str, solve_time_s: float,
+            info: dict | None) -> ScheduleResult:
     total = dict(zip(_BLOCK_ROWS, block.sum(axis=1).tolist()))  # as each row's .sum()
     cost = total["optimized_cost"]
     objective = cost - problem.terminal_value * (float(soe[-1]) - problem.e_min_kwh)

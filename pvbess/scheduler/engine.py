@@ -176,6 +176,8 @@ class OptimizationEngine:
         # the demand-charge groups of the last plan's index (the re-plans of a day are
         # suffixes of one index): (last period, periods, step, groups)
         self._charges: tuple[pd.Timestamp, int, float, list] | None = None
+        # the last energy-only problem built, with its inputs: (step, arrays, problem)
+        self._horizon: tuple[float, np.ndarray, SchedulingProblem] | None = None
         self.options: dict[str, Any] = dict(
             terminal_value=float(terminal_value),
             charge_source=resolve_charge_source(charge_source, allow_grid_charge),
@@ -186,14 +188,32 @@ class OptimizationEngine:
         """The scheduling problem of ``inputs`` (with the demand charges of the engine's tariff,
         each group at its incumbent peak)."""
         dt_h = _step(inputs.index)
-        groups = ()
-        if self.tariff is not None:
-            groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
-                      for mask, price, _, name in self._demand_charges(inputs.index, dt_h)]
+        if self.tariff is None:
+            return self._energy_problem(inputs, dt_h)
+        groups = [(mask, price, inputs.incumbent_peaks_kw.get(name, 0.0), name)
+                  for mask, price, _, name in self._demand_charges(inputs.index, dt_h)]
         return SchedulingProblem.build(
             inputs.buy_price, inputs.sell_price, inputs.load_kwh, inputs.pv_kwh, self.battery,
             dt_h=dt_h, initial_kwh=float(inputs.initial_kwh),
             demand_charges=groups, **self.options)
+
+    def _energy_problem(self, inputs: OptimizationInput, dt_h: float) -> SchedulingProblem:
+        """An energy-only problem. When its forecasts and prices are, bit for bit, the tail of
+        the last problem built here (a re-plan of the rest of the day), it is that problem's
+        tail: the same problem without checking its arrays again."""
+        arrays = (inputs.load_kwh, inputs.pv_kwh, inputs.buy_price, inputs.sell_price)
+        last = self._horizon
+        if last is not None and last[0] == dt_h:
+            offset = last[1].shape[1] - len(inputs.index)
+            if offset >= 0 and all(a.tobytes() == kept[offset:].tobytes()
+                                   for a, kept in zip(arrays, last[1])):
+                return last[2].tail(offset, inputs.initial_kwh)
+        arrays = np.stack(arrays)  # a copy: later writes to the inputs are seen
+        problem = SchedulingProblem.build(
+            arrays[2], arrays[3], arrays[0], arrays[1], self.battery, dt_h=dt_h,
+            initial_kwh=float(inputs.initial_kwh), **self.options)
+        self._horizon = (dt_h, arrays, problem)
+        return problem
 
     def _demand_charges(self, index: pd.DatetimeIndex, dt_h: float) -> list:
         """``tariff.demand_charges(index)``, the groups of a suffix of the last index cut

@@ -132,6 +132,9 @@ _JSON_PLAIN = frozenset((float, int, str, bool))
 def _jsonable(value: Any) -> Any:
     if type(value) in _JSON_PLAIN or value is None:
         return value  # (the usual case first)
+    if type(value) is dict and all(type(k) is str and type(v) in _JSON_PLAIN
+                                   for k, v in value.items()):
+        return value  # (a plan's summary: plain already)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -233,7 +236,7 @@ class ScheduleStore:
         tz = str(index.tz)
         expected = day_index(day, head["dt_h"], tz)
         if len(expected) != periods or len(index) != periods - start or \
-                not np.array_equal(epoch_ns(index), epoch_ns(expected)[start:]):
+                epoch_ns(index).tobytes() != epoch_ns(expected)[start:].tobytes():
             raise ValueError(f"schedule for {day}: the plan's index is not periods "
                              f"{start}..{periods - 1} of that day at {head['dt_h']} h")
         cur = self.db.conn.execute(_INSERT, (

@@ -1,9 +1,11 @@
-"""Re-plans of a plan's tail reuse its backward pass only when the tail's inputs are unchanged,
-and the plan is then bit for bit the plan of a fresh DP (pvbess.optimize.replan)."""
+"""Re-plans of a tail of the planned problem reuse its backward pass, other problems do not, and
+the plan is bit for bit the plan of a fresh DP (pvbess.optimize.replan); a tail is the problem
+built from the tail's inputs (SchedulingProblem.tail)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sched_synthetic import STEP_KWH, make_site, small_battery
@@ -38,32 +40,47 @@ def _same(a, b) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(starts=st.lists(st.integers(0, 23), min_size=2, max_size=8),
-       energies=st.lists(st.floats(40.0, 200.0), min_size=8, max_size=8),
+       energies=st.lists(st.floats(0.0, 200.0), min_size=8, max_size=8),
        bump=st.sampled_from([None, 0, 5, 12, 19, 23]),
        source=st.sampled_from(["any", "pv", "surplus"]))
 def test_a_tail_replan_is_the_fresh_plan(starts, energies, bump, source):
-    """Any sequence of tails (shrinking, growing, the same again), any initial energy, a forecast
-    that changes in one period or not: each plan equals the DP without a cache, bit for bit."""
+    """Any sequence of tails (shrinking, growing, the same again, tails of tails), any initial
+    energy (below the window too: another grid), a forecast re-issued in one period (a new
+    problem) or not: each plan equals the DP of the tail built from its inputs, bit for bit."""
     tails = BackwardCache()
     load, buy = LOAD.copy(), BUY.copy()
-    for i, start in enumerate(sorted(starts)):
-        if bump is not None and i == 1:  # a re-issued forecast: the old tail must not serve
+    day = _problem(0, energies[0], load, source, buy)
+    previous = day
+    for i, start in enumerate(starts):
+        if bump is not None and i == 1:  # a re-issued forecast: a new problem
             load[bump] += 30.0
             buy[bump] *= 4.0
-        problem = _problem(start, energies[i], load, source, buy)
-        _same(dp_schedule(problem, STEP_KWH, tails=tails), dp_schedule(problem, STEP_KWH))
+            day = previous = _problem(0, energies[0], load, source, buy)
+        base, offset = (previous, previous.tail_of[1]) if previous.tail_of and i % 2 \
+            and start >= previous.tail_of[1] else (day, 0)
+        problem = base.tail(start - offset, energies[i])
+        built = _problem(start, energies[i], load, source, buy)
+        expected = dp_schedule(built, STEP_KWH)
+        _same(dp_schedule(problem, STEP_KWH, tails=tails), expected)
+        _same(dp_schedule(problem, STEP_KWH), expected)  # the tail is the built problem
+        previous = problem
     assert tails.hits + tails.misses == len(starts)
 
 
-def test_unchanged_tails_are_reused_changed_ones_are_not():
+def test_tails_are_reused_other_problems_are_not():
     tails = BackwardCache()
+    day = _problem(0, 120.0)
     for start in (0, 1, 5, 23):
-        dp_schedule(_problem(start, 120.0), STEP_KWH, tails=tails)
+        dp_schedule(day.tail(start, 120.0), STEP_KWH, tails=tails)
     assert (tails.hits, tails.misses) == (3, 1)
-    dp_schedule(_problem(6, 120.0, LOAD + 1.0), STEP_KWH, tails=tails)
-    dp_schedule(_problem(7, 120.0, LOAD + 1.0), STEP_KWH, tails=tails)
-    dp_schedule(_problem(8, 120.0, LOAD + 1.0), 2.0, tails=tails)  # another grid
-    assert (tails.hits, tails.misses) == (4, 3)
+    dp_schedule(day.tail(3, 120.0).tail(4, 90.0), STEP_KWH, tails=tails)  # period 7 of day
+    assert (tails.hits, tails.misses) == (4, 1)
+    dp_schedule(_problem(6, 120.0), STEP_KWH, tails=tails)  # equal arrays, but built anew
+    dp_schedule(_problem(0, 120.0).tail(7, 120.0), STEP_KWH, tails=tails)  # another problem's
+    dp_schedule(day.tail(2, 120.0), STEP_KWH, tails=tails)  # the day again: its pass is gone
+    dp_schedule(day.tail(8, 120.0), 2.0, tails=tails)  # another grid
+    dp_schedule(day.tail(8, 120.0).replace(terminal_value=0.3), STEP_KWH, tails=tails)
+    assert (tails.hits, tails.misses) == (4, 6)
 
 
 def test_a_replay_day_reuses_every_replan(monkeypatch):
@@ -83,13 +100,25 @@ def test_a_replay_day_reuses_every_replan(monkeypatch):
     assert tails.misses == 2 and tails.hits == 2 * 24 - 2  # the day plans + 23 re-plans each
 
 
-def test_a_callers_later_write_is_not_served_from_the_cache():
-    """A problem may view its caller's arrays: the cache keeps copies, so a write after a plan
-    is a changed input, not a reuse."""
+def test_a_callers_later_write_is_not_seen_by_a_problem_or_its_tails():
+    """A problem owns its arrays: a write into the caller's arrays after building changes
+    neither the problem nor its tails, so a reused pass stays the problem's."""
     load = LOAD.copy()
     tails = BackwardCache()
-    dp_schedule(_problem(0, 120.0, load), STEP_KWH, tails=tails)
-    load[19] += 40.0  # seen by the first problem's read-only view too
-    problem = _problem(3, 120.0, load)
-    _same(dp_schedule(problem, STEP_KWH, tails=tails), dp_schedule(problem, STEP_KWH))
-    assert (tails.hits, tails.misses) == (0, 2)
+    day = _problem(0, 120.0, load)
+    first = dp_schedule(day.tail(3, 120.0), STEP_KWH)
+    dp_schedule(day, STEP_KWH, tails=tails)
+    load[19] += 40.0
+    assert not day.load_kwh.flags.writeable and day.load_kwh[19] == LOAD[19]
+    _same(dp_schedule(day.tail(3, 120.0), STEP_KWH, tails=tails), first)
+    changed = _problem(3, 120.0, load)
+    _same(dp_schedule(changed, STEP_KWH, tails=tails), dp_schedule(changed, STEP_KWH))
+    assert (tails.hits, tails.misses) == (1, 2)
+
+
+def test_a_tail_checks_its_start_and_state():
+    day = _problem(0, 120.0)
+    for start, energy in ((-1, 120.0), (24, 120.0), (3, float("nan")), (3, -1.0),
+                          (3, day.battery.capacity_kwh + 1.0)):
+        with pytest.raises(pvbess.DataError):
+            day.tail(start, energy)
