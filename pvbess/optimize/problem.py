@@ -66,12 +66,25 @@ def _array(obj: Any, name: str, unit: str) -> np.ndarray:
     return a
 
 
+def _initial_kwh(battery: Battery, value: Any) -> float:
+    e0 = float(value)
+    if not (math.isfinite(e0) and 0.0 <= e0 <= battery.capacity_kwh + 1e-9):
+        raise DataError(f"initial_kwh = {value!r} [kWh]: must lie in "
+                        f"[0, capacity_kwh = {battery.capacity_kwh}]")
+    return e0
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     """A read-only copy: a problem owns its arrays, so a caller's later writes cannot change it
     (and a :meth:`SchedulingProblem.tail` of it is the same problem for good)."""
     a = np.array(a, dtype=np.float64, order="C")
     a.setflags(write=False)
     return a
+
+
+#: The per-period arrays of a problem besides the optional import caps.
+_PER_PERIOD = ("load_kwh", "pv_kwh", "energy_price", "buy", "sell", "import_limit_kwh",
+               "export_limit_kwh", "inverter_limit_kwh")
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,10 +287,7 @@ class SchedulingProblem:
         if math.isnan(acap) or acap <= 0:
             raise DataError(f"inverter_ac_limit_kw = {inverter_ac_limit_kw!r} [kW]: must be > 0 "
                             "(inf for no limit)")
-        e0 = battery.e_initial_kwh if initial_kwh is None else float(initial_kwh)
-        if not (math.isfinite(e0) and 0.0 <= e0 <= battery.capacity_kwh + 1e-9):
-            raise DataError(f"initial_kwh = {initial_kwh!r} [kWh]: must lie in "
-                            f"[0, capacity_kwh = {battery.capacity_kwh}]")
+        e0 = _initial_kwh(battery, battery.e_initial_kwh if initial_kwh is None else initial_kwh)
         if not math.isfinite(terminal_value):
             raise DataError(f"terminal_value = {terminal_value!r} [currency/kWh]: must be finite")
         energy = arrays["buy"]
@@ -366,37 +376,22 @@ class SchedulingProblem:
         return replace(self, **changes)
 
     def tail(self, start: int, initial_kwh: float) -> SchedulingProblem:
-        """Periods ``start`` .. the end from ``initial_kwh``: the rest of the horizon from a
-        measured state (a scheduler's re-plan). The arrays are read-only views of this
-        problem's, so the result equals building the tail's inputs again, without their checks;
-        demand-charge groups with no period left are dropped (as a tariff leaves them out).
-
-        Raises
-        ------
-        DataError
-            If ``start`` is not a period of the problem or ``initial_kwh`` is outside
-            ``[0, capacity_kwh]``.
-        """
+        """Periods ``start`` .. the end from ``initial_kwh`` (a re-plan of the rest of the
+        horizon from a measured state): views of this problem's arrays, so it equals the problem
+        built from the tail's inputs, without checking them again; demand-charge groups with no
+        period left are dropped, as a tariff leaves them out. Raises :class:`DataError` for a
+        ``start`` outside the periods or an ``initial_kwh`` outside ``[0, capacity_kwh]``."""
         if not 0 <= start < self.periods:
             raise DataError(f"tail: start {start!r} outside periods 0..{self.periods - 1}")
-        e0 = float(initial_kwh)
-        if not (math.isfinite(e0) and 0.0 <= e0 <= self.battery.capacity_kwh + 1e-9):
-            raise DataError(f"initial_kwh = {initial_kwh!r} [kWh]: must lie in "
-                            f"[0, capacity_kwh = {self.battery.capacity_kwh}]")
         groups = tuple(DemandCharge(g.mask[start:], g.price_per_kw, g.incumbent_kw, g.name)
                        for g in self.demand_charges if g.mask[start:].any())
         cap = self.import_cap_kwh
         root, offset = self.tail_of or (self, 0)
         tail = replace(
             self, index=None if self.index is None else self.index[start:],
-            load_kwh=self.load_kwh[start:], pv_kwh=self.pv_kwh[start:],
-            energy_price=self.energy_price[start:], buy=self.buy[start:],
-            sell=self.sell[start:], import_limit_kwh=self.import_limit_kwh[start:],
-            export_limit_kwh=self.export_limit_kwh[start:],
-            inverter_limit_kwh=self.inverter_limit_kwh[start:], initial_kwh=e0,
-            demand_charges=groups,
+            initial_kwh=_initial_kwh(self.battery, initial_kwh), demand_charges=groups,
             import_cap_kwh=None if cap is None or not np.isfinite(cap[start:]).any()
-            else cap[start:])
+            else cap[start:], **{name: getattr(self, name)[start:] for name in _PER_PERIOD})
         object.__setattr__(tail, "tail_of", (root, offset + start))
         return tail
 
@@ -466,20 +461,15 @@ class SchedulingProblem:
 def _demand_charges(groups: Sequence[DemandCharge | tuple], t_len: int,
                     incumbent_peaks_kw: Sequence[float] | None = None
                     ) -> tuple[DemandCharge, ...]:
+    groups = [g if isinstance(g, DemandCharge) else DemandCharge(*g) for g in groups]
     if incumbent_peaks_kw is not None:
         if len(incumbent_peaks_kw) != len(groups):
             raise DataError(f"incumbent_peaks_kw: length {len(incumbent_peaks_kw)} != number of "
                             f"demand-charge groups {len(groups)}")
-        groups = [DemandCharge(*(g if not isinstance(g, DemandCharge) else
-                                 (g.mask, g.price_per_kw, g.incumbent_kw, g.name)))
-                  for g in groups]
-        groups = [DemandCharge(g.mask, g.price_per_kw, float(p0), g.name)
-                  for g, p0 in zip(groups, incumbent_peaks_kw)]
+        groups = [replace(g, incumbent_kw=float(p0)) for g, p0 in zip(groups, incumbent_peaks_kw)]
     out = []
     for g, group in enumerate(groups):
-        if not isinstance(group, DemandCharge):
-            group = DemandCharge(*group)
-        mask = np.asarray(group.mask, dtype=bool).reshape(-1)
+        mask = np.array(group.mask, dtype=bool).reshape(-1)  # a copy: the problem owns it
         if mask.shape[0] != t_len:
             raise DataError(f"demand_charges[{g}]: mask length {mask.shape[0]} != periods {t_len}")
         for name, val, unit in (("price_per_kw", group.price_per_kw, "currency/kW"),

@@ -122,3 +122,42 @@ def test_a_tail_checks_its_start_and_state():
                           (3, day.battery.capacity_kwh + 1.0)):
         with pytest.raises(pvbess.DataError):
             day.tail(start, energy)
+
+
+@settings(max_examples=30, deadline=None)
+@given(start=st.integers(0, 23), energy=st.floats(0.0, 200.0),
+       floor=st.sampled_from([None, 0.04, 0.06]), cap_kw=st.sampled_from([np.inf, 60.0]),
+       co2=st.sampled_from([0.0, 0.05]))
+def test_a_tail_is_the_problem_built_from_the_tail_inputs(start, energy, floor, cap_kw, co2):
+    """Every field of ``tail(start, e)`` equals that of the problem built from the inputs of
+    periods ``start``.. (export floor, import caps, CO2 price, demand charges included)."""
+    hp = (SITE.index.hour >= 18) & (SITE.index.hour < 23)
+    options = dict(charge_source="any", terminal_value=0.1, export_price_floor=floor,
+                   co2_price_per_kg=co2, co2_kg_per_kwh=0.45)
+
+    def build(first: int, initial_kwh: float) -> SchedulingProblem:
+        caps = np.where(hp[first:24], cap_kw, np.inf)
+        groups = [(hp[first:24], 12.0, 30.0, "HP"), (~hp[first:24], 3.0, 0.0, "HFP")]
+        groups = [g for g in groups if g[0].any()]
+        return SchedulingProblem.build(BUY[first:24], SELL[first:24], LOAD[first:24],
+                                       PV[first:24], small_battery(), initial_kwh=initial_kwh,
+                                       import_cap_kw=caps, demand_charges=groups, **options)
+
+    tail, built = build(0, 120.0).tail(start, energy), build(start, energy)
+    assert tail.tail_of[1] == start and built.tail_of is None
+    for name in ("load_kwh", "pv_kwh", "energy_price", "buy", "sell", "import_limit_kwh",
+                 "export_limit_kwh", "inverter_limit_kwh", "charge_max_kwh",
+                 "discharge_max_kwh"):
+        assert getattr(tail, name).tobytes() == getattr(built, name).tobytes(), name
+        assert not getattr(tail, name).flags.writeable
+    assert (tail.import_cap_kwh is None) == (built.import_cap_kwh is None)
+    if tail.import_cap_kwh is not None:
+        assert tail.import_cap_kwh.tobytes() == built.import_cap_kwh.tobytes()
+    assert [(g.mask.tolist(), g.price_per_kw, g.incumbent_kw, g.name)
+            for g in tail.demand_charges] == [(g.mask.tolist(), g.price_per_kw,
+                                                g.incumbent_kw, g.name)
+                                               for g in built.demand_charges]
+    for name in ("dt_h", "initial_kwh", "terminal_value", "charge_source", "co2_price_per_kg",
+                 "export_price_floor", "allow_battery_export", "allow_curtailment"):
+        assert getattr(tail, name) == getattr(built, name), name
+    assert tail.tail(0, energy).tail_of == (tail.tail_of[0], start)  # a tail of a tail

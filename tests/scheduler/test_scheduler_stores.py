@@ -17,6 +17,7 @@ from pvbess import HistoricalDataStore, HourlyEvent, ScheduleStore, StoredSchedu
 from pvbess.config import PROJECT_ROOT
 from pvbess.scheduler.db import (
     APPLICATION_ID,
+    PAGE_SIZE,
     Database,
     DatabaseError,
     DatabaseLockedError,
@@ -211,6 +212,26 @@ def test_file_persists_and_read_only_refuses_writes(tmp_path):
     with pytest.raises(ReadOnlyError):
         ScheduleStore(reader.db).store_schedule(schedule())
     reader.db.close()
+
+
+def test_a_new_file_has_small_pages_an_old_file_keeps_its_own(tmp_path):
+    """New files get PAGE_SIZE pages (a period's commit writes fewer WAL bytes); a file made
+    with other pages opens and works as it is."""
+    with Database(tmp_path / "new.sqlite") as db:
+        assert db.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+        assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    old = tmp_path / "old.sqlite"
+    with Database(old) as db:
+        HistoricalDataStore(db).record_event(event(2))
+    conn = sqlite3.connect(old)  # rebuilt with 4 KiB pages, as earlier versions made files
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("VACUUM")
+    conn.close()
+    with Database(old) as db:
+        assert db.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        HistoricalDataStore(db).record_event(event(3))
+        assert HistoricalDataStore(db).get_completed_periods("2024-03-01") == [2, 3]
 
 
 def test_random_bytes_file_is_a_clear_error(tmp_path):
