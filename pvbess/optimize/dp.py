@@ -34,30 +34,14 @@ from numba import njit
 
 from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
-from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period
+from .minplus import _convex_run, _convex_step, _general_step, _plus_lerp
+from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period, _period_inline
 from .problem import SchedulingProblem
 from .result import ScheduleResult, build_result
 
 __all__ = ["default_energy_step", "dp_schedule"]
 
 _INF = np.inf
-
-
-@njit(cache=True)
-def _plus_lerp(f, a, b, w):
-    """``f + a + w * (b - a)`` (in that order: the sums of the energy-only DP stay bit for bit
-    what they were); ``inf`` where either end is infeasible, never NaN."""
-    if a == np.inf or b == np.inf:
-        return np.inf
-    return f + a + w * (b - a)
-
-
-@njit(cache=True)
-def _lerp(a, b, w):
-    """``a + w * (b - a)``; ``inf`` where either end is infeasible (``inf``), never NaN."""
-    if a == np.inf or b == np.inf:
-        return np.inf
-    return a + w * (b - a)
 
 
 @njit(cache=True)
@@ -79,42 +63,6 @@ def _interp(row, x, e_lo, h, n):
             return row[i + 1]
         return np.inf
     return row[i] + w * (row[i + 1] - row[i])
-
-
-@njit(cache=True)
-def _convex_run(f, lo, hi):
-    """``(a, b, convex)`` for ``f[lo:hi+1]``: the first and last finite index (``b < a`` if
-    none) and whether the finite values form one run (the feasible set is an interval) on
-    which ``f`` is convex (second differences >= ``-1e-9 * (1 + max |f|)``). One pass. A hard
-    import cap can make idle infeasible, so the feasible run need not contain the idle move."""
-    a = hi + 1
-    b = lo - 1
-    scale = 0.0
-    interval = True
-    d2min = np.inf
-    for m in range(lo, hi + 1):
-        x = f[m]
-        if x < np.inf:
-            if a > hi:
-                a = m
-            elif b != m - 1:
-                interval = False
-            b = m
-            if abs(x) > scale:
-                scale = abs(x)
-            if m - 2 >= a and interval:
-                d2min = min(d2min, x - 2.0 * f[m - 1] + f[m - 2])
-    return a, b, interval and not d2min < -1e-9 * (1.0 + scale)
-
-
-@njit(cache=True)
-def _score_breakpoint(cur, nxt, jq, w, fq, i_min, n):
-    """``cur[i] = min(cur[i], fq + V_{k+1}(i + jq + w))`` for the window states ``i >= i_min``
-    whose target ``i + jq + w`` (grid steps, ``0 < w < 1``) lies in the window."""
-    for i in range(max(i_min, i_min - jq), min(n, n - jq - 1) + 1):
-        j = i + jq
-        cand = _plus_lerp(fq, nxt[j], nxt[j + 1], w)
-        cur[i] = min(cur[i], cand)
 
 
 @njit(cache=True)
@@ -147,7 +95,7 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
     q_w = np.empty(_NBREAK)
     q_f = np.empty(_NBREAK)
     full = np.empty(_NBREAK, dtype=np.bool_)
-    slot = np.empty(2 * n + 4, dtype=np.int64)
+    slot = np.full(2 * n + 4, -1, dtype=np.int64)
     v_convex = _convex_run(v[t_len], i_min, n)[2]  # (a linear terminal row is)
     f_all = np.empty(2 * n + 1)
     for k in range(t_len - 1, -1, -1):
@@ -160,9 +108,10 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                                        ipen[k], wear)
         else:
             for m in range(mlo, mhi + 1):
-                f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
-                                     acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
-                                     batt_export, curtail, icap[k], ipen[k])[0]
+                f[m - mlo] = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k],
+                                            ilim[k], acap[k], eta_c, eta_d, cmax[k], dmax[k],
+                                            wear, grid_charge, batt_export, curtail, icap[k],
+                                            ipen[k])[0]
         # the feasible moves: one interval (idle is in it unless a hard import cap forces a
         # discharge; it may hold no grid move at all: then the general path scores the ends)
         flo, fhi, f_convex = _convex_run(f, 0, width - 1)
@@ -206,79 +155,40 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                     j = i + q_j[q]
                     cand = _plus_lerp(q_f[q], nxt[j], nxt[j + 1], q_w[q])
                     cur[i] = min(cur[i], cand)
-        # states in the window never leave it: j >= i_min
+        # states in the window never leave it: j >= i_min. Is V_k convex on the window's grid?
+        # (it is when all later periods were convex); with hard import caps V_k is inf below
+        # the energy the caps need: convex on its finite run
         if flo <= fhi and f_convex and v_convex:
             fast[k] = True
-            a = flo + mlo  # smallest feasible move [grid steps]
-            b = fhi + mlo  # largest feasible move
-            # f_k + V_{k+1} is convex in the move, so a breakpoint can only beat the best grid
-            # move m if it lies within one step of it: slot[m - mlo + 1] = the breakpoint in
-            # (m, m + 1) (-1: none); a second one in the same cell is scored for every state
-            for m in range(width + 2):
-                slot[m] = -1
-            for q in range(nq):
-                at = q_j[q] - mlo + 1
-                full[q] = not (0 <= at < width + 2 and slot[at] < 0)
-                if not full[q]:
-                    slot[at] = q
-            j = i_min
-            for i in range(i_min, n + 1):
-                jlo = max(i + a, i_min)
-                jhi = min(i + b, n)
-                if jlo > jhi:
-                    # no feasible grid move from this state (e.g. a forced discharge larger
-                    # than the energy above e_min): only the breakpoints may be feasible
-                    best = np.inf
-                    for q in range(nq):
-                        jj = i + q_j[q]
-                        if i_min <= jj < n:
-                            cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                            best = min(best, cand)
-                    cur[i] = best
-                    continue
-                j = max(j, jlo)
-                j = min(j, jhi)
-                best = f[j - i - mlo] + nxt[j]
-                while j < jhi:
-                    cand = f[j + 1 - i - mlo] + nxt[j + 1]
-                    if cand <= best:
-                        best = cand
-                        j += 1
-                    else:
-                        break
-                # breakpoints in (m - 1, m) and (m, m + 1), m = j - i
-                at = j - i - mlo
-                q = slot[at]
-                if q >= 0:
-                    jj = i + q_j[q]
-                    if jj >= i_min:
-                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                        best = min(best, cand)
-                q = slot[at + 1]
-                if q >= 0:
-                    jj = j
-                    if jj < n:
-                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                        best = min(best, cand)
-                cur[i] = best
-            for q in range(nq):
-                if full[q]:
-                    _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
+            v_convex = _convex_step(cur, nxt, f, flo + mlo, fhi + mlo, mlo, width, n, i_min,
+                                    slot, full, q_j, q_w, q_f, nq)
         else:
-            for i in range(i_min, n + 1):
-                best = np.inf
-                jlo = max(i + mlo, i_min)
-                jhi = min(i + mhi, n)
-                for j in range(jlo, jhi + 1):
-                    cand = f[j - i - mlo] + nxt[j]
-                    best = min(best, cand)
-                cur[i] = best
-            for q in range(nq):
-                _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
-        # is V_k convex on the window's grid? (it is when all later periods were convex); with
-        # hard import caps V_k is inf below the energy the caps need: convex on its finite run
-        v_convex = _convex_run(cur, i_min, n)[2]
+            _general_step(cur, nxt, f, mlo, mhi, n, i_min, q_j, q_w, q_f, nq)
+            v_convex = _convex_run(cur, i_min, n)[2]
     return fast
+
+
+@njit(cache=True)
+def _chords(xs, ys, nk):
+    """Sort the knots ``(xs, ys)[:nk]`` of a period's cost by ``xs`` (in place) and return the
+    slopes of the chords between neighbours (``nan`` where two knots are closer than 1e-9 kWh)
+    and a margin [currency] that covers the rounding of the costs and of the chords."""
+    for q in range(1, nk):  # insertion sort: at most _NBREAK + 3 knots
+        x, y = xs[q], ys[q]
+        r = q - 1
+        while r >= 0 and xs[r] > x:
+            xs[r + 1] = xs[r]
+            ys[r + 1] = ys[r]
+            r -= 1
+        xs[r + 1] = x
+        ys[r + 1] = y
+    slopes = np.full(max(nk - 1, 0), np.nan)
+    scale = 0.0
+    for q in range(nk):
+        scale = max(scale, abs(ys[q]))
+        if q + 1 < nk and xs[q + 1] - xs[q] > 1e-9:
+            slopes[q] = (ys[q + 1] - ys[q]) / (xs[q + 1] - xs[q])
+    return slopes, 1e-8 * (1.0 + scale)
 
 
 @njit(cache=True)
@@ -290,12 +200,25 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     With hard import caps the interpolated ``V_{k+1}`` can be ``inf`` at every candidate (the
     continuous state lies next to the edge of the caps' feasible energies); the period then takes
     its feasible move that keeps the most energy. A period with no feasible move at all (a cap
-    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation."""
+    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation.
+
+    Notes
+    -----
+    Each period scores its candidates in a fixed order and keeps the first that beats the best
+    so far by more than 1e-12. Between its breakpoints the period cost is affine
+    (tests/test_optimize.py), so once the candidates have been scored, the chord between the
+    two breakpoints around a grid move, less a margin, bounds its cost from below: a grid move
+    whose bound plus ``V_{k+1}`` cannot beat the best is not run through the meter (it would
+    not have been taken). Periods with an import cap or a curtailment choice at a negative
+    buy price score every grid move. A documented compiled kernel (over 100 lines).
+    """
     t_len = load.shape[0]
     soe = np.empty(t_len + 1)
     soe[0] = e0
     costs = np.zeros(t_len)
     cands = np.empty(_NBREAK + 3)
+    xs = np.empty(_NBREAK + 3)
+    ys = np.empty(_NBREAK + 3)
     e = e0
     for k in range(t_len):
         lo, hi = move_range(e, e_min, e_max, stored_energy(cmax[k], eta_c),
@@ -315,6 +238,7 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         best_c = 0.0
         fb_d = -np.inf  # fallback: the feasible move that keeps the most energy
         fb_c = np.inf
+        nk = 0  # the feasible candidates: knots of the period cost
         for q in range(nc):
             dl = cands[q]
             dl = min(dl, hi)
@@ -324,6 +248,9 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                          icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
+            xs[nk] = dl
+            ys[nk] = pc
+            nk += 1
             if dl > fb_d:
                 fb_d = dl
                 fb_c = pc
@@ -332,6 +259,9 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                 best = s
                 best_d = dl
                 best_c = pc
+        bound = icap[k] == np.inf and not (curtail and buy[k] < 0.0)
+        slopes, margin = _chords(xs, ys, nk)
+        seg = 0
         # grid moves
         jlo = math.ceil((e + lo - e_lo) / h - 1e-9)
         jhi = math.floor((e + hi - e_lo) / h + 1e-9)
@@ -341,9 +271,16 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             dl = e_lo + j * h - e
             dl = min(dl, hi)
             dl = max(dl, lo)
-            pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
-                         icap[k], ipen[k])[0]
+            if bound and best < np.inf:  # (while none is feasible, each counts for the fallback)
+                while seg + 2 < nk and xs[seg + 1] < dl:
+                    seg += 1
+                if nk > 1 and xs[seg] <= dl <= xs[seg + 1] and slopes[seg] == slopes[seg]:
+                    low = ys[seg] + slopes[seg] * (dl - xs[seg]) - margin
+                    if low + v[k + 1, j] >= best - 1e-12:
+                        continue
+            pc = _period_inline(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                                acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
+                                batt_export, curtail, icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
             if dl > fb_d:
