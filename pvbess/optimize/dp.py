@@ -65,6 +65,22 @@ def _interp(row, x, e_lo, h, n):
     return row[i] + w * (row[i + 1] - row[i])
 
 
+@njit(cache=True, inline="always")
+def _same(x, y):
+    """``x == y`` bit for bit (a zero's sign too; the inputs hold no NaN)."""
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
+
+
+@njit(cache=True)
+def _same_inputs(k, load, pv, buy, sell, xlim, ilim, acap, cmax, dmax, icap, ipen):
+    """Whether period ``k`` has the inputs of period ``k + 1``."""
+    j = k + 1
+    return (_same(load[k], load[j]) and _same(pv[k], pv[j]) and _same(buy[k], buy[j])
+            and _same(sell[k], sell[j]) and _same(xlim[k], xlim[j]) and _same(ilim[k], ilim[j])
+            and _same(acap[k], acap[j]) and _same(cmax[k], cmax[j]) and _same(dmax[k], dmax[j])
+            and _same(icap[k], icap[j]) and _same(ipen[k], ipen[j]))
+
+
 @njit(cache=True)
 def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
               grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, tv, e_min, i_min):
@@ -98,25 +114,74 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
     slot = np.full(2 * n + 4, -1, dtype=np.int64)
     v_convex = _convex_run(v[t_len], i_min, n)[2]  # (a linear terminal row is)
     f_all = np.empty(2 * n + 1)
+    nq = 0
+    flo, fhi, f_convex = 0, -1, False
+    priced = False
     for k in range(t_len - 1, -1, -1):
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
         width = mhi - mlo + 1
         f = f_all[:width]
-        if net_rows.shape[0] > 0 and net_rows[k] and (ipen[k] < np.inf or icap[k] == np.inf):
-            for m in range(mlo, mhi + 1):
-                f[m - mlo] = _net_cost(nets[k, m + n], m * h, buy[k], sell[k], icap[k],
-                                       ipen[k], wear)
-        else:
-            for m in range(mlo, mhi + 1):
-                f[m - mlo] = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k],
-                                            ilim[k], acap[k], eta_c, eta_d, cmax[k], dmax[k],
-                                            wear, grid_charge, batt_export, curtail, icap[k],
-                                            ipen[k])[0]
-        # the feasible moves: one interval (idle is in it unless a hard import cap forces a
-        # discharge; it may hold no grid move at all: then the general path scores the ends)
-        flo, fhi, f_convex = _convex_run(f, 0, width - 1)
         nxt = v[k + 1]
         cur = v[k]
+        was_priced = priced
+        priced = net_rows.shape[0] > 0 and net_rows[k] and (ipen[k] < np.inf or icap[k] == np.inf)
+        # a period with the inputs of the next one has its move costs and breakpoints: kept
+        if not (k + 1 < t_len and priced == was_priced
+                and _same_inputs(k, load, pv, buy, sell, xlim, ilim, acap, cmax, dmax, icap,
+                                 ipen)):
+            if priced:
+                for m in range(mlo, mhi + 1):
+                    f[m - mlo] = _net_cost(nets[k, m + n], m * h, buy[k], sell[k], icap[k],
+                                           ipen[k], wear)
+                flo, fhi, f_convex = _convex_run(f, 0, width - 1)
+            else:
+                # with _convex_run's flag on the way where every move is feasible (see
+                # minplus._convex_step)
+                scale = 0.0
+                d2min = np.inf
+                p1 = np.nan
+                p2 = np.nan
+                for m in range(mlo, mhi + 1):
+                    x = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k],
+                                       ilim[k], acap[k], eta_c, eta_d, cmax[k], dmax[k], wear,
+                                       grid_charge, batt_export, curtail, icap[k], ipen[k])[0]
+                    f[m - mlo] = x
+                    ax = abs(x)
+                    scale = ax if ax > scale else scale
+                    d2 = x - 2.0 * p1 + p2
+                    d2min = d2 if d2 < d2min else d2min
+                    p2 = p1
+                    p1 = x
+                # the feasible moves: one interval (idle is in it unless a hard import cap
+                # forces a discharge; it may hold no grid move at all: then the general path
+                # scores the ends)
+                if scale == np.inf:
+                    flo, fhi, f_convex = _convex_run(f, 0, width - 1)
+                else:
+                    flo, fhi, f_convex = 0, width - 1, not d2min < -1e-9 * (1.0 + scale)
+            # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k),
+            # scored with V_{k+1} interpolated: with them a step is the exact minimum over
+            # continuous moves of f_k + (piecewise linear V_{k+1}), so a limit that is no
+            # multiple of h (an inverter or power limit, the net load) is not rounded down
+            # period after period
+            nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
+                              dmax[k], grid_charge, batt_export, curtail, brk, icap[k],
+                              ipen[k])
+            nq = 0
+            for q in range(nb):
+                sq = brk[q] / h
+                jq = math.floor(sq)
+                w = sq - jq
+                if w < 1e-9 or w > 1.0 - 1e-9:
+                    continue  # a grid move
+                fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                             acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
+                             batt_export, curtail, icap[k], ipen[k])[0]
+                if fq < np.inf:
+                    q_j[nq] = jq
+                    q_w[nq] = w
+                    q_f[nq] = fq
+                    nq += 1
         # states below the window (i < i_min, only when the initial energy lies below e_min):
         # no discharge; brute force (V is not convex across e_min there)
         for i in range(i_min):
@@ -126,28 +191,6 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                 cand = f[j - i - mlo] + nxt[j]
                 best = min(best, cand)
             cur[i] = best
-        # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k), scored
-        # with V_{k+1} interpolated: with them a step is the exact minimum over continuous moves
-        # of f_k + (piecewise linear V_{k+1}), so a limit that is no multiple of h (an inverter
-        # or power limit, the net load) is not rounded down period after period
-        nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, curtail, brk, icap[k],
-                          ipen[k])
-        nq = 0
-        for q in range(nb):
-            sq = brk[q] / h
-            jq = math.floor(sq)
-            w = sq - jq
-            if w < 1e-9 or w > 1.0 - 1e-9:
-                continue  # a grid move
-            fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
-                         eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                         curtail, icap[k], ipen[k])[0]
-            if fq < np.inf:
-                q_j[nq] = jq
-                q_w[nq] = w
-                q_f[nq] = fq
-                nq += 1
         # states below the window: charging breakpoints only
         for q in range(nq):
             if q_j[q] >= 0:
@@ -169,10 +212,11 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
 
 
 @njit(cache=True)
-def _chords(xs, ys, nk):
-    """Sort the knots ``(xs, ys)[:nk]`` of a period's cost by ``xs`` (in place) and return the
-    slopes of the chords between neighbours (``nan`` where two knots are closer than 1e-9 kWh)
-    and a margin [currency] that covers the rounding of the costs and of the chords."""
+def _chords(xs, ys, slopes, nk):
+    """Sort the knots ``(xs, ys)[:nk]`` of a period's cost by ``xs`` (in place), write the
+    slopes of the chords between neighbours to ``slopes[:nk - 1]`` (``nan`` where two knots
+    are closer than 1e-9 kWh) and return a margin [currency] that covers the rounding of the
+    costs and of the chords."""
     for q in range(1, nk):  # insertion sort: at most _NBREAK + 3 knots
         x, y = xs[q], ys[q]
         r = q - 1
@@ -182,13 +226,13 @@ def _chords(xs, ys, nk):
             r -= 1
         xs[r + 1] = x
         ys[r + 1] = y
-    slopes = np.full(max(nk - 1, 0), np.nan)
     scale = 0.0
     for q in range(nk):
         scale = max(scale, abs(ys[q]))
-        if q + 1 < nk and xs[q + 1] - xs[q] > 1e-9:
-            slopes[q] = (ys[q + 1] - ys[q]) / (xs[q + 1] - xs[q])
-    return slopes, 1e-8 * (1.0 + scale)
+        if q + 1 < nk:
+            gap = xs[q + 1] - xs[q]
+            slopes[q] = (ys[q + 1] - ys[q]) / gap if gap > 1e-9 else np.nan
+    return 1e-8 * (1.0 + scale)
 
 
 @njit(cache=True)
@@ -219,6 +263,7 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     cands = np.empty(_NBREAK + 3)
     xs = np.empty(_NBREAK + 3)
     ys = np.empty(_NBREAK + 3)
+    slopes = np.empty(_NBREAK + 3)
     e = e0
     for k in range(t_len):
         lo, hi = move_range(e, e_min, e_max, stored_energy(cmax[k], eta_c),
@@ -259,9 +304,13 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                 best = s
                 best_d = dl
                 best_c = pc
-        bound = icap[k] == np.inf and not (curtail and buy[k] < 0.0)
-        slopes, margin = _chords(xs, ys, nk)
+        bound = icap[k] == np.inf and not (curtail and buy[k] < 0.0) and nk > 1
+        margin = _chords(xs, ys, slopes, nk)
+        # the chord under the grid move: x0 <= dl <= x1, cost y0 + sl * (dl - x0) (nan: none)
         seg = 0
+        x0, x1, y0, sl = (xs[0], xs[1], ys[0], slopes[0]) if bound else (0.0, 0.0, 0.0, np.nan)
+        nxt = v[k + 1]
+        thr = best - 1e-12  # a move must score below this to be taken
         # grid moves
         jlo = math.ceil((e + lo - e_lo) / h - 1e-9)
         jhi = math.floor((e + hi - e_lo) / h + 1e-9)
@@ -271,13 +320,12 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             dl = e_lo + j * h - e
             dl = min(dl, hi)
             dl = max(dl, lo)
-            if bound and best < np.inf:  # (while none is feasible, each counts for the fallback)
-                while seg + 2 < nk and xs[seg + 1] < dl:
+            if bound and thr < np.inf:  # (while none is feasible, each counts for the fallback)
+                while dl > x1 and seg + 2 < nk:
                     seg += 1
-                if nk > 1 and xs[seg] <= dl <= xs[seg + 1] and slopes[seg] == slopes[seg]:
-                    low = ys[seg] + slopes[seg] * (dl - xs[seg]) - margin
-                    if low + v[k + 1, j] >= best - 1e-12:
-                        continue
+                    x0, x1, y0, sl = xs[seg], xs[seg + 1], ys[seg], slopes[seg]
+                if x0 <= dl <= x1 and y0 + sl * (dl - x0) - margin + nxt[j] >= thr:
+                    continue
             pc = _period_inline(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
                                 acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
                                 batt_export, curtail, icap[k], ipen[k])[0]
@@ -286,11 +334,12 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             if dl > fb_d:
                 fb_d = dl
                 fb_c = pc
-            s = pc + v[k + 1, j]
-            if s < best - 1e-12:
+            s = pc + nxt[j]
+            if s < thr:
                 best = s
                 best_d = dl
                 best_c = pc
+                thr = best - 1e-12
         if best == np.inf:
             best_d = fb_d if fb_c < np.inf else 0.0
             best_c = fb_c
@@ -316,16 +365,16 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
     A hard import cap or a charge-source bound only cuts the feasible set to an interval.
     """
     sure = wear >= 0.0 and eta_c * eta_d <= 1.0
+    f = np.empty(2 * n + 1)
     for k in range(load.shape[0] - 1, -1, -1):
         if sure and 0.0 <= sell[k] <= buy[k]:
             continue
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
-        f = np.empty(mhi - mlo + 1)
         for m in range(mlo, mhi + 1):
-            f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
-                                 acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
-                                 batt_export, curtail, icap[k], ipen[k])[0]
-        if not _convex_run(f, 0, f.shape[0] - 1)[2]:
+            f[m - mlo] = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                                        acap[k], eta_c, eta_d, cmax[k], dmax[k], wear,
+                                        grid_charge, batt_export, curtail, icap[k], ipen[k])[0]
+        if not _convex_run(f, 0, mhi - mlo)[2]:
             return k
     return -1
 
@@ -364,9 +413,9 @@ def default_energy_step(problem: SchedulingProblem) -> float:
     usable = problem.e_max_kwh - problem.e_min_kwh
     periods = max(int(problem.periods), 1)
     cap = int(min(20_000, max(200, 8_000_000 // periods)))
-    spread = float(np.max(problem.buy) - np.min(problem.sell))
-    reach = max(stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge),
-                removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
+    spread = float(problem.buy.max() - problem.sell.min())
+    reach = max(stored_energy(float(problem.charge_max_kwh.max()), problem.eta_charge),
+                removed_energy(float(problem.discharge_max_kwh.max()), problem.eta_discharge))
     n = max(STATES_PER_VALUE * usable * max(spread, 0.0) * math.sqrt(periods),
             MIN_STATE_PERIODS / periods)
     if reach > 0:
@@ -399,8 +448,8 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     last = _last_nonconvex(*problem.kernel_args(), usable / n, n)
     if last >= 0:
         # moves per state as a fraction of the states
-        reach = (stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge)
-                 + removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
+        reach = (stored_energy(float(problem.charge_max_kwh.max()), problem.eta_charge)
+                 + removed_energy(float(problem.discharge_max_kwh.max()), problem.eta_discharge))
         frac = min(1.0, reach / usable)
         n_gen = int(math.sqrt(_GENERAL_BUDGET / ((last + 1) * max(frac, 1e-6))))
         n = max(50, min(n, n_gen))

@@ -8,9 +8,9 @@ mlo]`` for the grid moves ``m = mlo..mhi``, ``inf`` where infeasible) and the br
 ``(q_j, q_w, q_f)``: a move of ``q_j + q_w`` grid steps (``0 < q_w < 1``) costing ``q_f``.
 
 The sweeps write each value as the same sums in the same order as they always did (a step's
-values are bit for bit those of the straightforward loops: tests/test_minplus.py); the hot loop
-indexes with unsigned integers, which numba does not wrap around (a negative index costs two
-instructions per load otherwise).
+values are bit for bit those of the straightforward loops: tests/test_dp_kernels.py); the hot
+loop indexes with unsigned integers, which numba does not wrap around (a negative index costs
+two instructions per load otherwise).
 """
 
 from __future__ import annotations
