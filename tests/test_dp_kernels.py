@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pvbess import Battery
-from pvbess.optimize.dp import _backward, _backward_into, _grid, _interp, _replay
+from pvbess.optimize.dp import (_backward, _backward_into, _grid, _interp, _replay,
+                                _same_inputs)
 from pvbess.optimize.minplus import _convex_run, _convex_step
-from pvbess.optimize.period import _breakpoints, _move_nets, _NBREAK, _period
+from pvbess.optimize.period import _breakpoints, _move_nets, _move_steps, _NBREAK, _period
 from pvbess.optimize.problem import SchedulingProblem
 from pvbess.physics import move_range, removed_energy, stored_energy
 
@@ -111,6 +112,8 @@ def noisy_steps(draw):
     nxt = np.cumsum(np.sort(rng.normal(0, 1, n + 1))) * scale + rng.normal(0, 1e-13, n + 1)
     if draw(st.booleans()):
         nxt = np.round(nxt, 1)
+    if draw(st.booleans()):  # a dent about the size of the convexity tolerance
+        nxt[rng.integers(0, n + 1)] -= 10.0 ** rng.uniform(-10, -8) * (1 + np.abs(nxt).max())
     if draw(st.integers(0, 3)) == 0:
         nxt[: draw(st.integers(0, n + 1))] = np.inf
     nq = draw(st.integers(0, 6))
@@ -120,8 +123,14 @@ def noisy_steps(draw):
     return nxt, f, a, b, mlo, n, i_min, q_j, q_w, q_f
 
 
+#: idle only, V_{k+1} dented by 1e-7 at 1000: convex within 1e-9 * (1 + max |V|), not within 1e-9
+_DENT = (np.array([1000.0, 1000.0, 1000.0 - 1e-7, 1000.0, 1000.0]), np.array([0.0]), 0, 0, 0, 4,
+         0, [], [], [])
+
+
 @settings(max_examples=300, deadline=None)
 @given(noisy_steps())
+@example(_DENT)
 def test_convex_step_is_the_plain_sweep(step):
     nxt, f, a, b, mlo, n, i_min, q_j, q_w, q_f = step
     cur, flag = _run_convex_step(nxt, f, a, b, mlo, n, i_min, q_j, q_w, q_f)
@@ -227,24 +236,36 @@ def _problem(seed: int) -> tuple[SchedulingProblem, float]:
             "inverter_ac_limit_kw": [np.inf, 3.0, 6.0][rng.integers(3)]}
     if rng.random() < 0.2:
         opts["import_cap_kw"] = rng.uniform(1.0, 4.0)
+    if rng.random() < 0.2:
+        opts["export_price_floor"] = float(np.median(sell))  # no export below it
     p = SchedulingProblem.build(buy, sell, load, pv, bat, **opts)
     return p, p.battery.usable_kwh / int(rng.integers(20, 300))
 
 
-def _kernel_args(p: SchedulingProblem, soft: bool) -> tuple:
-    """The problem's kernel arguments; ``soft``: soft import caps as the cap search sets them."""
-    if not soft:
-        return p.kernel_args()
+def _kernel_args(p: SchedulingProblem, soft: bool, changed: bool = False) -> tuple:
+    """The problem's kernel arguments; ``soft``: soft import caps as the cap search sets them
+    (in runs of four periods too); ``changed``: each per-period input changed in one period of
+    its own (the other inputs of that period keep their runs)."""
     rng = np.random.default_rng(p.periods)
-    return p.kernel_args(rng.uniform(0.2, 2.0, p.periods), rng.uniform(0.5, 5.0, p.periods))
+    hourly = (np.arange(p.periods) // 4) * 4
+    args = list(p.kernel_args(rng.uniform(0.2, 2.0, p.periods)[hourly],
+                              rng.uniform(0.5, 5.0, p.periods)[hourly]) if soft
+                else p.kernel_args())
+    if changed and p.periods > 1:
+        for q, a in enumerate(args):
+            if isinstance(a, np.ndarray):
+                args[q] = a = np.array(a)
+                k = int(rng.integers(p.periods - 1))  # (a period with a next one)
+                a[k] = 0.3 * a[k] + 0.05 if np.isfinite(a[k]) else 0.05
+    return tuple(args)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
-def test_backward_is_one_period_at_a_time(seed, soft, priced):
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.booleans())
+def test_backward_is_one_period_at_a_time(seed, soft, priced, changed):
     p, step = _problem(seed)
     e_lo, h, n, i_min = _grid(p, step)
-    args = _kernel_args(p, soft)
+    args = _kernel_args(p, soft, changed)
     v, fast = _backward(*args, e_lo, h, n, p.terminal_value, p.e_min_kwh, i_min)
     nets = _move_nets(*args, h, n) if priced else _NO_NETS
     if priced:  # the cap search's pass: the moves priced from their stored nets
@@ -260,6 +281,30 @@ def test_backward_is_one_period_at_a_time(seed, soft, priced):
         assert _backward_into(block, *one, h, n, i_min, *one_nets)[0] == fast[k], k
         ref[k] = block[0]
     assert v.tobytes() == ref.tobytes()
+    if not priced:  # the fast path where f_k and V_{k+1} are convex (their flags on the way)
+        (load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear, grid_charge,
+         batt_export, curtail, icap, ipen) = args
+        for k in range(p.periods):
+            mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
+            f = np.array([_period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                                  acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
+                                  batt_export, curtail, icap[k], ipen[k])[0]
+                          for m in range(mlo, mhi + 1)])
+            flo, fhi, f_convex = _convex_run(f, 0, f.shape[0] - 1)
+            assert fast[k] == (flo <= fhi and f_convex and _convex_run(v[k + 1], i_min, n)[2])
+
+
+def test_same_inputs_compares_every_input_and_the_sign_of_zero():
+    inputs = [np.array([x, x]) for x in (1.0, 0.0, 0.3, 0.1, np.inf, 2.0, np.inf, 1.5, 1.5,
+                                         np.inf, np.inf)]
+    assert _same_inputs(0, *inputs)
+    for q in range(len(inputs)):
+        changed = [a.copy() for a in inputs]
+        changed[q][1] = 7.0
+        assert not _same_inputs(0, *changed), q
+    signed = [a.copy() for a in inputs]
+    signed[1][1] = -0.0  # pv -0.0 after 0.0: not the same bits
+    assert not _same_inputs(0, *signed)
 
 
 def _replay_every_move(args, e_lo, h, n, v, e0, e_min, e_max):

@@ -34,7 +34,8 @@ from numba import njit
 
 from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
-from .minplus import _convex_run, _convex_step, _general_step, _plus_lerp
+from .minplus import (_convex_run, _convex_step, _general_step, _plus_lerp, _run_flag,
+                      _run_step)
 from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period, _period_inline
 from .problem import SchedulingProblem
 from .result import ScheduleResult, build_result
@@ -135,30 +136,20 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                                            ipen[k], wear)
                 flo, fhi, f_convex = _convex_run(f, 0, width - 1)
             else:
-                # with _convex_run's flag on the way where every move is feasible (see
-                # minplus._convex_step)
-                scale = 0.0
-                d2min = np.inf
-                p1 = np.nan
-                p2 = np.nan
+                scale, d2min, p1, p2 = 0.0, np.inf, np.nan, np.nan  # _convex_run on the way
                 for m in range(mlo, mhi + 1):
                     x = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k],
                                        ilim[k], acap[k], eta_c, eta_d, cmax[k], dmax[k], wear,
                                        grid_charge, batt_export, curtail, icap[k], ipen[k])[0]
                     f[m - mlo] = x
-                    ax = abs(x)
-                    scale = ax if ax > scale else scale
-                    d2 = x - 2.0 * p1 + p2
-                    d2min = d2 if d2 < d2min else d2min
-                    p2 = p1
-                    p1 = x
+                    scale, d2min, p1, p2 = _run_step(x, scale, d2min, p1, p2)
                 # the feasible moves: one interval (idle is in it unless a hard import cap
                 # forces a discharge; it may hold no grid move at all: then the general path
                 # scores the ends)
                 if scale == np.inf:
                     flo, fhi, f_convex = _convex_run(f, 0, width - 1)
                 else:
-                    flo, fhi, f_convex = 0, width - 1, not d2min < -1e-9 * (1.0 + scale)
+                    flo, fhi, f_convex = 0, width - 1, _run_flag(scale, d2min)
             # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k),
             # scored with V_{k+1} interpolated: with them a step is the exact minimum over
             # continuous moves of f_k + (piecewise linear V_{k+1}), so a limit that is no

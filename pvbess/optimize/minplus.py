@@ -54,6 +54,25 @@ def _convex_run(f, lo, hi):
     return a, b, interval and not d2min < -1e-9 * (1.0 + scale)
 
 
+@njit(cache=True, inline="always")
+def _run_step(x, scale, d2min, p1, p2):
+    """:func:`_convex_run`'s flag on the way: ``(scale, d2min, p1, p2)`` after the next value
+    ``x`` of a sequence (start from ``(0, inf, nan, nan)``: no second difference for the first
+    two; the same expression as ``_convex_run``). Only where every value is finite: else
+    ``scale`` ends inf and ``_convex_run`` has to run."""
+    ax = abs(x)
+    scale = ax if ax > scale else scale
+    d2 = x - 2.0 * p1 + p2
+    d2min = d2 if d2 < d2min else d2min
+    return scale, d2min, x, p1
+
+
+@njit(cache=True, inline="always")
+def _run_flag(scale, d2min):
+    """The convexity flag of :func:`_run_step`'s sums (``scale`` finite)."""
+    return not d2min < -1e-9 * (1.0 + scale)
+
+
 @njit(cache=True)
 def _score_breakpoint(cur, nxt, jq, w, fq, i_min, n):
     """``cur[i] = min(cur[i], fq + V_{k+1}(i + jq + w))`` for the window states ``i >= i_min``
@@ -106,14 +125,9 @@ def _convex_step(cur, nxt, f, a, b, mlo, width, n, i_min, slot, full, q_j, q_w, 
         else:
             slot[at] = q
     one = np.uint64(1)
-    # _convex_run(cur, i_min, n)'s flag on the way, where every value is finite (else it runs
-    # after the sweep): the largest |value| and the least second difference, the same
-    # expression (the first two are nan: no second difference yet)
-    infinite = 0
-    scale = 0.0
-    d2min = np.inf
-    p1 = np.nan  # cur[i - 1]
-    p2 = np.nan  # cur[i - 2]
+    # _convex_run(cur, i_min, n)'s flag on the way (it runs after the sweep where a value is
+    # inf or a breakpoint is scored for every state)
+    scale, d2min, p1, p2 = 0.0, np.inf, np.nan, np.nan
     j = i_min
     for i in range(i_min, n + 1):
         jlo = max(i + a, i_min)
@@ -157,18 +171,12 @@ def _convex_step(cur, nxt, f, a, b, mlo, width, n, i_min, slot, full, q_j, q_w, 
                     cand = _plus_lerp(q_f[q], nxt[j], nxt[j + 1], q_w[q])
                     best = min(best, cand)
         cur[i] = best
-        infinite += not best < np.inf
-        x = abs(best)
-        scale = x if x > scale else scale
-        d2 = best - 2.0 * p1 + p2
-        d2min = d2 if d2 < d2min else d2min
-        p2 = p1
-        p1 = best
+        scale, d2min, p1, p2 = _run_step(best, scale, d2min, p1, p2)
     for q in range(nq):
         if full[q]:
             _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
         else:
             slot[q_j[q] - mlo + 1] = -1
-    if any_full or infinite:
+    if any_full or scale == np.inf:
         return _convex_run(cur, i_min, n)[2]
-    return not d2min < -1e-9 * (1.0 + scale)
+    return _run_flag(scale, d2min)
