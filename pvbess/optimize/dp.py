@@ -317,9 +317,9 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                     x0, x1, y0, sl = xs[seg], xs[seg + 1], ys[seg], slopes[seg]
                 if x0 <= dl <= x1 and y0 + sl * (dl - x0) - margin + nxt[j] >= thr:
                     continue
-            pc = _period_inline(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
-                                acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
-                                batt_export, curtail, icap[k], ipen[k])[0]
+            pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
+                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
+                         icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
             if dl > fb_d:
@@ -362,9 +362,9 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
             continue
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
         for m in range(mlo, mhi + 1):
-            f[m - mlo] = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
-                                        acap[k], eta_c, eta_d, cmax[k], dmax[k], wear,
-                                        grid_charge, batt_export, curtail, icap[k], ipen[k])[0]
+            f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                                 acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
+                                 batt_export, curtail, icap[k], ipen[k])[0]
         if not _convex_run(f, 0, mhi - mlo)[2]:
             return k
     return -1
