@@ -18,7 +18,8 @@ is the exact minimum over continuous moves of ``f_k`` plus the piecewise linear 
 limit that is no multiple of the grid step is not rounded down period after period. The plan is
 then replayed forward from the true (continuous) initial energy: at each period the grid moves,
 idle, the window's bounds and the same breakpoints are scored by their exact period cost plus the
-linearly interpolated ``V_{k+1}``.
+linearly interpolated ``V_{k+1}`` (a grid move whose cost, bounded from below by the chord
+between the breakpoints around it, cannot win is not run through the meter: ``_replay``).
 
 All kernels are numba ``@njit(cache=True)`` functions on NumPy arrays: no I/O, no globals.
 """
