@@ -296,7 +296,7 @@ def periods(draw):
             "acap": draw(st.one_of(st.just(np.inf), st.floats(0.1, 3.0))),
             "eta_c": draw(st.floats(0.8, 1.0)), "eta_d": draw(st.floats(0.8, 1.0)),
             "cmax": draw(st.floats(0.1, 3.0)), "dmax": draw(st.floats(0.1, 3.0)),
-            "wear": draw(st.floats(0.0, 0.1)), "grid_charge": draw(st.booleans()),
+            "wear": draw(st.floats(0.0, 0.1)), "grid_charge": draw(st.sampled_from([0, 1, 2])),
             "batt_export": draw(st.booleans()), "curtail": draw(st.booleans())}
 
 
@@ -312,7 +312,8 @@ def _f(p, dl):
 @given(periods())
 def test_period_cost_is_linear_between_its_breakpoints(p):
     """The DP scores the exact breakpoints of each period's cost: its feasible ends are exact and
-    (curtailment choices at a negative buy price aside) it is affine between them."""
+    (curtailment choices at a negative buy price aside) it is affine between them, for every
+    charge source (the replay's lower bound on a grid move's cost, the chord, rests on it)."""
     from pvbess.optimize.period import _NBREAK, _breakpoints
 
     out = np.empty(_NBREAK)

@@ -18,7 +18,8 @@ is the exact minimum over continuous moves of ``f_k`` plus the piecewise linear 
 limit that is no multiple of the grid step is not rounded down period after period. The plan is
 then replayed forward from the true (continuous) initial energy: at each period the grid moves,
 idle, the window's bounds and the same breakpoints are scored by their exact period cost plus the
-linearly interpolated ``V_{k+1}``.
+linearly interpolated ``V_{k+1}`` (a grid move whose cost, bounded from below by the chord
+between the breakpoints around it, cannot win is not run through the meter: ``_replay``).
 
 All kernels are numba ``@njit(cache=True)`` functions on NumPy arrays: no I/O, no globals.
 """
@@ -34,30 +35,15 @@ from numba import njit
 
 from ..physics import move_range, removed_energy, stored_energy
 from ..timeseries import DataError
-from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period
+from .minplus import (_convex_run, _convex_step, _general_step, _plus_lerp, _run_flag,
+                      _run_step)
+from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period, _period_inline
 from .problem import SchedulingProblem
 from .result import ScheduleResult, _plan_block, block_result
 
 __all__ = ["default_energy_step", "dp_schedule"]
 
 _INF = np.inf
-
-
-@njit(cache=True)
-def _plus_lerp(f, a, b, w):
-    """``f + a + w * (b - a)`` (in that order: the sums of the energy-only DP stay bit for bit
-    what they were); ``inf`` where either end is infeasible, never NaN."""
-    if a == np.inf or b == np.inf:
-        return np.inf
-    return f + a + w * (b - a)
-
-
-@njit(cache=True)
-def _lerp(a, b, w):
-    """``a + w * (b - a)``; ``inf`` where either end is infeasible (``inf``), never NaN."""
-    if a == np.inf or b == np.inf:
-        return np.inf
-    return a + w * (b - a)
 
 
 @njit(cache=True)
@@ -81,40 +67,20 @@ def _interp(row, x, e_lo, h, n):
     return row[i] + w * (row[i + 1] - row[i])
 
 
-@njit(cache=True)
-def _convex_run(f, lo, hi):
-    """``(a, b, convex)`` for ``f[lo:hi+1]``: the first and last finite index (``b < a`` if
-    none) and whether the finite values form one run (the feasible set is an interval) on
-    which ``f`` is convex (second differences >= ``-1e-9 * (1 + max |f|)``). One pass. A hard
-    import cap can make idle infeasible, so the feasible run need not contain the idle move."""
-    a = hi + 1
-    b = lo - 1
-    scale = 0.0
-    interval = True
-    d2min = np.inf
-    for m in range(lo, hi + 1):
-        x = f[m]
-        if x < np.inf:
-            if a > hi:
-                a = m
-            elif b != m - 1:
-                interval = False
-            b = m
-            if abs(x) > scale:
-                scale = abs(x)
-            if m - 2 >= a and interval:
-                d2min = min(d2min, x - 2.0 * f[m - 1] + f[m - 2])
-    return a, b, interval and not d2min < -1e-9 * (1.0 + scale)
+@njit(cache=True, inline="always")
+def _same(x, y):
+    """``x == y`` bit for bit (a zero's sign too; the inputs hold no NaN)."""
+    return x == y and math.copysign(1.0, x) == math.copysign(1.0, y)
 
 
 @njit(cache=True)
-def _score_breakpoint(cur, nxt, jq, w, fq, i_min, n):
-    """``cur[i] = min(cur[i], fq + V_{k+1}(i + jq + w))`` for the window states ``i >= i_min``
-    whose target ``i + jq + w`` (grid steps, ``0 < w < 1``) lies in the window."""
-    for i in range(max(i_min, i_min - jq), min(n, n - jq - 1) + 1):
-        j = i + jq
-        cand = _plus_lerp(fq, nxt[j], nxt[j + 1], w)
-        cur[i] = min(cur[i], cand)
+def _same_inputs(k, load, pv, buy, sell, xlim, ilim, acap, cmax, dmax, icap, ipen):
+    """Whether period ``k`` has the inputs of period ``k + 1``."""
+    j = k + 1
+    return (_same(load[k], load[j]) and _same(pv[k], pv[j]) and _same(buy[k], buy[j])
+            and _same(sell[k], sell[j]) and _same(xlim[k], xlim[j]) and _same(ilim[k], ilim[j])
+            and _same(acap[k], acap[j]) and _same(cmax[k], cmax[j]) and _same(dmax[k], dmax[j])
+            and _same(icap[k], icap[j]) and _same(ipen[k], ipen[j]))
 
 
 @njit(cache=True)
@@ -147,27 +113,67 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
     q_w = np.empty(_NBREAK)
     q_f = np.empty(_NBREAK)
     full = np.empty(_NBREAK, dtype=np.bool_)
-    slot = np.empty(2 * n + 4, dtype=np.int64)
+    slot = np.full(2 * n + 4, -1, dtype=np.int64)
     v_convex = _convex_run(v[t_len], i_min, n)[2]  # (a linear terminal row is)
     f_all = np.empty(2 * n + 1)
+    nq = 0
+    flo, fhi, f_convex = 0, -1, False
+    priced = False
     for k in range(t_len - 1, -1, -1):
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
         width = mhi - mlo + 1
         f = f_all[:width]
-        if net_rows.shape[0] > 0 and net_rows[k] and (ipen[k] < np.inf or icap[k] == np.inf):
-            for m in range(mlo, mhi + 1):
-                f[m - mlo] = _net_cost(nets[k, m + n], m * h, buy[k], sell[k], icap[k],
-                                       ipen[k], wear)
-        else:
-            for m in range(mlo, mhi + 1):
-                f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
-                                     acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
-                                     batt_export, curtail, icap[k], ipen[k])[0]
-        # the feasible moves: one interval (idle is in it unless a hard import cap forces a
-        # discharge; it may hold no grid move at all: then the general path scores the ends)
-        flo, fhi, f_convex = _convex_run(f, 0, width - 1)
         nxt = v[k + 1]
         cur = v[k]
+        was_priced = priced
+        priced = net_rows.shape[0] > 0 and net_rows[k] and (ipen[k] < np.inf or icap[k] == np.inf)
+        # a period with the inputs of the next one has its move costs and breakpoints: kept
+        if not (k + 1 < t_len and priced == was_priced
+                and _same_inputs(k, load, pv, buy, sell, xlim, ilim, acap, cmax, dmax, icap,
+                                 ipen)):
+            if priced:
+                for m in range(mlo, mhi + 1):
+                    f[m - mlo] = _net_cost(nets[k, m + n], m * h, buy[k], sell[k], icap[k],
+                                           ipen[k], wear)
+                flo, fhi, f_convex = _convex_run(f, 0, width - 1)
+            else:
+                scale, d2min, p1, p2 = 0.0, np.inf, np.nan, np.nan  # _convex_run on the way
+                for m in range(mlo, mhi + 1):
+                    x = _period_inline(m * h, load[k], pv[k], buy[k], sell[k], xlim[k],
+                                       ilim[k], acap[k], eta_c, eta_d, cmax[k], dmax[k], wear,
+                                       grid_charge, batt_export, curtail, icap[k], ipen[k])[0]
+                    f[m - mlo] = x
+                    scale, d2min, p1, p2 = _run_step(x, scale, d2min, p1, p2)
+                # the feasible moves: one interval (idle is in it unless a hard import cap
+                # forces a discharge; it may hold no grid move at all: then the general path
+                # scores the ends)
+                if scale == np.inf:
+                    flo, fhi, f_convex = _convex_run(f, 0, width - 1)
+                else:
+                    flo, fhi, f_convex = 0, width - 1, _run_flag(scale, d2min)
+            # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k),
+            # scored with V_{k+1} interpolated: with them a step is the exact minimum over
+            # continuous moves of f_k + (piecewise linear V_{k+1}), so a limit that is no
+            # multiple of h (an inverter or power limit, the net load) is not rounded down
+            # period after period
+            nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
+                              dmax[k], grid_charge, batt_export, curtail, brk, icap[k],
+                              ipen[k])
+            nq = 0
+            for q in range(nb):
+                sq = brk[q] / h
+                jq = math.floor(sq)
+                w = sq - jq
+                if w < 1e-9 or w > 1.0 - 1e-9:
+                    continue  # a grid move
+                fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
+                             acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
+                             batt_export, curtail, icap[k], ipen[k])[0]
+                if fq < np.inf:
+                    q_j[nq] = jq
+                    q_w[nq] = w
+                    q_f[nq] = fq
+                    nq += 1
         # states below the window (i < i_min, only when the initial energy lies below e_min):
         # no discharge; brute force (V is not convex across e_min there)
         for i in range(i_min):
@@ -177,28 +183,6 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                 cand = f[j - i - mlo] + nxt[j]
                 best = min(best, cand)
             cur[i] = best
-        # the exact breakpoint moves off the move grid (kinks and feasible ends of f_k), scored
-        # with V_{k+1} interpolated: with them a step is the exact minimum over continuous moves
-        # of f_k + (piecewise linear V_{k+1}), so a limit that is no multiple of h (an inverter
-        # or power limit, the net load) is not rounded down period after period
-        nb = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, curtail, brk, icap[k],
-                          ipen[k])
-        nq = 0
-        for q in range(nb):
-            sq = brk[q] / h
-            jq = math.floor(sq)
-            w = sq - jq
-            if w < 1e-9 or w > 1.0 - 1e-9:
-                continue  # a grid move
-            fq = _period(brk[q], load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k],
-                         eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export,
-                         curtail, icap[k], ipen[k])[0]
-            if fq < np.inf:
-                q_j[nq] = jq
-                q_w[nq] = w
-                q_f[nq] = fq
-                nq += 1
         # states below the window: charging breakpoints only
         for q in range(nq):
             if q_j[q] >= 0:
@@ -206,79 +190,41 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                     j = i + q_j[q]
                     cand = _plus_lerp(q_f[q], nxt[j], nxt[j + 1], q_w[q])
                     cur[i] = min(cur[i], cand)
-        # states in the window never leave it: j >= i_min
+        # states in the window never leave it: j >= i_min. Is V_k convex on the window's grid?
+        # (it is when all later periods were convex); with hard import caps V_k is inf below
+        # the energy the caps need: convex on its finite run
         if flo <= fhi and f_convex and v_convex:
             fast[k] = True
-            a = flo + mlo  # smallest feasible move [grid steps]
-            b = fhi + mlo  # largest feasible move
-            # f_k + V_{k+1} is convex in the move, so a breakpoint can only beat the best grid
-            # move m if it lies within one step of it: slot[m - mlo + 1] = the breakpoint in
-            # (m, m + 1) (-1: none); a second one in the same cell is scored for every state
-            for m in range(width + 2):
-                slot[m] = -1
-            for q in range(nq):
-                at = q_j[q] - mlo + 1
-                full[q] = not (0 <= at < width + 2 and slot[at] < 0)
-                if not full[q]:
-                    slot[at] = q
-            j = i_min
-            for i in range(i_min, n + 1):
-                jlo = max(i + a, i_min)
-                jhi = min(i + b, n)
-                if jlo > jhi:
-                    # no feasible grid move from this state (e.g. a forced discharge larger
-                    # than the energy above e_min): only the breakpoints may be feasible
-                    best = np.inf
-                    for q in range(nq):
-                        jj = i + q_j[q]
-                        if i_min <= jj < n:
-                            cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                            best = min(best, cand)
-                    cur[i] = best
-                    continue
-                j = max(j, jlo)
-                j = min(j, jhi)
-                best = f[j - i - mlo] + nxt[j]
-                while j < jhi:
-                    cand = f[j + 1 - i - mlo] + nxt[j + 1]
-                    if cand <= best:
-                        best = cand
-                        j += 1
-                    else:
-                        break
-                # breakpoints in (m - 1, m) and (m, m + 1), m = j - i
-                at = j - i - mlo
-                q = slot[at]
-                if q >= 0:
-                    jj = i + q_j[q]
-                    if jj >= i_min:
-                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                        best = min(best, cand)
-                q = slot[at + 1]
-                if q >= 0:
-                    jj = j
-                    if jj < n:
-                        cand = _plus_lerp(q_f[q], nxt[jj], nxt[jj + 1], q_w[q])
-                        best = min(best, cand)
-                cur[i] = best
-            for q in range(nq):
-                if full[q]:
-                    _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
+            v_convex = _convex_step(cur, nxt, f, flo + mlo, fhi + mlo, mlo, width, n, i_min,
+                                    slot, full, q_j, q_w, q_f, nq)
         else:
-            for i in range(i_min, n + 1):
-                best = np.inf
-                jlo = max(i + mlo, i_min)
-                jhi = min(i + mhi, n)
-                for j in range(jlo, jhi + 1):
-                    cand = f[j - i - mlo] + nxt[j]
-                    best = min(best, cand)
-                cur[i] = best
-            for q in range(nq):
-                _score_breakpoint(cur, nxt, q_j[q], q_w[q], q_f[q], i_min, n)
-        # is V_k convex on the window's grid? (it is when all later periods were convex); with
-        # hard import caps V_k is inf below the energy the caps need: convex on its finite run
-        v_convex = _convex_run(cur, i_min, n)[2]
+            _general_step(cur, nxt, f, mlo, mhi, n, i_min, q_j, q_w, q_f, nq)
+            v_convex = _convex_run(cur, i_min, n)[2]
     return fast
+
+
+@njit(cache=True)
+def _chords(xs, ys, slopes, nk):
+    """Sort the knots ``(xs, ys)[:nk]`` of a period's cost by ``xs`` (in place), write the
+    slopes of the chords between neighbours to ``slopes[:nk - 1]`` (``nan`` where two knots
+    are closer than 1e-9 kWh) and return a margin [currency] that covers the rounding of the
+    costs and of the chords."""
+    for q in range(1, nk):  # insertion sort: at most _NBREAK + 3 knots
+        x, y = xs[q], ys[q]
+        r = q - 1
+        while r >= 0 and xs[r] > x:
+            xs[r + 1] = xs[r]
+            ys[r + 1] = ys[r]
+            r -= 1
+        xs[r + 1] = x
+        ys[r + 1] = y
+    scale = 0.0
+    for q in range(nk):
+        scale = max(scale, abs(ys[q]))
+        if q + 1 < nk:
+            gap = xs[q + 1] - xs[q]
+            slopes[q] = (ys[q + 1] - ys[q]) / gap if gap > 1e-9 else np.nan
+    return 1e-8 * (1.0 + scale)
 
 
 @njit(cache=True)
@@ -290,12 +236,26 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
     With hard import caps the interpolated ``V_{k+1}`` can be ``inf`` at every candidate (the
     continuous state lies next to the edge of the caps' feasible energies); the period then takes
     its feasible move that keeps the most energy. A period with no feasible move at all (a cap
-    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation."""
+    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation.
+
+    Notes
+    -----
+    Each period scores its candidates in a fixed order and keeps the first that beats the best
+    so far by more than 1e-12. Between its breakpoints the period cost is affine
+    (tests/test_optimize.py), so once the candidates have been scored, the chord between the
+    two breakpoints around a grid move, less a margin, bounds its cost from below: a grid move
+    whose bound plus ``V_{k+1}`` cannot beat the best is not run through the meter (it would
+    not have been taken). Periods with an import cap or a curtailment choice at a negative
+    buy price score every grid move. A documented compiled kernel (over 100 lines).
+    """
     t_len = load.shape[0]
     soe = np.empty(t_len + 1)
     soe[0] = e0
     costs = np.zeros(t_len)
     cands = np.empty(_NBREAK + 3)
+    xs = np.empty(_NBREAK + 3)
+    ys = np.empty(_NBREAK + 3)
+    slopes = np.empty(_NBREAK + 3)
     e = e0
     for k in range(t_len):
         lo, hi = move_range(e, e_min, e_max, stored_energy(cmax[k], eta_c),
@@ -315,6 +275,7 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
         best_c = 0.0
         fb_d = -np.inf  # fallback: the feasible move that keeps the most energy
         fb_c = np.inf
+        nk = 0  # the feasible candidates: knots of the period cost
         for q in range(nc):
             dl = cands[q]
             dl = min(dl, hi)
@@ -324,6 +285,9 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                          icap[k], ipen[k])[0]
             if pc == np.inf:
                 continue
+            xs[nk] = dl
+            ys[nk] = pc
+            nk += 1
             if dl > fb_d:
                 fb_d = dl
                 fb_c = pc
@@ -332,6 +296,13 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
                 best = s
                 best_d = dl
                 best_c = pc
+        bound = icap[k] == np.inf and not (curtail and buy[k] < 0.0) and nk > 1
+        margin = _chords(xs, ys, slopes, nk)
+        # the chord under the grid move: x0 <= dl <= x1, cost y0 + sl * (dl - x0) (nan: none)
+        seg = 0
+        x0, x1, y0, sl = (xs[0], xs[1], ys[0], slopes[0]) if bound else (0.0, 0.0, 0.0, np.nan)
+        nxt = v[k + 1]
+        thr = best - 1e-12  # a move must score below this to be taken
         # grid moves
         jlo = math.ceil((e + lo - e_lo) / h - 1e-9)
         jhi = math.floor((e + hi - e_lo) / h + 1e-9)
@@ -341,6 +312,12 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             dl = e_lo + j * h - e
             dl = min(dl, hi)
             dl = max(dl, lo)
+            if bound and thr < np.inf:  # (while none is feasible, each counts for the fallback)
+                while dl > x1 and seg + 2 < nk:
+                    seg += 1
+                    x0, x1, y0, sl = xs[seg], xs[seg + 1], ys[seg], slopes[seg]
+                if x0 <= dl <= x1 and y0 + sl * (dl - x0) - margin + nxt[j] >= thr:
+                    continue
             pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
                          eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
                          icap[k], ipen[k])[0]
@@ -349,11 +326,12 @@ def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wea
             if dl > fb_d:
                 fb_d = dl
                 fb_c = pc
-            s = pc + v[k + 1, j]
-            if s < best - 1e-12:
+            s = pc + nxt[j]
+            if s < thr:
                 best = s
                 best_d = dl
                 best_c = pc
+                thr = best - 1e-12
         if best == np.inf:
             best_d = fb_d if fb_c < np.inf else 0.0
             best_c = fb_c
@@ -379,16 +357,16 @@ def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, d
     A hard import cap or a charge-source bound only cuts the feasible set to an interval.
     """
     sure = wear >= 0.0 and eta_c * eta_d <= 1.0
+    f = np.empty(2 * n + 1)
     for k in range(load.shape[0] - 1, -1, -1):
         if sure and 0.0 <= sell[k] <= buy[k]:
             continue
         mlo, mhi = _move_steps(cmax[k], dmax[k], eta_c, eta_d, h, n)
-        f = np.empty(mhi - mlo + 1)
         for m in range(mlo, mhi + 1):
             f[m - mlo] = _period(m * h, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k],
                                  acap[k], eta_c, eta_d, cmax[k], dmax[k], wear, grid_charge,
                                  batt_export, curtail, icap[k], ipen[k])[0]
-        if not _convex_run(f, 0, f.shape[0] - 1)[2]:
+        if not _convex_run(f, 0, mhi - mlo)[2]:
             return k
     return -1
 
@@ -427,9 +405,9 @@ def default_energy_step(problem: SchedulingProblem) -> float:
     usable = problem.e_max_kwh - problem.e_min_kwh
     periods = max(int(problem.periods), 1)
     cap = int(min(20_000, max(200, 8_000_000 // periods)))
-    spread = float(np.max(problem.buy) - np.min(problem.sell))
-    reach = max(stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge),
-                removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
+    spread = float(problem.buy.max() - problem.sell.min())
+    reach = max(stored_energy(float(problem.charge_max_kwh.max()), problem.eta_charge),
+                removed_energy(float(problem.discharge_max_kwh.max()), problem.eta_discharge))
     n = max(STATES_PER_VALUE * usable * max(spread, 0.0) * math.sqrt(periods),
             MIN_STATE_PERIODS / periods)
     if reach > 0:
@@ -483,8 +461,8 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     last = _last_nonconvex(*problem.kernel_args(), usable / n, n)
     if last >= 0:
         # moves per state as a fraction of the states
-        reach = (stored_energy(float(np.max(problem.charge_max_kwh)), problem.eta_charge)
-                 + removed_energy(float(np.max(problem.discharge_max_kwh)), problem.eta_discharge))
+        reach = (stored_energy(float(problem.charge_max_kwh.max()), problem.eta_charge)
+                 + removed_energy(float(problem.discharge_max_kwh.max()), problem.eta_discharge))
         frac = min(1.0, reach / usable)
         n_gen = int(math.sqrt(_GENERAL_BUDGET / ((last + 1) * max(frac, 1e-6))))
         n = max(50, min(n, n_gen))

@@ -30,6 +30,26 @@ from ..physics import (
 _TOL = 1e-9
 
 
+@njit(cache=True, inline="always")
+def _period_inline(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
+                   grid_charge, batt_export, curtail, icap, ipen):
+    """:func:`_period`, inlined into its caller: for the kernels' loops over the grid moves,
+    where a call (18 arguments, the tuple returned through memory) costs as much as the period
+    model itself (numba does not inline ``_period``: it is too large for LLVM's inliner)."""
+    c, d = ac_flows(delta, eta_c, eta_d)
+    surplus, deficit = surplus_deficit(load, pv)
+    if not within_limits(c, d, pv, surplus, deficit, cmax, dmax, grid_charge, batt_export):
+        return np.inf, c, d, 0.0, 0.0, 0.0
+    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, grid_charge,
+                            icap, ipen)
+    if not ok:
+        return np.inf, c, d, imp, exp, u
+    cost = meter_cost(imp - exp, buy, sell, icap, ipen)
+    if delta > 0.0:
+        cost += wear_cost(delta, wear)
+    return cost, c, d, imp, exp, u
+
+
 @njit(cache=True)
 def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
             grid_charge, batt_export, curtail, icap=np.inf, ipen=np.inf):
@@ -48,18 +68,8 @@ def _period(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dm
     Returns ``(cost, c, d, imp, exp, u)``: the period cost (``inf`` if infeasible), AC charge,
     AC discharge, grid import, grid export and curtailed PV, all in kWh per period.
     """
-    c, d = ac_flows(delta, eta_c, eta_d)
-    surplus, deficit = surplus_deficit(load, pv)
-    if not within_limits(c, d, pv, surplus, deficit, cmax, dmax, grid_charge, batt_export):
-        return np.inf, c, d, 0.0, 0.0, 0.0
-    imp, exp, u, ok = meter(c, d, load, pv, buy, sell, xlim, ilim, acap, curtail, grid_charge,
-                            icap, ipen)
-    if not ok:
-        return np.inf, c, d, imp, exp, u
-    cost = meter_cost(imp - exp, buy, sell, icap, ipen)
-    if delta > 0.0:
-        cost += wear_cost(delta, wear)
-    return cost, c, d, imp, exp, u
+    return _period_inline(delta, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax,
+                          wear, grid_charge, batt_export, curtail, icap, ipen)
 
 
 #: room for the exact breakpoint moves of one period (see ``_breakpoints``)
