@@ -263,16 +263,22 @@ def _chain_seconds(run: _Run) -> dict[str, float]:
 
 Task = tuple[_Run, NotebookStep]
 
+#: After a Ctrl-C, how long the notebooks' threads get to finish once their kernels are ended. [s]
+STOP_WAIT_S = 10.0
+
 
 def _schedule(runs: Sequence[_Run], jobs: int, execute: Callable[[_Run, NotebookStep], None],
-              finish: Callable[[_Run], None]) -> list[BaseException]:
+              finish: Callable[[_Run], None], stop: Callable[[], None] | None = None
+              ) -> list[BaseException]:
     """Run every notebook of ``runs``, ``jobs`` at a time; ``finish(run)`` once all of a run's
     are done. Returns the failures, in the order of the runs and their steps: after the first,
     no notebook starts, and those under way finish.
 
     ``jobs == 1`` runs the notebooks here, params file by params file in order; otherwise each
     runs in a daemon thread (a Ctrl-C ends the process; its kernels stop with it), the next one
-    chosen among those whose inputs are done by the longest chain of notebooks it leads.
+    chosen among those whose inputs are done by the longest chain of notebooks it leads. On a
+    Ctrl-C (any exception here), ``stop()`` ends the kernels under way and their threads get
+    :data:`STOP_WAIT_S` to finish, so that none writes into a folder the caller then removes.
     """
     order = [(r, s) for r in runs for s in r.steps]
     pending: list[Task] = list(order)
@@ -294,33 +300,44 @@ def _schedule(runs: Sequence[_Run], jobs: int, execute: Callable[[_Run, Notebook
             if jobs > 1:
                 _close_thread_loop()
 
-    while pending or running:
-        while not failures and len(running) < jobs:
-            task = next((t for t in pending if t[0].ready(t[1])), None)
-            if task is None:
-                break
-            pending.remove(task)
-            running.append(task)
-            task[0].started = task[0].started or time.perf_counter()
-            if jobs == 1:
-                work(task)
-            else:
-                threading.Thread(target=work, args=(task,), daemon=True,
-                                 name=f"{task[0].run_id}/{task[1].notebook}").start()
-        if not running:
-            break  # after a failure: nothing under way, nothing more to start
-        task, exc = results.get()
-        running.remove(task)
-        run, step = task
-        if exc is None:
-            run.done.append(step.notebook)
-            if len(run.done) == len(run.steps):
-                try:
-                    finish(run)
-                except Exception as error:  # noqa: BLE001 - e.g. the folder was not replaced
-                    exc = error
-        if exc is not None:
-            failures[order.index(task)] = exc
+    threads: list[threading.Thread] = []
+    try:
+        while pending or running:
+            while not failures and len(running) < jobs:
+                task = next((t for t in pending if t[0].ready(t[1])), None)
+                if task is None:
+                    break
+                pending.remove(task)
+                running.append(task)
+                task[0].started = task[0].started or time.perf_counter()
+                if jobs == 1:
+                    work(task)
+                else:
+                    threads.append(threading.Thread(
+                        target=work, args=(task,), daemon=True,
+                        name=f"{task[0].run_id}/{task[1].notebook}"))
+                    threads[-1].start()
+            if not running:
+                break  # after a failure: nothing under way, nothing more to start
+            task, exc = results.get()
+            running.remove(task)
+            run, step = task
+            if exc is None:
+                run.done.append(step.notebook)
+                if len(run.done) == len(run.steps):
+                    try:
+                        finish(run)
+                    except Exception as error:  # noqa: BLE001 - e.g. the folder was not replaced
+                        exc = error
+            if exc is not None:
+                failures[order.index(task)] = exc
+    except BaseException:
+        if stop is not None:
+            stop()
+            deadline = time.monotonic() + STOP_WAIT_S
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        raise
     return [failures[k] for k in sorted(failures)]
 
 
@@ -385,7 +402,8 @@ def _render_runs(params_files: Sequence[str | Path], reports_dir: Path, *, progr
     try:
         for run in runs:
             run.work = work_dir(reports_dir, run.run_id)
-        failures = _schedule(runs, max(1, min(int(jobs), n_notebooks)), execute, finish)
+        failures = _schedule(runs, max(1, min(int(jobs), n_notebooks)), execute, finish,
+                             stop=zygote.close if zygote is not None else None)
     finally:
         for run in runs:  # a failed or interrupted report leaves nothing half-written
             if run.work is not None:
