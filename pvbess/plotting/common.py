@@ -8,6 +8,8 @@ notebooks that draw no matplotlib figure (the interactive views, the summary of 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -289,3 +291,48 @@ def legend_below(ax, ncol: int) -> None:
     below = offset_copy(ax.transAxes, fig=ax.figure, y=-20, units="points")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=ncol,
               fontsize=8)
+
+
+@contextlib.contextmanager
+def laid_out(fig, dpi: float) -> Iterator[None]:
+    """In this block ``fig`` is laid out by its constrained layout at ``dpi`` [dots per inch]
+    and has no layout engine; the engine is back afterwards.
+
+    ``savefig`` of a figure with a layout engine draws the whole figure once without rendering
+    it (the layout runs at the start of a draw) and then draws it again to render it: laid out
+    before, the figure needs only the second drawing, which gives the same pixels (a test
+    compares figures of every kind the report draws) for a tenth less work. Any other figure,
+    layout or tight bounding box is left to ``savefig`` as it is.
+
+    Examples
+    --------
+    >>> import io
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(layout="constrained")
+    >>> _ = fig.subplots().plot([0, 1])
+    >>> with laid_out(fig, 80):
+    ...     fig.savefig(io.BytesIO(), dpi=80, format="png")
+    >>> type(fig.get_layout_engine()).__name__
+    'ConstrainedLayoutEngine'
+    """
+    import matplotlib as mpl
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    engine = fig.get_layout_engine()
+    rc = mpl.rcParams  # a default layout would take the engine's place; tight boxes redraw
+    if not (isinstance(engine, ConstrainedLayoutEngine) and fig.axes
+            and rc["savefig.bbox"] != "tight" and not rc["figure.autolayout"]
+            and not rc["figure.constrained_layout.use"]):
+        yield
+        return
+    shown_dpi = fig.dpi
+    fig.dpi = dpi  # laid out at the PNG's resolution (text sizes in pixels)
+    try:
+        engine.execute(fig)
+    finally:
+        fig.dpi = shown_dpi
+    fig.set_layout_engine(None)
+    try:
+        yield
+    finally:
+        fig.set_layout_engine(engine)

@@ -24,6 +24,7 @@ from .common import (
     col,
     figure_specs,
     kw,
+    laid_out,
     naive_local,
     representative_day,
     scenario_label,
@@ -288,7 +289,8 @@ def sweep_explorer(table: pd.DataFrame, values: Sequence[str], *, x: str = "capa
         fig = plot_sweep_heatmap(table, menu.value, x=x, y=y, where=where,
                                  mark=(sliders[x].value, sliders[y].value))
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
+        with laid_out(fig, 100):
+            fig.savefig(buffer, format="png", dpi=100)
         return buffer.getvalue()
 
     def _draw(*_: Any) -> None:

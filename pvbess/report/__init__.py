@@ -32,6 +32,8 @@ The modules, bottom to top (each imports only those above it in this list):
   summary JSON, PNGs); importable by anything;
 - :mod:`~pvbess.report.params`: params files, the notebooks of a report and their parameters;
 - :mod:`~pvbess.report.index`: ``reports/index.html`` and ``reports/summary.csv``;
+- :mod:`~pvbess.report.kernels`: the notebooks' kernels, forked from a process that has already
+  imported what they import (seconds of CPU less per notebook);
 - :mod:`~pvbess.report.render`: papermill, HTML, the order the notebooks run in;
 - :mod:`~pvbess.report.strip`: notebooks as git keeps them (the git filter ``pvbess-strip``);
 - :mod:`~pvbess.report.cli`: the command line (``python -m pvbess.report``, ``--strip``).

@@ -196,12 +196,16 @@ def save_png(fig, path: str | Path, dpi: int = 110):
     """Save a figure as PNG (atomically) and return it as an ``IPython.display.Image``.
 
     The notebook shows exactly the file it saved (the display also works when matplotlib's
-    inline backend is not active, e.g. under ``MPLBACKEND=Agg``).
+    inline backend is not active, e.g. under ``MPLBACKEND=Agg``). A figure with constrained
+    layout is laid out once before (:func:`pvbess.plotting.common.laid_out`): the pixels of
+    ``fig.savefig``, a tenth less work.
     """
     from IPython.display import Image
 
+    from ..plotting.common import laid_out
+
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, laid_out(fig, dpi):
         fig.savefig(tmp, dpi=dpi, format="png")
     return Image(filename=str(path))
 

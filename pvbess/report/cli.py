@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=0,
                         help="notebooks rendered at once, of any params files (default: one more "
                              "than the CPU cores, so that the cores stay busy to the end)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start every kernel from scratch instead of forking it from a "
+                             "process that has imported what the notebooks import (the same "
+                             "reports, slower)")
     parser.add_argument("--strip", action="store_true",
                         help="strip outputs from the given notebooks instead of rendering")
     args = parser.parse_args(argv)
@@ -62,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         jobs = args.jobs or (os.cpu_count() or 1) + 1
         folders = render_report(args.params, args.reports_dir, progress=not args.no_progress,
-                                jobs=jobs)
+                                jobs=jobs, preload_kernels=not args.fresh_kernels)
     except ReportError as exc:
         print(f"report FAILED after {time.perf_counter() - t0:.1f} s:\n{exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,9 @@ once all the notebooks of a params file are done, renames its folder into place.
 ``jobs > 1`` the notebooks themselves are the tasks: that many run at once (each in its own
 kernel, driven from a thread of this process), a notebook as soon as the ones it reads have
 finished, the longest chain first, so the cores stay busy to the end whatever the mix of params
-files. :func:`pvbess.report.index.write_index` then writes ``reports/index.html``.
+files. The kernels fork from a process that has imported what the notebooks import
+(:mod:`pvbess.report.kernels`). :func:`pvbess.report.index.write_index` then writes
+``reports/index.html``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from ..config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from .artefacts import atomic_path, clean_leftovers, replace_dir, work_dir, write_text
 from .index import write_index
+from .kernels import KernelZygote, kernel_manager_class, preloaded_kernels
 from .params import (
     NotebookStep,
     ReportError,
@@ -165,27 +168,8 @@ def _failure_message(params_file: Path, notebook: str, exc: Exception) -> str:
     return "\n".join(lines)
 
 
-@functools.cache
-def _kernel_manager_class() -> type:
-    """jupyter_client's kernel manager, less the interrupt it sends a kernel it shuts down.
-
-    The kernel has finished (papermill has its last reply), but its handler of that reply may not
-    have: a SIGINT landing there is logged by the kernel as ``KeyboardInterrupt caught in
-    kernel`` on the report's output. A cell that times out is still interrupted (nbclient calls
-    ``interrupt_kernel``), and a kernel that ignores the shutdown request is still killed.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class KernelManager(AsyncKernelManager):
-        async def _async_interrupt_kernel(self) -> None:
-            if not self.shutting_down:
-                await super()._async_interrupt_kernel()
-
-    return KernelManager
-
-
 def _execute(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bool,
-             kernel_name: str | None) -> None:
+             kernel_name: str | None, zygote: KernelZygote | None = None) -> None:
     """Run one notebook of ``run`` into its build folder with papermill (raises ReportError).
 
     The executed notebook is written once, at the end (or at the failing cell): papermill's
@@ -211,7 +195,7 @@ def _execute(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bo
             execution_timeout=step.cell_timeout_s, request_save_on_cell_execute=False,
             extra_arguments=KERNEL_ARGUMENTS, on_cell_start=on_cell_start,
             resources={"metadata": {"path": str(PROJECT_ROOT)}},
-            kernel_manager_class=_kernel_manager_class())
+            kernel_manager_class=kernel_manager_class(zygote))
     except PapermillExecutionError as exc:
         kept = Path(tempfile.mkdtemp(prefix=f"pvbess-failed-{run.run_id}-"))
         if (work / name).exists():
@@ -225,10 +209,10 @@ def _execute(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bo
 
 
 def _render_step(run: _Run, step: NotebookStep, notebooks_dir: Path, *, progress: bool,
-                 kernel_name: str | None) -> None:
+                 kernel_name: str | None, zygote: KernelZygote | None = None) -> None:
     """Execute one notebook, convert it to HTML and check the files it wrote."""
     name, work = step.notebook, run.work
-    _execute(run, step, notebooks_dir, progress=progress, kernel_name=kernel_name)
+    _execute(run, step, notebooks_dir, progress=progress, kernel_name=kernel_name, zygote=zygote)
     _show_final_paths(work / name, work, run.final)
     notebook_to_html(work / name, work / step.html,
                      title=f"{run.run_id}: {name.removesuffix('.ipynb').replace('_', ' ')}")
@@ -279,16 +263,22 @@ def _chain_seconds(run: _Run) -> dict[str, float]:
 
 Task = tuple[_Run, NotebookStep]
 
+#: After a Ctrl-C, how long the notebooks' threads get to finish once their kernels are ended. [s]
+STOP_WAIT_S = 10.0
+
 
 def _schedule(runs: Sequence[_Run], jobs: int, execute: Callable[[_Run, NotebookStep], None],
-              finish: Callable[[_Run], None]) -> list[BaseException]:
+              finish: Callable[[_Run], None], stop: Callable[[], None] | None = None
+              ) -> list[BaseException]:
     """Run every notebook of ``runs``, ``jobs`` at a time; ``finish(run)`` once all of a run's
     are done. Returns the failures, in the order of the runs and their steps: after the first,
     no notebook starts, and those under way finish.
 
     ``jobs == 1`` runs the notebooks here, params file by params file in order; otherwise each
     runs in a daemon thread (a Ctrl-C ends the process; its kernels stop with it), the next one
-    chosen among those whose inputs are done by the longest chain of notebooks it leads.
+    chosen among those whose inputs are done by the longest chain of notebooks it leads. On a
+    Ctrl-C (any exception here), ``stop()`` ends the kernels under way and their threads get
+    :data:`STOP_WAIT_S` to finish, so that none writes into a folder the caller then removes.
     """
     order = [(r, s) for r in runs for s in r.steps]
     pending: list[Task] = list(order)
@@ -310,33 +300,44 @@ def _schedule(runs: Sequence[_Run], jobs: int, execute: Callable[[_Run, Notebook
             if jobs > 1:
                 _close_thread_loop()
 
-    while pending or running:
-        while not failures and len(running) < jobs:
-            task = next((t for t in pending if t[0].ready(t[1])), None)
-            if task is None:
-                break
-            pending.remove(task)
-            running.append(task)
-            task[0].started = task[0].started or time.perf_counter()
-            if jobs == 1:
-                work(task)
-            else:
-                threading.Thread(target=work, args=(task,), daemon=True,
-                                 name=f"{task[0].run_id}/{task[1].notebook}").start()
-        if not running:
-            break  # after a failure: nothing under way, nothing more to start
-        task, exc = results.get()
-        running.remove(task)
-        run, step = task
-        if exc is None:
-            run.done.append(step.notebook)
-            if len(run.done) == len(run.steps):
-                try:
-                    finish(run)
-                except Exception as error:  # noqa: BLE001 - e.g. the folder was not replaced
-                    exc = error
-        if exc is not None:
-            failures[order.index(task)] = exc
+    threads: list[threading.Thread] = []
+    try:
+        while pending or running:
+            while not failures and len(running) < jobs:
+                task = next((t for t in pending if t[0].ready(t[1])), None)
+                if task is None:
+                    break
+                pending.remove(task)
+                running.append(task)
+                task[0].started = task[0].started or time.perf_counter()
+                if jobs == 1:
+                    work(task)
+                else:
+                    threads.append(threading.Thread(
+                        target=work, args=(task,), daemon=True,
+                        name=f"{task[0].run_id}/{task[1].notebook}"))
+                    threads[-1].start()
+            if not running:
+                break  # after a failure: nothing under way, nothing more to start
+            task, exc = results.get()
+            running.remove(task)
+            run, step = task
+            if exc is None:
+                run.done.append(step.notebook)
+                if len(run.done) == len(run.steps):
+                    try:
+                        finish(run)
+                    except Exception as error:  # noqa: BLE001 - e.g. the folder was not replaced
+                        exc = error
+            if exc is not None:
+                failures[order.index(task)] = exc
+    except BaseException:
+        if stop is not None:
+            stop()
+            deadline = time.monotonic() + STOP_WAIT_S
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        raise
     return [failures[k] for k in sorted(failures)]
 
 
@@ -351,8 +352,20 @@ def _close_thread_loop() -> None:
 
 
 def _render(params_files: Sequence[str | Path], reports_dir: Path, *, progress: bool,
-            notebooks_dir: Path, kernel_name: str | None, log, jobs: int) -> list[Path]:
-    """Render the params files (checked first); the report folders in input order."""
+            notebooks_dir: Path, kernel_name: str | None, log, jobs: int,
+            preload: bool = True) -> list[Path]:
+    """Render the params files (checked first); the report folders in input order. The
+    kernels fork from a :class:`~pvbess.report.kernels.KernelZygote` unless ``preload`` is
+    False, started first: it imports while the params files are read."""
+    with _kernel_env(), preloaded_kernels(preload, cwd=PROJECT_ROOT) as zygote:
+        return _render_runs(params_files, reports_dir, progress=progress,
+                            notebooks_dir=notebooks_dir, kernel_name=kernel_name, log=log,
+                            jobs=jobs, zygote=zygote)
+
+
+def _render_runs(params_files: Sequence[str | Path], reports_dir: Path, *, progress: bool,
+                 notebooks_dir: Path, kernel_name: str | None, log, jobs: int,
+                 zygote: KernelZygote | None) -> list[Path]:
     plans = [load_params(p, notebooks_dir) for p in params_files]
     ids = [p["run_id"] for p in plans]
     dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -375,7 +388,7 @@ def _render(params_files: Sequence[str | Path], reports_dir: Path, *, progress: 
         k = run.steps.index(step) + 1
         log(f"  {run.run_id}: [{k}/{len(run.steps)}] running {step.notebook}")
         _render_step(run, step, notebooks_dir, progress=progress and jobs == 1,
-                     kernel_name=kernel_name)
+                     kernel_name=kernel_name, zygote=zygote)
         log(f"  {run.run_id}: {step.notebook} and its HTML done in "
             f"{time.perf_counter() - t0:.1f} s")
 
@@ -389,8 +402,8 @@ def _render(params_files: Sequence[str | Path], reports_dir: Path, *, progress: 
     try:
         for run in runs:
             run.work = work_dir(reports_dir, run.run_id)
-        with _kernel_env():
-            failures = _schedule(runs, max(1, min(int(jobs), n_notebooks)), execute, finish)
+        failures = _schedule(runs, max(1, min(int(jobs), n_notebooks)), execute, finish,
+                             stop=zygote.close if zygote is not None else None)
     finally:
         for run in runs:  # a failed or interrupted report leaves nothing half-written
             if run.work is not None:
@@ -428,7 +441,8 @@ def render_one(params_file: str | Path, reports_dir: str | Path | None = None, *
 
 def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | None = None, *,
                   progress: bool = True, notebooks_dir: str | Path | None = None,
-                  kernel_name: str | None = None, log=print, jobs: int = 1) -> list[Path]:
+                  kernel_name: str | None = None, log=print, jobs: int = 1,
+                  preload_kernels: bool = True) -> list[Path]:
     """Render each params file into ``reports_dir/<run-id>/`` (see the module docstring).
 
     Every params file is checked (parameters, notebooks, distinct run ids) before any renders.
@@ -437,13 +451,15 @@ def render_report(params_files: Sequence[str | Path], reports_dir: str | Path | 
     notebooks are done. The first failure stops the run (raising :class:`ReportError`, which
     names every notebook that failed): no new notebook starts, those under way finish, the
     reports already complete stay, and nothing half-written does. Returns the report folders in
-    input order.
+    input order. The kernels fork from a process that has imported what the notebooks import
+    (:mod:`pvbess.report.kernels`: the same outputs, seconds of CPU less per notebook) unless
+    ``preload_kernels`` is False.
     """
     if not params_files:
         raise ReportError("no params files given (e.g. params/iquitos.yaml)")
     reports_dir = Path(reports_dir or REPORTS_DIR)
     out = _render(params_files, reports_dir, progress=progress,
                   notebooks_dir=Path(notebooks_dir or NOTEBOOKS_DIR), kernel_name=kernel_name,
-                  log=log, jobs=jobs)
+                  log=log, jobs=jobs, preload=preload_kernels)
     write_index(reports_dir)
     return out

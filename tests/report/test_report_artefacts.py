@@ -78,3 +78,55 @@ def test_artefacts_load_neither_the_renderer_nor_numba_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=PROJECT_ROOT, env={"PYTHONPATH": str(PROJECT_ROOT)})
     assert out.stdout.strip() == "[]"
+
+
+# -- PNGs -----------------------------------------------------------------------------------------
+def _pixels(path_or_bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    data = path_or_bytes.read_bytes() if hasattr(path_or_bytes, "read_bytes") else path_or_bytes
+    with Image.open(io.BytesIO(data)) as image:
+        return image.mode, np.asarray(image)
+
+
+#: Figures that between them have every construct of the report's: panels sharing an axis, a
+#: twin axis, colour bars, legends beside and below, an image, the Sankey, the sentence of a
+#: design without a battery.
+LAYOUTS = [("six_phase", n) for n in ("day_balance", "bess_windows", "energy_flows",
+                                      "bess_operation")] + [("pv_only", "bess_operation")]
+
+
+def test_save_png_draws_the_pixels_of_savefig(site, tmp_path):
+    """A figure laid out before it is saved (save_png) has the pixels of ``savefig``, and its
+    layout engine back afterwards; a figure without one is saved as it is."""
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    balances = {}
+    for strategy in {s for s, _ in LAYOUTS}:
+        balances[strategy] = pvbess.simulate(site, pvbess.Battery(), pvbess.SixPhaseRules(),
+                                             strategy)
+        balances[strategy].attrs.update(run_id="unit", pv_kwp=4050.0)
+    figures = [lambda s=s, n=n: getattr(pvbess, f"plot_{n}")(balances[s]) for s, n in LAYOUTS]
+
+    def plain():
+        fig = Figure(figsize=(3, 2))
+        fig.subplots().plot([0, 1], [1, 0])
+        return fig
+
+    for k, make in enumerate([*figures, plain]):
+        expected = io.BytesIO()
+        make().savefig(expected, dpi=60, format="png")
+        fig = make()
+        engine = fig.get_layout_engine()
+        artefacts.save_png(fig, tmp_path / f"{k}.png", dpi=60)
+        mode, got = _pixels(tmp_path / f"{k}.png")
+        want_mode, want = _pixels(expected.getvalue())
+        assert mode == want_mode and got.shape == want.shape, k
+        assert np.array_equal(got, want), f"figure {k}: {int((got != want).any(-1).sum())} pixels"
+        assert fig.get_layout_engine() is engine

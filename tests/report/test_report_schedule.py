@@ -91,3 +91,21 @@ def test_a_failure_starts_nothing_new_and_finishes_only_complete_reports(tmp_pat
     assert started == {"iquitos/01", "large_battery/01"}
     assert all(kind != "finish" for kind, _ in rec.events)
     assert ("end", "iquitos/01") in rec.events  # under way when the other failed: it finished
+
+
+def test_a_ctrl_c_stops_the_kernels_and_waits_for_their_notebooks(tmp_path):
+    """An interruption in the scheduling thread (here while a report is put in place) calls
+    ``stop`` once, and returns only after the notebooks under way have ended, so that none
+    writes into a build folder the caller then removes."""
+    runs, rec = _runs(tmp_path), _Recorder(seconds=0.3)
+    stopped = []
+
+    def finish(run: render._Run) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render._schedule(runs, 3, rec.execute, finish, stop=lambda: stopped.append(True))
+    assert stopped == [True]
+    started = [name for kind, name in rec.events if kind == "start"]
+    ended = [name for kind, name in rec.events if kind == "end"]
+    assert len(started) > 1 and sorted(started) == sorted(ended)
