@@ -2,9 +2,10 @@
 
 :func:`simulate_many` is the engine of the sizing sweeps: every configuration runs the same
 strategy kernel as :func:`pvbess.simulate` and reduces its year to the annual KPIs inside the
-kernel (the accumulator of :mod:`pvbess.indicators`), so no per-step table is stored and memory stays
-flat however many configurations run. Row ``k`` of the result equals
-``kpis(simulate(site, battery_k, rules_k, strategy))``.
+kernel (:mod:`pvbess.batch_kernel`, the accumulator of :mod:`pvbess.indicators` step for step),
+so no per-step table is stored and memory stays flat however many configurations run. Row ``k``
+of the result equals ``kpis(simulate(site, battery_k, rules_k, strategy))`` bit for bit.
+:func:`kpi_table` runs designs a sweep has already checked.
 """
 
 from __future__ import annotations
@@ -16,24 +17,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
 
 from . import dispatch as _d
 from .balance import STRATEGIES, site_arrays
+from .batch_kernel import kpi_sums
 from .battery import Battery
-from .physics import deliverable, split_round_trip, step_loss
-from .indicators import (
-    CLOSURE_TOL_KWH,
-    F_ABOVE_AFTER,
-    F_CL_DAYS,
-    F_CL_MISS,
-    F_CL_MISS_OK,
-    F_STEPS,
-    KPI_NAMES,
-    N_FIELDS,
-    finalize_kpis,
-    kpi_calendar,
-)
+from .indicators import KPI_NAMES, finalize_kpis, kpi_calendar
+from .physics import split_round_trip
 from .rules import SixPhaseRules
 from .site import Site
 from .tariff import Tariff
@@ -43,136 +33,6 @@ _BATTERY_FIELDS = tuple(f.name for f in dataclasses.fields(Battery))
 _RULES_FIELDS = tuple(f.name for f in dataclasses.fields(SixPhaseRules))
 #: Configuration columns besides the Battery and SixPhaseRules field names.
 EXTRA_COLUMNS = ("power_kw", "pv_scale", "round_trip_efficiency")
-
-
-@njit(parallel=True, cache=True)
-def _batch(code, pv, ev, mall, hour, day, month, peak, price, dt, params, n_months):
-    """All configurations (rows of ``params``) in parallel: raw KPI sums and monthly maxima.
-
-    Each configuration runs :func:`pvbess.dispatch._step` (the same kernel as
-    :func:`pvbess.simulate`) and adds every step to its sums with the same arithmetic, in the same
-    order, as :func:`pvbess.indicators._acc_step` and :func:`pvbess.indicators._closure_step`, so row ``k``
-    equals ``kpis(simulate(...))`` bit for bit. The sums live in local variables (registers),
-    and the loop body sits directly in the ``prange`` loop: both measured about 2x faster than
-    calling a per-configuration function.
-
-    Returns
-    -------
-    sums : ndarray, shape (K, N_FIELDS)
-    mmax : ndarray, shape (K, n_months, 2)
-        Monthly maximum grid draw in HP (0) and HFP (1) steps. [kW]
-    """
-    k_count = params.shape[0]
-    sums = np.zeros((k_count, N_FIELDS))
-    mmax = np.zeros((k_count, n_months, 2))
-    for k in prange(k_count):
-        p = params[k]
-        e = p[_d.P_E0]
-        scale = p[_d.P_PV_SCALE]
-        etac = p[_d.P_ETAC]
-        etad = p[_d.P_ETAD]
-        emin = p[_d.P_EMIN]
-        pd_kw = p[_d.P_PD]
-        closure_start = p[_d.P_CLOSURE_START]
-        close_h = p[_d.P_CLOSE]
-        thr = p[_d.P_THR_KW] * dt
-        lim = thr + 1e-9
-        tol = emin + CLOSURE_TOL_KWH
-        cl_active = False
-        cl_day = -1
-        cl_reach = False
-        cl_e0 = cl_h = cl_end = 0.0
-        n_cl_days = n_cl_miss = n_cl_ok = 0.0
-        s_pv = s_ev = s_mall = s_pv_ev = s_pv_b = s_pv_mall = s_pv_x = s_pv_c = 0.0
-        s_b_ev = s_b_mall = s_b_x = s_g_ev = s_g_mall = s_g_b = s_grid = 0.0
-        s_charge = s_discharge = s_loss = s_grid_hp = s_grid_hfp = s_cost_hp = s_cost_hfp = 0.0
-        s_pvonly = n_before = n_pvonly = n_after = n_steps = 0.0
-        for i in range(pv.shape[0]):
-            pvi = pv[i] * scale
-            evi = ev[i]
-            malli = mall[i]
-            (pv_ev, pv_b, pv_mall, export, curt, d_ev, d_mall, d_x, grid_ev, grid_mall, grid_b,
-             e_next, _phase) = _d._step(code, pvi, evi, malli, hour[i], 0.0, e, dt, p)
-            charge = pv_b + grid_b
-            discharge = d_ev + d_mall + d_x
-            grid = grid_ev + grid_mall + grid_b
-            loss = step_loss(charge, discharge, etac, etad)
-            s_pv += pvi
-            s_ev += evi
-            s_mall += malli
-            s_pv_ev += pv_ev
-            s_pv_b += pv_b
-            s_pv_mall += pv_mall
-            s_pv_x += export
-            s_pv_c += curt
-            s_b_ev += d_ev
-            s_b_mall += d_mall
-            s_b_x += d_x
-            s_g_ev += grid_ev
-            s_g_mall += grid_mall
-            s_g_b += grid_b
-            s_grid += grid
-            s_charge += charge
-            s_discharge += discharge
-            s_loss += loss
-            kw = grid / dt
-            m = month[i]
-            if peak[i]:
-                s_grid_hp += grid
-                s_cost_hp += grid * price[i]
-                if kw > mmax[k, m, 0]:
-                    mmax[k, m, 0] = kw
-            else:
-                s_grid_hfp += grid
-                s_cost_hfp += grid * price[i]
-                if kw > mmax[k, m, 1]:
-                    mmax[k, m, 1] = kw
-            short = evi + malli - pvi
-            if short > 0.0:
-                s_pvonly += short
-            if malli > lim:
-                n_before += 1.0
-            surplus = pvi - evi
-            if surplus < 0.0:
-                surplus = 0.0
-            if malli - surplus > lim:
-                n_pvonly += 1.0
-            if grid_mall > lim:
-                n_after += 1.0
-            n_steps += 1.0
-            # closure days, inline (same rule as kpis._closure_step / _closure_finish)
-            t = hour[i]
-            if t >= closure_start and t < close_h:
-                if not cl_active or cl_day != day[i]:
-                    if cl_active and cl_reach:
-                        n_cl_days += 1.0
-                        if cl_end > tol:
-                            n_cl_miss += 1.0
-                            if deliverable(cl_e0, emin, etad) <= pd_kw * cl_h + 1e-9:
-                                n_cl_ok += 1.0
-                    cl_active = True
-                    cl_day = day[i]
-                    cl_e0 = e
-                    cl_h = close_h - t
-                cl_end = e_next
-                cl_reach = t + dt >= close_h - 1e-9
-            e = e_next
-        if cl_active and cl_reach:
-            n_cl_days += 1.0
-            if cl_end > tol:
-                n_cl_miss += 1.0
-                if deliverable(cl_e0, emin, etad) <= pd_kw * cl_h + 1e-9:
-                    n_cl_ok += 1.0
-        acc = (s_pv, s_ev, s_mall, s_pv_ev, s_pv_b, s_pv_mall, s_pv_x, s_pv_c, s_b_ev, s_b_mall,
-               s_b_x, s_g_ev, s_g_mall, s_g_b, s_grid, s_charge, s_discharge, s_loss, s_grid_hp,
-               s_grid_hfp, s_cost_hp, s_cost_hfp, s_pvonly, n_before, n_pvonly, n_after)
-        for f in range(F_ABOVE_AFTER + 1):
-            sums[k, f] = acc[f]
-        sums[k, F_CL_DAYS] = n_cl_days
-        sums[k, F_CL_MISS] = n_cl_miss
-        sums[k, F_CL_MISS_OK] = n_cl_ok
-        sums[k, F_STEPS] = n_steps
-    return sums, mmax
 
 
 #: The last site calendar (index, tariff, kpi_calendar's arrays): a sweep calls
@@ -243,8 +103,9 @@ def _first_invalid(columns: dict[str, np.ndarray], names: tuple[str, ...], spec
     place) run on a handful of objects however many designs share them.
     """
     table = np.column_stack([columns[name] for name in names])
-    _, first = np.unique(table, axis=0, return_index=True)
-    for k in np.sort(first):
+    # first occurrences by hashing (np.unique(axis=0) sorts rows: 10x slower on a sweep grid)
+    first = np.flatnonzero(~pd.DataFrame(table).duplicated().to_numpy())
+    for k in first:
         try:
             spec(**dict(zip(names, table[k].tolist())))
         except ValueError as err:
@@ -306,9 +167,57 @@ def config_params(configs: pd.DataFrame, battery: Battery = Battery(),
     if problems:
         k, why = problems[0]
         raise DataError(f"configs row {configs.index[k]!r}: {why}")
+    return design_params(columns)
+
+
+def design_params(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The parameter matrix (one ``dispatch.P_*`` row per design) of :func:`design_columns`.
+
+    Not validated: for columns :func:`design_problems` found valid (:func:`config_params` checks
+    and calls this).
+    """
     fields = {name: columns[name] for name in _BATTERY_FIELDS}
     rules_fields = SimpleNamespace(**{name: columns[name] for name in _RULES_FIELDS})
     return _d.make_params(_BatteryColumns(**fields), rules_fields, pv_scale=columns["pv_scale"])
+
+
+def _check_run(strategy: str, co2_kg_per_kwh: float) -> None:
+    if strategy not in STRATEGIES or strategy == "schedule":
+        choices = sorted(s for s in STRATEGIES if s != "schedule")
+        raise ValueError(f"strategy = {strategy!r}: simulate_many runs one of {choices}")
+    if not (isinstance(co2_kg_per_kwh, (int, float)) and math.isfinite(co2_kg_per_kwh)
+            and co2_kg_per_kwh >= 0):
+        raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
+
+
+def _kpi_frame(site: pd.DataFrame, arrays: tuple, params: np.ndarray, index: pd.Index,
+               strategy: str, tariff: Tariff, co2_kg_per_kwh: float) -> pd.DataFrame:
+    """The KPI table of checked designs (``arrays``: :func:`pvbess.balance.site_arrays`)."""
+    pv, ev, mall, dt = arrays
+    hour, day, month, labels, peak, price = _calendar(site.index, tariff)
+    sums, mmax = kpi_sums(_d.STRATEGY_CODES[strategy], pv, ev, mall, hour, day, month, peak,
+                          price, dt, params, len(labels))
+    values = finalize_kpis(
+        sums, mmax[:, :, 0].max(axis=1), mmax[:, :, 1].max(axis=1),
+        (mmax[:, :, 0] * tariff.demand_hp_pen_per_kw_month).sum(axis=1),
+        (mmax[:, :, 1] * tariff.demand_hfp_pen_per_kw_month).sum(axis=1),
+        params[:, _d.P_ETAD], params[:, _d.P_EMAX] - params[:, _d.P_EMIN], dt,
+        float(co2_kg_per_kwh), tariff)
+    # one 2-D block (a table of 60 separate columns would be consolidated, column by column)
+    block = np.empty((len(index), len(KPI_NAMES)))
+    for j, name in enumerate(KPI_NAMES):
+        block[:, j] = values[name]
+    return pd.DataFrame(block, index=index, columns=list(KPI_NAMES))
+
+
+def kpi_table(site: pd.DataFrame, params: np.ndarray, index: pd.Index, *,
+              strategy: str = "six_phase", tariff: Tariff = Tariff(),
+              co2_kg_per_kwh: float = Site.co2_kg_per_kwh) -> pd.DataFrame:
+    """:func:`simulate_many` of designs already checked: ``params`` from :func:`design_params`
+    of columns :func:`design_problems` found valid (a sweep checks its whole grid once, then
+    runs it in chunks). One row per design, labelled by ``index``."""
+    _check_run(strategy, co2_kg_per_kwh)
+    return _kpi_frame(site, site_arrays(site), params, index, strategy, tariff, co2_kg_per_kwh)
 
 
 def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery = Battery(),
@@ -352,21 +261,7 @@ def simulate_many(site: pd.DataFrame, configs: pd.DataFrame, *, battery: Battery
     >>> out["grid_import_kwh"].tolist()
     [4800.0, 4800.0]
     """
-    if strategy not in STRATEGIES or strategy == "schedule":
-        choices = sorted(s for s in STRATEGIES if s != "schedule")
-        raise ValueError(f"strategy = {strategy!r}: simulate_many runs one of {choices}")
-    if not (isinstance(co2_kg_per_kwh, (int, float)) and math.isfinite(co2_kg_per_kwh)
-            and co2_kg_per_kwh >= 0):
-        raise ValueError(f"co2_kg_per_kwh = {co2_kg_per_kwh!r}: must be a finite number >= 0")
-    pv, ev, mall, dt = site_arrays(site)
+    _check_run(strategy, co2_kg_per_kwh)
+    arrays = site_arrays(site)
     params = config_params(configs, battery, rules)
-    hour, day, month, labels, peak, price = _calendar(site.index, tariff)
-    sums, mmax = _batch(_d.STRATEGY_CODES[strategy], pv, ev, mall, hour, day, month, peak, price,
-                        dt, params, len(labels))
-    values = finalize_kpis(
-        sums, mmax[:, :, 0].max(axis=1), mmax[:, :, 1].max(axis=1),
-        (mmax[:, :, 0] * tariff.demand_hp_pen_per_kw_month).sum(axis=1),
-        (mmax[:, :, 1] * tariff.demand_hfp_pen_per_kw_month).sum(axis=1),
-        params[:, _d.P_ETAD], params[:, _d.P_EMAX] - params[:, _d.P_EMIN], dt,
-        float(co2_kg_per_kwh), tariff)
-    return pd.DataFrame(values, index=configs.index, columns=list(KPI_NAMES))
+    return _kpi_frame(site, arrays, params, configs.index, strategy, tariff, co2_kg_per_kwh)

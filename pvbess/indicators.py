@@ -1,10 +1,10 @@
 """Key performance indicators of a balance table, annual or monthly.
 
 :func:`kpis` reduces a balance table (from :func:`pvbess.simulate`) to the spec's KPIs. The
-reduction is a numba accumulator (:func:`_acc_step`, :func:`_closure_step`) that
-:func:`pvbess.simulate_many` also runs inside its kernel, so a batch run and
-``kpis(simulate(...))`` compute the same numbers the same way. Every KPI is documented in
-:data:`pvbess.VARIABLES` (kind ``"kpi"``).
+reduction is a numba accumulator (:func:`_acc_step`, :func:`_closure_step`) that the batch kernel
+of :func:`pvbess.simulate_many` (:mod:`pvbess.batch_kernel`) repeats step for step, so a batch run
+and ``kpis(simulate(...))`` compute the same numbers the same way (tests hold them equal bit for
+bit). Every KPI is documented in :data:`pvbess.VARIABLES` (kind ``"kpi"``).
 
 Definitions (sums over the period; ``load = ev + mall``):
 

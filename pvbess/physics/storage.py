@@ -11,6 +11,10 @@ AC-coupled; energies per step in kWh:
 - wear is charged per kWh stored (:func:`wear_cost`); equivalent full cycles count the energy
   taken out of storage per usable window (:func:`equivalent_full_cycles`).
 
+The per-step functions are compiled with numba's ``numpy`` error model: a zero efficiency (which
+the specs reject) gives inf, not ZeroDivisionError. Without an exception path the batch kernel's
+lanes (:mod:`pvbess.batch_kernel`) run as SIMD code whichever kernel compiled them first.
+
 Part of :mod:`pvbess.physics` (import the names from there).
 """
 
@@ -52,13 +56,13 @@ def split_round_trip(round_trip_efficiency):
     return eta, eta
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def stored_energy(bess_charge_kwh, eta_charge):
     """Energy stored by an AC charge: ``eta_charge * bess_charge_kwh``. [kWh] (floats or arrays)"""
     return eta_charge * bess_charge_kwh
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def removed_energy(bess_discharge_kwh, eta_discharge):
     """Energy taken out of storage by an AC discharge: ``bess_discharge_kwh / eta_discharge``. [kWh]"""
     return bess_discharge_kwh / eta_discharge
@@ -88,14 +92,14 @@ def ac_flows(delta_kwh, eta_charge, eta_discharge):
     return 0.0, -delta_kwh * eta_discharge
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def deliverable(e_kwh, e_min_kwh, eta_discharge):
     """AC energy the stored energy above ``e_min_kwh`` can deliver, ``(e - e_min) * eta_d``.
     [kWh]"""
     return (e_kwh - e_min_kwh) * eta_discharge
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def charge_limit(e_kwh: float, e_max_kwh: float, eta_charge: float, power_kw: float,
                  dt_h: float) -> float:
     """Most AC energy the battery can absorb in one step. [kWh]
@@ -132,7 +136,7 @@ def charge_limit(e_kwh: float, e_max_kwh: float, eta_charge: float, power_kw: fl
     return lim
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def discharge_limit(e_kwh: float, e_min_kwh: float, eta_discharge: float, power_kw: float,
                     dt_h: float) -> float:
     """Most AC energy the battery can deliver in one step. [kWh]
@@ -170,7 +174,7 @@ def move_range(e_kwh, e_min_kwh, e_max_kwh, up_kwh, down_kwh):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def clamp_energy(e_kwh, e_min_kwh, e_max_kwh):
     """``e_kwh`` clamped to ``[e_min_kwh, e_max_kwh]``. [kWh]"""
     if e_kwh < e_min_kwh:
@@ -180,7 +184,7 @@ def clamp_energy(e_kwh, e_min_kwh, e_max_kwh):
     return e_kwh
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_step(e_kwh: float, bess_charge_kwh: float, bess_discharge_kwh: float, eta_charge: float,
                eta_discharge: float, e_min_kwh: float, e_max_kwh: float) -> float:
     """Stored energy at the end of a step. [kWh]
@@ -229,7 +233,7 @@ def trajectory(e0_kwh, delta_kwh, e_lo_kwh, e_hi_kwh):
     return e
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def step_loss(bess_charge_kwh, bess_discharge_kwh, eta_charge, eta_discharge):
     """Conversion loss of a step. [kWh] (floats or arrays)
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..batch import design_columns, design_problems, simulate_many
+from ..batch import design_columns, design_params, design_problems, kpi_table, simulate_many
 from ..battery import Battery
 from ..pv import PVPlant
 from ..rules import SixPhaseRules
@@ -226,8 +226,9 @@ def _run_chunk(site: pd.DataFrame, configs: pd.DataFrame, battery: Battery, rule
         rows = kpis_optimal(site, _designs_of(configs, battery, rules), tariff, co2_kg_per_kwh,
                             options)
         return pd.DataFrame(rows, index=configs.index)
-    return simulate_many(site, configs, battery=battery, rules=rules, tariff=tariff,
-                         co2_kg_per_kwh=co2_kg_per_kwh)
+    # the sweep checked every design before any chunk runs: no second check here
+    params = design_params(design_columns(configs, battery, rules))
+    return kpi_table(site, params, configs.index, tariff=tariff, co2_kg_per_kwh=co2_kg_per_kwh)
 
 
 def _chunks(configs: pd.DataFrame, chunk_size: int) -> list[pd.DataFrame]:
