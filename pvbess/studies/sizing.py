@@ -2,12 +2,12 @@
 
 :func:`sweep` expands a grid of parameters (a full factorial from a mapping, or a table of
 configurations), checks all of it before any work starts, runs the designs in chunks through
-:func:`pvbess.simulate_many` (one numba-parallel call per chunk, so all cores are used while the
-memory stays flat: only one chunk's KPI rows are alive at a time), optionally on a
-dask.distributed cluster (``client``) or, for the slow optimal strategy (one optimisation per
-design), in local worker processes (``n_jobs``, :mod:`pvbess.studies.optimal_designs`), and adds
-the economics (:mod:`pvbess.studies.economics`) and the Pareto front of cost against CO2
-(:func:`pvbess.pareto_front`).
+the kernel of :func:`pvbess.simulate_many` (:func:`pvbess.batch.kpi_table`: one numba-parallel
+call per chunk, so all cores are used while the memory stays flat: only one chunk's KPI rows are
+alive at a time), optionally on a dask.distributed cluster (``client``) or, for the slow optimal
+strategy (one optimisation per design), in local worker processes (``n_jobs``,
+:mod:`pvbess.studies.optimal_designs`), and adds the economics (:mod:`pvbess.studies.economics`)
+and the Pareto front of cost against CO2 (:func:`pvbess.pareto_front`).
 
 Grid parameters
 ---------------
