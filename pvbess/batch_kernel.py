@@ -14,7 +14,8 @@ The SIMD lanes do the same IEEE operations as scalar code; a skipped sum (``if x
 becomes ``s += 0.0``, which leaves a sum that starts at +0.0 unchanged, bit for bit. The sums
 that do not depend on the battery (PV, loads, the no-battery baselines) are added once per
 (PV scale, peak threshold) pair by :func:`_site_sums`, not once per design. Together about 2x
-faster than one design at a time in registers (``benchmarks/bench_sweep.py``).
+faster than one design at a time with its sums in registers (the kernel before; 10,000 Iquitos
+designs, ``benchmarks/bench_sweep.py``).
 
 The six-phase code reaches the lane loop as a compile-time constant (a literal argument): the
 rules compile to their own straight-line loop; the comparison strategies share one loop. The

@@ -2,12 +2,12 @@
 
 :func:`sweep` expands a grid of parameters (a full factorial from a mapping, or a table of
 configurations), checks all of it before any work starts, runs the designs in chunks through
-:func:`pvbess.simulate_many` (one numba-parallel call per chunk, so all cores are used while the
-memory stays flat: only one chunk's KPI rows are alive at a time), optionally on a
-dask.distributed cluster (``client``) or, for the slow optimal strategy (one optimisation per
-design), in local worker processes (``n_jobs``, :mod:`pvbess.studies.optimal_designs`), and adds
-the economics (:mod:`pvbess.studies.economics`) and the Pareto front of cost against CO2
-(:func:`pvbess.pareto_front`).
+the kernel of :func:`pvbess.simulate_many` (:func:`pvbess.batch.kpi_table`: one numba-parallel
+call per chunk, so all cores are used while the memory stays flat: only one chunk's KPI rows are
+alive at a time), optionally on a dask.distributed cluster (``client``) or, for the slow optimal
+strategy (one optimisation per design), in local worker processes (``n_jobs``,
+:mod:`pvbess.studies.optimal_designs`), and adds the economics (:mod:`pvbess.studies.economics`)
+and the Pareto front of cost against CO2 (:func:`pvbess.pareto_front`).
 
 Grid parameters
 ---------------
@@ -326,7 +326,7 @@ def _check_arguments(*, strategy: str, chunk_size: Any, client: Any,
 def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, *,
           battery: Battery = Battery(), rules: SixPhaseRules = SixPhaseRules(),
           tariff=None, location=None, pv=None, economics=None, strategy: str = "six_phase",
-          chunk_size: int = 500, progress: bool = True, client=None, n_jobs: int | None = None,
+          chunk_size: int = 2048, progress: bool = True, client=None, n_jobs: int | None = None,
           optimal_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Simulate and appraise many designs: one row of KPIs and economics per configuration.
 
@@ -356,7 +356,9 @@ def sweep(site: pd.DataFrame, grid: Mapping[str, Iterable[Any]] | pd.DataFrame, 
         replayed by :func:`pvbess.simulate` with ``strategy="schedule"`` (slow: one
         optimisation per design, about 0.5 s for an hourly year).
     chunk_size : int
-        Designs per call; one chunk's results are alive at a time. [-]
+        Designs per call (a dask task); one chunk's results are alive at a time. The default,
+        a multiple of the batch kernel's 16-design blocks, keeps the number of parallel calls
+        small (each ends waiting for its slowest core). [-]
     progress : bool
         Show a tqdm progress bar.
     client : distributed.Client, optional
