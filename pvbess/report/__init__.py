@@ -52,8 +52,9 @@ _EXPORTS: dict[str, str] = {
         "SUMMARY_NAME", "BALANCE_NAME", "BALANCE_META_NAME", "FIGURES_DIRNAME",
         "SWEEP_TABLE_NAME", "SWEEP_SUMMARY_NAME", "REPLAY_NAME", "LEARNED_NAME", "SUMMARY_SCHEMA",
         "RUN_ID",
-        "atomic_path", "write_text", "jsonable", "save_png", "write_balance", "read_balance",
-        "make_summary", "write_summary", "validate_summary", "read_summary", "summary_matches",
+        "atomic_path", "write_text", "jsonable", "save_png", "file_names", "write_balance",
+        "read_balance", "make_summary", "write_summary", "validate_summary", "read_summary",
+        "summary_matches",
     ), "artefacts"),
     **dict.fromkeys((
         "ReportError", "NotebookStep", "STEPS", "DEFAULT_NOTEBOOKS", "NOTEBOOKS",

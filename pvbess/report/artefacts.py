@@ -11,6 +11,9 @@ File names of a report folder (``reports/<run-id>/``):
 - ``summary.json``: the headline figures of a run, schema ``pvbess.summary/1``
   (:func:`make_summary`, :func:`write_summary`, :func:`validate_summary`, :func:`read_summary`);
 - ``figures/NN_<name>.png`` (:func:`save_png`), the sweep's and the replay's files.
+
+The writers return the paths they wrote; :func:`file_names` lists a notebook's own files from
+them (a report folder is shared by the notebooks of a run, rendered side by side).
 """
 
 from __future__ import annotations
@@ -210,13 +213,33 @@ def save_png(fig, path: str | Path, dpi: int = 110):
     return Image(filename=str(path))
 
 
+def file_names(folder: str | Path, *paths: str | Path) -> list[str]:
+    """The files a notebook wrote into ``folder``, as sorted paths relative to it.
+
+    ``paths`` are what its writers returned and the paths it saved figures under: the listing
+    is the run's own files, whatever else the shared report folder holds (another notebook's
+    files, a file being written). A path outside ``folder`` or not a file is a ValueError: the
+    listing never names a file the run did not leave there.
+    """
+    folder = Path(folder).resolve()
+    names = set()
+    for path in map(Path, paths):
+        full = path.resolve()  # as the writer returned it: relative to the working directory
+        if not full.is_relative_to(folder):
+            raise ValueError(f"{path}: not inside the report folder {folder}")
+        if not full.is_file():
+            raise ValueError(f"{path}: no such file in {folder}")
+        names.add(full.relative_to(folder).as_posix())
+    return sorted(names)
+
+
 # -- the balance table on disk --------------------------------------------------------------------
-def write_balance(balance: pd.DataFrame, directory: str | Path) -> Path:
+def write_balance(balance: pd.DataFrame, directory: str | Path) -> tuple[Path, Path]:
     """Write the balance table (``balance.csv.gz``) and its attrs (``balance_meta.json``).
 
     Floats are written with full precision (they read back bit for bit); the index as local
     ISO timestamps with their UTC offset; ``attrs`` and the time zone go to the JSON file.
-    Returns the CSV path.
+    Returns the two paths written: the CSV, then the JSON.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -232,8 +255,9 @@ def write_balance(balance: pd.DataFrame, directory: str | Path) -> Path:
         # zlib's default level: half the CPU of gzip's 9 for a file 1.4 % larger
         balance.to_csv(tmp, index_label="time", float_format=None,
                        compression={"method": "gzip", "compresslevel": 6})
-    write_text(directory / BALANCE_META_NAME, json.dumps(meta, indent=1, allow_nan=False))
-    return path
+    meta_path = write_text(directory / BALANCE_META_NAME,
+                           json.dumps(meta, indent=1, allow_nan=False))
+    return path, meta_path
 
 
 def _inf_paths(value: Any, prefix: str = "") -> dict[str, float]:

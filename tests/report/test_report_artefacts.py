@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 import subprocess
 import sys
 
@@ -18,14 +19,59 @@ from pvbess.report import artefacts
 
 # -- balance on disk ------------------------------------------------------------------------------
 def test_balance_round_trip_is_exact(balance, tmp_path):
-    path = artefacts.write_balance(balance, tmp_path)
-    assert path.name == artefacts.BALANCE_NAME
+    path, meta = artefacts.write_balance(balance, tmp_path)
+    assert path.name == artefacts.BALANCE_NAME and meta.name == artefacts.BALANCE_META_NAME
+    assert sorted(tmp_path.iterdir()) == [path, meta]  # what it returns is all it wrote
     back = artefacts.read_balance(tmp_path)
     pd.testing.assert_frame_equal(back, balance, check_exact=True)
     assert back.index.tz is not None and str(back.index.tz) == "America/Lima"
     assert back.attrs == balance.attrs  # nested dicts, inf export limit included
     assert math.isinf(back.attrs["rules"]["export_limit_kw"])
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# -- a notebook's own files ------------------------------------------------------------------------
+def test_file_names_lists_the_run_files_not_the_folder(balance, tmp_path):
+    """A report folder shared with other notebooks: the listing is the files the writers
+    returned and the figures saved, sorted, relative to the folder; never another notebook's file,
+    a file being written or a subfolder."""
+    (tmp_path / "03_sizing_sweep.ipynb").write_text("{}")  # another notebook of the run
+    (tmp_path / ".sweep_heatmaps.png.x1y2.tmp").write_bytes(b"")  # a PNG being written
+    (tmp_path / "scheduler").mkdir()
+    balance_files = artefacts.write_balance(balance, tmp_path)
+    summary_file = artefacts.write_summary(
+        artefacts.make_summary(balance, run_id="unit", kpis=pvbess.kpis(balance)),
+        tmp_path / artefacts.SUMMARY_NAME)
+    figure = artefacts.write_text(tmp_path / artefacts.FIGURES_DIRNAME / "01_a.png", "png")
+    listed = artefacts.file_names(tmp_path, summary_file, figure, *balance_files)
+    assert listed == ["balance.csv.gz", "balance_meta.json", "figures/01_a.png", "summary.json"]
+    assert artefacts.file_names(tmp_path, *reversed([*balance_files, summary_file, figure]),
+                                summary_file) == listed  # any order, a file named twice once
+    assert artefacts.file_names(tmp_path) == []
+
+
+def test_file_names_of_a_relative_report_folder(balance, tmp_path, monkeypatch):
+    """``output_dir`` given relative: the writers return paths relative to the working
+    directory, as the folder is."""
+    monkeypatch.chdir(tmp_path)
+    out = pathlib.Path("reports") / "unit"
+    written = artefacts.write_balance(balance, out)
+    assert not written[0].is_absolute()
+    assert artefacts.file_names(out, *written) == ["balance.csv.gz", "balance_meta.json"]
+    assert artefacts.file_names(str(out), "reports/unit/balance.csv.gz") == ["balance.csv.gz"]
+
+
+@pytest.mark.parametrize("where, message", [
+    ("../outside.json", "not inside the report folder"),
+    ("missing.json", "no such file"),
+    ("scheduler", "no such file"),  # a folder is not a file the run wrote
+])
+def test_file_names_refuses_what_the_run_did_not_leave_there(tmp_path, where, message):
+    folder = tmp_path / "run"
+    (folder / "scheduler").mkdir(parents=True)
+    (tmp_path / "outside.json").write_text("{}")
+    with pytest.raises(ValueError, match=message):
+        artefacts.file_names(folder, folder / where)
 
 
 # -- summary JSON ---------------------------------------------------------------------------------

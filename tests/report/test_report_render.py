@@ -152,6 +152,16 @@ def _render(tmp_path_factory):
             "log": log, "site": site}
 
 
+def _listed_files(notebook):
+    """What the "files for the report" cell of an executed notebook showed (its listing)."""
+    import ast
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "report.file_names(" in c.source]
+    (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+    return ast.literal_eval(result.data["text/plain"])
+
+
 def _check_complete_report(rendered):
     reports = rendered["reports"]
     folder = reports / "tiny"
@@ -173,6 +183,8 @@ def _check_complete_report(rendered):
     for p in [*pngs, folder / "sweep_heatmaps.png", folder / "sweep_pareto.png",
               reports / "replay" / "daily_view.png", reports / "replay" / "replay_comparison.png"]:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000, p
+    for name in (NB1, NB3):  # rendered side by side in one folder: each lists its own files
+        assert _listed_files(folder / name) == sorted(report.STEPS[name].outputs), name
     for path in [*(folder / n for n in (NB1, NB2, NB3)), reports / "replay" / NB4]:
         nb = nbformat.read(str(path), as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
@@ -242,6 +254,28 @@ def _check_summary_equals_kpis_of_the_same_run(rendered):
                         rel_tol=1e-12)
 
 
+def _check_a_rerun_among_other_files_lists_the_same(rendered):
+    """Notebook 01 run again by hand into a copy of the finished report, which holds the other
+    notebooks' files and one being written: its listing is still its own three files."""
+    import papermill
+
+    folder = rendered["root"] / "rerun"
+    shutil.copytree(rendered["reports"] / "tiny", folder)
+    (folder / ".sweep_pareto.png.x1y2.tmp").write_bytes(b"")
+    parameters = {"run_id": "tiny", "output_dir": str(folder), "data_path": str(
+        rendered["root"] / "site.csv"), "run_baselines": False, "run_optimal": False}
+    with pytest.MonkeyPatch.context() as env:  # the kernel imports this checkout, draws off-screen
+        env.setenv("PYTHONPATH", os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        env.setenv("MPLBACKEND", "Agg")
+        papermill.execute_notebook(
+            str(NOTEBOOKS_DIR / NB1), str(rendered["root"] / NB1), parameters=parameters,
+            progress_bar=False, request_save_on_cell_execute=False,
+            resources={"metadata": {"path": str(PROJECT_ROOT)}})
+    listed = _listed_files(rendered["root"] / NB1)
+    assert listed == _listed_files(folder / NB1) == sorted(report.STEPS[NB1].outputs)
+
+
 def _check_failure_leaves_no_report_and_keeps_the_old_one(rendered, capsys):
     reports = rendered["reports"]
     summary_before = (reports / "tiny" / report.SUMMARY_NAME).read_bytes()
@@ -278,11 +312,13 @@ def test_render_end_to_end(tmp_path_factory, capsys):
     """One render of two runs (the slow part), then: the reports are complete and open
     offline; the summary equals pvbess.kpis of the same run; the sweep and the replay got their
     parameters; a failing re-render of the same run id stops with the notebook and cell named,
-    leaves nothing half-written and keeps the old report; so does a failing sweep."""
+    leaves nothing half-written and keeps the old report; so does a failing sweep. Notebooks 01
+    and 03 list exactly their own files, 01 also when run again among the others' files."""
     rendered = _render(tmp_path_factory)
     _check_complete_report(rendered)
     _check_summary_equals_kpis_of_the_same_run(rendered)
     _check_sweep_and_replay(rendered)
+    _check_a_rerun_among_other_files_lists_the_same(rendered)
     _check_failure_leaves_no_report_and_keeps_the_old_one(rendered, capsys)
     _check_failure_in_the_sweep_names_notebook_03(rendered, capsys)
 
