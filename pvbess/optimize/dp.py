@@ -438,8 +438,8 @@ def _forward_plan(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dma
 
 
 def _grid(problem: SchedulingProblem, energy_step_kwh: float | None) -> tuple[float, float, int, int]:
-    """The energy grid ``(e_lo, h, N, i_min)``: states ``e_lo + i*h``, ``i = 0..N``; ``e_min`` is
-    state ``i_min`` (> 0 only when the initial energy lies below the window)."""
+    """The energy grid ``(e_lo, h, N, i_min)``: states ``e_lo + i*h``, ``i = 0..N``; ``e_min``
+    is state ``i_min`` (> 0 only when the initial energy lies below the window)."""
     e_lo, h, n = _grid_window(problem, energy_step_kwh)
     m = 0
     if problem.initial_kwh < problem.e_min_kwh:
@@ -460,10 +460,9 @@ def _grid_window(problem: SchedulingProblem, energy_step_kwh: float | None) -> t
     n = max(1, round(usable / default_energy_step(problem)))
     last = _last_nonconvex(*problem.kernel_args(), usable / n, n)
     if last >= 0:
-        # moves per state as a fraction of the states
         reach = (stored_energy(float(problem.charge_max_kwh.max()), problem.eta_charge)
                  + removed_energy(float(problem.discharge_max_kwh.max()), problem.eta_discharge))
-        frac = min(1.0, reach / usable)
+        frac = min(1.0, reach / usable)  # moves per state as a fraction of the states
         n_gen = int(math.sqrt(_GENERAL_BUDGET / ((last + 1) * max(frac, 1e-6))))
         n = max(50, min(n, n_gen))
     return problem.e_min_kwh, usable / n, n
@@ -473,13 +472,20 @@ def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
                 tails: Any = None) -> ScheduleResult:
     """The DP's plan of a problem without demand charges (see :func:`pvbess.optimize_schedule`).
 
-    ``info['cap_violations']`` counts the periods where a hard import cap
-    (``problem.import_cap_kwh``) could not be met (they idle; the plan is reported as it is).
-    ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache` for re-plans of
-    :meth:`~pvbess.SchedulingProblem.tail` s of one problem (the same plan, the backward pass
-    reused).
-    """
+    ``info['cap_violations']``: periods where a hard import cap (``problem.import_cap_kwh``)
+    could not be met (they idle). ``tails``: a :class:`~pvbess.optimize.replan.BackwardCache`
+    for re-plans of :meth:`~pvbess.SchedulingProblem.tail` s of one problem (the same plan,
+    the backward pass reused)."""
     t0 = time.perf_counter()
+    soe, block, code, info = dp_block(problem, energy_step_kwh, tails=tails)
+    return block_result(problem, soe, block, code, method="dp",
+                        solve_time_s=time.perf_counter() - t0, info=info)
+
+
+def dp_block(problem: SchedulingProblem, energy_step_kwh: float | None = None, *,
+             tails: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """:func:`dp_schedule` before its result: the trajectory, the plant's evaluation of it (a
+    block of rows, the action codes) and ``info``, for a loop that stores the block as it is."""
     if problem.demand_charges:
         raise DataError("dp_schedule: the problem has demand charges; use optimize_schedule")
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
@@ -489,8 +495,6 @@ def dp_schedule(problem: SchedulingProblem, energy_step_kwh: float | None = None
     soe, block, code, violations, value0 = _forward_plan(
         *args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh,
         problem.co2_kg_per_kwh)
-    elapsed = time.perf_counter() - t0
-    # a hard import cap the battery cannot meet: those periods idle (cost inf in the replay)
-    info = {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(fast.sum()),
-            "value_kwh0": value0, "cap_violations": violations}
-    return block_result(problem, soe, block, code, method="dp", solve_time_s=elapsed, info=info)
+    # violations: periods of a hard import cap the battery cannot meet (they idle)
+    return soe, block, code, {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(
+        fast.sum()), "value_kwh0": value0, "cap_violations": violations}

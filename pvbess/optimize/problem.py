@@ -31,7 +31,6 @@ from ..timeseries import DataError, check_energy_columns, step_hours
 __all__ = ["CHARGE_SOURCES", "DemandCharge", "SchedulingProblem"]
 
 
-
 @dataclass(frozen=True, eq=False)
 class DemandCharge:
     """One demand-charge group: a set of periods billed on their highest import power.
@@ -85,6 +84,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 #: The per-period arrays of a problem besides the optional import caps.
 _PER_PERIOD = ("load_kwh", "pv_kwh", "energy_price", "buy", "sell", "import_limit_kwh",
                "export_limit_kwh", "inverter_limit_kwh")
+_LIMITS = ("charge_max_kwh", "discharge_max_kwh")  # cached on first use; a tail cuts them
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,10 +377,10 @@ class SchedulingProblem:
 
     def tail(self, start: int, initial_kwh: float) -> SchedulingProblem:
         """Periods ``start`` .. the end from ``initial_kwh`` (a re-plan of the rest of the
-        horizon from a measured state): views of this problem's arrays, so it equals the problem
-        built from the tail's inputs, without checking them again; demand-charge groups with no
-        period left are dropped, as a tariff leaves them out. Raises :class:`DataError` for a
-        ``start`` outside the periods or an ``initial_kwh`` outside ``[0, capacity_kwh]``."""
+        horizon from a measured state): views of this problem's arrays and cached limits, so it
+        equals the problem built from the tail's inputs, unchecked again; demand-charge groups
+        with no period left are dropped, as a tariff does. :class:`DataError` for a ``start``
+        outside the periods or an ``initial_kwh`` outside ``[0, capacity_kwh]``."""
         if not 0 <= start < self.periods:
             raise DataError(f"tail: start {start!r} outside periods 0..{self.periods - 1}")
         groups = tuple(DemandCharge(g.mask[start:], g.price_per_kw, g.incumbent_kw, g.name)
@@ -393,6 +393,8 @@ class SchedulingProblem:
             import_cap_kwh=None if cap is None or not np.isfinite(cap[start:]).any()
             else cap[start:], **{name: getattr(self, name)[start:] for name in _PER_PERIOD})
         object.__setattr__(tail, "tail_of", (root, offset + start))
+        tail.__dict__.update({name: self.__dict__[name][start:]
+                              for name in _LIMITS if name in self.__dict__})
         return tail
 
     # ------------------------------------------------------------------------------------------

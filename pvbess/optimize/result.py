@@ -117,6 +117,7 @@ _BLOCK_ROWS = ("load_kwh", "pv_kwh", "buy_price", "sell_price", "soe_start_kwh",
 assert _BLOCK_ROWS == PERIOD_COLUMNS[:-1], "PERIOD_COLUMNS changed: update _plan_block"
 _ACTION_LABELS = np.array(ACTIONS, dtype=object)
 _NROWS = len(_BLOCK_ROWS)
+_COST_ROW = _BLOCK_ROWS.index("optimized_cost")
 
 
 @njit(cache=True)
@@ -218,16 +219,20 @@ def _check_window(problem: SchedulingProblem, soe: np.ndarray) -> None:
                         f"[{problem.e_min_kwh}, {problem.e_max_kwh}]")
 
 
-def _checked_values(soe: np.ndarray, block: np.ndarray, code: np.ndarray
-                    ) -> dict[str, np.ndarray]:
-    """The columns of a :func:`_plan_block` block (and the action labels), once every move is
-    feasible."""
-    cost_k = block[_BLOCK_ROWS.index("optimized_cost")]
+def _check_moves(soe: np.ndarray, block: np.ndarray) -> None:
+    cost_k = block[_COST_ROW]
     if not np.isfinite(cost_k).all():
         i = int(np.flatnonzero(~np.isfinite(cost_k))[0])
         raise DataError(
             f"soe_kwh [kWh]: infeasible move {soe[i]} -> {soe[i + 1]} at row {i} (power limit, "
             "grid-charging/battery-export option or inverter limit)")
+
+
+def _checked_values(soe: np.ndarray, block: np.ndarray, code: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """The columns of a :func:`_plan_block` block (and the action labels), once every move is
+    feasible."""
+    _check_moves(soe, block)
     values = dict(zip(_BLOCK_ROWS, block))
     values["action"] = _ACTION_LABELS[code]
     return values
@@ -276,16 +281,32 @@ def block_result(problem: SchedulingProblem, soe: np.ndarray, block: np.ndarray,
                    solve_time_s, info)
 
 
+def block_summary(problem: SchedulingProblem, soe: np.ndarray, block: np.ndarray) -> dict:
+    """The checks and the ``summary`` of :func:`block_result`, without its columns (for a loop
+    that stores the block's rows as they are: the scheduler's re-plans)."""
+    _check_window(problem, soe)
+    _check_moves(soe, block)
+    return _summary(problem, soe, block)
+
+
 def _result(problem: SchedulingProblem, soe: np.ndarray, values: dict[str, np.ndarray],
             block: np.ndarray, method: str, solve_time_s: float,
             info: dict | None) -> ScheduleResult:
+    summary = _summary(problem, soe, block)
+    index = problem.index if problem.index is not None else pd.RangeIndex(problem.periods, name="period")
+    return ScheduleResult(objective=summary["objective"], cost=summary["optimized_cost"],
+                          soe_kwh=soe, setpoint_kwh=values["setpoint_kwh"], columns=values,
+                          index=index, summary=summary, method=method,
+                          solve_time_s=float(solve_time_s), info=dict(info or {}))
+
+
+def _summary(problem: SchedulingProblem, soe: np.ndarray, block: np.ndarray) -> dict:
+    """A result's totals: costs, savings, energies, CO2, the objective."""
     total = dict(zip(_BLOCK_ROWS, block.sum(axis=1).tolist()))  # as each row's .sum()
     cost = total["optimized_cost"]
     objective = cost - problem.terminal_value * (float(soe[-1]) - problem.e_min_kwh)
-    setpoint = values["setpoint_kwh"]
-    index = problem.index if problem.index is not None else pd.RangeIndex(problem.periods, name="period")
     grid_total = total["grid_only_cost"]
-    summary = {
+    return {
         "periods": problem.periods, "dt_h": problem.dt_h,
         "grid_only_cost": grid_total, "solar_only_cost": total["solar_only_cost"],
         "optimized_cost": cost, "wear_cost": total["wear_cost"],
@@ -301,9 +322,6 @@ def _result(problem: SchedulingProblem, soe: np.ndarray, values: dict[str, np.nd
         "initial_soe_kwh": float(soe[0]), "final_soe_kwh": float(soe[-1]),
         "terminal_value": problem.terminal_value, "objective": objective,
     }
-    return ScheduleResult(objective=objective, cost=cost, soe_kwh=soe,
-                          setpoint_kwh=setpoint, columns=values, index=index, summary=summary,
-                          method=method, solve_time_s=float(solve_time_s), info=dict(info or {}))
 
 
 def evaluate_plan(problem: SchedulingProblem | Any = None, *args: Any, soe_kwh: Any = None,

@@ -255,7 +255,9 @@ class SimulatedController:
         self.battery = battery
         self.index = actual.index
         self._ns = epoch_ns(self.index)  # period starts [ns], compared unboxed
-        self._stamps: list[pd.Timestamp] | None = None  # boxed once, on the first period run
+        # boxed once, on the first period run: the period starts and (load, pv, buy, sell)
+        self._stamps: list[pd.Timestamp] | None = None
+        self._measured: list[tuple[float, float, float, float]] = []
         self.charge_source = resolve_charge_source(charge_source, allow_grid_charge)
         self.allow_grid_charge = self.charge_source == "any"
         self.allow_battery_export = bool(allow_battery_export)
@@ -280,7 +282,7 @@ class SimulatedController:
 
     def _row_ns(self, ns: int) -> int:
         """The data row of a period start [UTC ns] (int64: no index lookup machinery)."""
-        row = int(np.searchsorted(self._ns, ns))
+        row = int(self._ns.searchsorted(ns))
         if row < len(self._ns) and self._ns[row] == ns:
             return row
         raise DataError(f"{pd.Timestamp(ns, tz=self.index.tz)} is not a period of the data "
@@ -336,20 +338,22 @@ class SimulatedController:
         k = self._pos
         b = self.battery
         e0 = self._e
+        if self._stamps is None:  # boxed once: one by one costs more than the period
+            self._stamps = list(self.index)
+            self._measured = list(zip(self._load.tolist(), self._pv.tolist(),
+                                      self._buy.tolist(), self._sell.tolist()))
+        load, pv, buy, sell = self._measured[k]
         c, d, imp, exp, curt, e1 = _execute(
-            e0, self._program[k], self._load[k], self._pv[k], self.dt_h, b.e_min_kwh,
+            e0, self._program[k], load, pv, self.dt_h, b.e_min_kwh,
             b.e_max_kwh, b.eta_charge, b.eta_discharge, b.power_charge_kw, b.power_discharge_kw,
             CHARGE_CODES[self.charge_source], self.allow_battery_export, self.import_limit_kw,
-            self.export_limit_kw, math.inf, self._buy[k], self._sell[k], True, self._cap[k])
-        if self._stamps is None:
-            self._stamps = list(self.index)  # (boxing one by one costs more than the period)
+            self.export_limit_kw, math.inf, buy, sell, True, self._cap[k])
         ts = self._stamps[k]
-        period = period_of(ts, self.dt_h)[1]
         event = HourlyEvent(
-            timestamp=ts, period=period, dt_h=self.dt_h, soe_start_kwh=e0, soe_end_kwh=e1,
-            pv_kwh=self._pv[k], load_kwh=self._load[k], grid_import_kwh=imp,
+            timestamp=ts, period=period_of(ts, self.dt_h)[1], dt_h=self.dt_h,
+            soe_start_kwh=e0, soe_end_kwh=e1, pv_kwh=pv, load_kwh=load, grid_import_kwh=imp,
             grid_export_kwh=exp, bess_charge_kwh=c, bess_discharge_kwh=d,
-            pv_curtailed_kwh=curt, buy_price=self._buy[k], sell_price=self._sell[k],
+            pv_curtailed_kwh=curt, buy_price=buy, sell_price=sell,
             wear_cost=wear_cost(stored_energy(c, b.eta_charge), b.wear_cost_per_kwh))
         self._records[k] = event
         self._e = e1

@@ -69,7 +69,7 @@ CREATE TABLE events (
     UNIQUE (day, period)
 );
 CREATE TABLE schedules (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,             -- 1, 2, ...: max + 1, never reused (append-only)
     created_ns INTEGER NOT NULL,        -- when the optimization ran, UTC nanoseconds
     tz TEXT NOT NULL,
     day TEXT NOT NULL,                  -- local date the plan is for, ISO

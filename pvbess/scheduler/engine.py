@@ -9,6 +9,7 @@ them that :class:`~pvbess.scheduler.manager.SimpleBatterySystemManager` calls fo
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..battery import Battery
-from ..optimize.dp import dp_schedule
+from ..optimize.dp import dp_block
 from ..optimize.full_bill import full_bill_schedule
 from ..optimize.problem import SchedulingProblem
 from ..optimize.replan import BackwardCache
+from ..optimize.result import ACTIONS, PERIOD_COLUMNS, block_summary
 from ..optimize.schedule import optimize_schedule
 from ..physics import resolve_charge_source
 from ..tariff import Tariff
@@ -32,6 +34,8 @@ from .controller import tou_intervals
 PLAN_COLUMNS: tuple[str, ...] = TABLE_COLUMNS["schedule"]
 
 _PLAN_ROW = {name: i for i, name in enumerate(PLAN_COLUMNS)}
+#: Where each plan column is in the block the DP's kernel evaluates its plan into.
+_BLOCK_PLAN_ROWS = np.array([PERIOD_COLUMNS.index(name) for name in PLAN_COLUMNS])
 
 @dataclass(frozen=True)
 class OptimizationInput:
@@ -237,7 +241,7 @@ class OptimizationEngine:
             result = full_bill_schedule(problem, energy_step_kwh=self.energy_step_kwh,
                                         search_states=self.search_states)
         elif self.optimizer is optimize_schedule and not problem.demand_charges:
-            result = dp_schedule(problem, self.energy_step_kwh, tails=self._tails)
+            return self._dp_plan(problem, inputs.index)
         else:
             result = self.optimizer(problem, energy_step_kwh=self.energy_step_kwh)
         columns = result.columns  # the arrays: no table per re-plan
@@ -248,6 +252,17 @@ class OptimizationEngine:
                     actions=tuple(columns["action"].tolist()),
                     objective=float(result.objective), method=str(result.method),
                     solve_time_s=float(result.solve_time_s), summary=dict(result.summary))
+
+    def _dp_plan(self, problem: SchedulingProblem, index: pd.DatetimeIndex) -> Plan:
+        """The DP's plan, its rows taken from the kernel's block as they are (a re-plan
+        builds no result record)."""
+        t0 = time.perf_counter()
+        soe, block, code, _ = dp_block(problem, self.energy_step_kwh, tails=self._tails)
+        summary = block_summary(problem, soe, block)
+        return Plan(index=index, values=block[_BLOCK_PLAN_ROWS],
+                    actions=tuple([ACTIONS[c] for c in code.tolist()]),
+                    objective=summary["objective"], method="dp",
+                    solve_time_s=time.perf_counter() - t0, summary=summary)
 
     def __repr__(self) -> str:
         return (f"OptimizationEngine({self.battery!r}, tariff={self.tariff!r}, "

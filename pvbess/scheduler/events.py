@@ -18,6 +18,7 @@ import functools
 import hashlib
 import math
 import numbers
+import operator
 import os
 import sqlite3
 import struct
@@ -33,6 +34,11 @@ from .db import Database, open_database
 #: Float fields of an event, in storage order. Energies per period [kWh], prices [currency/kWh].
 EVENT_VALUES: tuple[str, ...] = TABLE_COLUMNS["event"]
 _COLUMNS = ("ts_ns", "tz", "day", "period") + EVENT_VALUES
+#: The energies of an event, each >= 0.
+_ENERGIES = ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh", "bess_charge_kwh",
+             "bess_discharge_kwh", "pv_curtailed_kwh")
+_event_values = operator.attrgetter(*EVENT_VALUES)
+_energy_values = operator.attrgetter(*_ENERGIES)
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM events"
 _INSERT = (f"INSERT INTO events ({', '.join(_COLUMNS)}, seq, hash) "
            f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})")
@@ -176,26 +182,33 @@ class HourlyEvent:
     def __post_init__(self) -> None:
         ts = _aware(self.timestamp)
         object.__setattr__(self, "timestamp", ts)
+        values = _event_values(self)
+        # plain finite floats, the usual case, pass in one check (a sum of finite floats
+        # overflows only beyond 1e308: then the check per value below decides)
+        if set(map(type, values)) != {float} or not math.isfinite(sum(values)):
+            self._check_values(ts)
+        if self.dt_h <= 0:
+            raise ValueError(f"HourlyEvent.dt_h = {self.dt_h!r} at {ts}: must be > 0 [h]")
+        if min(_energy_values(self)) < 0:
+            for name in _ENERGIES:
+                if getattr(self, name) < 0:
+                    raise ValueError(f"HourlyEvent.{name} = {getattr(self, name)!r} at {ts}: "
+                                     "must be >= 0 [kWh]")
+        day, k = period_of(ts, self.dt_h)
+        if k != self.period:
+            raise ValueError(f"HourlyEvent.period = {self.period!r} at {ts}: the timestamp is "
+                             f"period {k} of {day} for dt_h = {self.dt_h} h")
+
+    def _check_values(self, ts: pd.Timestamp) -> None:
         for name in EVENT_VALUES:
             value = getattr(self, name)
-            if type(value) is not float:  # (a plain float, the usual case, needs no work)
+            if type(value) is not float:
                 if isinstance(value, bool) or not isinstance(value, numbers.Real):
                     raise TypeError(f"HourlyEvent.{name} = {value!r} at {ts}: must be a number")
                 value = float(value)
                 object.__setattr__(self, name, value)
             if not math.isfinite(value):
                 raise ValueError(f"HourlyEvent.{name} = {value!r} at {ts}: must be finite")
-        if self.dt_h <= 0:
-            raise ValueError(f"HourlyEvent.dt_h = {self.dt_h!r} at {ts}: must be > 0 [h]")
-        for name in ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh",
-                     "bess_charge_kwh", "bess_discharge_kwh", "pv_curtailed_kwh"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"HourlyEvent.{name} = {getattr(self, name)!r} at {ts}: "
-                                 "must be >= 0 [kWh]")
-        day, k = period_of(ts, self.dt_h)
-        if k != self.period:
-            raise ValueError(f"HourlyEvent.period = {self.period!r} at {ts}: the timestamp is "
-                             f"period {k} of {day} for dt_h = {self.dt_h} h")
 
     @property
     def day(self) -> str:
@@ -210,7 +223,7 @@ class HourlyEvent:
 
     def values(self) -> tuple[float, ...]:
         """The float fields in :data:`EVENT_VALUES` order."""
-        return tuple(getattr(self, name) for name in EVENT_VALUES)
+        return _event_values(self)
 
     def as_row(self) -> dict[str, Any]:
         """A flat dict (timestamp, day, period and the values)."""

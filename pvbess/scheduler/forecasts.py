@@ -77,7 +77,7 @@ class ForecastProvider(ABC):
                             f"{type(index).__name__} {index[:1]!r}")
         # on the int64 nanoseconds: no Timestamp boxing (this runs for every plan)
         ns, mine = epoch_ns(index), self._ns
-        start = int(np.searchsorted(mine, ns[0]))
+        start = int(mine.searchsorted(ns[0]))
         if start >= len(mine) or mine[start] != ns[0]:
             raise DataError(f"forecast: {index[0]} is outside the data "
                             f"({self.index[0]} .. {self.index[-1]})") from None

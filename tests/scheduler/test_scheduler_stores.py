@@ -23,7 +23,7 @@ from pvbess.scheduler.db import (
     DatabaseLockedError,
     ReadOnlyError,
 )
-from pvbess.scheduler.events import EventConflictError, day_index
+from pvbess.scheduler.events import EVENT_VALUES, EventConflictError, day_index
 
 TZ = "America/Lima"
 
@@ -139,6 +139,48 @@ def test_event_validation():
         HistoricalDataStore().record_event({"period": 1})  # type: ignore[arg-type]
 
 
+_ENERGIES = ("pv_kwh", "load_kwh", "grid_import_kwh", "grid_export_kwh", "bess_charge_kwh",
+             "bess_discharge_kwh", "pv_curtailed_kwh")
+_FLOAT = st.one_of(st.floats(), st.sampled_from([1e308, -1e308, -0.0, 0.0, float("nan")]))
+_OTHER_NUMBER = st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(np.int64),
+                          st.floats(width=32).map(np.float32), st.booleans())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({name: _FLOAT for name in EVENT_VALUES if name != "dt_h"}),
+       st.dictionaries(st.sampled_from([n for n in EVENT_VALUES if n != "dt_h"]),
+                       _OTHER_NUMBER, max_size=2),
+       st.sampled_from([1.0, 1, np.float64(1.0), 0.0, -1.0, float("nan"), float("inf")]))
+def test_an_event_holds_exactly_real_finite_numbers(values, others, dt_h):
+    """The rule, value by value in field order: a number (not a bool), finite, dt_h > 0,
+    energies >= 0; what passes is stored as a plain float (sums that overflow included)."""
+    fields = {"dt_h": dt_h, **values, **others}
+    error = None
+    for name in EVENT_VALUES:
+        value = fields[name]
+        if isinstance(value, (bool, np.bool_)):
+            error = (TypeError, f"{name} = .*must be a number")
+        elif not np.isfinite(float(value)):
+            error = (ValueError, f"{name} = .*must be finite")
+        if error:
+            break
+    if error is None and not float(dt_h) > 0:
+        error = (ValueError, "dt_h = .*must be > 0")
+    if error is None:
+        negative = [name for name in _ENERGIES if float(fields[name]) < 0]
+        error = (ValueError, f"{negative[0]} = .*must be >= 0") if negative else None
+    ts = pd.Timestamp("2024-03-01 01:00", tz=TZ)
+    if error is not None:
+        with pytest.raises(error[0], match=error[1]):
+            HourlyEvent(timestamp=ts, period=1, **fields)
+        return
+    made = HourlyEvent(timestamp=ts, period=1, **fields)
+    for name in EVENT_VALUES:
+        assert type(getattr(made, name)) is float
+        assert getattr(made, name) == float(fields[name])
+    assert made.values() == tuple(float(fields[name]) for name in EVENT_VALUES)
+
+
 def test_quarter_hour_periods():
     store = HistoricalDataStore()
     e = event(95, dt_h=0.25)
@@ -232,6 +274,43 @@ def test_a_new_file_has_small_pages_an_old_file_keeps_its_own(tmp_path):
         assert db.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
         HistoricalDataStore(db).record_event(event(3))
         assert HistoricalDataStore(db).get_completed_periods("2024-03-01") == [2, 3]
+
+
+def test_schedule_ids_run_as_in_files_made_with_autoincrement(tmp_path, monkeypatch):
+    """New files number schedules by rowid (no AUTOINCREMENT page to write per commit): on an
+    append-only table that is the same 1, 2, 3, ... as a file made with AUTOINCREMENT, across
+    refused inserts and reopening, and such an older file keeps working."""
+    import pvbess.scheduler.db as db_module
+
+    new, old = tmp_path / "new.sqlite", tmp_path / "old.sqlite"
+    with monkeypatch.context() as m:
+        m.setattr(db_module, "_SCHEMA", db_module._SCHEMA.replace(
+            "id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,"))
+        Database(old).close()
+    Database(new).close()
+    ddl = {path: sqlite3.connect(path).execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'schedules'").fetchone()[0]
+        for path in (new, old)}
+    assert "AUTOINCREMENT" in ddl[old] and "AUTOINCREMENT" not in ddl[new]
+
+    def ids(path) -> list[int]:
+        got = []
+        for seed in range(3):
+            with Database(path) as db:  # reopened: the next id follows the last
+                store = ScheduleStore(db)
+                got.append(store.store_schedule(schedule(start=seed, seed=seed)))
+                with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                    db.conn.execute("INSERT INTO schedules SELECT * FROM schedules WHERE id = 1")
+                with pytest.raises(ValueError, match="not finite"):
+                    store.store_plan(np.zeros((1, 24)), ["x"], ["idle"] * 24,
+                                     index=day_index("2024-03-01", 1.0, TZ),
+                                     created_at="2024-03-01 00:00-05:00", day="2024-03-01",
+                                     start_period=0, scenario="hourly", objective=np.nan)
+        with Database(path, read_only=True) as db:
+            got.append([row[0] for row in db.conn.execute("SELECT id FROM schedules")])
+        return got
+
+    assert ids(new) == ids(old) == [1, 2, 3, [1, 2, 3]]
 
 
 def test_random_bytes_file_is_a_clear_error(tmp_path):
