@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -159,9 +159,7 @@ class SchedulingProblem:
     import_cap_kwh: np.ndarray | None = None
     tail_of: tuple[SchedulingProblem, int] | None = field(default=None, init=False, repr=False)
 
-    # ------------------------------------------------------------------------------------------
-    # construction
-    # ------------------------------------------------------------------------------------------
+    # -- construction ----------------------------------------------------------------------------
     @classmethod
     def build(cls, buy: Any, sell: Any, load_kwh: Any, pv_kwh: Any, battery: Battery, *,
               dt_h: float | None = None, initial_kwh: float | None = None,
@@ -385,21 +383,18 @@ class SchedulingProblem:
             raise DataError(f"tail: start {start!r} outside periods 0..{self.periods - 1}")
         groups = tuple(DemandCharge(g.mask[start:], g.price_per_kw, g.incumbent_kw, g.name)
                        for g in self.demand_charges if g.mask[start:].any())
-        cap = self.import_cap_kwh
-        root, offset = self.tail_of or (self, 0)
-        tail = replace(
-            self, index=None if self.index is None else self.index[start:],
+        cap, (root, offset) = self.import_cap_kwh, self.tail_of or (self, 0)
+        mine, tail = self.__dict__, object.__new__(type(self))  # no checks to run again
+        tail.__dict__.update(
+            {name: mine[name] for name in _FIELDS if name in mine},
+            index=None if self.index is None else self.index[start:],
             initial_kwh=_initial_kwh(self.battery, initial_kwh), demand_charges=groups,
             import_cap_kwh=None if cap is None or not np.isfinite(cap[start:]).any()
-            else cap[start:], **{name: getattr(self, name)[start:] for name in _PER_PERIOD})
-        object.__setattr__(tail, "tail_of", (root, offset + start))
-        tail.__dict__.update({name: self.__dict__[name][start:]
-                              for name in _LIMITS if name in self.__dict__})
+            else cap[start:], tail_of=(root, offset + start),
+            **{name: mine[name][start:] for name in _PER_PERIOD + _LIMITS if name in mine})
         return tail
 
-    # ------------------------------------------------------------------------------------------
-    # derived quantities
-    # ------------------------------------------------------------------------------------------
+    # -- derived quantities ----------------------------------------------------------------------
     @property
     def periods(self) -> int:
         """Number of periods."""
@@ -458,6 +453,9 @@ class SchedulingProblem:
                 self.eta_discharge, self.charge_max_kwh, self.discharge_max_kwh,
                 self.wear_cost_per_kwh, CHARGE_CODES[self.charge_source],
                 self.allow_battery_export, self.allow_curtailment, icap, ipen)
+
+
+_FIELDS = tuple(f.name for f in fields(SchedulingProblem))
 
 
 def _demand_charges(groups: Sequence[DemandCharge | tuple], t_len: int,
