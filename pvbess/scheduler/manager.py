@@ -45,6 +45,14 @@ def _day_stamps(day: str, dt_h: float, tz: str) -> tuple[pd.Timestamp, ...]:
     return tuple(day_index(day, dt_h, tz))
 
 
+@functools.lru_cache(maxsize=4)
+def _day_tails(day: str, dt_h: float, tz: str) -> tuple[pd.DatetimeIndex, ...]:
+    """``day_index(day)[start:]`` for every start: cut together, while pandas' code is hot
+    (one cut per re-plan, between everything else a period runs, costs several times more)."""
+    index = day_index(day, dt_h, tz)
+    return tuple(index[start:] for start in range(len(index)))
+
+
 class SimpleBatterySystemManager:
     """The facade: three methods for the three scenarios.
 
@@ -184,7 +192,7 @@ class SimpleBatterySystemManager:
     def _stored_plan(self, day: str, start: int, index: pd.DatetimeIndex, scenario: str,
                      created_at: pd.Timestamp) -> Plan:
         """The plan of periods ``start`` .. the end of ``day`` from the battery's state, stored."""
-        rows = index[start:]
+        rows = _day_tails(day, self.dt_h, self.tz)[start]
         first, stop = self.forecast.positions(rows)
         fc = self.forecast.forecast_arrays(first, stop)
         inputs = OptimizationInput(index=rows, load_kwh=fc["load_kwh"], pv_kwh=fc["pv_kwh"],
