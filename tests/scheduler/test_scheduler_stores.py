@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import subprocess
 import sys
@@ -179,6 +180,24 @@ def test_an_event_holds_exactly_real_finite_numbers(values, others, dt_h):
         assert type(getattr(made, name)) is float
         assert getattr(made, name) == float(fields[name])
     assert made.values() == tuple(float(fields[name]) for name in EVENT_VALUES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31)),
+       st.sampled_from(["America/Lima", "Europe/Berlin", "America/New_York",
+                        "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]),
+       st.sampled_from([1.0, 0.5, 0.25]))
+def test_a_day_index_is_the_local_days_fixed_steps(day, tz, dt_h):
+    """The periods of a local day (DST days 23 or 25 hours, half-hour shifts) exactly as
+    pandas lays fixed steps from local midnight to the next, in ns, with the step as freq."""
+    midnight = pd.Timestamp(day)
+    expected = pd.date_range(midnight.tz_localize(tz),
+                             (midnight + pd.Timedelta(days=1)).tz_localize(tz),
+                             freq=pd.Timedelta(hours=dt_h), inclusive="left").as_unit("ns")
+    got = day_index(day, dt_h, tz)
+    pd.testing.assert_index_equal(got, expected, exact=True)
+    assert got.freq == expected.freq and str(got.dtype) == str(expected.dtype)
+    assert got[0] == midnight.tz_localize(tz)
 
 
 def test_quarter_hour_periods():
