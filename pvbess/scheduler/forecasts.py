@@ -112,12 +112,14 @@ class ForecastProvider(ABC):
         """Mean of the same period on up to ``n_days`` earlier days known at ``start``."""
         ppd = self.periods_per_day
         if stop - start <= ppd and start >= n_days * ppd:
-            # a day at most (every re-plan): each row lags whole days, all of them known
-            load_sum, pv_sum = np.zeros(stop - start), np.zeros(stop - start)
-            for k in range(1, n_days + 1):
+            # a day at most (every re-plan): each row lags whole days, all of them known; the
+            # sums start from zero (0.0 + x: -0.0 counts as 0.0)
+            load_sum, pv_sum = self._load[start - ppd:stop - ppd] + 0.0, \
+                self._pv[start - ppd:stop - ppd] + 0.0
+            for k in range(2, n_days + 1):
                 load_sum += self._load[start - k * ppd:stop - k * ppd]
                 pv_sum += self._pv[start - k * ppd:stop - k * ppd]
-            return load_sum / n_days, pv_sum / n_days
+            return (load_sum, pv_sum) if n_days == 1 else (load_sum / n_days, pv_sum / n_days)
         rows = np.arange(start, stop)
         load_sum = np.zeros(rows.size)
         pv_sum = np.zeros(rows.size)
