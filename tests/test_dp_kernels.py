@@ -5,8 +5,10 @@
   inputs; and against the brute-force minimum over every move on exactly convex inputs;
 - ``dp._backward_into`` (period inputs repeated, the flags of ``f_k`` and ``V_k`` on the way)
   against one period at a time;
-- ``dp._replay`` (grid moves bounded by the cost's chords) against the replay that runs every
-  grid move through the meter.
+- ``forward._replay`` (grid moves bounded by the cost's chords, blocks of them by the least
+  value of the block) against the replay that runs every grid move through the meter; the
+  forward pass of a tail from the block minima of its backward pass against the plain per-move
+  scan; and the block test against the per-move test of each move of the block.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pvbess import Battery
-from pvbess.optimize.dp import (_backward, _backward_into, _grid, _interp, _replay,
-                                _same_inputs)
+from pvbess.optimize.dp import _backward, _backward_into, _backward_pass, _grid, _same_inputs
+from pvbess.optimize.forward import (VALUE_BLOCK, _block_minima, _chords, _grid_move,
+                                     _interp, _move_cannot_win, _replay, _replay_blocks,
+                                     _block_cannot_win)
 from pvbess.optimize.minplus import _convex_run, _convex_step
 from pvbess.optimize.period import _breakpoints, _move_nets, _move_steps, _NBREAK, _period
 from pvbess.optimize.problem import SchedulingProblem
@@ -307,12 +311,16 @@ def test_same_inputs_compares_every_input_and_the_sign_of_zero():
     assert not _same_inputs(0, *signed)
 
 
-def _replay_every_move(args, e_lo, h, n, v, e0, e_min, e_max):
-    """The forward pass as first written: every grid move through the meter."""
+def _replay_every_move(args, e_lo, h, n, v, e0, e_min, e_max, per_move_bound=False):
+    """The forward pass as first written: every grid move through the meter; with
+    ``per_move_bound`` the plain per-move scan (before blocks of grid moves were skipped): once
+    the candidates are scored, a grid move whose chord lower bound plus ``V_{k+1}`` is not below
+    the best less 1e-12 is not run through the meter."""
     (load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear, grid_charge,
      batt_export, curtail, icap, ipen) = args
     soe, costs = [e0], []
     cands = np.empty(_NBREAK + 3)
+    xs, ys, slopes = np.empty(_NBREAK + 3), np.empty(_NBREAK + 3), np.empty(_NBREAK + 3)
     e = e0
 
     def cost(k, dl):
@@ -325,19 +333,40 @@ def _replay_every_move(args, e_lo, h, n, v, e0, e_min, e_max):
                             removed_energy(dmax[k], eta_d))
         nc = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
                           dmax[k], grid_charge, batt_export, curtail, cands, icap[k], ipen[k])
-        moves = [(x, None) for x in list(cands[:nc]) + [0.0, hi, lo]]
+        best, best_d, best_c, fb_d, fb_c = np.inf, 0.0, 0.0, -np.inf, np.inf
+        nk = 0
+        for dl in list(cands[:nc]) + [0.0, hi, lo]:
+            dl = max(min(dl, hi), lo)
+            pc = cost(k, dl)
+            if pc == np.inf:
+                continue
+            xs[nk], ys[nk], nk = dl, pc, nk + 1
+            if dl > fb_d:
+                fb_d, fb_c = dl, pc
+            s = pc + _interp(v[k + 1], e + dl, e_lo, h, n)
+            if s < best - 1e-12:
+                best, best_d, best_c = s, dl, pc
+        bound = (per_move_bound and icap[k] == np.inf and not (curtail and buy[k] < 0.0)
+                 and nk > 1)
+        margin = _chords(xs, ys, slopes, nk)
+        seg = 0
         jlo = max(math.ceil((e + lo - e_lo) / h - 1e-9), 0)
         jhi = min(math.floor((e + hi - e_lo) / h + 1e-9), n)
-        moves += [(e_lo + j * h - e, j) for j in range(jlo, jhi + 1)]
-        best, best_d, best_c, fb_d, fb_c = np.inf, 0.0, 0.0, -np.inf, np.inf
-        for dl, j in moves:
-            dl = max(min(dl, hi), lo)
+        for j in range(jlo, jhi + 1):
+            dl = max(min(e_lo + j * h - e, hi), lo)
+            if bound and best - 1e-12 < np.inf:
+                while dl > xs[seg + 1] and seg + 2 < nk:
+                    seg += 1
+                if (xs[seg] <= dl <= xs[seg + 1]
+                        and ys[seg] + slopes[seg] * (dl - xs[seg]) - margin + v[k + 1, j]
+                        >= best - 1e-12):
+                    continue
             pc = cost(k, dl)
             if pc == np.inf:
                 continue
             if dl > fb_d:
                 fb_d, fb_c = dl, pc
-            s = pc + (_interp(v[k + 1], e + dl, e_lo, h, n) if j is None else v[k + 1, j])
+            s = pc + v[k + 1, j]
             if s < best - 1e-12:
                 best, best_d, best_c = s, dl, pc
         if best == np.inf:
@@ -362,3 +391,104 @@ def test_replay_is_every_grid_move_through_the_meter(seed, soft):
     got = _replay(*args, e_lo, h, n, v, p.initial_kwh, p.e_min_kwh, p.e_max_kwh)
     ref = _replay_every_move(args, e_lo, h, n, v, p.initial_kwh, p.e_min_kwh, p.e_max_kwh)
     assert got[0].tobytes() == ref[0].tobytes() and got[1].tobytes() == ref[1].tobytes()
+
+
+def _replan_day(seed: int) -> tuple[SchedulingProblem, float]:
+    """A day of hourly plans as the replay re-plans it: many grid steps per move, a two-price
+    tariff (periods of equal prices: plans tied to the last bit) or noisy prices; sometimes
+    negative prices, an import cap, PV-only charging; and a grid step."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(24)
+    if rng.random() < 0.5:
+        buy = np.where((hours >= 18) & (hours < 23), 0.45, 0.28)
+        sell = np.full(24, rng.choice([0.0, 0.05]))
+    else:
+        buy = 0.35 + 0.15 * np.sin(2 * np.pi * (hours - 8) / 24) + rng.normal(0, 0.05, 24)
+        sell = buy * rng.uniform(0.0, 0.9)
+    if rng.random() < 0.25:
+        sell = sell - 0.3 * (rng.random(24) < 0.3)  # negative export prices
+    if rng.random() < 0.2:
+        buy = buy - 0.5 * (rng.random(24) < 0.2)  # negative buy prices
+    pv = np.clip(rng.uniform(0, 3) * np.sin(np.pi * (hours - 6) / 12), 0, None)
+    load = rng.uniform(0.3, 1.5, 24)
+    bat = Battery(capacity_kwh=10.0, power_charge_kw=rng.uniform(1, 5),
+                  power_discharge_kw=rng.uniform(1, 5), eta_charge=rng.uniform(0.9, 1.0),
+                  eta_discharge=rng.uniform(0.9, 1.0), soc_min=0.2, soc_max=1.0,
+                  soc_initial=0.2)
+    opts = {"initial_kwh": bat.e_min_kwh + rng.random() * bat.usable_kwh,
+            "terminal_value": rng.uniform(0, 0.4), "allow_curtailment": bool(rng.random() < 0.5),
+            "charge_source": "any" if rng.random() < 0.8 else "pv"}
+    if rng.random() < 0.2:
+        opts["import_cap_kw"] = rng.uniform(0.5, 1.5)
+    p = SchedulingProblem.build(buy, sell, load, pv, bat, **opts)
+    return p, p.battery.usable_kwh / int(rng.integers(100, 1000))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 2.0, 50.0]), st.integers(0, 23),
+       st.floats(0.0, 1.0))
+def test_a_tails_replay_skips_blocks_as_the_per_move_scan(seed, rough, cut, where):
+    """The forward pass of a tail from the block minima of the day's backward pass (as a re-plan
+    reuses them) chooses bit for bit the moves of the plain per-move scan; for any value
+    function too: the DP's with noise of up to ``rough`` grid steps at the highest buy price
+    (grid moves then win often, next to blocks that cannot)."""
+    p, step = _replan_day(seed)
+    e_lo, h, n, i_min = _grid(p, step)
+    args = p.kernel_args()
+    v, _, block_min = _backward_pass(args, (e_lo, h, n, p.terminal_value, p.e_min_kwh, i_min))
+    if rough:
+        rng = np.random.default_rng(seed)
+        v = v + rng.uniform(0.0, rough * h * np.abs(p.buy).max(), v.shape)
+        block_min = _block_minima(v)
+    tail = tuple(a[cut:] if isinstance(a, np.ndarray) else a for a in args)
+    e0 = p.e_min_kwh + where * p.battery.usable_kwh
+    got = _replay_blocks(*tail, e_lo, h, n, v[cut:], block_min[cut:], e0, p.e_min_kwh,
+                         p.e_max_kwh)
+    ref = _replay_every_move(tail, e_lo, h, n, v[cut:], e0, p.e_min_kwh, p.e_max_kwh,
+                             per_move_bound=True)
+    assert got[0].tobytes() == ref[0].tobytes() and got[1].tobytes() == ref[1].tobytes()
+
+
+@st.composite
+def blocks_of_moves(draw):
+    """A block of grid moves in a chord, the values of their targets and a threshold on the edge
+    of some move's per-move test (a few ulps either side)."""
+    fin = st.floats(-50.0, 50.0)
+    e_lo, h, e = draw(st.floats(0.0, 100.0)), draw(st.floats(0.01, 5.0)), draw(st.floats(0, 150))
+    start = draw(st.integers(0, 100))
+    jend = start + draw(st.integers(1, VALUE_BLOCK - 1))
+    lo, hi = -draw(st.floats(0.0, 200.0)), draw(st.floats(0.0, 200.0))
+    first, last = _grid_move(start, e_lo, h, e, lo, hi), _grid_move(jend, e_lo, h, e, lo, hi)
+    # the chord: around the block, or ending inside it
+    x0 = draw(st.sampled_from([first, first - 1.0, first + 0.5 * (last - first)]))
+    x1 = draw(st.sampled_from([last, last + 1.0, first + 0.5 * (last - first)]))
+    sl = draw(st.one_of(st.just(np.nan), st.just(0.0), st.floats(-3.0, 3.0)))
+    y0, margin = draw(fin), draw(st.sampled_from([0.0, 1e-9, 1e-6]))
+    base, trend = draw(st.floats(-1e4, 1e4)), draw(st.floats(-3.0, 3.0))
+    noise = draw(st.lists(st.floats(0.0, 1e-6), min_size=jend - start + 1,
+                          max_size=jend - start + 1))
+    values = base + trend * h * np.arange(jend - start + 1) + np.array(noise)
+    if draw(st.booleans()):
+        values[draw(st.integers(0, jend - start))] = np.inf
+    at = draw(st.integers(0, jend - start))
+    thr = y0 + sl * (_grid_move(start + at, e_lo, h, e, lo, hi) - x0) - margin + values[at]
+    if not np.isfinite(thr):
+        thr = base
+    ulps = draw(st.integers(-3, 3))
+    for _ in range(abs(ulps)):
+        thr = np.nextafter(thr, np.inf if ulps > 0 else -np.inf)
+    return e_lo, h, e, lo, hi, start, jend, x0, x1, y0, sl, margin, values, thr
+
+
+@settings(max_examples=500, deadline=None)
+@given(blocks_of_moves())
+def test_a_block_is_skipped_only_if_each_of_its_moves_would_be(block):
+    """The forward pass skips a block of grid moves at once only where the per-move test (the
+    chord lower bound plus the target's value, not below the threshold) holds for every move of
+    the block."""
+    e_lo, h, e, lo, hi, start, jend, x0, x1, y0, sl, margin, values, thr = block
+    first, last = _grid_move(start, e_lo, h, e, lo, hi), _grid_move(jend, e_lo, h, e, lo, hi)
+    if _block_cannot_win(first, last, x0, x1, y0, sl, margin, values.min(), thr):
+        for j in range(start, jend + 1):
+            dl = _grid_move(j, e_lo, h, e, lo, hi)
+            assert _move_cannot_win(dl, x0, x1, y0, sl, margin, values[j - start], thr), j

@@ -17,7 +17,8 @@ import numpy as np
 
 from .convex_search import lower_convex_hull, minimise_convex
 from .demand_groups import DemandGroups
-from .dp import _backward_into, _interp, _replay
+from .dp import _backward_into
+from .forward import _interp, _replay
 from .period import _move_nets
 from .problem import SchedulingProblem
 from .result import _evaluate

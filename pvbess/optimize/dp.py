@@ -18,8 +18,8 @@ is the exact minimum over continuous moves of ``f_k`` plus the piecewise linear 
 limit that is no multiple of the grid step is not rounded down period after period. The plan is
 then replayed forward from the true (continuous) initial energy: at each period the grid moves,
 idle, the window's bounds and the same breakpoints are scored by their exact period cost plus the
-linearly interpolated ``V_{k+1}`` (a grid move whose cost, bounded from below by the chord
-between the breakpoints around it, cannot win is not run through the meter: ``_replay``).
+linearly interpolated ``V_{k+1}`` (grid moves that cannot win are skipped without running the
+meter, a block of them at once: :mod:`pvbess.optimize.forward`).
 
 All kernels are numba ``@njit(cache=True)`` functions on NumPy arrays: no I/O, no globals.
 """
@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from ..physics import move_range, removed_energy, stored_energy
+from ..physics import removed_energy, stored_energy
 from ..timeseries import DataError
+from .forward import _block_minima, _interp, _replay_blocks
 from .minplus import (_convex_run, _convex_step, _general_step, _plus_lerp, _run_flag,
                       _run_step)
 from .period import _NBREAK, _breakpoints, _move_steps, _net_cost, _period, _period_inline
@@ -44,27 +45,6 @@ from .result import ScheduleResult, _plan_block, block_result
 __all__ = ["default_energy_step", "dp_schedule"]
 
 _INF = np.inf
-
-
-@njit(cache=True)
-def _interp(row, x, e_lo, h, n):
-    """Linear interpolation of a grid function (linear extrapolation outside). [currency]"""
-    p = (x - e_lo) / h
-    if n == 0:
-        return row[0]
-    i = math.floor(p)
-    if i < 0:
-        i = 0
-    elif i > n - 1:
-        i = n - 1
-    w = p - i
-    if row[i] == np.inf or row[i + 1] == np.inf:
-        if abs(w) < 1e-9:  # on a grid point (up to rounding): its value, even beside an inf one
-            return row[i]
-        if abs(w - 1.0) < 1e-9:
-            return row[i + 1]
-        return np.inf
-    return row[i] + w * (row[i + 1] - row[i])
 
 
 @njit(cache=True, inline="always")
@@ -96,6 +76,13 @@ def _backward(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, w
                           wear, grid_charge, batt_export, curtail, icap, ipen, h, n, i_min,
                           np.empty((0, 0)), np.zeros(0, dtype=np.bool_))
     return v, fast
+
+
+def _backward_pass(args: tuple, grid: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_backward(*args, *grid)`` and the forward pass's block minima of its value function
+    (:func:`pvbess.optimize.forward._block_minima`): ``(v, fast, block_min)``."""
+    v, fast = _backward(*args, *grid)
+    return v, fast, _block_minima(v)
 
 
 @njit(cache=True)
@@ -204,148 +191,6 @@ def _backward_into(v, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
 
 
 @njit(cache=True)
-def _chords(xs, ys, slopes, nk):
-    """Sort the knots ``(xs, ys)[:nk]`` of a period's cost by ``xs`` (in place), write the
-    slopes of the chords between neighbours to ``slopes[:nk - 1]`` (``nan`` where two knots
-    are closer than 1e-9 kWh) and return a margin [currency] that covers the rounding of the
-    costs and of the chords."""
-    for q in range(1, nk):  # insertion sort: at most _NBREAK + 3 knots
-        x, y = xs[q], ys[q]
-        r = q - 1
-        while r >= 0 and xs[r] > x:
-            xs[r + 1] = xs[r]
-            ys[r + 1] = ys[r]
-            r -= 1
-        xs[r + 1] = x
-        ys[r + 1] = y
-    scale = 0.0
-    for q in range(nk):
-        scale = max(scale, abs(ys[q]))
-        if q + 1 < nk:
-            gap = xs[q + 1] - xs[q]
-            slopes[q] = (ys[q + 1] - ys[q]) / gap if gap > 1e-9 else np.nan
-    return 1e-8 * (1.0 + scale)
-
-
-@njit(cache=True)
-def _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-            grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min, e_max):
-    """Forward pass from the true initial energy; returns the stored energy (T+1) and the
-    period costs.
-
-    With hard import caps the interpolated ``V_{k+1}`` can be ``inf`` at every candidate (the
-    continuous state lies next to the edge of the caps' feasible energies); the period then takes
-    its feasible move that keeps the most energy. A period with no feasible move at all (a cap
-    the battery cannot meet) idles and gets cost ``inf``: the caller sees the violation.
-
-    Notes
-    -----
-    Each period scores its candidates in a fixed order and keeps the first that beats the best
-    so far by more than 1e-12. Between its breakpoints the period cost is affine
-    (tests/test_optimize.py), so once the candidates have been scored, the chord between the
-    two breakpoints around a grid move, less a margin, bounds its cost from below: a grid move
-    whose bound plus ``V_{k+1}`` cannot beat the best is not run through the meter (it would
-    not have been taken). Periods with an import cap or a curtailment choice at a negative
-    buy price score every grid move. A documented compiled kernel (over 100 lines).
-    """
-    t_len = load.shape[0]
-    soe = np.empty(t_len + 1)
-    soe[0] = e0
-    costs = np.zeros(t_len)
-    cands = np.empty(_NBREAK + 3)
-    xs = np.empty(_NBREAK + 3)
-    ys = np.empty(_NBREAK + 3)
-    slopes = np.empty(_NBREAK + 3)
-    e = e0
-    for k in range(t_len):
-        lo, hi = move_range(e, e_min, e_max, stored_energy(cmax[k], eta_c),
-                            removed_energy(dmax[k], eta_d))
-        # exact candidate actions: idle, the period's breakpoints (cover the net load, absorb
-        # the PV surplus, full feasible power, the ends of forced curtailment, ...) and the
-        # window's bounds
-        nc = _breakpoints(load[k], pv[k], xlim[k], ilim[k], acap[k], eta_c, eta_d, cmax[k],
-                          dmax[k], grid_charge, batt_export, curtail,
-                          cands, icap[k], ipen[k])
-        cands[nc] = 0.0
-        cands[nc + 1] = hi
-        cands[nc + 2] = lo
-        nc += 3
-        best = np.inf
-        best_d = 0.0
-        best_c = 0.0
-        fb_d = -np.inf  # fallback: the feasible move that keeps the most energy
-        fb_c = np.inf
-        nk = 0  # the feasible candidates: knots of the period cost
-        for q in range(nc):
-            dl = cands[q]
-            dl = min(dl, hi)
-            dl = max(dl, lo)
-            pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
-                         icap[k], ipen[k])[0]
-            if pc == np.inf:
-                continue
-            xs[nk] = dl
-            ys[nk] = pc
-            nk += 1
-            if dl > fb_d:
-                fb_d = dl
-                fb_c = pc
-            s = pc + _interp(v[k + 1], e + dl, e_lo, h, n)
-            if s < best - 1e-12:
-                best = s
-                best_d = dl
-                best_c = pc
-        bound = icap[k] == np.inf and not (curtail and buy[k] < 0.0) and nk > 1
-        margin = _chords(xs, ys, slopes, nk)
-        # the chord under the grid move: x0 <= dl <= x1, cost y0 + sl * (dl - x0) (nan: none)
-        seg = 0
-        x0, x1, y0, sl = (xs[0], xs[1], ys[0], slopes[0]) if bound else (0.0, 0.0, 0.0, np.nan)
-        nxt = v[k + 1]
-        thr = best - 1e-12  # a move must score below this to be taken
-        # grid moves
-        jlo = math.ceil((e + lo - e_lo) / h - 1e-9)
-        jhi = math.floor((e + hi - e_lo) / h + 1e-9)
-        jlo = max(jlo, 0)
-        jhi = min(jhi, n)
-        for j in range(jlo, jhi + 1):
-            dl = e_lo + j * h - e
-            dl = min(dl, hi)
-            dl = max(dl, lo)
-            if bound and thr < np.inf:  # (while none is feasible, each counts for the fallback)
-                while dl > x1 and seg + 2 < nk:
-                    seg += 1
-                    x0, x1, y0, sl = xs[seg], xs[seg + 1], ys[seg], slopes[seg]
-                if x0 <= dl <= x1 and y0 + sl * (dl - x0) - margin + nxt[j] >= thr:
-                    continue
-            pc = _period(dl, load[k], pv[k], buy[k], sell[k], xlim[k], ilim[k], acap[k], eta_c,
-                         eta_d, cmax[k], dmax[k], wear, grid_charge, batt_export, curtail,
-                         icap[k], ipen[k])[0]
-            if pc == np.inf:
-                continue
-            if dl > fb_d:
-                fb_d = dl
-                fb_c = pc
-            s = pc + nxt[j]
-            if s < thr:
-                best = s
-                best_d = dl
-                best_c = pc
-                thr = best - 1e-12
-        if best == np.inf:
-            best_d = fb_d if fb_c < np.inf else 0.0
-            best_c = fb_c
-        costs[k] = best_c
-        e = e + best_d
-        if e > e_max and e - e_max < 1e-9:
-            e = e_max
-        if e < e_min and e_min - e < 1e-9 and e0 >= e_min:
-            e = e_min
-        soe[k + 1] = e
-    return soe, costs
-
-
-@njit(cache=True)
 def _last_nonconvex(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
                     grid_charge, batt_export, curtail, icap, ipen, h, n):
     """Index of the last period whose cost on the move grid is not convex (-1 if none).
@@ -418,14 +263,15 @@ def default_energy_step(problem: SchedulingProblem) -> float:
 
 @njit(cache=True)
 def _forward_plan(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-                  grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min, e_max,
-                  co2_kg_per_kwh):
-    """``_replay`` and the plant's evaluation of its trajectory (``_plan_block``, no caps) in
-    one call; also the periods that broke a hard import cap (cost ``inf`` in the replay) and
-    the value function at the initial energy."""
-    soe, costs = _replay(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax, wear,
-                         grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, e0, e_min,
-                         e_max)
+                  grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v, block_min, e0,
+                  e_min, e_max, co2_kg_per_kwh):
+    """The forward pass (``_replay_blocks``; ``block_min``: the block minima of ``v``) and the
+    plant's evaluation of its trajectory (``_plan_block``, no caps) in one call; also the periods
+    that broke a hard import cap (cost ``inf`` in the replay) and the value function at the
+    initial energy."""
+    soe, costs = _replay_blocks(load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax, dmax,
+                                wear, grid_charge, batt_export, curtail, icap, ipen, e_lo, h, n, v,
+                                block_min, e0, e_min, e_max)
     none = np.full(load.shape[0], np.inf)
     block, code = _plan_block(soe, load, pv, buy, sell, xlim, ilim, acap, eta_c, eta_d, cmax,
                               dmax, wear, grid_charge, batt_export, curtail, none, none,
@@ -491,9 +337,10 @@ def dp_block(problem: SchedulingProblem, energy_step_kwh: float | None = None, *
     e_lo, h, n, i_min = _grid(problem, energy_step_kwh)
     args = problem.kernel_args()
     grid = (e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
-    v, fast = _backward(*args, *grid) if tails is None else tails.backward(problem, args, *grid)
+    v, fast, block_min = (_backward_pass(args, grid) if tails is None
+                          else tails.backward(problem, args, *grid))
     soe, block, code, violations, value0 = _forward_plan(
-        *args, e_lo, h, n, v, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh,
+        *args, e_lo, h, n, v, block_min, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh,
         problem.co2_kg_per_kwh)
     # violations: periods of a hard import cap the battery cannot meet (they idle)
     return soe, block, code, {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(

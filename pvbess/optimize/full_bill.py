@@ -89,7 +89,8 @@ import numpy as np
 from ..timeseries import DataError
 from .cap_search import lower_caps, search_caps, upper_caps
 from .demand_groups import DemandGroups
-from .dp import _backward, _grid, _last_nonconvex, _replay
+from .dp import _backward, _grid, _last_nonconvex
+from .forward import _replay
 from .problem import SchedulingProblem
 from .result import ScheduleResult, _evaluate, build_result
 

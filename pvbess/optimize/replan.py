@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .dp import _backward
+from .dp import _backward_pass
 from .problem import SchedulingProblem
 
 __all__ = ["BackwardCache"]
@@ -34,26 +34,28 @@ class BackwardCache:
     """
 
     def __init__(self) -> None:
-        # (root problem, its first period the pass starts at, grid scalars, v, fast)
-        self._last: tuple[SchedulingProblem, int, tuple, np.ndarray, np.ndarray] | None = None
+        # (root problem, its first period the pass starts at, grid scalars, v, fast, block_min)
+        self._last: tuple[SchedulingProblem, int, tuple, np.ndarray, np.ndarray,
+                          np.ndarray] | None = None
         self.hits = 0
         self.misses = 0
 
     def backward(self, problem: SchedulingProblem, args: tuple, *grid: Any
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """``_backward(*args, *grid)`` for ``problem`` (``args`` its kernel arguments, ``grid``
-        ``e_lo, h, n, terminal value, e_min, i_min``), the last pass's rows when ``problem``
-        is a tail of the problem that pass was made for, on the same grid."""
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_backward_pass(args, grid)`` for ``problem`` (``args`` its kernel arguments,
+        ``grid`` ``e_lo, h, n, terminal value, e_min, i_min``): the value function, the fast-path
+        flags and the forward pass's block minima; the last pass's rows when ``problem`` is a tail
+        of the problem that pass was made for, on the same grid."""
         root, start = problem.tail_of or (problem, 0)
         last = self._last
         if last is not None and last[0] is root and start >= last[1] and grid == last[2]:
             self.hits += 1
             cut = start - last[1]
-            return last[3][cut:], last[4][cut:]
-        v, fast = _backward(*args, *grid)
+            return last[3][cut:], last[4][cut:], last[5][cut:]
+        v, fast, block_min = _backward_pass(args, grid)
         self.misses += 1
-        self._last = (root, start, grid, v, fast)
-        return v, fast
+        self._last = (root, start, grid, v, fast, block_min)
+        return v, fast, block_min
 
     def __repr__(self) -> str:
         return f"BackwardCache({self.hits} reused, {self.misses} computed)"
