@@ -339,9 +339,16 @@ def dp_block(problem: SchedulingProblem, energy_step_kwh: float | None = None, *
     grid = (e_lo, h, n, problem.terminal_value, problem.e_min_kwh, i_min)
     v, fast, block_min = (_backward_pass(args, grid) if tails is None
                           else tails.backward(problem, args, *grid))
-    soe, block, code, violations, value0 = _forward_plan(
-        *args, e_lo, h, n, v, block_min, problem.initial_kwh, problem.e_min_kwh, problem.e_max_kwh,
-        problem.co2_kg_per_kwh)
+    kept = None if tails is None else tails.forward(problem)
+    if kept is not None:  # the last pass's suffix: the same trajectory and evaluation
+        (soe, block, code), violations = kept, 0
+        value0 = _interp(v[0], problem.initial_kwh, e_lo, h, n)
+    else:
+        soe, block, code, violations, value0 = _forward_plan(
+            *args, e_lo, h, n, v, block_min, problem.initial_kwh, problem.e_min_kwh,
+            problem.e_max_kwh, problem.co2_kg_per_kwh)
+        if tails is not None:
+            tails.keep_forward(problem, soe, block, code, violations)
     # violations: periods of a hard import cap the battery cannot meet (they idle)
     return soe, block, code, {"energy_step_kwh": h, "states": n + 1, "convex_periods": int(
         fast.sum()), "value_kwh0": value0, "cap_violations": violations}

@@ -161,3 +161,39 @@ def test_a_tail_is_the_problem_built_from_the_tail_inputs(start, energy, floor, 
                  "export_price_floor", "allow_battery_export", "allow_curtailment"):
         assert getattr(tail, name) == getattr(built, name), name
     assert tail.tail(0, energy).tail_of == (tail.tail_of[0], start)  # a tail of a tail
+
+
+def _bits(result) -> list[bytes]:
+    """Every number of a result, as bytes (-0.0 is not 0.0)."""
+    return [np.asarray(result.soe_kwh).tobytes(), np.float64(result.objective).tobytes(),
+            np.float64(result.info["value_kwh0"]).tobytes()] + [
+        np.asarray(column).tobytes() for column in result.columns.values()]
+
+
+@settings(max_examples=40, deadline=None)
+@given(e0=st.sampled_from([0.0, 20.0, 77.7, 150.0, 200.0]),
+       moves=st.lists(st.tuples(st.integers(1, 6), st.sampled_from(["follow", "ulp", "other"])),
+                      min_size=1, max_size=8),
+       source=st.sampled_from(["any", "pv"]))
+def test_a_replan_from_the_planned_energy_reuses_the_forward_pass(e0, moves, source):
+    """A plant that ran the plan starts the next re-plan at, bit for bit, the energy the plan
+    stored for that period: on the same backward pass, the last forward pass's suffix is the
+    plan (counted as reused); one ulp off, or another energy, plans anew. Either way it is the
+    fresh DP of the built tail, bit for bit."""
+    tails = BackwardCache()
+    day = _problem(0, e0, source=source)
+    start, last = 0, dp_schedule(day, STEP_KWH, tails=tails)
+    for step, how in moves:
+        if start + step > 23:
+            break
+        planned = float(last.soe_kwh[step])
+        energy = {"follow": planned, "ulp": float(np.nextafter(planned, 1e9)),
+                  "other": 100.0 if planned != 100.0 else 50.0}[how]
+        start += step
+        hits, backward_hits = tails.forward_hits, tails.hits
+        got = dp_schedule(day.tail(start, energy), STEP_KWH, tails=tails)
+        same_pass = tails.hits == backward_hits + 1  # (below e_min the grid is another)
+        assert tails.forward_hits == hits + (how == "follow" and same_pass)
+        assert _bits(got) == _bits(dp_schedule(_problem(start, energy, source=source), STEP_KWH))
+        assert not got.soe_kwh.flags.writeable  # shared with the cache: read-only
+        last = got
