@@ -3,8 +3,9 @@
 For each of the 39 scenarios: the DP on its default grid (``optimize_schedule``), the DP on the
 grid of 20,001 states the default used to be for a day, and ``exact_schedule``; best of
 ``--repeat`` wall times each. Prints median / total / max time and the largest gap to the exact
-optimum, and checks the DP never lands above the peer's golden objective. Targets: DP median
-3 ms or less, DP total below the LP's total, gap at most 0.01.
+optimum, and checks the DP never lands above the peer's golden objective (beyond 1e-9: round-off
+of the same plan summed in another order). Targets: DP median 3 ms or less, DP total below the
+LP's total, gap at most 0.01.
 
 Needs the corpus (``PVBESS_SHARED`` or ``../shared``). Numbers are noisy on a shared machine.
 
@@ -27,6 +28,9 @@ from pvbess.optimize.schedule import optimize_schedule  # noqa: E402
 from pvbess.studies.peer import peer_scenarios  # noqa: E402
 from _timing import best_of  # noqa: E402  # benchmarks/: the script's folder is on the path
 
+#: DP objective above the peer's golden plan that is round-off, not a worse plan [currency]: a
+#: plan equal to the golden one, its costs summed in another order, differs by an ulp or two
+GOLDEN_ROUNDOFF = 1e-9
 OLD_DAY_STATES = 20_000  # the default grid of a day before issue 12 (20,001 states)
 
 
@@ -66,7 +70,8 @@ def main() -> None:
           f"{'OK' if np.median(t[:, 0]) <= 3e-3 else 'MISSED'}; DP total "
           f"{'below' if t[:, 0].sum() < t[:, 2].sum() else 'NOT below'} the LP's; max gap "
           f"{gap.max():.5f} (<= 0.01: {'OK' if gap.max() <= 0.01 else 'MISSED'}); "
-          f"above golden by at most {np.nanmax(gold):.2e}")
+          f"DP - golden at most {np.nanmax(gold):.2e} (<= {GOLDEN_ROUNDOFF:g}, the same plan "
+          f"summed in another order: {'OK' if np.nanmax(gold) <= GOLDEN_ROUNDOFF else 'MISSED'})")
 
 
 if __name__ == "__main__":
