@@ -119,7 +119,7 @@ class ForecastProvider(ABC):
             for k in range(2, n_days + 1):
                 load_sum += self._load[start - k * ppd:stop - k * ppd]
                 pv_sum += self._pv[start - k * ppd:stop - k * ppd]
-            return (load_sum, pv_sum) if n_days == 1 else (load_sum / n_days, pv_sum / n_days)
+            return load_sum / n_days, pv_sum / n_days
         rows = np.arange(start, stop)
         load_sum = np.zeros(rows.size)
         pv_sum = np.zeros(rows.size)
